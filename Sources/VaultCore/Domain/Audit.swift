@@ -1,0 +1,235 @@
+import Foundation
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who is acting: recorded on every audit row.
+public struct AuditActor: Sendable, Equatable {
+    public var user: String
+    public var uid: Int64
+    public var host: String
+    public var pid: Int64
+
+    public init(user: String, uid: Int64, host: String, pid: Int64) {
+        self.user = user; self.uid = uid; self.host = host; self.pid = pid
+    }
+
+    /// The current OS user, uid, host name and pid.
+    public static var current: AuditActor {
+        let uid = getuid()
+        var user = "uid\(uid)"
+        if let pw = getpwuid(uid), let name = pw.pointee.pw_name { user = String(validatingCString: name) ?? user }
+        var buf = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buf, 255) == 0 ? buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : "unknown"
+        return AuditActor(user: user, uid: Int64(uid), host: host, pid: Int64(getpid()))
+    }
+}
+
+/// A token name and version named by an audit row.
+public struct AuditSubject: Codable, Equatable, Sendable {
+    public var name: String
+    public var version: Int?
+    public init(name: String, version: Int? = nil) { self.name = name; self.version = version }
+}
+
+/// One audit log entry as shown to users.
+public struct AuditEntry: Codable, Equatable, Sendable {
+    public var seq: Int64
+    public var at: String
+    public var action: String
+    public var tokens: [AuditSubject]
+    public var outcome: String
+    public var reason: String?
+    public var details: [String: String]
+    public var user: String
+    public var uid: Int64
+    public var host: String
+    public var pid: Int64
+    /// Whether the row is sealed into the MAC chain yet.
+    public var sealed: Bool
+}
+
+/// The head of the audit chain: the last sealed row's sequence number and MAC.
+public struct AuditHead: Equatable, Sendable, CustomStringConvertible {
+    public var seq: Int64
+    public var mac: [UInt8]
+
+    public init(seq: Int64, mac: [UInt8]) { self.seq = seq; self.mac = mac }
+
+    /// `seq:hex(mac)`, e.g. `42:9f2c…` (64 hex digits).
+    public var description: String { "\(seq):" + mac.map { String(format: "%02x", $0) }.joined() }
+
+    public static func parse(_ text: String) throws(VaultError) -> AuditHead {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let hint = "a head looks like 42:<64 hex digits>, as printed by `vault audit head`"
+        guard parts.count == 2, let seq = Int64(parts[0]), seq >= 0, parts[1].utf8.count == 64 else {
+            throw .invalidInput(reason: "invalid audit head \(displayName(text))", hint: hint)
+        }
+        var mac: [UInt8] = []
+        var it = parts[1].makeIterator()
+        while let a = it.next(), let b = it.next() {
+            guard let byte = UInt8(String([a, b]), radix: 16) else {
+                throw .invalidInput(reason: "invalid audit head \(displayName(text))", hint: hint)
+            }
+            mac.append(byte)
+        }
+        return AuditHead(seq: seq, mac: mac)
+    }
+}
+
+/// The outcome of walking the audit chain.
+public struct AuditVerification: Equatable, Sendable {
+    public enum Problem: Equatable, Sendable {
+        /// Row `seq`'s MAC does not match its contents and predecessor: edited, forged,
+        /// reordered, or the row before it was removed.
+        case macMismatch(seq: Int64)
+        /// Rows between two surviving rows are missing.
+        case rowsMissing(after: Int64, before: Int64)
+        /// An unsealed row sits before sealed rows, which the writer never produces.
+        case unsealedInsideChain(seq: Int64)
+        /// The expected head row is missing: the log was truncated or the file rolled back.
+        case headMissing(expected: Int64, last: Int64?)
+        /// The expected head row exists with another MAC: the file was replaced or rolled back.
+        case headMismatch(seq: Int64)
+    }
+
+    public var sealedRows: Int
+    public var pendingRows: Int
+    public var head: AuditHead?
+    public var problem: Problem?
+    public var intact: Bool { problem == nil }
+}
+
+extension AuditVerification.Problem: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .macMismatch(let s): return "audit row \(s) does not verify: it, or the row before it, was edited, inserted, reordered or deleted"
+        case .rowsMissing(let a, let b): return b - a == 2 ? "audit row \(a + 1) was deleted" : "audit rows \(a + 1)...\(b - 1) were deleted"
+        case .unsealedInsideChain(let s): return "audit row \(s) is unsealed but later rows are sealed: it was inserted or its MAC removed"
+        case .headMissing(let e, let last):
+            return "audit row \(e) (the expected head) is missing; the log ends at \(last.map(String.init) ?? "nothing"): truncated or rolled back"
+        case .headMismatch(let s): return "audit row \(s) differs from the expected head: the log was rolled back or replaced"
+        }
+    }
+}
+
+/// The audit chain: canonical row encoding and MAC computation (SECURITY.md, "Audit chain").
+enum AuditChain {
+    static let domain = Array("v1vault-audit-v1".utf8)
+    static let genesis = [UInt8](repeating: 0, count: 32)
+
+    /// The canonical encoding of a row (every column but `mac`), fixed-width integers
+    /// big-endian, strings as u32 length + UTF-8, nullable strings behind a presence byte.
+    static func encode(_ r: AuditRecord) -> [UInt8] {
+        var out: [UInt8] = []
+        func u64(_ v: Int64) { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian) { out += $0 } }
+        func str(_ s: String) {
+            let b = Array(s.utf8)
+            withUnsafeBytes(of: UInt32(b.count).bigEndian) { out += $0 }
+            out += b
+        }
+        u64(r.seq ?? 0)
+        str(r.at); str(r.action); str(r.tokens); str(r.outcome)
+        if let reason = r.reason { out.append(1); str(reason) } else { out.append(0) }
+        str(r.details); str(r.osUser); u64(r.uid); str(r.host); u64(r.pid)
+        return out
+    }
+
+    static func mac(key: borrowing SecureBytes, previous: [UInt8], row: AuditRecord) -> [UInt8] {
+        KeyedHash.mac(key: key, parts: [domain, previous, encode(row)])
+    }
+
+    /// Seals every unsealed row, in order, continuing from the last sealed row. Runs inside the
+    /// caller's write transaction.
+    static func sealPending(_ db: Database, key: borrowing SecureBytes) throws {
+        let last = try AuditRecord.filter(AuditRecord.Columns.mac != nil).order(AuditRecord.Columns.seq.desc).fetchOne(db)
+        var previous = last?.mac.map(Array.init) ?? genesis
+        let pending = try AuditRecord.filter(AuditRecord.Columns.mac == nil && AuditRecord.Columns.seq > (last?.seq ?? 0))
+            .order(AuditRecord.Columns.seq).fetchAll(db)
+        for var row in pending {
+            let m = mac(key: key, previous: previous, row: row)
+            row.mac = Data(m)
+            try row.update(db, columns: [AuditRecord.Columns.mac])
+            previous = m
+        }
+    }
+
+    /// Walks all rows in sequence order and reports the first problem.
+    static func verify(_ db: Database, key: borrowing SecureBytes, expectHead: AuditHead?) throws -> AuditVerification {
+        var previous = genesis
+        var lastSeq: Int64 = 0
+        var result = AuditVerification(sealedRows: 0, pendingRows: 0, head: nil, problem: nil)
+        var firstPending: Int64?
+        let cursor = try AuditRecord.order(AuditRecord.Columns.seq).fetchCursor(db)
+        while let row = try cursor.next() {
+            let seq = row.seq!
+            guard let stored = row.mac else {
+                if firstPending == nil { firstPending = seq }
+                result.pendingRows += 1
+                lastSeq = seq
+                continue
+            }
+            if let p = firstPending {
+                result.problem = .unsealedInsideChain(seq: p)
+                return result
+            }
+            if seq != lastSeq + 1 {
+                result.problem = .rowsMissing(after: lastSeq, before: seq)
+                return result
+            }
+            let expected = mac(key: key, previous: previous, row: row)
+            let ok = expected.withUnsafeBytes { a in stored.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } }
+            guard ok else {
+                result.problem = .macMismatch(seq: seq)
+                return result
+            }
+            previous = expected
+            lastSeq = seq
+            result.sealedRows += 1
+            result.head = AuditHead(seq: seq, mac: expected)
+            if let h = expectHead, h.seq == seq, h.mac != expected {
+                result.problem = .headMismatch(seq: seq)
+                return result
+            }
+        }
+        if let h = expectHead, (result.head?.seq ?? 0) < h.seq {
+            result.problem = .headMissing(expected: h.seq, last: result.head?.seq)
+        }
+        return result
+    }
+
+    static func entry(_ r: AuditRecord) -> AuditEntry {
+        let subjects = (try? JSONDecoder().decode([AuditSubject].self, from: Data(r.tokens.utf8))) ?? []
+        let details = (try? JSONDecoder().decode([String: String].self, from: Data(r.details.utf8))) ?? [:]
+        return AuditEntry(seq: r.seq ?? 0, at: r.at, action: r.action, tokens: subjects, outcome: r.outcome,
+                          reason: r.reason, details: details, user: r.osUser, uid: r.uid, host: r.host,
+                          pid: r.pid, sealed: r.mac != nil)
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? enc.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    /// Audit timestamps: ISO 8601 UTC with milliseconds.
+    static func timestamp(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: date)
+    }
+}
+
+/// A filter for `vault audit`.
+public struct AuditQuery: Sendable {
+    public var token: String?
+    public var action: String?
+    public var since: Date?
+    public var until: Date?
+    public var limit: Int?
+    public init(token: String? = nil, action: String? = nil, since: Date? = nil, until: Date? = nil, limit: Int? = nil) {
+        self.token = token; self.action = action; self.since = since; self.until = until; self.limit = limit
+    }
+}

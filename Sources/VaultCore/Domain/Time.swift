@@ -1,0 +1,144 @@
+import Foundation
+
+/// The source of "now" for everything in VaultCore, injected so expiry logic is testable
+/// without real time.
+public struct Clock: Sendable {
+    public var now: @Sendable () -> Date
+    public init(now: @escaping @Sendable () -> Date) { self.now = now }
+    public static let system = Clock { Date() }
+    /// A clock frozen at `date`.
+    public static func fixed(_ date: Date) -> Clock { Clock { date } }
+}
+
+/// Timestamps are stored as integer Unix seconds (UTC) and shown as ISO 8601.
+public enum Timestamp {
+    public static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    public static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
+
+    /// `2027-01-31T09:30:00Z`
+    public static func iso(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: date)
+    }
+
+    /// `2027-01-31` (UTC)
+    public static func day(_ date: Date) -> String {
+        String(iso(date).prefix(10))
+    }
+
+    static var utcCalendar: Calendar {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")!
+        return c
+    }
+
+    /// Parses `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`; nil if neither.
+    public static func parseDate(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        func digits(_ r: Range<Int>) -> Int? {
+            guard r.upperBound <= bytes.count else { return nil }
+            var v = 0
+            for b in bytes[r] { guard b >= 48, b <= 57 else { return nil }; v = v * 10 + Int(b - 48) }
+            return v
+        }
+        guard bytes.count == 10 || bytes.count == 20,
+              let y = digits(0..<4), bytes[4] == 45, let m = digits(5..<7), bytes[7] == 45, let d = digits(8..<10)
+        else { return nil }
+        var comps = DateComponents(year: y, month: m, day: d, hour: 0, minute: 0, second: 0)
+        if bytes.count == 20 {
+            guard bytes[10] == 84, let h = digits(11..<13), bytes[13] == 58, let mi = digits(14..<16), bytes[16] == 58,
+                  let s = digits(17..<19), bytes[19] == 90, h < 24, mi < 60, s < 60 else { return nil }
+            comps.hour = h; comps.minute = mi; comps.second = s
+        }
+        guard (1970...9999).contains(y), (1...12).contains(m), (1...31).contains(d) else { return nil }
+        let cal = utcCalendar
+        guard let date = cal.date(from: comps) else { return nil }
+        // Reject rollovers such as 2027-02-30.
+        let back = cal.dateComponents([.year, .month, .day], from: date)
+        guard back.year == y, back.month == m, back.day == d else { return nil }
+        return date
+    }
+}
+
+/// A length of time written `Nd`, `Nw`, `Nh` or `Ny` (calendar years).
+public struct DurationSpec: Equatable, Sendable {
+    public enum Unit: Character, Sendable { case hours = "h", days = "d", weeks = "w", years = "y" }
+    public let amount: Int
+    public let unit: Unit
+
+    public static func parse(_ text: String) throws(VaultError) -> DurationSpec {
+        let t = text.lowercased()
+        guard let last = t.last, let unit = Unit(rawValue: last) else {
+            throw .invalidInput(reason: "invalid duration \(displayName(text))", hint: "use e.g. 30d, 12h, 2w or 1y")
+        }
+        let digits = t.dropLast()
+        guard !digits.isEmpty, digits.count <= 6, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int(digits) else {
+            throw .invalidInput(reason: "invalid duration \(displayName(text))", hint: "use e.g. 30d, 12h, 2w or 1y")
+        }
+        let maxDays: Int
+        switch unit {
+        case .hours: maxDays = n / 24
+        case .days: maxDays = n
+        case .weeks: maxDays = n * 7
+        case .years: maxDays = n * 366
+        }
+        guard maxDays <= 100 * 366 else {
+            throw .invalidInput(reason: "duration \(displayName(text)) is longer than 100 years", hint: nil)
+        }
+        return DurationSpec(amount: n, unit: unit)
+    }
+
+    /// `date` moved forward by this duration (calendar years in UTC).
+    public func added(to date: Date) -> Date {
+        switch unit {
+        case .hours: return date.addingTimeInterval(TimeInterval(amount) * 3600)
+        case .days: return date.addingTimeInterval(TimeInterval(amount) * 86400)
+        case .weeks: return date.addingTimeInterval(TimeInterval(amount) * 7 * 86400)
+        case .years: return Timestamp.utcCalendar.date(byAdding: .year, value: amount, to: date)!
+        }
+    }
+}
+
+/// When a token version expires: `never`, a duration from now (`90d`, `180d`, `1y`) or a date
+/// (`2027-01-31`, `2027-01-31T12:00:00Z`). Vision One's console offers 30/60/90/180 days,
+/// one year (the default) and no expiry.
+public enum ExpirySpec {
+    /// nil means "never expires".
+    public static func parse(_ text: String, now: Date) throws(VaultError) -> Date? {
+        if text.lowercased() == "never" { return nil }
+        let date: Date
+        if let d = Timestamp.parseDate(text) {
+            date = d
+        } else if let d = try? DurationSpec.parse(text) {
+            date = d.added(to: now)
+        } else {
+            throw .invalidInput(reason: "invalid expiry \(displayName(text))",
+                                hint: "use 30d, 90d, 180d, 1y, never, or a date like 2027-01-31")
+        }
+        guard date > now else {
+            throw .invalidInput(reason: "expiry \(Timestamp.iso(date)) is not in the future", hint: nil)
+        }
+        return date
+    }
+}
+
+/// Where a token stands relative to its expiry.
+public enum ExpiryStatus: String, Codable, Sendable {
+    case ok, expiring, expired, never
+
+    public static let defaultWarnDays = 30
+
+    public static func of(expires: Date?, now: Date, warnDays: Int = defaultWarnDays) -> ExpiryStatus {
+        guard let expires else { return .never }
+        if expires <= now { return .expired }
+        if expires.timeIntervalSince(now) <= TimeInterval(warnDays) * 86400 { return .expiring }
+        return .ok
+    }
+
+    /// Whole days until `expires`, rounded down; negative once expired.
+    public static func daysLeft(expires: Date, now: Date) -> Int {
+        Int((expires.timeIntervalSince(now) / 86400).rounded(.down))
+    }
+}

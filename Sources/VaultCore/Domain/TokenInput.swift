@@ -1,0 +1,22 @@
+/// Rules for the secret bytes of a token: what `add` and `rotate` accept.
+public enum TokenInput {
+    /// Vision One tokens are JWTs of about 1 KB; 16 KiB leaves room and bounds memory.
+    public static let maxBytes = 16 * 1024
+
+    /// Throws `invalidToken` unless the bytes are 1...16384 printable, non-space ASCII
+    /// characters (0x21–0x7E). The message says what is wrong, never what the bytes are.
+    public static func validate(_ token: borrowing SecureBytes) throws(VaultError) {
+        guard !token.isEmpty else { throw .invalidToken(reason: "empty input") }
+        guard token.count <= maxBytes else { throw .invalidToken(reason: "longer than 16 KiB") }
+        let problem: String? = token.withUnsafeBytes { bytes in
+            for (i, b) in bytes.enumerated() {
+                if b == 0x0A || b == 0x0D { return "contains a line break at byte \(i + 1) (only one trailing newline is stripped)" }
+                if b == 0x20 || b == 0x09 { return "contains whitespace at byte \(i + 1)" }
+                if b < 0x20 || b == 0x7F { return "contains a control character at byte \(i + 1)" }
+                if b > 0x7E { return "contains a non-ASCII byte at byte \(i + 1)" }
+            }
+            return nil
+        }
+        if let problem { throw .invalidToken(reason: problem) }
+    }
+}

@@ -1,0 +1,343 @@
+import Foundation
+import GRDB
+
+/// What `rotate` and `rollback` did.
+public struct RotationResult: Sendable, Equatable {
+    /// The new current version.
+    public var current: TokenVersionInfo
+    /// The version that was current before (now retired).
+    public var previous: TokenVersionInfo
+    /// Versions destroyed because they fell beyond `keep`.
+    public var pruned: [Int]
+}
+
+/// A vault whose master key is in memory. Holds the token-sealing and audit-chain subkeys in
+/// secure memory; they are zeroed when this object is released.
+public final class UnlockedVault {
+    public let vault: Vault
+    let vaultID: [UInt8]
+    let master: MasterKey
+    let tokenKey: SecureBytes
+    let auditKey: SecureBytes
+    /// Test hook: called at named points inside write transactions; throwing aborts the
+    /// transaction (used to prove that a failure mid-rotation changes nothing).
+    var faultInjection: ((String) throws -> Void)?
+
+    init(vault: Vault, vaultID: [UInt8], master: consuming MasterKey) {
+        self.vault = vault
+        self.vaultID = vaultID
+        self.tokenKey = master.subkey(context: MasterKey.tokenContext)
+        self.auditKey = master.subkey(context: MasterKey.auditContext)
+        self.master = master
+    }
+
+    var now: Date { vault.clock.now() }
+
+    // MARK: - Adding and rotating
+
+    /// Stores a new token as version 1. The name must be unused.
+    @discardableResult
+    public func add(_ name: String, token: borrowing SecureBytes, metadata: TokenMetadata, expires: Date?) throws(VaultError) -> TokenVersionInfo {
+        try Validate.tokenName(name)
+        try TokenInput.validate(token)
+        return try perform("add", subjects: [AuditSubject(name: name, version: 1)],
+                           details: ["region": metadata.region?.rawValue ?? "custom"]) { db, _, _ in
+            guard try TokenRecord.filter(TokenRecord.Columns.name == name).fetchCount(db) == 0 else {
+                throw VaultError.tokenExists(name: name)
+            }
+            let permissions = AuditChain.json(metadata.permissions)
+            var record = TokenRecord(id: nil, name: name, region: metadata.region?.rawValue, baseUrl: metadata.baseURL,
+                                     role: metadata.role, description: metadata.description, permissions: permissions,
+                                     createdAt: Timestamp.seconds(now))
+            try record.insert(db)
+            let v = try insertVersion(db, tokenID: record.id!, version: 1, secret: token, expires: expires)
+            return Vault.info(v)
+        }
+    }
+
+    /// Makes `token` the current version of `name`, retiring the previous one and destroying
+    /// versions beyond the newest `keep`. One transaction: on any failure nothing changes.
+    public func rotate(_ name: String, token: borrowing SecureBytes, expires: Date?, keep: Int = 10) throws(VaultError) -> RotationResult {
+        try TokenInput.validate(token)
+        try Self.checkKeep(keep)
+        return try perform("rotate", subjects: [AuditSubject(name: name)], details: ["keep": "\(keep)"]) { db, subjects, details in
+            let (record, current) = try currentVersion(db, name)
+            let previous = try open(current, name: name)
+            guard !previous.constantTimeEquals(token) else { throw VaultError.identicalToken(name: name) }
+            return try replaceCurrent(db, record: record, current: current, secret: token, expires: expires, keep: keep,
+                                      subjects: &subjects, details: &details)
+        }
+    }
+
+    /// Makes version `target`'s secret current again as a new version; history is not rewritten.
+    public func rollback(_ name: String, to target: Int, keep: Int = 10, allowExpired: Bool = false) throws(VaultError) -> RotationResult {
+        try Self.checkKeep(keep)
+        return try perform("rollback", subjects: [AuditSubject(name: name, version: target)], details: ["to": "\(target)"]) { db, subjects, details in
+            let (record, current) = try currentVersion(db, name)
+            guard current.version != target else {
+                throw VaultError.invalidInput(reason: "version \(target) of \(name) is already current", hint: nil)
+            }
+            guard let old = try TokenVersionRecord.fetchOne(db, key: ["token_id": record.id!, "version": target]) else {
+                throw VaultError.versionNotFound(name: name, version: target)
+            }
+            if let e = old.expiresAt, Timestamp.date(e) <= now, !allowExpired {
+                throw VaultError.tokenExpired(name: name, version: target, expired: Timestamp.date(e))
+            }
+            let secret = try open(old, name: name)
+            let expires = old.expiresAt.map(Timestamp.date)
+            return try replaceCurrent(db, record: record, current: current, secret: secret, expires: expires, keep: keep,
+                                      subjects: &subjects, details: &details)
+        }
+    }
+
+    /// Deletes a token and every version (secure_delete overwrites the freed pages).
+    public func remove(_ name: String) throws(VaultError) {
+        try perform("remove", subjects: [AuditSubject(name: name)]) { db, subjects, details in
+            let (record, current) = try currentVersion(db, name)
+            let count = try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!).fetchCount(db)
+            subjects = [AuditSubject(name: name, version: current.version)]
+            details["versions"] = "\(count)"
+            try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!).deleteAll(db)
+            _ = try record.delete(db)
+        }
+    }
+
+    // MARK: - Revealing
+
+    /// Decrypts one version (default: current) of `name`. The audit row is committed before the
+    /// secret is returned; if it cannot be written the secret is dropped (zeroed) and
+    /// `auditWriteFailed` is thrown. Expired versions throw `tokenExpired` unless allowed.
+    public func reveal(_ name: String, version: Int? = nil, allowExpired: Bool = false, action: String = "reveal",
+                       details: [String: String] = [:]) throws(VaultError) -> RevealedToken {
+        try revealMany([(name, version)], allowExpired: allowExpired, action: action, details: details)[0]
+    }
+
+    /// Decrypts several tokens under one unlock and one audit row.
+    public func revealMany(_ requests: [(name: String, version: Int?)], allowExpired: Bool = false, action: String = "reveal",
+                           details: [String: String] = [:]) throws(VaultError) -> [RevealedToken] {
+        var subjects = requests.map { AuditSubject(name: $0.name, version: $0.version) }
+        let revealed: [RevealedToken]
+        do throws(VaultError) {
+            revealed = try vault.store.read { db in
+                try requests.map { req in try decrypt(db, name: req.name, version: req.version, allowExpired: allowExpired) }
+            }
+        } catch {
+            recordFailure(action, subjects: subjects, details: details, error: error)
+            throw error
+        }
+        subjects = revealed.map { AuditSubject(name: $0.name, version: $0.version) }
+        do throws(VaultError) {
+            try vault.store.write { db in
+                try faultInjection?("\(action).audit")
+                try appendSealed(db, action: action, subjects: subjects, details: details)
+            }
+        } catch {
+            throw .auditWriteFailed(reason: error.description)
+        }
+        return revealed
+    }
+
+    // MARK: - Keys
+
+    /// Rewraps the master key under a KEK derived from `passphrase` with `parameters` and a new
+    /// salt. O(1): no token row is touched. Used by `passwd` and `kdf set`.
+    public func rekey(passphrase: borrowing SecureBytes, parameters: KDFParameters, targetMilliseconds: Int64? = nil,
+                      action: String = "passwd") throws(VaultError) {
+        try parameters.validate()
+        try Passphrase.validate(passphrase)
+        let salt = Sodium.randomBytes(KDF.saltBytes)
+        let kek = try KDF.deriveKEK(passphrase: passphrase, salt: salt, parameters: parameters)
+        let (nonce, wrapped) = master.wrap(vaultID: vaultID, kek: kek)
+        try perform(action, subjects: [], details: ["ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit)]) { db, _, _ in
+            guard var header = try VaultHeaderRecord.fetchOne(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
+            header.kdfOps = Int64(parameters.opsLimit)
+            header.kdfMem = Int64(parameters.memLimit)
+            header.kdfSalt = Data(salt)
+            header.kdfTargetMs = targetMilliseconds
+            header.wrapNonce = Data(nonce)
+            header.wrappedKey = Data(wrapped)
+            header.updatedAt = Timestamp.seconds(now)
+            try faultInjection?("\(action).header")
+            try header.update(db)
+        }
+    }
+
+    // MARK: - Audit chain
+
+    /// Seals pending rows, records this verification, and walks the whole chain.
+    public func verifyAudit(expectHead: AuditHead? = nil) throws(VaultError) -> AuditVerification {
+        let result = try vault.store.read { db in try AuditChain.verify(db, key: auditKey, expectHead: expectHead) }
+        try? vault.store.write { db in
+            try appendSealed(db, action: "audit-verify", details: [
+                "result": result.problem.map { "\($0)" } ?? "intact", "expect_head": expectHead.map { "\($0)" } ?? "",
+            ])
+        }
+        return result
+    }
+
+    /// Seals pending rows and returns the head, which includes this command's own row.
+    public func auditHead() throws(VaultError) -> AuditHead {
+        try vault.store.write { db in
+            try appendSealed(db, action: "audit-head")
+            let last = try AuditRecord.filter(AuditRecord.Columns.mac != nil).order(AuditRecord.Columns.seq.desc).fetchOne(db)!
+            return AuditHead(seq: last.seq!, mac: Array(last.mac!))
+        }
+    }
+
+    /// Appends a sealed audit row for an operation that happens outside the vault (e.g. `exec`).
+    public func record(_ action: String, subjects: [AuditSubject] = [], details: [String: String] = [:], error: VaultError? = nil) throws(VaultError) {
+        try vault.store.write { db in
+            try appendSealed(db, action: action, subjects: subjects, details: details,
+                             outcome: error == nil ? "ok" : "error", reason: error?.description)
+        }
+    }
+
+    // MARK: - Internals
+
+    /// Runs `body` in one IMMEDIATE transaction together with its sealed audit row. On failure
+    /// the transaction rolls back and a separate error row is recorded.
+    @discardableResult
+    func perform<T>(_ action: String, subjects: [AuditSubject], details: [String: String] = [:],
+                    _ body: (Database, inout [AuditSubject], inout [String: String]) throws -> T) throws(VaultError) -> T {
+        do throws(VaultError) {
+            return try vault.store.write { db in
+                var s = subjects, d = details
+                let result = try body(db, &s, &d)
+                try faultInjection?("\(action).beforeCommit")
+                try appendSealed(db, action: action, subjects: s, details: d)
+                return result
+            }
+        } catch {
+            recordFailure(action, subjects: subjects, details: details, error: error)
+            throw error
+        }
+    }
+
+    func recordFailure(_ action: String, subjects: [AuditSubject], details: [String: String], error: VaultError) {
+        try? vault.store.write { db in
+            try appendSealed(db, action: action, subjects: subjects, details: details, outcome: "error", reason: error.description)
+        }
+    }
+
+    func appendSealed(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
+                      outcome: String = "ok", reason: String? = nil) throws {
+        try vault.appendAudit(db, action: action, subjects: subjects, details: details, outcome: outcome, reason: reason)
+        try AuditChain.sealPending(db, key: auditKey)
+    }
+
+    static func checkKeep(_ keep: Int) throws(VaultError) {
+        guard (1...1000).contains(keep) else {
+            throw .invalidInput(reason: "--keep must be between 1 and 1000", hint: nil)
+        }
+    }
+
+    func currentVersion(_ db: Database, _ name: String) throws -> (TokenRecord, TokenVersionRecord) {
+        guard let record = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
+            throw VaultError.tokenNotFound(name: name)
+        }
+        guard let current = try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!)
+            .filter(TokenVersionRecord.Columns.retiredAt == nil).fetchOne(db) else {
+            throw VaultError.corruptVault(reason: "token \(name) has no current version")
+        }
+        return (record, current)
+    }
+
+    func replaceCurrent(_ db: Database, record: TokenRecord, current: TokenVersionRecord, secret: borrowing SecureBytes,
+                        expires: Date?, keep: Int, subjects: inout [AuditSubject], details: inout [String: String]) throws -> RotationResult {
+        var retired = current
+        retired.retiredAt = Timestamp.seconds(now)
+        try retired.update(db)
+        try faultInjection?("rotate.retired")
+        let maxVersion = try Int.fetchOne(db, sql: "SELECT max(version) FROM token_versions WHERE token_id = ?", arguments: [record.id!]) ?? 0
+        let new = try insertVersion(db, tokenID: record.id!, version: maxVersion + 1, secret: secret, expires: expires)
+        try faultInjection?("rotate.inserted")
+        let stale = try Int.fetchAll(db, sql: """
+            SELECT version FROM token_versions WHERE token_id = ? ORDER BY version DESC LIMIT -1 OFFSET ?
+            """, arguments: [record.id!, keep])
+        if !stale.isEmpty {
+            try db.execute(sql: "DELETE FROM token_versions WHERE token_id = ? AND version IN (\(stale.map(String.init).joined(separator: ",")))",
+                           arguments: [record.id!])
+        }
+        subjects = [AuditSubject(name: record.name, version: new.version)]
+        details["previous"] = "\(current.version)"
+        if !stale.isEmpty { details["pruned"] = stale.sorted().map(String.init).joined(separator: ",") }
+        return RotationResult(current: Vault.info(new), previous: Vault.info(retired), pruned: stale.sorted())
+    }
+
+    /// The sealed plaintext binds the entry's identity: vault_id ‖ u64be(token id) ‖
+    /// u32be(version) ‖ token bytes (SECURITY.md, "Token versions").
+    func insertVersion(_ db: Database, tokenID: Int64, version: Int, secret: borrowing SecureBytes, expires: Date?) throws -> TokenVersionRecord {
+        var plain = SecureBytes(capacity: Self.bindingBytes + secret.count, empty: true)
+        binding(tokenID: tokenID, version: version).withUnsafeBytes { plain.append($0) }
+        plain.append(secret)
+        let (nonce, ciphertext) = SecretBox.seal(plain, key: tokenKey)
+        let v = TokenVersionRecord(tokenId: tokenID, version: version, nonce: Data(nonce), ciphertext: Data(ciphertext),
+                                   createdAt: Timestamp.seconds(now), expiresAt: expires.map(Timestamp.seconds), retiredAt: nil)
+        try v.insert(db)
+        return v
+    }
+
+    static let bindingBytes = 16 + 8 + 4
+
+    func binding(tokenID: Int64, version: Int) -> [UInt8] {
+        var b = vaultID
+        withUnsafeBytes(of: UInt64(bitPattern: tokenID).bigEndian) { b += $0 }
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: version).bigEndian) { b += $0 }
+        return b
+    }
+
+    /// Opens a version; throws `authenticationFailed` naming the token and version when the
+    /// MAC fails or the bound identity does not match the row.
+    func open(_ v: TokenVersionRecord, name: String) throws(VaultError) -> SecureBytes {
+        guard let plain = SecretBox.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), key: tokenKey),
+              plain.count > Self.bindingBytes else {
+            throw .authenticationFailed(name: name, version: v.version)
+        }
+        let expected = binding(tokenID: v.tokenId, version: v.version)
+        let bound = plain.withUnsafeBytes { p in
+            expected.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(rebasing: p[0..<Self.bindingBytes]), $0) }
+        }
+        guard bound else { throw .authenticationFailed(name: name, version: v.version) }
+        return plain.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[Self.bindingBytes...])) }
+    }
+
+    func decrypt(_ db: Database, name: String, version: Int?, allowExpired: Bool) throws -> RevealedToken {
+        guard let record = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
+            throw VaultError.tokenNotFound(name: name)
+        }
+        var request = TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!)
+        if let version {
+            request = request.filter(TokenVersionRecord.Columns.version == version)
+        } else {
+            request = request.filter(TokenVersionRecord.Columns.retiredAt == nil)
+        }
+        guard let v = try request.fetchOne(db) else {
+            if let version { throw VaultError.versionNotFound(name: name, version: version) }
+            throw VaultError.corruptVault(reason: "token \(name) has no current version")
+        }
+        let expires = v.expiresAt.map(Timestamp.date)
+        var warning: String?
+        switch ExpiryStatus.of(expires: expires, now: now, warnDays: vault.warnDays) {
+        case .expired:
+            if !allowExpired { throw VaultError.tokenExpired(name: name, version: v.version, expired: expires!) }
+            warning = "token \(name) version \(v.version) expired on \(Timestamp.day(expires!))"
+        case .expiring:
+            let days = ExpiryStatus.daysLeft(expires: expires!, now: now)
+            warning = "token \(name) version \(v.version) expires in \(days) day\(days == 1 ? "" : "s") (\(Timestamp.day(expires!)))"
+        case .ok, .never:
+            break
+        }
+        let secret = try open(v, name: name)
+        return RevealedToken(name: name, version: v.version, baseURL: record.baseUrl,
+                             region: record.region.flatMap(Region.init(rawValue:)), expires: expires, secret: secret, warning: warning)
+    }
+}
+
+extension UnlockedVault {
+    /// The KDF parameters currently in the header.
+    public func kdfParameters() throws(VaultError) -> KDFParameters {
+        let header = try vault.store.read { db in try VaultHeaderRecord.fetchOne(db) }
+        guard let p = header?.kdfParameters else { throw .corruptVault(reason: "vault header is missing") }
+        return p
+    }
+}

@@ -1,0 +1,283 @@
+import Foundation
+import GRDB
+
+/// Metadata stored with a token (not encrypted; see SECURITY.md).
+public struct TokenMetadata: Sendable, Equatable {
+    public var region: Region?
+    public var baseURL: String
+    public var role: String?
+    public var description: String?
+    public var permissions: [String]
+
+    public init(region: Region? = .us, baseURL: String? = nil, role: String? = nil, description: String? = nil, permissions: [String] = []) {
+        self.region = baseURL == nil ? (region ?? .us) : region
+        self.baseURL = baseURL ?? (region ?? .us).baseURL
+        self.role = role
+        self.description = description
+        self.permissions = permissions
+    }
+}
+
+/// One kept version of a token, without its secret.
+public struct TokenVersionInfo: Codable, Sendable, Equatable {
+    public var version: Int
+    public var created: Date
+    public var expires: Date?
+    public var retired: Date?
+    public var state: String { retired == nil ? "current" : "retired" }
+}
+
+/// A token's metadata and current version, as `list` and `show` print it.
+public struct TokenSummary: Sendable, Equatable {
+    public var name: String
+    public var metadata: TokenMetadata
+    public var created: Date
+    public var current: TokenVersionInfo
+    public var versionCount: Int
+}
+
+/// A revealed secret: the bytes in secure memory plus what the caller must know about them.
+public final class RevealedToken {
+    public let name: String
+    public let version: Int
+    public let baseURL: String
+    public let region: Region?
+    public let expires: Date?
+    public let secret: SecureBytes
+    /// Set when the version expires within the warning window (print it on stderr).
+    public let warning: String?
+
+    init(name: String, version: Int, baseURL: String, region: Region?, expires: Date?, secret: consuming SecureBytes, warning: String?) {
+        self.name = name; self.version = version; self.baseURL = baseURL; self.region = region
+        self.expires = expires; self.secret = secret; self.warning = warning
+    }
+}
+
+/// An open vault file. Metadata can be read without the passphrase; `unlock` yields the keys.
+public final class Vault {
+    public let store: VaultStore
+    public let clock: Clock
+    public let actor: AuditActor
+    /// Days before expiry at which a token counts as "expiring" (V1VAULT_WARN_DAYS).
+    public let warnDays: Int
+
+    init(store: VaultStore, clock: Clock, actor: AuditActor, warnDays: Int) {
+        self.store = store; self.clock = clock; self.actor = actor; self.warnDays = warnDays
+    }
+
+    public var path: String { store.path }
+
+    // MARK: - Create and open
+
+    /// Creates a vault at `path` with a fresh master key wrapped under the passphrase.
+    public static func create(at path: String, passphrase: borrowing SecureBytes, parameters: KDFParameters,
+                              targetMilliseconds: Int64? = nil, clock: Clock = .system, actor: AuditActor = .current,
+                              warnDays: Int = ExpiryStatus.defaultWarnDays) throws(VaultError) -> Vault {
+        try parameters.validate()
+        try Passphrase.validate(passphrase)
+        let store = try VaultStore.create(at: path)
+        let vault = Vault(store: store, clock: clock, actor: actor, warnDays: warnDays)
+        do {
+            let vaultID = Sodium.randomBytes(16)
+            let salt = Sodium.randomBytes(KDF.saltBytes)
+            let kek = try KDF.deriveKEK(passphrase: passphrase, salt: salt, parameters: parameters)
+            let master = MasterKey.generate()
+            let (nonce, wrapped) = master.wrap(vaultID: vaultID, kek: kek)
+            let now = Timestamp.seconds(clock.now())
+            let header = VaultHeaderRecord(formatVersion: VaultHeaderRecord.formatVersion, vaultId: Data(vaultID),
+                                           kdfAlgorithm: "argon2id13", kdfOps: Int64(parameters.opsLimit),
+                                           kdfMem: Int64(parameters.memLimit), kdfSalt: Data(salt), kdfTargetMs: targetMilliseconds,
+                                           wrapNonce: Data(nonce), wrappedKey: Data(wrapped), createdAt: now, updatedAt: now)
+            let auditKey = master.subkey(context: MasterKey.auditContext)
+            try store.write { db in
+                try header.insert(db)
+                try vault.appendAudit(db, action: "init", details: [
+                    "kdf": "argon2id13", "ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit),
+                ])
+                try AuditChain.sealPending(db, key: auditKey)
+            }
+            return vault
+        } catch {
+            unlink(path); unlink(path + "-wal"); unlink(path + "-shm")
+            throw error
+        }
+    }
+
+    /// Opens an existing vault (no passphrase needed yet).
+    public static func open(at path: String, clock: Clock = .system, actor: AuditActor = .current,
+                            warnDays: Int = ExpiryStatus.defaultWarnDays) throws(VaultError) -> Vault {
+        Vault(store: try VaultStore.open(at: path), clock: clock, actor: actor, warnDays: warnDays)
+    }
+
+    // MARK: - Unlock
+
+    /// Derives the KEK and unwraps the master key. A wrong passphrase is audited (unsealed)
+    /// and throws `wrongPassphrase`. KDF parameters are bounds-checked before any work.
+    public func unlock(passphrase: borrowing SecureBytes, action: String = "unlock") throws(VaultError) -> UnlockedVault {
+        let header = try store.read { db in try VaultHeaderRecord.fetchOne(db) }
+        guard let header else { throw .corruptVault(reason: "vault header is missing") }
+        guard header.formatVersion == VaultHeaderRecord.formatVersion else {
+            throw .corruptVault(reason: "unknown header format version \(header.formatVersion)")
+        }
+        guard let params = header.kdfParameters else { throw .unsafeKDFParameters(reason: "non-positive ops or memory") }
+        try params.validate()
+        guard header.vaultId.count == 16, header.kdfSalt.count == KDF.saltBytes else {
+            throw .corruptVault(reason: "vault header fields have the wrong length")
+        }
+        let kek = try KDF.deriveKEK(passphrase: passphrase, salt: Array(header.kdfSalt), parameters: params)
+        guard let master = MasterKey.unwrap(nonce: Array(header.wrapNonce), ciphertext: Array(header.wrappedKey),
+                                            vaultID: Array(header.vaultId), kek: kek) else {
+            try? store.write { db in
+                try appendAudit(db, action: action, outcome: "error", reason: VaultError.wrongPassphrase.description)
+            }
+            throw .wrongPassphrase
+        }
+        return UnlockedVault(vault: self, vaultID: Array(header.vaultId), master: master)
+    }
+
+    // MARK: - Metadata (no passphrase)
+
+    /// All tokens with their current version, sorted by name. Audited (unsealed) as `list`.
+    public func list() throws(VaultError) -> [TokenSummary] {
+        let result = try store.read { db in try Self.summaries(db, filter: nil) }
+        try recordUnsealed(action: "list", details: ["count": "\(result.count)"])
+        return result
+    }
+
+    /// One token's metadata and current version. Audited (unsealed) as `show`.
+    public func show(_ name: String) throws(VaultError) -> TokenSummary {
+        do throws(VaultError) {
+            let s = try store.read { db in try Self.summaries(db, filter: name) }
+            guard let first = s.first else { throw VaultError.tokenNotFound(name: name) }
+            try recordUnsealed(action: "show", subjects: [AuditSubject(name: name, version: first.current.version)])
+            return first
+        } catch {
+            try? recordUnsealed(action: "show", subjects: [AuditSubject(name: name)], error: error)
+            throw error
+        }
+    }
+
+    /// Every kept version of a token, newest first. Audited (unsealed) as `history`.
+    public func history(_ name: String) throws(VaultError) -> [TokenVersionInfo] {
+        do throws(VaultError) {
+            let versions: [TokenVersionInfo] = try store.read { db in
+                guard let token = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
+                    throw VaultError.tokenNotFound(name: name)
+                }
+                return try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == token.id!)
+                    .order(TokenVersionRecord.Columns.version.desc).fetchAll(db).map(Self.info)
+            }
+            try recordUnsealed(action: "history", subjects: [AuditSubject(name: name)])
+            return versions
+        } catch {
+            try? recordUnsealed(action: "history", subjects: [AuditSubject(name: name)], error: error)
+            throw error
+        }
+    }
+
+    /// The statement behind `expiring`: current versions expiring at or before `?`, soonest
+    /// first. Shaped so SQLite answers it from `token_versions_current_expiry` (a test checks
+    /// the query plan).
+    public static let expiringSQL = """
+        SELECT token_id, version, expires_at FROM token_versions
+        WHERE retired_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?
+        ORDER BY expires_at
+        """
+
+    /// Current versions that are expired or expire within `window` of now, soonest first.
+    public func expiring(within window: DurationSpec) throws(VaultError) -> [TokenSummary] {
+        let now = clock.now()
+        let limit = Timestamp.seconds(window.added(to: now))
+        let result: [TokenSummary] = try store.read { db in
+            let rows = try Row.fetchAll(db, sql: Self.expiringSQL, arguments: [limit])
+            var out: [TokenSummary] = []
+            for row in rows {
+                let tokenID: Int64 = row["token_id"]
+                guard let token = try TokenRecord.fetchOne(db, key: tokenID) else { continue }
+                out += try Self.summaries(db, filter: token.name)
+            }
+            return out
+        }
+        try recordUnsealed(action: "expiring", details: ["within": "\(window.amount)\(window.unit.rawValue)", "due": "\(result.count)"])
+        return result
+    }
+
+    /// Audit entries matching `query`, oldest first (the newest `limit` when limited).
+    public func auditEntries(_ query: AuditQuery) throws(VaultError) -> [AuditEntry] {
+        try store.read { db in
+            var sql = "SELECT * FROM audit_log WHERE 1"
+            var args: [any DatabaseValueConvertible] = []
+            if let t = query.token {
+                sql += " AND EXISTS (SELECT 1 FROM json_each(audit_log.tokens) WHERE json_extract(value, '$.name') = ?)"
+                args.append(t)
+            }
+            if let a = query.action { sql += " AND action = ?"; args.append(a) }
+            if let s = query.since { sql += " AND at >= ?"; args.append(AuditChain.timestamp(s)) }
+            if let u = query.until { sql += " AND at < ?"; args.append(AuditChain.timestamp(u)) }
+            sql += " ORDER BY seq DESC"
+            if let l = query.limit { sql += " LIMIT ?"; args.append(l) }
+            let rows = try AuditRecord.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            return rows.reversed().map(AuditChain.entry)
+        }
+    }
+
+    /// Appends an unsealed audit row (for commands that never unlock). Sealed at the next unlock.
+    public func recordUnsealed(action: String, subjects: [AuditSubject] = [], details: [String: String] = [:], error: (any Error)? = nil) throws(VaultError) {
+        try store.write { db in
+            try appendAudit(db, action: action, subjects: subjects, details: details,
+                            outcome: error == nil ? "ok" : "error", reason: error.map { VaultStore.mapDatabaseError($0).description })
+        }
+    }
+
+    // MARK: - Internals shared with UnlockedVault
+
+    /// Appends one unsealed audit row inside the caller's transaction (UnlockedVault seals it).
+    func appendAudit(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
+                     outcome: String = "ok", reason: String? = nil) throws {
+        var row = AuditRecord(seq: nil, at: AuditChain.timestamp(clock.now()), action: action,
+                              tokens: AuditChain.json(subjects), outcome: outcome, reason: reason,
+                              details: AuditChain.json(details), osUser: actor.user, uid: actor.uid,
+                              host: actor.host, pid: actor.pid, mac: nil)
+        try row.insert(db)
+    }
+
+    static func info(_ v: TokenVersionRecord) -> TokenVersionInfo {
+        TokenVersionInfo(version: v.version, created: Timestamp.date(v.createdAt),
+                         expires: v.expiresAt.map(Timestamp.date), retired: v.retiredAt.map(Timestamp.date))
+    }
+
+    static func metadata(_ t: TokenRecord) -> TokenMetadata {
+        var m = TokenMetadata(region: t.region.flatMap(Region.init(rawValue:)), baseURL: t.baseUrl, role: t.role,
+                              description: t.description, permissions: t.permissionList)
+        m.region = t.region.flatMap(Region.init(rawValue:))
+        return m
+    }
+
+    static func summaries(_ db: Database, filter name: String?) throws -> [TokenSummary] {
+        var sql = """
+            SELECT t.*, v.version AS cur_version, v.created_at AS cur_created, v.expires_at AS cur_expires,
+                   (SELECT count(*) FROM token_versions x WHERE x.token_id = t.id) AS version_count
+            FROM tokens t JOIN token_versions v ON v.token_id = t.id AND v.retired_at IS NULL
+            """
+        var args: StatementArguments = []
+        if let name { sql += " WHERE t.name = ?"; args = [name] }
+        sql += " ORDER BY t.name"
+        return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
+            let t = try TokenRecord(row: row)
+            let current = TokenVersionInfo(version: row["cur_version"], created: Timestamp.date(row["cur_created"]),
+                                           expires: (row["cur_expires"] as Int64?).map(Timestamp.date), retired: nil)
+            return TokenSummary(name: t.name, metadata: metadata(t), created: Timestamp.date(t.createdAt),
+                                current: current, versionCount: row["version_count"])
+        }
+    }
+}
+
+/// Passphrase rules.
+public enum Passphrase {
+    public static let maxBytes = 4096
+
+    public static func validate(_ p: borrowing SecureBytes) throws(VaultError) {
+        guard !p.isEmpty else { throw .passphraseInvalid(reason: "empty") }
+        guard p.count <= maxBytes else { throw .passphraseInvalid(reason: "longer than \(maxBytes) bytes") }
+    }
+}

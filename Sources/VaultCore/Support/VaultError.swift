@@ -1,0 +1,148 @@
+import Foundation
+
+/// The one error type of v1vault. Every case has a one-line message (lowercase, no trailing
+/// period, never any secret material), an optional hint, and a documented exit code.
+public enum VaultError: Error, Equatable, Sendable {
+    // Vault file and format
+    case vaultNotFound(path: String)
+    case vaultExists(path: String)
+    case notAVault(path: String, reason: String)
+    case schemaTooNew(path: String, found: String)
+    case insecurePermissions(path: String, mode: UInt16)
+    case vaultPathInvalid(path: String, reason: String)
+    case unsafeKDFParameters(reason: String)
+    case corruptVault(reason: String)
+
+    // Passphrase
+    case wrongPassphrase
+    case passphraseUnavailable(reason: String, hint: String?)
+    case passphraseInvalid(reason: String)
+    case passphraseMismatch
+
+    // Tokens and input
+    case invalidName(String, reason: String)
+    case invalidInput(reason: String, hint: String?)
+    case invalidToken(reason: String)
+    case tokenNotFound(name: String)
+    case versionNotFound(name: String, version: Int)
+    case tokenExists(name: String)
+    case identicalToken(name: String)
+    case tokenExpired(name: String, version: Int, expired: Date)
+    case authenticationFailed(name: String, version: Int)
+
+    // Process
+    case cancelled(reason: String)
+    case auditWriteFailed(reason: String)
+    case io(reason: String)
+    case database(reason: String)
+
+    /// The process exit status for this error (see README, "Exit codes").
+    public var exitCode: Int32 {
+        switch self {
+        case .io, .database: return 1
+        case .wrongPassphrase: return 3
+        case .passphraseUnavailable, .passphraseInvalid, .passphraseMismatch: return 4
+        case .vaultNotFound: return 5
+        case .vaultExists: return 6
+        case .notAVault, .schemaTooNew, .unsafeKDFParameters, .corruptVault, .vaultPathInvalid: return 7
+        case .insecurePermissions: return 8
+        case .tokenNotFound, .versionNotFound: return 9
+        case .tokenExists: return 12
+        case .invalidToken, .identicalToken: return 13
+        case .authenticationFailed: return 14
+        case .tokenExpired: return 15
+        case .cancelled: return 16
+        case .auditWriteFailed: return 17
+        case .invalidName, .invalidInput: return 64
+        }
+    }
+
+    /// A second line telling the user what to do, when there is something useful to say.
+    public var hint: String? {
+        switch self {
+        case .vaultNotFound:
+            return "create one with `vault init`, or point --vault / V1VAULT_PATH at an existing vault"
+        case .vaultExists:
+            return "choose another path with --vault, or remove the old vault yourself if you really mean to"
+        case .schemaTooNew:
+            return "this vault was written by a newer v1vault; upgrade the binary"
+        case .insecurePermissions(let path, _):
+            return "chmod 600 \(shellQuoted(path))"
+        case .wrongPassphrase:
+            return nil
+        case .passphraseUnavailable(_, let hint), .invalidInput(_, let hint):
+            return hint
+        case .invalidName:
+            return "names are 1-64 characters: a letter or digit, then letters, digits, '.', '_' or '-'"
+        case .tokenNotFound:
+            return "`vault list` shows the stored names"
+        case .versionNotFound(let name, _):
+            return "`vault history \(name)` shows the kept versions"
+        case .tokenExists(let name):
+            return "use `vault rotate \(name)` to store a new version of an existing token"
+        case .identicalToken:
+            return "paste the new key created in the Vision One console (Administration > API Keys)"
+        case .tokenExpired:
+            return "create a new key in the Vision One console and `vault rotate` it in, or pass --allow-expired"
+        case .authenticationFailed:
+            return "the stored ciphertext was modified or the file is corrupt; restore from a backup"
+        case .auditWriteFailed:
+            return "no audit, no access: the secret was not released"
+        default:
+            return nil
+        }
+    }
+}
+
+extension VaultError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .vaultNotFound(let path): return "no vault at \(path)"
+        case .vaultExists(let path): return "a vault already exists at \(path)"
+        case .notAVault(let path, let reason): return "\(path) is not a v1vault vault: \(reason)"
+        case .schemaTooNew(let path, let found):
+            return "\(path) has schema \(found), newer than this binary understands"
+        case .insecurePermissions(let path, let mode):
+            return "\(path) is accessible by other users (mode \(String(mode, radix: 8)))"
+        case .vaultPathInvalid(let path, let reason): return "cannot use vault path \(path): \(reason)"
+        case .unsafeKDFParameters(let reason): return "vault header has unsafe KDF parameters: \(reason)"
+        case .corruptVault(let reason): return "vault is corrupt: \(reason)"
+        case .wrongPassphrase: return "wrong passphrase"
+        case .passphraseUnavailable(let reason, _): return "no passphrase: \(reason)"
+        case .passphraseInvalid(let reason): return "invalid passphrase: \(reason)"
+        case .passphraseMismatch: return "the passphrases do not match"
+        case .invalidName(let name, let reason): return "invalid name \(displayName(name)): \(reason)"
+        case .invalidInput(let reason, _): return reason
+        case .invalidToken(let reason): return "invalid token: \(reason)"
+        case .tokenNotFound(let name): return "no token named \(displayName(name))"
+        case .versionNotFound(let name, let version): return "token \(name) has no version \(version)"
+        case .tokenExists(let name): return "a token named \(name) already exists"
+        case .identicalToken(let name): return "the new token is identical to the current version of \(name)"
+        case .tokenExpired(let name, let version, let expired):
+            return "token \(name) version \(version) expired on \(Timestamp.iso(expired))"
+        case .authenticationFailed(let name, let version):
+            return "token \(name) version \(version) failed authentication"
+        case .cancelled(let reason): return "cancelled: \(reason)"
+        case .auditWriteFailed(let reason): return "could not write the audit log: \(reason)"
+        case .io(let reason): return reason
+        case .database(let reason): return "database error: \(reason)"
+        }
+    }
+}
+
+/// Quotes a path for a copy-pasteable shell hint.
+func shellQuoted(_ s: String) -> String {
+    let safe = s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "/._-+,:@%".unicodeScalars.contains($0) }
+    return safe ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// Renders user-supplied text for an error message: control characters escaped, length capped,
+/// so a hostile argument cannot forge extra lines or flood the terminal.
+func displayName(_ s: String) -> String {
+    var out = ""
+    for scalar in s.unicodeScalars.prefix(80) {
+        if scalar.value < 0x20 || scalar.value == 0x7f { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+    }
+    if s.unicodeScalars.count > 80 { out += "…" }
+    return "\"" + out + "\""
+}

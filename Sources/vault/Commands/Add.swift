@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Store a new Vision One API key.",
+        discussion: """
+            The token is read from a hidden prompt, or from stdin when stdin is not a terminal \
+            (one trailing newline is stripped). It is never accepted as an argument.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("Name for the key: letters, digits, '.', '_', '-'; up to 64.", valueName: "name"))
+    var name: String
+    @OptionGroup var meta: MetadataOptions
+    @OptionGroup var expiry: ExpiryOption
+
+    func run() throws {
+        try Validate.tokenName(name)
+        let metadata = try meta.metadata()
+        let vault = try global.openVault()
+        let expires = try expiry.date(now: vault.clock.now())
+        // Fail fast on a duplicate before asking for anything secret.
+        if (try? vault.store.tokenExists(name)) == true { throw VaultError.tokenExists(name: name) }
+        let unlocked = try global.unlock(vault)
+        let token = try SecretInput.readToken()
+        let info = try unlocked.add(name, token: token, metadata: metadata, expires: expires)
+        let now = vault.clock.now()
+        let left = info.expires.map { ", \(ExpiryStatus.daysLeft(expires: $0, now: now)) days left" } ?? ""
+        Output.line("stored \(name) version \(info.version) (\(metadata.region?.rawValue ?? metadata.baseURL), expires \(Output.expiry(info.expires))\(left))")
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List stored keys (metadata only; no passphrase needed).")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let vault = try global.openVault()
+        let tokens = try vault.list()
+        let now = vault.clock.now()
+        if json {
+            Output.line(Output.json(tokens.map { TokenView($0, now: now, warnDays: vault.warnDays) }))
+            return
+        }
+        if tokens.isEmpty { Output.note("no tokens stored; add one with `vault add NAME`"); return }
+        Output.table(["NAME", "REGION", "ROLE", "VERSION", "EXPIRES", "DAYS", "STATUS"], tokens.map { t in
+            [t.name, t.metadata.region?.rawValue ?? t.metadata.baseURL, t.metadata.role ?? "-", "\(t.current.version)",
+             Output.expiry(t.current.expires), Output.daysLeft(t.current.expires, now: now),
+             ExpiryStatus.of(expires: t.current.expires, now: now, warnDays: vault.warnDays).rawValue]
+        })
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a key's metadata; --reveal also prints the token (audited).")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Also print the token (needs the passphrase; audited).") var reveal = false
+    @Option(help: ArgumentHelp("With --reveal: a retired version instead of the current one.", valueName: "n")) var version: Int?
+    @Flag(name: .customLong("allow-expired"), help: "Reveal even if the version has expired.") var allowExpired = false
+
+    func validate() throws {
+        if version != nil, !reveal { throw ValidationError("--version needs --reveal (use `vault history NAME` for metadata of all versions)") }
+    }
+
+    func run() throws {
+        try Validate.tokenName(name)
+        let vault = try global.openVault()
+        let summary = try vault.show(name)
+        let now = vault.clock.now()
+        var revealed: RevealedToken?
+        if reveal {
+            let unlocked = try global.unlock(vault)
+            revealed = try unlocked.reveal(name, version: version, allowExpired: allowExpired, action: "reveal")
+            if let w = revealed?.warning { Output.warn(w) }
+        }
+        let view = TokenView(summary, now: now, warnDays: vault.warnDays)
+        if json {
+            var text = Output.json(view)
+            if let r = revealed {
+                // Splice the token into the JSON from secure memory; tokens are printable ASCII
+                // without whitespace, so only '"' and '\' need escaping.
+                text.removeLast(2)  // "\n}"
+                print(text + ",\n  \"revealed_version\" : \(r.version),\n  \"token\" : \"", terminator: "")
+                var escaped = SecureBytes(capacity: r.secret.count * 2, empty: true)
+                for i in 0..<r.secret.count {
+                    let b = r.secret[i]
+                    if b == 0x22 || b == 0x5C { escaped.append(0x5C) }
+                    escaped.append(b)
+                }
+                try Output.writeSecret(escaped)
+                print("\"\n}")
+            } else {
+                Output.line(text)
+            }
+            return
+        }
+        var rows: [(String, String)] = [
+            ("name", view.name), ("region", view.region ?? "custom"), ("base url", view.base_url),
+            ("role", view.role ?? "-"), ("description", view.description ?? "-"),
+            ("permissions", view.permissions.isEmpty ? "-" : view.permissions.joined(separator: ", ")),
+            ("created", Timestamp.iso(view.created)), ("version", "\(view.version) of \(view.versions) kept"),
+            ("expires", Output.expiry(view.expires) + (view.days_left.map { " (\($0) days left)" } ?? "")),
+            ("status", view.status.rawValue),
+        ]
+        if let r = revealed, r.version != view.version { rows.append(("revealed version", "\(r.version)")) }
+        for (k, v) in rows { Output.line(k.padding(toLength: 17, withPad: " ", startingAt: 0) + v) }
+        if let r = revealed {
+            print("token".padding(toLength: 17, withPad: " ", startingAt: 0), terminator: "")
+            try Output.writeSecret(r.secret)
+            print("")
+        }
+    }
+}
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every kept version of a key, newest first.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try Validate.tokenName(name)
+        let vault = try global.openVault()
+        let versions = try vault.history(name)
+        if json { Output.line(Output.json(versions.map(VersionView.init))); return }
+        Output.table(["VERSION", "CREATED", "EXPIRES", "RETIRED", "STATE"], versions.map { v in
+            ["\(v.version)", Timestamp.iso(v.created), Output.expiry(v.expires), v.retired.map(Timestamp.iso) ?? "-", v.state]
+        })
+    }
+}
+
+struct Expiring: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List keys that have expired or expire soon (for cron and CI monitors).",
+        discussion: "Exit 0: nothing due. Exit 10: some expire within the window. Exit 11: at least one has expired. Prints nothing when nothing is due.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Window, e.g. 30d, 2w, 1y (default 30d).", valueName: "duration")) var within: String = "30d"
+    @Flag(help: "Print JSON.") var json = false
+
+    static let someExpiring: Int32 = 10
+    static let someExpired: Int32 = 11
+
+    func run() throws {
+        let window = try DurationSpec.parse(within)
+        let vault = try global.openVault()
+        let due = try vault.expiring(within: window)
+        let now = vault.clock.now()
+        let statuses = due.map { ExpiryStatus.of(expires: $0.current.expires, now: now, warnDays: Int.max / 86400 / 2) }
+        if json {
+            Output.line(Output.json(due.map { s -> TokenView in
+                var v = TokenView(s, now: now, warnDays: vault.warnDays)
+                v.status = s.current.expires! <= now ? .expired : .expiring
+                return v
+            }))
+        } else if !due.isEmpty {
+            Output.table(["NAME", "VERSION", "EXPIRES", "DAYS", "STATUS"], zip(due, statuses).map { t, s in
+                [t.name, "\(t.current.version)", Timestamp.iso(t.current.expires!), Output.daysLeft(t.current.expires, now: now),
+                 s == .expired ? "expired" : "expiring"]
+            })
+        }
+        if statuses.contains(.expired) { throw ExitCode(Self.someExpired) }
+        if !due.isEmpty { throw ExitCode(Self.someExpiring) }
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+/// --region / --base-url / --role / --description / --permission, shared by `add`.
+struct MetadataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Vision One region: us au eu in jp sg mea uk usgov ca za (default us).", valueName: "code"))
+    var region: String?
+
+    @Option(name: .customLong("base-url"), help: ArgumentHelp("API base URL instead of a region (https only).", valueName: "url"))
+    var baseURL: String?
+
+    @Option(help: ArgumentHelp("The key's role in the console, e.g. 'SIEM'.", valueName: "text"))
+    var role: String?
+
+    @Option(help: ArgumentHelp("Free-text description.", valueName: "text"))
+    var description: String?
+
+    @Option(name: .customLong("permission"), help: ArgumentHelp("A permission granted to the key (repeatable).", valueName: "text"))
+    var permissions: [String] = []
+
+    func metadata() throws -> TokenMetadata {
+        if region != nil, baseURL != nil {
+            throw VaultError.invalidInput(reason: "give --region or --base-url, not both", hint: nil)
+        }
+        let r = try region.map { name throws(VaultError) in try Region.parse(name) }
+        let url = try baseURL.map { u throws(VaultError) in try Validate.baseURL(u) }
+        guard permissions.count <= 64 else { throw VaultError.invalidInput(reason: "at most 64 permissions", hint: nil) }
+        return TokenMetadata(
+            region: url == nil ? (r ?? .us) : nil, baseURL: url,
+            role: try role.map { v throws(VaultError) in try Validate.text(v, field: "role") },
+            description: try description.map { v throws(VaultError) in try Validate.text(v, field: "description", max: 1024) },
+            permissions: try permissions.map { v throws(VaultError) in try Validate.text(v, field: "permission") })
+    }
+}
+
+/// --expires, shared by `add` and `rotate`.
+struct ExpiryOption: ParsableArguments {
+    @Option(help: ArgumentHelp("When the key expires: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD (default 1y, the console's default).", valueName: "when"))
+    var expires: String = "1y"
+
+    func date(now: Date) throws -> Date? { try ExpirySpec.parse(expires, now: now) }
+}
+
+/// JSON shape of a token for `list --json` and `show --json`.
+struct TokenView: Encodable {
+    var name: String
+    var region: String?
+    var base_url: String
+    var role: String?
+    var description: String?
+    var permissions: [String]
+    var created: Date
+    var version: Int
+    var versions: Int
+    var version_created: Date
+    var expires: Date?
+    var days_left: Int?
+    var status: ExpiryStatus
+    var token: String?
+
+    init(_ s: TokenSummary, now: Date, warnDays: Int) {
+        name = s.name
+        region = s.metadata.region?.rawValue
+        base_url = s.metadata.baseURL
+        role = s.metadata.role
+        description = s.metadata.description
+        permissions = s.metadata.permissions
+        created = s.created
+        version = s.current.version
+        versions = s.versionCount
+        version_created = s.current.created
+        expires = s.current.expires
+        days_left = s.current.expires.map { ExpiryStatus.daysLeft(expires: $0, now: now) }
+        status = ExpiryStatus.of(expires: s.current.expires, now: now, warnDays: warnDays)
+    }
+}
+
+struct VersionView: Encodable {
+    var version: Int
+    var created: Date
+    var expires: Date?
+    var retired: Date?
+    var state: String
+
+    init(_ v: TokenVersionInfo) {
+        version = v.version; created = v.created; expires = v.expires; retired = v.retired; state = v.state
+    }
+}

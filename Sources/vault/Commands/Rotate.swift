@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct Rotate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Store a new version of a key; the previous one is retired (kept, sealed).",
+        discussion: "Create the new key in the Vision One console first; the token is read as in `add`.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @OptionGroup var expiry: ExpiryOption
+    @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed (default 10).", valueName: "n")) var keep: Int = 10
+
+    func run() throws {
+        try Validate.tokenName(name)
+        let vault = try global.openVault()
+        let expires = try expiry.date(now: vault.clock.now())
+        guard try vault.store.tokenExists(name) else { throw VaultError.tokenNotFound(name: name) }
+        let unlocked = try global.unlock(vault)
+        let token = try SecretInput.readToken(prompt: "Paste the new Vision One API key (input hidden): ")
+        let result = try unlocked.rotate(name, token: token, expires: expires, keep: keep)
+        RotationReport.print(name: name, result, verb: "rotated")
+    }
+}
+
+struct Rollback: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make an older version's secret current again, as a new version.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Option(help: ArgumentHelp("The version to restore.", valueName: "n")) var to: Int
+    @Option(help: ArgumentHelp("Keep the newest N versions (default 10).", valueName: "n")) var keep: Int = 10
+    @Flag(name: .customLong("allow-expired"), help: "Restore even if that version has expired.") var allowExpired = false
+
+    func run() throws {
+        try Validate.tokenName(name)
+        let vault = try global.openVault()
+        guard try vault.store.tokenExists(name) else { throw VaultError.tokenNotFound(name: name) }
+        let unlocked = try global.unlock(vault)
+        let result = try unlocked.rollback(name, to: to, keep: keep, allowExpired: allowExpired)
+        RotationReport.print(name: name, result, verb: "rolled back", source: to)
+    }
+}
+
+enum RotationReport {
+    static func print(name: String, _ r: RotationResult, verb: String, source: Int? = nil) {
+        let from = source.map { " (secret of version \($0))" } ?? ""
+        Output.line("\(verb) \(name): version \(r.current.version)\(from) is current, expires \(Output.expiry(r.current.expires)); version \(r.previous.version) retired")
+        if !r.pruned.isEmpty {
+            Output.line("destroyed old version\(r.pruned.count == 1 ? "" : "s") \(r.pruned.map(String.init).joined(separator: ", "))")
+        }
+        let when = r.previous.expires.map { "it expires on \(Timestamp.day($0))" } ?? "it never expires"
+        Output.hint("delete or disable the old key (version \(r.previous.version)) in the Vision One console (Administration > API Keys); \(when)")
+    }
+}
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete a key and every version of it (overwritten on disk).")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Flag(help: "Do not ask for confirmation.") var yes = false
+
+    func run() throws {
+        try Validate.tokenName(name)
+        let vault = try global.openVault()
+        let summary = try vault.show(name)
+        if !yes {
+            guard Terminal.stdinIsTerminal else {
+                throw VaultError.cancelled(reason: "not removing \(name) without confirmation; pass --yes when not on a terminal")
+            }
+            guard try Terminal.open().confirm("Remove \(name) and all \(summary.versionCount) version(s)? This cannot be undone.") else {
+                throw VaultError.cancelled(reason: "\(name) was not removed")
+            }
+        }
+        let unlocked = try global.unlock(vault)
+        try unlocked.remove(name)
+        Output.line("removed \(name) (\(summary.versionCount) version\(summary.versionCount == 1 ? "" : "s"))")
+        Output.hint("also delete the key in the Vision One console if it is still active")
+    }
+}
+
+struct Passwd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Change the passphrase (rewraps the master key; no token is re-encrypted).")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("Read the new passphrase from this file instead of prompting twice.", valueName: "path"))
+    var newPassphraseFile: String?
+    @OptionGroup var kdf: KDFOptions
+
+    func run() throws {
+        let vault = try global.openVault()
+        let unlocked = try global.unlock(vault)
+        let current = try unlocked.kdfParameters()
+        var params = current
+        if kdf.memory != nil || kdf.ops != nil {
+            let requested = try kdf.parameters()
+            params = KDFParameters(opsLimit: kdf.ops ?? current.opsLimit, memLimit: kdf.memory != nil ? requested.memLimit : current.memLimit)
+            KDFOptions.warnIfWeak(params)
+        }
+        let source: PassphraseSource = newPassphraseFile.map { .file($0) } ?? .terminal
+        let newPassphrase = try source.read(prompt: "New vault passphrase: ", confirm: true)
+        try unlocked.rekey(passphrase: newPassphrase, parameters: params, action: "passwd")
+        Output.line("passphrase changed (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
+    }
+}

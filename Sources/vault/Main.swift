@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+/// Entry point: hardens the process, parses, runs, and maps every VaultError to its
+/// documented exit code in one place.
+@main
+enum Main {
+    static func main() {
+        ProcessHardening.apply()
+        do {
+            var command = try VaultCommand.parseAsRoot()
+            try command.run()
+        } catch let error as VaultError {
+            Output.fail(error)
+            exit(error.exitCode)
+        } catch {
+            VaultCommand.exit(withError: error)
+        }
+    }
+}
+
+struct VaultCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vault",
+        abstract: "A local, encrypted vault for Trend Vision One API keys.",
+        discussion: """
+            Store a key right after the console shows it (`vault add`), rotate it before it \
+            expires (`vault rotate`), and hand it to pipelines (`vault export`, `vault exec`). \
+            Exit codes and environment variables are listed in the README.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            Init.self, Add.self, List.self, Show.self, Rotate.self, History.self, Rollback.self,
+            Expiring.self, Remove.self, Passwd.self, Audit.self,
+        ]
+    )
+
+    @OptionGroup var global: GlobalOptions
+}

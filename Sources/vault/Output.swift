@@ -1,0 +1,68 @@
+import Foundation
+import VaultCore
+
+/// Printing: results to stdout, diagnostics to stderr, secrets straight from secure memory.
+enum Output {
+    static func line(_ s: String = "") { print(s) }
+
+    static func warn(_ s: String) { stderr("warning: \(s)\n") }
+    static func hint(_ s: String) { stderr("hint: \(s)\n") }
+    static func note(_ s: String) { stderr("\(s)\n") }
+
+    /// Writes to stderr after flushing stdout, so interleaved output keeps its order.
+    static func stderr(_ text: String) {
+        fflush(nil)
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func fail(_ error: VaultError) {
+        var text = "error: \(error)\n"
+        if let h = error.hint { text += "hint: \(h)\n" }
+        stderr(text)
+    }
+
+    /// Writes bytes from secure memory to a file descriptor without copying them into a
+    /// Swift String. Flushes stdout first so ordering is preserved.
+    static func writeSecret(_ bytes: borrowing SecureBytes, fd: Int32 = 1) throws {
+        fflush(nil)
+        try bytes.withUnsafeBytes { buf in
+            var offset = 0
+            while offset < buf.count {
+                let n = write(fd, buf.baseAddress! + offset, buf.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw VaultError.io(reason: "cannot write output: \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        enc.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(Timestamp.iso(date))
+        }
+        return String(decoding: try! enc.encode(value), as: UTF8.self)
+    }
+
+    /// A left-aligned text table with a header row.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        func render(_ r: [String]) -> String {
+            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        print(render(header))
+        for r in rows { print(render(r)) }
+    }
+
+    static func expiry(_ date: Date?) -> String { date.map(Timestamp.day) ?? "never" }
+
+    static func daysLeft(_ date: Date?, now: Date) -> String {
+        date.map { String(ExpiryStatus.daysLeft(expires: $0, now: now)) } ?? "-"
+    }
+}
