@@ -1,0 +1,54 @@
+import Foundation
+import GRDB
+
+/// One token to import, with the line (or array index) it came from for error messages.
+public final class ImportEntry {
+    public let name: String
+    public let token: SecureBytes
+    public let metadata: TokenMetadata
+    public let expires: Date?
+    /// 1-based line number (dotenv) or array index + 1 (json); 0 when not from a file.
+    public let line: Int
+
+    public init(name: String, token: consuming SecureBytes, metadata: TokenMetadata, expires: Date?, line: Int = 0) {
+        self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line
+    }
+}
+
+extension UnlockedVault {
+    /// Adds every entry as version 1 of a new token in one transaction: all or nothing. An
+    /// invalid or duplicate entry throws an error naming its line.
+    @discardableResult
+    public func importTokens(_ entries: [ImportEntry], source: String = "api") throws(VaultError) -> Int {
+        var seen = Set<String>()
+        for e in entries {
+            let at = e.line > 0 ? "line \(e.line): " : ""
+            do throws(VaultError) {
+                try Validate.tokenName(e.name)
+                try TokenInput.validate(e.token)
+            } catch {
+                throw .invalidInput(reason: "\(at)\(error)", hint: nil)
+            }
+            guard seen.insert(e.name).inserted else {
+                throw .invalidInput(reason: "\(at)duplicate name \(e.name) in the input", hint: nil)
+            }
+        }
+        let now = Timestamp.seconds(self.now)
+        return try perform("import", subjects: [], details: ["count": "\(entries.count)", "source": source]) { db, _, _ in
+            let existing = try TokenRecord.filter(entries.map(\.name).contains(TokenRecord.Columns.name))
+                .select(TokenRecord.Columns.name, as: String.self).fetchSet(db)
+            for e in entries {
+                if existing.contains(e.name) {
+                    let at = e.line > 0 ? "line \(e.line): " : ""
+                    throw VaultError.invalidInput(reason: "\(at)a token named \(e.name) already exists", hint: "nothing was imported")
+                }
+                var record = TokenRecord(id: nil, name: e.name, region: e.metadata.region?.rawValue, baseUrl: e.metadata.baseURL,
+                                         role: e.metadata.role, description: e.metadata.description,
+                                         permissions: AuditChain.json(e.metadata.permissions), createdAt: now)
+                try record.insert(db)
+                _ = try insertVersion(db, tokenID: record.id!, version: 1, secret: e.token, expires: e.expires)
+            }
+            return entries.count
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+@testable import VaultCore
+
+@Suite("Parsing untrusted input")
+struct ParsingTests {
+    @Test("token names", arguments: [
+        ("a", true), ("siem-connector_1.prod", true), (String(repeating: "x", count: 64), true),
+        ("", false), ("../x", false), (".hidden", false), ("-flag", false), (String(repeating: "x", count: 65), false),
+        ("héllo", false), ("a b", false), ("a/b", false), ("a\nb", false),
+    ])
+    func names(name: String, valid: Bool) {
+        let accepted = (try? Validate.tokenName(name)) != nil
+        #expect(accepted == valid)
+    }
+
+    @Test("expiry specs")
+    func expiry() throws {
+        let now = fixedStart
+        #expect(try ExpirySpec.parse("never", now: now) == nil)
+        #expect(try ExpirySpec.parse("90d", now: now) == now.addingTimeInterval(90 * 86400))
+        #expect(try ExpirySpec.parse("1y", now: now) == Timestamp.parseDate("2027-01-15T12:00:00Z"))
+        #expect(try ExpirySpec.parse("2027-01-31", now: now) == Timestamp.parseDate("2027-01-31T00:00:00Z"))
+        for bad in ["", "tomorrow", "2027-02-30", "2027-13-01", "1x", "-5d", "0d", "2020-01-01", "999999999d", "d", "1.5d", "2027-01-31T25:00:00Z"] {
+            #expect(throws: (any Error).self, "\(bad)") { try ExpirySpec.parse(bad, now: now) }
+        }
+    }
+
+    @Test("durations")
+    func durations() throws {
+        #expect(try DurationSpec.parse("30d") == DurationSpec(amount: 30, unit: .days))
+        #expect(try DurationSpec.parse("2W") == DurationSpec(amount: 2, unit: .weeks))
+        for bad in ["", "30", "d", "30m", "-1d", "1e3d", "101y"] {
+            #expect(throws: (any Error).self, "\(bad)") { try DurationSpec.parse(bad) }
+        }
+    }
+
+    @Test("regions map to Vision One base URLs")
+    func regions() throws {
+        #expect(try Region.parse("us").baseURL == "https://api.xdr.trendmicro.com")
+        #expect(try Region.parse("JP").baseURL == "https://api.xdr.trendmicro.co.jp")
+        #expect(try Region.parse("eu").baseURL == "https://api.eu.xdr.trendmicro.com")
+        #expect(try Region.parse("usgov").baseURL == "https://api.usgov.xdr.trendmicro.com")
+        #expect(Region.allCases.count == 11)
+        #expect(throws: (any Error).self) { try Region.parse("mars") }
+    }
+
+    @Test("base URLs: https only, loopback may use http")
+    func baseURLs() throws {
+        #expect(try Validate.baseURL("https://api.example.com/") == "https://api.example.com")
+        #expect(try Validate.baseURL("http://127.0.0.1:8080") == "http://127.0.0.1:8080")
+        #expect(try Validate.baseURL("http://localhost:9") == "http://localhost:9")
+        for bad in ["http://api.example.com", "ftp://x", "https://user:pw@x.com", "https://x.com/?q=1", "not a url", "https://", "http://127.0.0.1.evil.com"] {
+            #expect(throws: (any Error).self, "\(bad)") { try Validate.baseURL(bad) }
+        }
+    }
+
+    @Test("byte sizes")
+    func sizes() throws {
+        #expect(try ByteSize.parse("64M") == 64 << 20)
+        #expect(try ByteSize.parse("1G") == 1 << 30)
+        #expect(try ByteSize.parse("8k") == 8192)
+        #expect(try ByteSize.parse("256MiB") == 256 << 20)
+        for bad in ["", "M", "1.5G", "-1M", "99999999999999G", "12Q"] {
+            #expect(throws: (any Error).self, "\(bad)") { try ByteSize.parse(bad) }
+        }
+        #expect(ByteSize.format(256 << 20) == "256M")
+    }
+
+    @Test("token bytes: printable ASCII without whitespace, 1...16384")
+    func tokens() {
+        func check(_ bytes: [UInt8]) -> VaultError? {
+            var b = SecureBytes(capacity: bytes.count, empty: true)
+            bytes.withUnsafeBytes { b.append($0) }
+            do throws(VaultError) { try TokenInput.validate(b); return nil } catch { return error }
+        }
+        #expect(check(Array("eyJ.abc-_'\"$`\\=#".utf8)) == nil)
+        #expect(check([]) == .invalidToken(reason: "empty input"))
+        #expect(check(Array(repeating: 0x41, count: 16384)) == nil)
+        #expect(check(Array(repeating: 0x41, count: 16385)) == .invalidToken(reason: "longer than 16 KiB"))
+        #expect(check([0x41, 0x0A, 0x42]) == .invalidToken(reason: "contains a line break at byte 2 (only one trailing newline is stripped)"))
+        #expect(check([0x41, 0x00]) == .invalidToken(reason: "contains a control character at byte 2"))
+        #expect(check([0xC3, 0xA9]) == .invalidToken(reason: "contains a non-ASCII byte at byte 1"))
+    }
+
+    @Test("error messages escape control characters in user input")
+    func displayEscapes() {
+        #expect(VaultError.tokenNotFound(name: "a\u{1b}[31mb\nc").description == "no token named \"a\\x1b[31mb\\x0ac\"")
+    }
+}
