@@ -15,8 +15,26 @@ enum Main {
             Output.fail(error)
             exit(error.exitCode)
         } catch {
+            // `vault exec` follows GNU env: its own failures, usage errors included, exit 125.
+            let code = VaultCommand.exitCode(for: error)
+            if subcommand(of: CommandLine.arguments) == "exec", code != .success, !(error is ExitCode) {
+                Output.stderr(VaultCommand.fullMessage(for: error) + "\n")
+                exit(ExecCommand.vaultFailure)
+            }
             VaultCommand.exit(withError: error)
         }
+    }
+
+    /// The subcommand name, skipping global options and their values.
+    static func subcommand(of args: [String]) -> String? {
+        var i = 1
+        while i < args.count {
+            let a = args[i]
+            if ["--vault", "--passphrase-file", "--passphrase-fd"].contains(a) { i += 2; continue }
+            if a.hasPrefix("-") { i += 1; continue }
+            return a
+        }
+        return nil
     }
 }
 
@@ -32,7 +50,7 @@ struct VaultCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, Add.self, List.self, Show.self, Rotate.self, History.self, Rollback.self,
-            Expiring.self, Remove.self, Passwd.self, Audit.self,
+            Expiring.self, Export.self, ExecCommand.self, Remove.self, Passwd.self, Audit.self,
         ]
     )
 

@@ -9,10 +9,26 @@ public enum ProcessHardening {
     /// Sets RLIMIT_CORE to 0 and PR_SET_DUMPABLE to 0, and the umask to 077 so every file the
     /// process creates (database, -wal, -shm, journal, exports) starts private.
     public static func apply() {
-        var limit = rlimit(rlim_cur: 0, rlim_max: 0)
+        if savedCoreLimit == nil {
+            var old = rlimit()
+            if getrlimit(Int32(RLIMIT_CORE.rawValue), &old) == 0 { savedCoreLimit = old }
+        }
+        // Lower only the soft limit so the child of `exec` can get its own back.
+        var limit = rlimit(rlim_cur: 0, rlim_max: savedCoreLimit?.rlim_max ?? 0)
         _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
         _ = v1vault_set_nondumpable()
-        umask(0o077)
+        let old = umask(0o077)
+        if savedUmask == nil { savedUmask = old }
+    }
+
+    nonisolated(unsafe) static var savedCoreLimit: rlimit?
+    nonisolated(unsafe) static var savedUmask: mode_t?
+
+    /// Before execve in `vault exec`: give the command the core limit and umask the user had
+    /// (execve itself resets the dumpable flag for the new program).
+    static func restoreForChild() {
+        if var l = savedCoreLimit { _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &l) }
+        if let m = savedUmask { umask(m) }
     }
 
     /// Whether the kernel considers this process dumpable (for tests and `doctor`).

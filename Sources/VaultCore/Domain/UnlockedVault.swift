@@ -113,14 +113,18 @@ public final class UnlockedVault {
     }
 
     /// Decrypts several tokens under one unlock and one audit row.
+    /// `prepare` runs on the decrypted tokens before the audit row is written (e.g. rendering an
+    /// export format that may refuse a value), so a refused export is audited as an error only.
     public func revealMany(_ requests: [(name: String, version: Int?)], allowExpired: Bool = false, action: String = "reveal",
-                           details: [String: String] = [:]) throws(VaultError) -> [RevealedToken] {
+                           details: [String: String] = [:],
+                           prepare: ([RevealedToken]) throws(VaultError) -> Void = { _ in }) throws(VaultError) -> [RevealedToken] {
         var subjects = requests.map { AuditSubject(name: $0.name, version: $0.version) }
         let revealed: [RevealedToken]
         do throws(VaultError) {
             revealed = try vault.store.read { db in
                 try requests.map { req in try decrypt(db, name: req.name, version: req.version, allowExpired: allowExpired) }
             }
+            try prepare(revealed)
         } catch {
             recordFailure(action, subjects: subjects, details: details, error: error)
             throw error

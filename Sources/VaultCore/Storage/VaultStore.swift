@@ -52,7 +52,7 @@ public final class VaultStore: Sendable {
             if e == EEXIST { throw .vaultExists(path: path) }
             throw .vaultPathInvalid(path: path, reason: String(cString: strerror(e)))
         }
-        close(fd)
+        Glibc.close(fd)
         do {
             let queue = try DatabaseQueue(path: path, configuration: configuration())
             try queue.writeWithoutTransaction { db in
@@ -152,7 +152,7 @@ public final class VaultStore: Sendable {
         guard st.st_size > 0 else { throw .notAVault(path: path, reason: "empty file") }
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .vaultPathInvalid(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
+        defer { Glibc.close(fd) }
         var magic = [UInt8](repeating: 0, count: 16)
         let n = Glibc.read(fd, &magic, 16)
         guard n == 16, magic == Array("SQLite format 3\0".utf8) else {
@@ -219,5 +219,12 @@ extension VaultStore {
     /// Whether a token named `name` exists (metadata only).
     public func tokenExists(_ name: String) throws(VaultError) -> Bool {
         try read { db in try TokenRecord.filter(TokenRecord.Columns.name == name).fetchCount(db) > 0 }
+    }
+}
+
+extension VaultStore {
+    /// Closes the connection (checkpointing the WAL) before the process is replaced by `exec`.
+    public func close() {
+        try? dbQueue.close()
     }
 }

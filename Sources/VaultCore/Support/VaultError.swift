@@ -36,6 +36,10 @@ public enum VaultError: Error, Equatable, Sendable {
     case io(reason: String)
     case database(reason: String)
 
+    // exec (GNU env's conventions)
+    case commandNotFound(command: String)
+    case commandNotExecutable(command: String, reason: String)
+
     /// The process exit status for this error (see README, "Exit codes").
     public var exitCode: Int32 {
         switch self {
@@ -54,6 +58,8 @@ public enum VaultError: Error, Equatable, Sendable {
         case .cancelled: return 16
         case .auditWriteFailed: return 17
         case .invalidName, .invalidInput: return 64
+        case .commandNotExecutable: return 126
+        case .commandNotFound: return 127
         }
     }
 
@@ -126,6 +132,8 @@ extension VaultError: CustomStringConvertible {
         case .auditWriteFailed(let reason): return "could not write the audit log: \(reason)"
         case .io(let reason): return reason
         case .database(let reason): return "database error: \(reason)"
+        case .commandNotFound(let c): return "command not found: \(displayName(c))"
+        case .commandNotExecutable(let c, let reason): return "cannot execute \(displayName(c)): \(reason)"
         }
     }
 }

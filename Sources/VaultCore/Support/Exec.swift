@@ -1,0 +1,82 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `vault exec`: resolve the command, build the child's environment in secure memory, execve.
+public enum Exec {
+    /// Finds `command` like execvp: a name with `/` is used as is; otherwise each PATH entry is
+    /// tried. Throws `commandNotFound` (127) or `commandNotExecutable` (126).
+    public static func resolve(_ command: String, path: String?) throws(VaultError) -> String {
+        guard !command.isEmpty else { throw .commandNotFound(command: command) }
+        if command.contains("/") { return try check(command) }
+        var sawNonExecutable: String?
+        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + command
+            var st = stat()
+            guard stat(candidate, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR else { continue }
+            if access(candidate, X_OK) == 0 { return candidate }
+            sawNonExecutable = candidate
+        }
+        if let p = sawNonExecutable { throw .commandNotExecutable(command: p, reason: "permission denied") }
+        throw .commandNotFound(command: command)
+    }
+
+    static func check(_ path: String) throws(VaultError) -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw .commandNotFound(command: path) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw .commandNotExecutable(command: path, reason: "is a directory") }
+        guard access(path, X_OK) == 0 else { throw .commandNotExecutable(command: path, reason: "permission denied") }
+        return path
+    }
+
+    /// Variables kept by --pristine, besides the exported ones.
+    public static let pristineKeep: Set<String> = ["PATH", "HOME", "LANG"]
+
+    /// True for variables the child must never see (the vault's own passphrase settings).
+    public static func isVaultSecretVariable(_ name: Substring) -> Bool { name.hasPrefix("V1VAULT_PASSPHRASE") }
+
+    /// Replaces this process with `executable`. Only returns by throwing (execve failed).
+    public static func run(executable: String, arguments: [String], exported: [ExportVariable], pristine: Bool) throws(VaultError) -> Never {
+        let exportedNames = Set(exported.map(\.name))
+        // Inherited entries, byte for byte, except the vault's secrets and overridden names.
+        var inherited: [UnsafeMutablePointer<CChar>] = []
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            let name = s.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            if !isVaultSecretVariable(name), !exportedNames.contains(String(name)), !pristine || pristineKeep.contains(String(name)) {
+                inherited.append(entry)
+            }
+            p += 1
+        }
+        // Exported entries live in one secure buffer: NAME=value\0 …
+        let size = exported.reduce(0) { $0 + $1.name.utf8.count + 2 + max($1.token.secret.count, $1.token.baseURL.utf8.count) }
+        var buffer = SecureBytes(capacity: size, empty: true)
+        var offsets: [Int] = []
+        for v in exported {
+            offsets.append(buffer.count)
+            buffer.append("\(v.name)=")
+            Exporter.appendValue(v, to: &buffer)
+            buffer.append(0)
+        }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
+        ProcessHardening.restoreForChild()
+        let rc: Int32 = buffer.withUnsafeBytes { raw in
+            var envp: [UnsafeMutablePointer<CChar>?] = inherited.map { Optional($0) }
+            for o in offsets {
+                envp.append(UnsafeMutablePointer(mutating: raw.baseAddress!.advanced(by: o).assumingMemoryBound(to: CChar.self)))
+            }
+            envp.append(nil)
+            // argv[0] is what the user typed, as a shell would pass it.
+            var args = argv
+            args[0] = strdup(arguments.first ?? executable)
+            return execve(executable, args, envp)
+        }
+        let e = errno
+        ProcessHardening.apply()
+        _ = rc
+        if e == ENOENT { throw .commandNotFound(command: executable) }
+        throw .commandNotExecutable(command: executable, reason: String(cString: strerror(e)))
+    }
+}

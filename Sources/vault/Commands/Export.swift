@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+extension ExportFormat: ExpressibleByArgument {}
+extension NameSet: ExpressibleByArgument {}
+
+/// Variable naming flags shared by `export` and `exec`.
+struct NamingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Variable names: cookbook (TMV1_TOKEN, TMV1_URL), terraform (VISIONONE_API_KEY, VISIONONE_REGIONAL_FQDN) or mcp (TREND_VISION_ONE_API_KEY).", valueName: "set"))
+    var names: NameSet = .cookbook
+
+    @Option(name: .customLong("token-var"), help: ArgumentHelp("Name of the token variable instead.", valueName: "name"))
+    var tokenVar: String?
+
+    @Option(name: .customLong("url-var"), help: ArgumentHelp("Name of the base-URL variable instead.", valueName: "name"))
+    var urlVar: String?
+
+    @Flag(help: "Prefix each variable with its token's name (needed for several tokens).")
+    var prefix = false
+
+    @Flag(name: .customLong("allow-expired"), help: "Export even if a token has expired.")
+    var allowExpired = false
+
+    var naming: ExportNaming {
+        ExportNaming(set: names, tokenVariable: tokenVar, urlVariable: urlVar, prefixWithName: prefix)
+    }
+
+    func check(_ tokens: [String]) throws {
+        guard !tokens.isEmpty else { throw ValidationError("name at least one token") }
+        for t in tokens { try Validate.tokenName(t) }
+        guard Set(tokens).count == tokens.count else { throw ValidationError("a token is named twice") }
+        if let v = tokenVar { try ExportNaming.validateVariable(v) }
+        if let v = urlVar { try ExportNaming.validateVariable(v) }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print tokens as variables for a pipeline (audited).",
+        discussion: """
+            Formats: env (export NAME='value', for eval), dotenv (NAME=value), json, github \
+            (::add-mask:: on stdout, variables appended to $GITHUB_ENV), raw (token bytes only). \
+            One unlock serves every named token.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("Tokens to export.", valueName: "name")) var tokens: [String] = []
+    @Option(help: ArgumentHelp("env, dotenv, json, github or raw (default env).", valueName: "format")) var format: ExportFormat = .env
+    @OptionGroup var naming: NamingOptions
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write to this file (created 0600; never overwritten without --force).", valueName: "file"))
+    var output: String?
+    @Flag(help: "With -o: replace an existing file atomically.") var force = false
+    @Flag(name: .customLong("json-meta"), help: "With --format json: add version, expiry and region under _meta.") var jsonMeta = false
+    @Flag(help: "With --format raw: end with a newline.") var newline = false
+
+    func validate() throws {
+        if force, output == nil { throw ValidationError("--force needs -o FILE") }
+        if jsonMeta, format != .json { throw ValidationError("--json-meta needs --format json") }
+        if newline, format != .raw { throw ValidationError("--newline needs --format raw") }
+        if format == .github, output != nil { throw ValidationError("--format github writes to $GITHUB_ENV; -o does not apply") }
+        if format == .raw, tokens.count != 1 { throw ValidationError("--format raw exports exactly one token") }
+    }
+
+    func run() throws {
+        try naming.check(tokens)
+        var githubEnv: String?
+        if format == .github {
+            guard let path = global.environment["GITHUB_ENV"], !path.isEmpty else {
+                throw VaultError.invalidInput(reason: "--format github needs $GITHUB_ENV (set by the Actions runner)", hint: nil)
+            }
+            githubEnv = path
+        }
+        let vault = try global.openVault()
+        for t in tokens where try !vault.store.tokenExists(t) { throw VaultError.tokenNotFound(name: t) }
+        // Claim the destination before anything is revealed, so a clash costs nothing.
+        let destination = try output.map { path throws -> OutputFile in try OutputFile.create(path, replace: force) }
+        var rendered: SecureBytes?
+        var mask: SecureBytes?
+        do {
+            let unlocked = try global.unlock(vault)
+            let destKind = output.map { "file:\($0)" } ?? (format == .github ? "github-env" : "stdout")
+            let revealed = try unlocked.revealMany(tokens.map { ($0, nil) }, allowExpired: naming.allowExpired, action: "export",
+                                                   details: ["format": format.rawValue, "destination": destKind, "names": naming.names.rawValue]) { toks throws(VaultError) in
+                let vars = try Exporter.variables(toks, naming: naming.naming)
+                switch format {
+                case .env: rendered = Exporter.env(vars)
+                case .dotenv: rendered = try Exporter.dotenv(vars)
+                case .json: rendered = Exporter.json(vars, meta: jsonMeta)
+                case .raw: rendered = try Exporter.raw(vars, newline: newline)
+                case .github:
+                    mask = Exporter.githubMask(vars)
+                    rendered = Exporter.githubEnv(vars)
+                }
+            }
+            for r in revealed { if let w = r.warning { Output.warn(w) } }
+            if let githubEnv {
+                try OutputFile.append(githubEnv, rendered!)
+                try Output.writeSecret(mask!)
+            } else if let destination {
+                try destination.write(rendered!)
+                Output.note("wrote \(tokens.count) token\(tokens.count == 1 ? "" : "s") to \(output!) (\(format.rawValue), mode 0600)")
+            } else {
+                try Output.writeSecret(rendered!)
+            }
+        } catch {
+            destination?.abandon()
+            throw error
+        }
+    }
+}
+
+/// A file created for `-o`: O_EXCL 0600, or a 0600 temporary file renamed over the target.
+final class OutputFile {
+    let path: String
+    let fd: Int32
+    let tempPath: String?
+    private var done = false
+
+    private init(path: String, fd: Int32, tempPath: String?) { self.path = path; self.fd = fd; self.tempPath = tempPath }
+
+    static func create(_ path: String, replace: Bool) throws -> OutputFile {
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            throw VaultError.invalidInput(reason: "\(path) is a directory", hint: nil)
+        }
+        if !replace {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                if errno == EEXIST {
+                    throw VaultError.invalidInput(reason: "\(path) already exists; it was not touched", hint: "pass --force to replace it atomically")
+                }
+                throw VaultError.io(reason: "cannot create \(path): \(String(cString: strerror(errno)))")
+            }
+            return OutputFile(path: path, fd: fd, tempPath: nil)
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        var template = Array(((dir.isEmpty ? "." : dir) + "/." + (path as NSString).lastPathComponent + ".v1vault-XXXXXX").utf8CString)
+        let fd = mkstemp(&template)  // 0600, O_EXCL
+        guard fd >= 0 else { throw VaultError.io(reason: "cannot create a temporary file next to \(path): \(String(cString: strerror(errno)))") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return OutputFile(path: path, fd: fd, tempPath: template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    }
+
+    func write(_ bytes: borrowing SecureBytes) throws {
+        try Output.writeSecret(bytes, fd: fd)
+        guard fsync(fd) == 0 else { throw VaultError.io(reason: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        close(fd)
+        if let tempPath, rename(tempPath, path) != 0 {
+            throw VaultError.io(reason: "cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+        done = true
+    }
+
+    /// Removes what was created when the export failed.
+    func abandon() {
+        guard !done else { return }
+        close(fd)
+        unlink(tempPath ?? path)
+        done = true
+    }
+
+    /// Appends to an existing file (GitHub's $GITHUB_ENV).
+    static func append(_ path: String, _ bytes: borrowing SecureBytes) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultError.io(reason: "cannot open $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try Output.writeSecret(bytes, fd: fd)
+    }
+}
+
+struct ExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command with tokens in its environment (audited).",
+        discussion: """
+            Replaces itself with COMMAND (PATH lookup, no shell; arguments passed untouched). \
+            V1VAULT_PASSPHRASE* variables are removed. Exit status is the command's; the vault's \
+            own failures exit 125, a command that cannot run 126, one not found 127.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var naming: NamingOptions
+    @Flag(help: "Give the command only PATH, HOME, LANG and the token variables.") var pristine = false
+    @Argument(help: ArgumentHelp("NAME… -- COMMAND [ARGS…]", valueName: "name"))
+    var positionals: [String] = []
+
+    static let vaultFailure: Int32 = 125
+
+    /// Everything after the first literal `--` on the command line is the command, untouched
+    /// (ArgumentParser appends those words to the positionals, in order).
+    var command: [String] {
+        let argv = CommandLine.arguments
+        guard let dash = argv.firstIndex(of: "--") else { return [] }
+        return Array(argv[(dash + 1)...])
+    }
+
+    var tokens: [String] { Array(positionals.dropLast(command.count)) }
+
+    func run() throws {
+        do {
+            guard !command.isEmpty else {
+                throw VaultError.invalidInput(reason: "no command given after --", hint: "vault exec NAME… -- COMMAND [ARGS…]")
+            }
+            try naming.check(tokens)
+            let env = global.environment
+            let executable = try Exec.resolve(command[0], path: pristine ? (env["PATH"] ?? nil) : env["PATH"])
+            let vault = try global.openVault()
+            for t in tokens where try !vault.store.tokenExists(t) { throw VaultError.tokenNotFound(name: t) }
+            let unlocked = try global.unlock(vault)
+            var vars: [ExportVariable] = []
+            let revealed = try unlocked.revealMany(tokens.map { ($0, nil) }, allowExpired: naming.allowExpired, action: "exec",
+                                                   details: ["program": executable, "pristine": "\(pristine)", "names": naming.names.rawValue]) { toks throws(VaultError) in
+                vars = try Exporter.variables(toks, naming: naming.naming)
+            }
+            for r in revealed { if let w = r.warning { Output.warn(w) } }
+            vault.store.close()
+            fflush(nil)
+            do {
+                try Exec.run(executable: executable, arguments: command, exported: vars, pristine: pristine)
+            } catch {
+                try? Vault.open(at: vault.path).recordUnsealed(action: "exec", subjects: tokens.map { AuditSubject(name: $0) },
+                                                               details: ["program": executable], error: error)
+                throw error
+            }
+        } catch let error as VaultError {
+            Output.fail(error)
+            switch error {
+            case .commandNotFound, .commandNotExecutable: throw ExitCode(error.exitCode)
+            default: throw ExitCode(Self.vaultFailure)
+            }
+        }
+    }
+}
