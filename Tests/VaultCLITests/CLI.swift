@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import Testing
+
+/// Runs the built `vault` binary out of process.
+struct CLI {
+    struct Result: CustomStringConvertible {
+        var status: Int32
+        var signaled: Bool
+        var stdout: Data
+        var stderr: String
+        var out: String { String(decoding: stdout, as: UTF8.self) }
+        var description: String { "status \(status)\(signaled ? " (signal)" : "")\nstdout: \(out)\nstderr: \(stderr)" }
+    }
+
+    /// `.build/<config>/vault`, next to the test bundle; V1VAULT_BIN overrides.
+    static let binary: String = {
+        if let b = ProcessInfo.processInfo.environment["V1VAULT_BIN"] { return b }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("vault").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/vault").path
+    }()
+
+    /// A child that exits before reading its stdin must not kill the test process.
+    static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    let dir: String
+    let vaultPath: String
+    let passphraseFile: String
+    var env: [String: String]
+
+    /// A fresh private directory with a passphrase file; the vault is not created yet.
+    init(passphrase: String = "correct horse battery") {
+        _ = Self.ignoreSIGPIPE
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("v1vault-cli-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        vaultPath = dir + "/vault.db"
+        passphraseFile = dir + "/passphrase"
+        FileManager.default.createFile(atPath: passphraseFile, contents: Data((passphrase + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        env = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            "HOME": dir, "LANG": "C.UTF-8",
+            "V1VAULT_PATH": vaultPath, "V1VAULT_PASSPHRASE_FILE": passphraseFile,
+        ]
+    }
+
+    /// Creates the vault with the fastest KDF and returns self.
+    static func initialized() -> CLI {
+        let c = CLI()
+        let r = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
+        precondition(r.status == 0, "init failed: \(r)")
+        return c
+    }
+
+    @discardableResult
+    func run(_ args: String..., stdin: String? = nil, env extra: [String: String?] = [:]) -> Result {
+        run(args, stdin: stdin.map { Data($0.utf8) }, env: extra)
+    }
+
+    func run(_ args: [String], stdin: Data?, env extra: [String: String?] = [:]) -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        var e = env
+        for (k, v) in extra { e[k] = v }
+        p.environment = e
+        let outPipe = Pipe(), errPipe = Pipe()
+        p.standardOutput = outPipe
+        p.standardError = errPipe
+        let inPipe = Pipe()
+        p.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : inPipe
+        try! p.run()
+        if let stdin {
+            DispatchQueue.global().async {
+                try? inPipe.fileHandleForWriting.write(contentsOf: stdin)
+                try? inPipe.fileHandleForWriting.close()
+            }
+        }
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let out = outPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        group.wait()
+        let err = errBox.data
+        return Result(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, stdout: out,
+                      stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    func add(_ name: String, _ token: String, _ flags: String...) {
+        let r = run(["add", name] + flags, stdin: Data(token.utf8))
+        precondition(r.status == 0, "add failed: \(r)")
+    }
+
+    /// Everything but the audit log: proves a failed command changed no token or key.
+    func snapshot() throws -> [Row] {
+        let q = try DatabaseQueue(path: vaultPath, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        defer { try? q.close() }
+        return try q.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM vault_header") + Row.fetchAll(db, sql: "SELECT * FROM tokens ORDER BY id")
+                + Row.fetchAll(db, sql: "SELECT * FROM token_versions ORDER BY token_id, version")
+        }
+    }
+
+    func sql(_ statement: String) throws {
+        let q = try DatabaseQueue(path: vaultPath)
+        try q.write { db in try db.execute(sql: statement) }
+        try q.close()
+    }
+
+    func audit(action: String) -> [[String: Any]] {
+        let r = run("audit", "--action", action, "--json")
+        return (try? JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]]) ?? []
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+/// A date `days` from now as YYYY-MM-DD (UTC), for out-of-process expiry tests.
+func day(_ days: Int) -> String {
+    let f = DateFormatter()
+    f.dateFormat = "yyyy-MM-dd"
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.locale = Locale(identifier: "en_US_POSIX")
+    return f.string(from: Date().addingTimeInterval(Double(days) * 86400 + 3600))
+}

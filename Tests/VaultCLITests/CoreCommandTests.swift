@@ -1,0 +1,242 @@
+import Foundation
+import GRDB
+import Testing
+
+@Suite("vault init / add / list / show / remove / passwd (out of process)")
+struct CoreCommandTests {
+    let token = "eyJhbGciOiJIUzI1NiJ9.eyJjaWQiOiJ0ZXN0In0.sig_-nature"
+
+    @Test("init creates a 0600 vault and refuses to overwrite it")
+    func initOnce() throws {
+        let c = CLI()
+        defer { c.cleanup() }
+        let r = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.out == "created vault \(c.vaultPath) (argon2id, memory 8M, ops 1)\n")
+        #expect(r.stderr.contains("warning: KDF parameters (8M, ops 1) are below libsodium's INTERACTIVE preset"))
+        let mode = (try FileManager.default.attributesOfItem(atPath: c.vaultPath)[.posixPermissions] as! NSNumber).intValue
+        #expect(mode & 0o777 == 0o600)
+        let before = try Data(contentsOf: URL(fileURLWithPath: c.vaultPath))
+        let again = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
+        #expect(again.status == 6)
+        #expect(again.stderr.hasPrefix("error: a vault already exists at \(c.vaultPath)\nhint: "))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: c.vaultPath)) == before)
+    }
+
+    @Test("init in the default location creates a 0700 directory under XDG_DATA_HOME")
+    func initDefaultLocation() throws {
+        var c = CLI()
+        defer { c.cleanup() }
+        c.env["V1VAULT_PATH"] = nil
+        c.env["XDG_DATA_HOME"] = c.dir + "/xdg"
+        let r = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
+        #expect(r.status == 0, "\(r)")
+        let dirMode = (try FileManager.default.attributesOfItem(atPath: c.dir + "/xdg/v1vault")[.posixPermissions] as! NSNumber).intValue
+        #expect(dirMode & 0o777 == 0o700)
+        #expect(FileManager.default.fileExists(atPath: c.dir + "/xdg/v1vault/vault.db"))
+    }
+
+    @Test("init without any passphrase source and no terminal fails with exit 4")
+    func initNoPassphrase() {
+        let c = CLI()
+        defer { c.cleanup() }
+        let r = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1", env: ["V1VAULT_PASSPHRASE_FILE": nil])
+        // The test runner may or may not have a controlling terminal; without one it is exit 4.
+        if r.status != 0 {
+            #expect(r.status == 4, "\(r)")
+            #expect(r.stderr.contains("error: no passphrase"))
+        }
+    }
+
+    @Test("add, list and show: text and JSON")
+    func addListShow() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let add = c.run("add", "siem", "--region", "eu", "--role", "SIEM", "--expires", day(100), "--permission", "Workbench",
+                        stdin: token + "\n")
+        #expect(add.status == 0, "\(add)")
+        #expect(add.out.hasPrefix("stored siem version 1 (eu, expires \(day(100))"))
+        let list = c.run("list")
+        #expect(list.status == 0)
+        let lines = list.out.split(separator: "\n")
+        #expect(lines[0].split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "REGION", "ROLE", "VERSION", "EXPIRES", "DAYS", "STATUS"])
+        #expect(lines[1].split(separator: " ", omittingEmptySubsequences: true).map(String.init)[0...4] == ["siem", "eu", "SIEM", "1", day(100)])
+        #expect(!list.out.contains(token))
+        let json = try JSONSerialization.jsonObject(with: c.run("list", "--json").stdout) as! [[String: Any]]
+        #expect(json.count == 1)
+        #expect(json[0]["name"] as? String == "siem" && json[0]["base_url"] as? String == "https://api.eu.xdr.trendmicro.com")
+        #expect(json[0]["status"] as? String == "ok" && json[0]["permissions"] as? [String] == ["Workbench"])
+        #expect(json[0]["token"] == nil)
+        let show = c.run("show", "siem")
+        #expect(show.status == 0 && show.out.contains("base url         https://api.eu.xdr.trendmicro.com") && !show.out.contains(token))
+        let reveal = c.run("show", "siem", "--reveal")
+        #expect(reveal.out.hasSuffix("token            \(token)\n"), "\(reveal)")
+        let revealJSON = try JSONSerialization.jsonObject(with: c.run("show", "siem", "--reveal", "--json").stdout) as! [String: Any]
+        #expect(revealJSON["token"] as? String == token)
+        let reveals = c.audit(action: "reveal")
+        #expect(reveals.count == 2 && reveals.allSatisfy { ($0["outcome"] as? String) == "ok" })
+    }
+
+    @Test("bad input to add: exact message, exit code, and the vault unchanged", arguments: [
+        (["add", "x"], "", Int32(13), "error: invalid token: empty input"),
+        (["add", "x"], "abc def", 13, "error: invalid token: contains whitespace at byte 4"),
+        (["add", "x"], "abc\ndef\n", 13, "error: invalid token: contains a line break at byte 4 (only one trailing newline is stripped)"),
+        (["add", "x"], "abc\u{7f}", 13, "error: invalid token: contains a control character at byte 4"),
+        (["add", "x"], "tök", 13, "error: invalid token: contains a non-ASCII byte at byte 2"),
+        (["add", "x"], "<16385 × A>", 13, "error: invalid token: longer than 16 KiB"),
+        (["add", "x"], "<200000 × A>", 13, "error: invalid token: longer than 16 KiB"),
+        (["add", "../x"], "t", 64, "error: invalid name \"../x\": must start with a letter or digit"),
+        (["add", ""], "t", 64, "error: invalid name \"\": empty"),
+        (["add", String(repeating: "n", count: 65)], "t", 64, "error: invalid name"),
+        (["add", "naïve"], "t", 64, "error: invalid name \"naïve\": only letters, digits, '.', '_' and '-' are allowed"),
+        (["add", "existing"], "t", 12, "error: a token named existing already exists"),
+        (["add", "x", "--region", "mars"], "t", 64, "error: unknown region \"mars\"\nhint: one of: us au eu in jp sg mea uk usgov ca za, or --base-url https://…"),
+        (["add", "x", "--base-url", "http://api.example.com"], "t", 64, "error: base URL \"http://api.example.com\" is not https"),
+        (["add", "x", "--region", "eu", "--base-url", "https://a.b"], "t", 64, "error: give --region or --base-url, not both"),
+        (["add", "x", "--expires", "someday"], "t", 64, "error: invalid expiry \"someday\"\nhint: use 30d, 90d, 180d, 1y, never, or a date like 2027-01-31"),
+        (["add", "x", "--expires", "2020-01-01"], "t", 64, "error: expiry 2020-01-01T00:00:00Z is not in the future"),
+        (["add", "x", "--expires", "2027-02-30"], "t", 64, "error: invalid expiry \"2027-02-30\""),
+    ])
+    func addBadInput(args: [String], stdin: String, status: Int32, message: String) throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("existing", "tok")
+        let before = try c.snapshot()
+        // "<N × A>" stands for N bytes of A, to keep the test log readable.
+        var input = Data(stdin.utf8)
+        if stdin.hasPrefix("<"), let n = Int(stdin.dropFirst().prefix { $0.isNumber }) { input = Data(repeating: 0x41, count: n) }
+        let r = c.run(args, stdin: input)
+        #expect(r.status == status, "\(r)")
+        #expect(r.stderr.hasPrefix(message), "\(r)")
+        #expect(r.out.isEmpty)
+        #expect(try c.snapshot() == before)
+    }
+
+    @Test("passphrase problems: wrong, empty, missing file, world-readable file, huge", arguments: [
+        ("wrong", Int32(3), "error: wrong passphrase"),
+        ("empty", 4, "error: invalid passphrase: empty"),
+        ("missing", 4, "error: no passphrase: passphrase file /nonexistent/pw does not exist"),
+        ("world-readable", 8, "is accessible by other users (mode 644)\nhint: chmod 600 "),
+        ("huge", 4, "error: invalid passphrase: longer than 4096 bytes"),
+    ])
+    func passphraseProblems(kind: String, status: Int32, message: String) throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "tok")
+        let before = try c.snapshot()
+        let file = c.dir + "/other-pw"
+        var env: [String: String?] = ["V1VAULT_PASSPHRASE_FILE": file]
+        switch kind {
+        case "wrong": FileManager.default.createFile(atPath: file, contents: Data("nope\n".utf8), attributes: [.posixPermissions: 0o600])
+        case "empty": FileManager.default.createFile(atPath: file, contents: Data("\n".utf8), attributes: [.posixPermissions: 0o600])
+        case "missing": env = ["V1VAULT_PASSPHRASE_FILE": "/nonexistent/pw"]
+        case "world-readable": FileManager.default.createFile(atPath: file, contents: Data("correct horse battery\n".utf8), attributes: [.posixPermissions: 0o644])
+        default: FileManager.default.createFile(atPath: file, contents: Data(String(repeating: "p", count: 5000).utf8), attributes: [.posixPermissions: 0o600])
+        }
+        let r = c.run("show", "k", "--reveal", env: env)
+        #expect(r.status == status, "\(r)")
+        #expect(r.stderr.contains(message), "\(r)")
+        #expect(!r.out.contains("tok\n"))
+        #expect(try c.snapshot() == before)
+        if kind == "wrong" {
+            let unlocks = c.audit(action: "unlock")
+            #expect(unlocks.last?["outcome"] as? String == "error" && unlocks.last?["reason"] as? String == "wrong passphrase")
+        }
+    }
+
+    @Test("passphrase from an fd and from V1VAULT_PASSPHRASE")
+    func passphraseSources() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "tok-fd")
+        let viaEnv = c.run("show", "k", "--reveal", env: ["V1VAULT_PASSPHRASE_FILE": nil, "V1VAULT_PASSPHRASE": "correct horse battery"])
+        #expect(viaEnv.status == 0 && viaEnv.out.contains("tok-fd"), "\(viaEnv)")
+        // --passphrase-fd 0 with the passphrase on stdin.
+        let viaFD = c.run(["show", "k", "--reveal", "--passphrase-fd", "0"], stdin: Data("correct horse battery\n".utf8),
+                          env: ["V1VAULT_PASSPHRASE_FILE": nil])
+        #expect(viaFD.status == 0 && viaFD.out.contains("tok-fd"), "\(viaFD)")
+        let badFD = c.run("show", "k", "--reveal", "--passphrase-fd", "9", env: ["V1VAULT_PASSPHRASE_FILE": nil])
+        #expect(badFD.status == 4 && badFD.stderr.hasPrefix("error: no passphrase: file descriptor 9 is not open"))
+    }
+
+    @Test("--vault pointing at bad places", arguments: [
+        ("directory", Int32(7), "error: cannot use vault path"),
+        ("missing-parent", 7, "does not exist"),
+        ("not-sqlite", 7, "is not a v1vault vault: not a SQLite database"),
+        ("foreign-sqlite", 7, "is not a v1vault vault: no vault header"),
+        ("missing", 5, "error: no vault at"),
+        ("insecure", 8, "is accessible by other users (mode 640)"),
+        ("newer-schema", 7, "has schema 9999_future, newer than this binary understands"),
+    ])
+    func badVaultPaths(kind: String, status: Int32, message: String) throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        var path = c.dir + "/other.db"
+        switch kind {
+        case "directory": path = c.dir
+        case "missing-parent": path = c.dir + "/no/such/dir/vault.db"
+        case "not-sqlite": FileManager.default.createFile(atPath: path, contents: Data("just text".utf8), attributes: [.posixPermissions: 0o600])
+        case "foreign-sqlite":
+            let q = try DatabaseQueue(path: path)
+            try q.write { try $0.execute(sql: "CREATE TABLE t(x)") }
+            try q.close()
+            chmod(path, 0o600)
+        case "insecure": path = c.vaultPath; chmod(path, 0o640)
+        case "newer-schema": path = c.vaultPath; try c.sql("INSERT INTO grdb_migrations VALUES ('9999_future')")
+        default: break
+        }
+        let r = c.run("--vault", path, "list")
+        #expect(r.status == status, "\(r)")
+        #expect(r.stderr.contains(message), "\(r)")
+        #expect(r.out.isEmpty)
+    }
+
+    @Test("remove asks on a terminal, refuses without --yes otherwise, and deletes every version")
+    func remove() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "one")
+        #expect(c.run("rotate", "k", stdin: "two").status == 0)
+        let refused = c.run("remove", "k")
+        #expect(refused.status == 16 && refused.stderr.contains("pass --yes when not on a terminal"))
+        let r = c.run("remove", "k", "--yes")
+        #expect(r.status == 0 && r.out == "removed k (2 versions)\n", "\(r)")
+        #expect(c.run("show", "k").status == 9)
+        let rows = try c.snapshot()
+        #expect(rows.count == 1)  // only the header remains
+    }
+
+    @Test("passwd rewraps the key: the new passphrase works, the old one does not, tokens survive")
+    func passwd() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "tok-pw")
+        let newFile = c.dir + "/new-pw"
+        FileManager.default.createFile(atPath: newFile, contents: Data("a brand new passphrase\n".utf8), attributes: [.posixPermissions: 0o600])
+        let r = c.run("passwd", "--new-passphrase-file", newFile)
+        #expect(r.status == 0 && r.out.hasPrefix("passphrase changed"), "\(r)")
+        #expect(c.run("show", "k", "--reveal").status == 3)
+        let ok = c.run("show", "k", "--reveal", env: ["V1VAULT_PASSPHRASE_FILE": newFile])
+        #expect(ok.status == 0 && ok.out.contains("tok-pw"))
+    }
+
+    @Test("a full session leaves no plaintext token in the database files or stderr")
+    func noPlaintextOnDisk() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let secret = "eyJ-plaintext-marker-" + UUID().uuidString
+        var stderr = ""
+        stderr += c.run("add", "k", stdin: secret).stderr
+        stderr += c.run("show", "k", "--reveal").stderr
+        stderr += c.run("export", "k").stderr
+        stderr += c.run("rotate", "k", stdin: secret + "-2").stderr
+        stderr += c.run("rotate", "k", stdin: secret + "-2").stderr  // refused: identical
+        stderr += c.run("history", "k").stderr
+        stderr += c.run("audit").stderr
+        #expect(!stderr.contains(secret))
+        for name in try FileManager.default.contentsOfDirectory(atPath: c.dir) where name.hasPrefix("vault.db") {
+            let data = try Data(contentsOf: URL(fileURLWithPath: c.dir + "/" + name))
+            #expect(data.range(of: Data(secret.utf8)) == nil, "plaintext in \(name)")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+@Suite("vault rotate / history / rollback / expiring (out of process)")
+struct RotationCLITests {
+    @Test("rotate prints the console follow-up, keeps history, and refuses an identical token")
+    func rotate() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "first-token", "--expires", day(200))
+        let r = c.run("rotate", "k", "--expires", "never", stdin: "second-token\n")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.out == "rotated k: version 2 is current, expires never; version 1 retired\n")
+        #expect(r.stderr == "hint: delete or disable the old key (version 1) in the Vision One console (Administration > API Keys); it expires on \(day(200))\n")
+        let same = c.run("rotate", "k", stdin: "second-token")
+        #expect(same.status == 13 && same.stderr.hasPrefix("error: the new token is identical to the current version of k\n"))
+        let history = try JSONSerialization.jsonObject(with: c.run("history", "k", "--json").stdout) as! [[String: Any]]
+        #expect(history.map { $0["version"] as! Int } == [2, 1])
+        #expect(history.map { $0["state"] as! String } == ["current", "retired"])
+        let old = c.run("show", "k", "--version", "1", "--reveal")
+        #expect(old.status == 0 && old.out.hasSuffix("token            first-token\n"), "\(old)")
+        #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            second-token\n"))
+        let audit = c.audit(action: "rotate")
+        #expect(audit.count == 2 && audit[0]["outcome"] as? String == "ok" && audit[1]["outcome"] as? String == "error")
+    }
+
+    @Test("rotate --keep destroys versions beyond N")
+    func keep() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "t1")
+        for i in 2...4 { #expect(c.run("rotate", "k", "--keep", "2", stdin: "t\(i)").status == 0) }
+        let history = try JSONSerialization.jsonObject(with: c.run("history", "k", "--json").stdout) as! [[String: Any]]
+        #expect(history.map { $0["version"] as! Int } == [4, 3])
+        let bad = c.run("rotate", "k", "--keep", "0", stdin: "t5")
+        #expect(bad.status == 64 && bad.stderr.hasPrefix("error: --keep must be between 1 and 1000"))
+    }
+
+    @Test("rollback restores an old secret as a new version and is audited")
+    func rollback() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "alpha")
+        _ = c.run("rotate", "k", stdin: "beta")
+        let r = c.run("rollback", "k", "--to", "1")
+        #expect(r.status == 0 && r.out.hasPrefix("rolled back k: version 3 (secret of version 1) is current"), "\(r)")
+        #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            alpha\n"))
+        #expect(c.run("rollback", "k", "--to", "7").status == 9)
+        #expect(c.audit(action: "rollback").first?["outcome"] as? String == "ok")
+    }
+
+    @Test("expiring exits 0 / 10 / 11 and lists soonest first")
+    func expiringExitCodes() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("far", "t1", "--expires", day(300))
+        c.add("none", "t2", "--expires", "never")
+        let quiet = c.run("expiring")
+        #expect(quiet.status == 0 && quiet.out.isEmpty, "\(quiet)")
+        c.add("soon", "t3", "--expires", day(20))
+        c.add("sooner", "t4", "--expires", day(5))
+        let due = c.run("expiring", "--within", "30d")
+        #expect(due.status == 10, "\(due)")
+        let names = due.out.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[0] }
+        #expect(names == ["sooner", "soon"])
+        #expect(c.run("expiring", "--within", "400d").status == 10)
+        // Age one token past its expiry (the binary reads the real clock; move the data instead).
+        try c.sql("UPDATE token_versions SET expires_at = strftime('%s','now') - 86400 WHERE token_id = (SELECT id FROM tokens WHERE name = 'far')")
+        let expired = c.run("expiring", "--json")
+        #expect(expired.status == 11, "\(expired)")
+        let json = try JSONSerialization.jsonObject(with: expired.stdout) as! [[String: Any]]
+        #expect(json.map { $0["name"] as! String } == ["far", "sooner", "soon"])
+        #expect(json[0]["status"] as? String == "expired" && (json[0]["days_left"] as? Int ?? 0) < 0)
+        #expect(c.run("expiring", "--within", "nonsense").status == 64)
+    }
+
+    @Test("list shows ok / expiring / expired / never")
+    func listStatus() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a-ok", "t1", "--expires", day(100))
+        c.add("b-expiring", "t2", "--expires", day(10))
+        c.add("c-expired", "t3", "--expires", day(10))
+        c.add("d-never", "t4", "--expires", "never")
+        try c.sql("UPDATE token_versions SET expires_at = strftime('%s','now') - 10 WHERE token_id = (SELECT id FROM tokens WHERE name = 'c-expired')")
+        let rows = c.run("list").out.split(separator: "\n").dropFirst().map { $0.split(separator: " ").last.map(String.init) }
+        #expect(rows == ["ok", "expiring", "expired", "never"])
+    }
+
+    @Test("revealing an expired token is refused unless --allow-expired; an expiring one warns; V1VAULT_WARN_DAYS moves the threshold")
+    func expiryOnReveal() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("soon", "t-soon", "--expires", day(10))
+        c.add("old", "t-old", "--expires", day(100))
+        let warn = c.run("show", "soon", "--reveal")
+        #expect(warn.status == 0 && warn.stderr.contains("warning: token soon version 1 expires in "), "\(warn)")
+        #expect(c.run("show", "old", "--reveal").stderr.isEmpty)
+        #expect(c.run("show", "old", "--reveal", env: ["V1VAULT_WARN_DAYS": "120"]).stderr.contains("warning: token old version 1 expires in"))
+        #expect(c.run("list", env: ["V1VAULT_WARN_DAYS": "lots"]).status == 64)
+        try c.sql("UPDATE token_versions SET expires_at = strftime('%s','now') - 10 WHERE token_id = (SELECT id FROM tokens WHERE name = 'soon')")
+        let refused = c.run("show", "soon", "--reveal")
+        #expect(refused.status == 15 && refused.stderr.hasPrefix("error: token soon version 1 expired on "), "\(refused)")
+        #expect(!refused.out.contains("t-soon"))
+        let exportRefused = c.run("export", "soon")
+        #expect(exportRefused.status == 15 && exportRefused.out.isEmpty)
+        let allowed = c.run("show", "soon", "--reveal", "--allow-expired")
+        #expect(allowed.status == 0 && allowed.out.contains("t-soon") && allowed.stderr.contains("warning: token soon version 1 expired on"))
+        let reveals = c.audit(action: "reveal")
+        #expect(reveals.map { $0["outcome"] as! String }.suffix(2) == ["error", "ok"])
+    }
+}
