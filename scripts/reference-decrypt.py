@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Independent reader of the v1vault format, written from SECURITY.md alone.
+
+Uses libsodium through ctypes and Python's sqlite3; shares no code with v1vault. It exists to
+prove the format specification is complete: the test suite runs it against vaults written by
+the `vault` binary.
+
+    reference-decrypt.py VAULT PASSPHRASE_FILE
+
+prints one JSON object: {"tokens": {name: {version: token}}, "audit": "intact" | "<problem>",
+"sealed": N, "pending": N}. Exit 0 on success, 1 on any rejection (message on stderr).
+"""
+import ctypes, ctypes.util, hmac, json, sqlite3, struct, sys
+
+def fail(msg):
+    print("reject: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+lib = ctypes.util.find_library("sodium") or "libsodium.so.23"
+na = ctypes.CDLL(lib)
+if na.sodium_init() < 0:
+    fail("sodium_init failed")
+ALG_ARGON2ID13 = 2
+MAC = 16
+
+def pwhash(passwd, salt, ops, mem):
+    out = ctypes.create_string_buffer(32)
+    rc = na.crypto_pwhash(out, ctypes.c_ulonglong(32), passwd, ctypes.c_ulonglong(len(passwd)), salt,
+                          ctypes.c_ulonglong(ops), ctypes.c_size_t(mem), ctypes.c_int(ALG_ARGON2ID13))
+    if rc != 0:
+        fail("crypto_pwhash failed")
+    return out.raw
+
+def secretbox_open(c, n, k):
+    if len(c) < MAC:
+        return None
+    m = ctypes.create_string_buffer(len(c) - MAC)
+    rc = na.crypto_secretbox_open_easy(m, c, ctypes.c_ulonglong(len(c)), n, k)
+    return m.raw if rc == 0 else None
+
+def kdf_derive(master, subkey_id, ctx):
+    out = ctypes.create_string_buffer(32)
+    rc = na.crypto_kdf_derive_from_key(out, ctypes.c_size_t(32), ctypes.c_uint64(subkey_id), ctx, master)
+    if rc != 0:
+        fail("crypto_kdf_derive_from_key failed")
+    return out.raw
+
+def generichash(key, data):
+    out = ctypes.create_string_buffer(32)
+    rc = na.crypto_generichash(out, ctypes.c_size_t(32), data, ctypes.c_ulonglong(len(data)), key, ctypes.c_size_t(len(key)))
+    if rc != 0:
+        fail("crypto_generichash failed")
+    return out.raw
+
+def S(x):
+    b = x.encode("utf-8")
+    return struct.pack(">I", len(b)) + b
+
+def u64(v):
+    return struct.pack(">Q", v & 0xFFFFFFFFFFFFFFFF)
+
+def encode(r):
+    out = u64(r["seq"]) + S(r["at"]) + S(r["action"]) + S(r["tokens"]) + S(r["outcome"])
+    out += b"\x00" if r["reason"] is None else b"\x01" + S(r["reason"])
+    return out + S(r["details"]) + S(r["os_user"]) + u64(r["uid"]) + S(r["host"]) + u64(r["pid"])
+
+def main():
+    if len(sys.argv) != 3:
+        fail("usage: reference-decrypt.py VAULT PASSPHRASE_FILE")
+    passphrase = open(sys.argv[2], "rb").read()
+    if passphrase.endswith(b"\n"):
+        passphrase = passphrase[:-1]
+    db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+    db.row_factory = sqlite3.Row
+    known = {"0001_initial"}
+    ids = {r[0] for r in db.execute("SELECT identifier FROM grdb_migrations")}
+    if not ids <= known:
+        fail("unknown migrations %s" % sorted(ids - known))
+    headers = db.execute("SELECT * FROM vault_header").fetchall()
+    if len(headers) != 1:
+        fail("need exactly one header row")
+    h = headers[0]
+    if h["format_version"] != 1 or h["kdf_algorithm"] != "argon2id13":
+        fail("unknown format or KDF")
+    ops, mem = h["kdf_ops"], h["kdf_mem"]
+    if not (1 <= ops <= 256 and 8192 <= mem <= 4 << 30 and mem % 1024 == 0 and ops * mem <= 64 * (256 << 20)):
+        fail("KDF parameters out of bounds")
+    kek = pwhash(passphrase, h["kdf_salt"], ops, mem)
+    w = secretbox_open(h["wrapped_key"], h["wrap_nonce"], kek)
+    if w is None or len(w) != 48 or not hmac.compare_digest(w[:16], h["vault_id"]):
+        fail("wrong passphrase")
+    master = w[16:]
+    token_key = kdf_derive(master, 1, b"V1VTOKEN")
+    audit_key = kdf_derive(master, 1, b"V1VAUDIT")
+
+    tokens = {}
+    for r in db.execute("SELECT t.name, v.* FROM token_versions v JOIN tokens t ON t.id = v.token_id ORDER BY t.name, v.version"):
+        p = secretbox_open(r["ciphertext"], r["nonce"], token_key)
+        prefix = h["vault_id"] + struct.pack(">QI", r["token_id"], r["version"])
+        if p is None or len(p) <= 28 or not hmac.compare_digest(p[:28], prefix):
+            fail("token %s version %d failed authentication" % (r["name"], r["version"]))
+        tokens.setdefault(r["name"], {})[str(r["version"])] = p[28:].decode("ascii")
+
+    prev, last, sealed, pending, first_pending, verdict = b"\x00" * 32, 0, 0, 0, None, "intact"
+    for r in db.execute("SELECT * FROM audit_log ORDER BY seq"):
+        if r["mac"] is None:
+            pending += 1
+            first_pending = first_pending or r["seq"]
+            last = r["seq"]
+            continue
+        if first_pending is not None:
+            verdict = "unsealed row %d inside the chain" % first_pending; break
+        if r["seq"] != last + 1:
+            verdict = "rows missing between %d and %d" % (last, r["seq"]); break
+        m = generichash(audit_key, b"v1vault-audit-v1" + prev + encode(r))
+        if not hmac.compare_digest(m, r["mac"]):
+            verdict = "row %d does not verify" % r["seq"]; break
+        prev, last, sealed = m, r["seq"], sealed + 1
+    print(json.dumps({"tokens": tokens, "audit": verdict, "sealed": sealed, "pending": pending}, sort_keys=True))
+
+main()
