@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Test helper: runs a command on a new pseudo-terminal (its controlling tty) and answers prompts.
+
+    pty-drive.py STEPS_JSON COMMAND [ARGS...]
+
+STEPS_JSON is a list of [expected_text, reply]; each reply is sent once expected_text has appeared
+since the previous step. Prints {"status": exit code (negative = signal), "output": everything
+the terminal showed}. A step not satisfied within 30 s aborts with exit 2 (a safety net only).
+"""
+import json, os, pty, select, sys, time
+
+steps = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+
+seen = b""
+def read_some(deadline):
+    global seen
+    r, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
+    if not r:
+        return False
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        data = b""
+    if not data:
+        return None
+    seen += data
+    return True
+
+pos = 0
+for expected, reply in steps:
+    deadline = time.time() + 30
+    while expected.encode() not in seen[pos:]:
+        got = read_some(deadline)
+        if got is None or (got is False and time.time() >= deadline):
+            print(json.dumps({"status": 2, "output": seen.decode("utf-8", "replace"), "error": "never saw %r" % expected}))
+            sys.exit(2)
+    pos = seen.index(expected.encode(), pos) + len(expected)
+    os.write(fd, reply.encode("latin-1"))
+
+while read_some(time.time() + 30):
+    pass
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"status": os.waitstatus_to_exitcode(status), "output": seen.decode("utf-8", "replace")}))
