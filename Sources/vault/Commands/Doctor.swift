@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check permissions, SQLite integrity, schema, every stored version and the audit chain.",
+        discussion: "Prints one line per check. Exit 0 when everything passes, 21 when a problem was found.")
+
+    static let problemsFound: Int32 = 21
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .customLong("no-unlock"), help: "Skip the checks that need the passphrase (decryption, audit chain).") var noUnlock = false
+    @Option(name: .customLong("expect-head"), help: ArgumentHelp("Also check the audit log against a recorded head.", valueName: "head")) var expectHead: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let head = try expectHead.map { h throws(VaultError) in try AuditHead.parse(h) }
+        let vault = try global.openVault()
+        var checks = Doctor.offline(vault)
+        if !noUnlock {
+            let unlocked = try global.unlock(vault)
+            checks += Doctor.unlocked(unlocked, expectHead: head)
+            try unlocked.record("doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)"])
+        } else {
+            try vault.recordUnsealed(action: "doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)", "unlocked": "false"])
+        }
+        if json {
+            struct Report: Encodable { var ok: Bool; var checks: [DoctorCheck] }
+            Output.line(Output.json(Report(ok: checks.allSatisfy(\.ok), checks: checks)))
+        } else {
+            for c in checks { Output.line("\(c.ok ? "ok  " : "FAIL")  \(c.check.padding(toLength: 16, withPad: " ", startingAt: 0))  \(c.detail)") }
+        }
+        if !checks.allSatisfy(\.ok) { throw ExitCode(Self.problemsFound) }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the vault (same passphrase) to a new 0600 file.",
+        discussion: "Uses SQLite's online backup API, so it is safe while other vault processes write.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The new file; must not exist.", valueName: "path")) var destination: String
+
+    func run() throws {
+        let vault = try global.openVault()
+        try vault.backup(to: destination)
+        Output.line("backed up \(vault.path) to \(destination)")
+    }
+}

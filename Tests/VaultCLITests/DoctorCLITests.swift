@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@Suite("vault doctor / backup (out of process)")
+struct DoctorCLITests {
+    @Test("doctor passes on a healthy vault and reports each problem on its own line with exit 21")
+    func doctor() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "tok-a"); c.add("b", "tok-b")
+        let ok = c.run("doctor")
+        #expect(ok.status == 0, "\(ok)")
+        #expect(ok.out.contains("ok    secrets           all 2 stored versions decrypt and authenticate"))
+        // Corrupt one version's ciphertext and one audit row.
+        try c.sql("UPDATE token_versions SET nonce = zeroblob(24) WHERE token_id = (SELECT id FROM tokens WHERE name = 'b')")
+        try c.sql("UPDATE audit_log SET action = 'x' WHERE seq = 2")
+        let bad = c.run("doctor")
+        #expect(bad.status == 21, "\(bad)")
+        let failures = bad.out.split(separator: "\n").filter { $0.hasPrefix("FAIL") }
+        #expect(failures.count == 2, "\(bad.out)")
+        #expect(failures.contains { $0.contains("token b version 1 failed authentication") })
+        #expect(failures.contains { $0.contains("audit row 2 does not verify") })
+        let json = try JSONSerialization.jsonObject(with: c.run("doctor", "--json").stdout) as! [String: Any]
+        #expect(json["ok"] as? Bool == false)
+        let offline = c.run("doctor", "--no-unlock", env: ["V1VAULT_PASSPHRASE_FILE": nil])
+        #expect(offline.status == 0 && !offline.out.contains("secrets"), "\(offline)")
+    }
+
+    @Test("doctor flags a vault directory writable by others")
+    func doctorDirectory() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        chmod(c.dir, 0o777)
+        defer { chmod(c.dir, 0o700) }
+        let r = c.run("doctor", "--no-unlock")
+        #expect(r.status == 21 && r.out.contains("is writable by other users"), "\(r)")
+    }
+
+    @Test("backup writes a 0600 copy that is itself a vault; refuses to overwrite; audited")
+    func backup() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "tok-backup")
+        let dest = c.dir + "/copy.db"
+        let r = c.run("backup", dest)
+        #expect(r.status == 0 && r.out == "backed up \(c.vaultPath) to \(dest)\n", "\(r)")
+        let mode = (try FileManager.default.attributesOfItem(atPath: dest)[.posixPermissions] as! NSNumber).intValue
+        #expect(mode & 0o777 == 0o600)
+        #expect(c.run("--vault", dest, "doctor").status == 0)
+        #expect(c.run("--vault", dest, "show", "a", "--reveal").out.hasSuffix("token            tok-backup\n"))
+        let before = try Data(contentsOf: URL(fileURLWithPath: dest))
+        #expect(c.run("backup", dest).status == 64)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dest)) == before)
+        #expect(c.audit(action: "backup").count == 1)
+    }
+}
