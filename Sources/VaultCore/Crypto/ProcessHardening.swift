@@ -9,6 +9,8 @@ public enum ProcessHardening {
     /// Sets RLIMIT_CORE to 0 and PR_SET_DUMPABLE to 0, and the umask to 077 so every file the
     /// process creates (database, -wal, -shm, journal, exports) starts private.
     public static func apply() {
+        // Non-dumpable first: once the core limit reads 0, dumping is already off too.
+        _ = v1vault_set_nondumpable()
         if savedCoreLimit == nil {
             var old = rlimit()
             if getrlimit(Int32(RLIMIT_CORE.rawValue), &old) == 0 { savedCoreLimit = old }
@@ -16,9 +18,11 @@ public enum ProcessHardening {
         // Lower only the soft limit so the child of `exec` can get its own back.
         var limit = rlimit(rlim_cur: 0, rlim_max: savedCoreLimit?.rlim_max ?? 0)
         _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
-        _ = v1vault_set_nondumpable()
         let old = umask(0o077)
         if savedUmask == nil { savedUmask = old }
+        // Exceeding a file-size limit must surface as a write error SQLite can roll back,
+        // not kill the process mid-transaction.
+        signal(SIGXFSZ, SIG_IGN)
     }
 
     nonisolated(unsafe) static var savedCoreLimit: rlimit?
@@ -29,6 +33,7 @@ public enum ProcessHardening {
     static func restoreForChild() {
         if var l = savedCoreLimit { _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &l) }
         if let m = savedUmask { umask(m) }
+        signal(SIGXFSZ, SIG_DFL)
     }
 
     /// Whether the kernel considers this process dumpable (for tests and `doctor`).

@@ -170,3 +170,17 @@ struct CryptoTests {
         #expect(equal && differs)
     }
 }
+
+@Suite("Process hardening")
+struct HardeningTests {
+    @Test("after apply() the process is not dumpable, its core limit is 0 and its umask is 077")
+    func hardening() {
+        ProcessHardening.apply()
+        #expect(!ProcessHardening.isDumpable)
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
+        #expect(limit.rlim_cur == 0)
+        let mask = umask(0o077)
+        #expect(mask == 0o077)
+    }
+}
