@@ -20,3 +20,13 @@ public enum TokenInput {
         if let problem { throw .invalidToken(reason: problem) }
     }
 }
+
+/// Passphrase rules.
+public enum Passphrase {
+    public static let maxBytes = 4096
+
+    public static func validate(_ p: borrowing SecureBytes) throws(VaultError) {
+        guard !p.isEmpty else { throw .passphraseInvalid(reason: "empty") }
+        guard p.count <= maxBytes else { throw .passphraseInvalid(reason: "longer than \(maxBytes) bytes") }
+    }
+}

@@ -268,41 +268,23 @@ public final class UnlockedVault {
         return RotationResult(current: Vault.info(new), previous: Vault.info(retired), pruned: stale.sorted())
     }
 
-    /// The sealed plaintext binds the entry's identity: vault_id ‖ u64be(token id) ‖
-    /// u32be(version) ‖ token bytes (SECURITY.md, "Token versions").
+    /// Seals and inserts a version; the sealed plaintext binds vault, token and version.
     func insertVersion(_ db: Database, tokenID: Int64, version: Int, secret: borrowing SecureBytes, expires: Date?) throws -> TokenVersionRecord {
-        var plain = SecureBytes(capacity: Self.bindingBytes + secret.count, empty: true)
-        binding(tokenID: tokenID, version: version).withUnsafeBytes { plain.append($0) }
-        plain.append(secret)
-        let (nonce, ciphertext) = SecretBox.seal(plain, key: tokenKey)
+        let (nonce, ciphertext) = SealedEntry.seal(secret, binding: SealedEntry.binding(vaultID: vaultID, tokenID: tokenID, version: version), key: tokenKey)
         let v = TokenVersionRecord(tokenId: tokenID, version: version, nonce: Data(nonce), ciphertext: Data(ciphertext),
                                    createdAt: Timestamp.seconds(now), expiresAt: expires.map(Timestamp.seconds), retiredAt: nil)
         try v.insert(db)
         return v
     }
 
-    static let bindingBytes = 16 + 8 + 4
-
-    func binding(tokenID: Int64, version: Int) -> [UInt8] {
-        var b = vaultID
-        withUnsafeBytes(of: UInt64(bitPattern: tokenID).bigEndian) { b += $0 }
-        withUnsafeBytes(of: UInt32(truncatingIfNeeded: version).bigEndian) { b += $0 }
-        return b
-    }
-
     /// Opens a version; throws `authenticationFailed` naming the token and version when the
     /// MAC fails or the bound identity does not match the row.
     func open(_ v: TokenVersionRecord, name: String) throws(VaultError) -> SecureBytes {
-        guard let plain = SecretBox.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), key: tokenKey),
-              plain.count > Self.bindingBytes else {
+        let binding = SealedEntry.binding(vaultID: vaultID, tokenID: v.tokenId, version: v.version)
+        guard let secret = SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding, key: tokenKey) else {
             throw .authenticationFailed(name: name, version: v.version)
         }
-        let expected = binding(tokenID: v.tokenId, version: v.version)
-        let bound = plain.withUnsafeBytes { p in
-            expected.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(rebasing: p[0..<Self.bindingBytes]), $0) }
-        }
-        guard bound else { throw .authenticationFailed(name: name, version: v.version) }
-        return plain.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[Self.bindingBytes...])) }
+        return secret
     }
 
     func decrypt(_ db: Database, name: String, version: Int?, allowExpired: Bool) throws -> RevealedToken {

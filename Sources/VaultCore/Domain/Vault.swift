@@ -36,23 +36,6 @@ public struct TokenSummary: Sendable, Equatable {
     public var versionCount: Int
 }
 
-/// A revealed secret: the bytes in secure memory plus what the caller must know about them.
-public final class RevealedToken {
-    public let name: String
-    public let version: Int
-    public let baseURL: String
-    public let region: Region?
-    public let expires: Date?
-    public let secret: SecureBytes
-    /// Set when the version expires within the warning window (print it on stderr).
-    public let warning: String?
-
-    init(name: String, version: Int, baseURL: String, region: Region?, expires: Date?, secret: consuming SecureBytes, warning: String?) {
-        self.name = name; self.version = version; self.baseURL = baseURL; self.region = region
-        self.expires = expires; self.secret = secret; self.warning = warning
-    }
-}
-
 /// An open vault file. Metadata can be read without the passphrase; `unlock` yields the keys.
 public final class Vault {
     public let store: VaultStore
@@ -269,15 +252,5 @@ public final class Vault {
             return TokenSummary(name: t.name, metadata: metadata(t), created: Timestamp.date(t.createdAt),
                                 current: current, versionCount: row["version_count"])
         }
-    }
-}
-
-/// Passphrase rules.
-public enum Passphrase {
-    public static let maxBytes = 4096
-
-    public static func validate(_ p: borrowing SecureBytes) throws(VaultError) {
-        guard !p.isEmpty else { throw .passphraseInvalid(reason: "empty") }
-        guard p.count <= maxBytes else { throw .passphraseInvalid(reason: "longer than \(maxBytes) bytes") }
     }
 }

@@ -1,0 +1,35 @@
+/// The sealed form of one token version (SECURITY.md, "Table token_versions"):
+/// `crypto_secretbox_easy(binding || token, nonce, token_key)` with
+/// `binding = vault_id (16) || u64be(token_id) || u32be(version)`.
+enum SealedEntry {
+    static let bindingBytes = 16 + 8 + 4
+
+    static func binding(vaultID: [UInt8], tokenID: Int64, version: Int) -> [UInt8] {
+        precondition(vaultID.count == 16)
+        var b = vaultID
+        withUnsafeBytes(of: UInt64(bitPattern: tokenID).bigEndian) { b += $0 }
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: version).bigEndian) { b += $0 }
+        return b
+    }
+
+    /// Seals `secret` bound to `binding` under `key` with a fresh nonce.
+    static func seal(_ secret: borrowing SecureBytes, binding: [UInt8], key: borrowing SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
+        var plain = SecureBytes(capacity: binding.count + secret.count, empty: true)
+        binding.withUnsafeBytes { plain.append($0) }
+        plain.append(secret)
+        return SecretBox.seal(plain, key: key)
+    }
+
+    /// Opens a sealed entry; nil unless it authenticates, is longer than the binding, and its
+    /// bound prefix equals `binding` (compared in constant time).
+    static func open(ciphertext: [UInt8], nonce: [UInt8], binding: [UInt8], key: borrowing SecureBytes) -> SecureBytes? {
+        guard let plain = SecretBox.open(ciphertext: ciphertext, nonce: nonce, key: key), plain.count > binding.count else {
+            return nil
+        }
+        let bound = plain.withUnsafeBytes { p in
+            binding.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(rebasing: p[0..<binding.count]), $0) }
+        }
+        guard bound else { return nil }
+        return plain.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[binding.count...])) }
+    }
+}

@@ -1,0 +1,18 @@
+import Foundation
+
+/// A revealed secret: the bytes in secure memory plus what the caller must know about them.
+public final class RevealedToken {
+    public let name: String
+    public let version: Int
+    public let baseURL: String
+    public let region: Region?
+    public let expires: Date?
+    public let secret: SecureBytes
+    /// Set when the version expires within the warning window (print it on stderr).
+    public let warning: String?
+
+    init(name: String, version: Int, baseURL: String, region: Region?, expires: Date?, secret: consuming SecureBytes, warning: String?) {
+        self.name = name; self.version = version; self.baseURL = baseURL; self.region = region
+        self.expires = expires; self.secret = secret; self.warning = warning
+    }
+}
