@@ -38,6 +38,14 @@ enum Output {
         }
     }
 
+    /// A one-line progress bar on stderr (only called when stderr is a terminal).
+    static func progress(_ done: Int, of total: Int, done finished: Bool = false) {
+        let width = 30
+        let filled = total == 0 ? width : done * width / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        stderr("\r[\(bar)] \(done)/\(total)" + (finished ? "\n" : ""))
+    }
+
     static func json<T: Encodable>(_ value: T) -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

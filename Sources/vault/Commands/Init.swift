@@ -9,9 +9,30 @@ struct KDFOptions: ParsableArguments {
     @Option(name: .customLong("kdf-ops"), help: ArgumentHelp("Argon2id passes (default 3).", valueName: "n"))
     var ops: UInt64?
 
-    /// The parameters asked for, defaulting each missing one to libsodium's MODERATE preset.
-    func parameters() throws -> KDFParameters {
-        var p = KDFParameters.moderate
+    @Option(name: .customLong("kdf-time"), help: ArgumentHelp("Calibrate: pick the passes that make an unlock take this long here (e.g. 1s, 500ms), at --kdf-memory (default 256M).", valueName: "time"))
+    var time: String?
+
+    /// The parameters to use (calibrated when --kdf-time is given) and the stored target.
+    /// Missing values come from `current` (default: libsodium MODERATE).
+    func resolve(current: KDFParameters = .moderate) throws -> (KDFParameters, Int64?) {
+        if let time {
+            guard ops == nil else { throw ValidationError("--kdf-time picks the ops itself; drop --kdf-ops") }
+            let target = try KDFCalibration.parseTime(time)
+            let memoryLimit = try memory.map { try ByteSize.parse($0) } ?? current.memLimit
+            Output.note("calibrating Argon2id at \(ByteSize.format(memoryLimit)) for \(target) ms…")
+            let r = try KDFCalibration.calibrate(targetMilliseconds: target, memory: memoryLimit)
+            let trials = r.trials.map { "ops \($0.ops): \(Int($0.milliseconds.rounded())) ms" }.joined(separator: ", ")
+            Output.note("measured \(trials); picked ops \(r.parameters.opsLimit): \(Int(r.measuredMilliseconds.rounded())) ms, " +
+                        String(format: "%+.0f%%", r.deviation * 100) + " from the target" + (r.withinTolerance ? " (within ±15%)" : ""))
+            if r.memoryTooLarge {
+                Output.warn("one pass at \(ByteSize.format(memoryLimit)) already takes \(Int(r.measuredMilliseconds)) ms; lower --kdf-memory to reach \(target) ms")
+            } else if !r.withinTolerance {
+                Output.warn("could not land within ±15% of \(target) ms (the machine may be busy); using the closest measurement")
+            }
+            KDFOptions.warnIfWeak(r.parameters)
+            return (r.parameters, target)
+        }
+        var p = current
         if let m = memory { p.memLimit = try ByteSize.parse(m) }
         if let o = ops { p.opsLimit = o }
         do { try p.validate() } catch {
@@ -20,7 +41,8 @@ struct KDFOptions: ParsableArguments {
             }
             throw error
         }
-        return p
+        KDFOptions.warnIfWeak(p)
+        return (p, nil)
     }
 
     static func warnIfWeak(_ p: KDFParameters) {
@@ -39,7 +61,6 @@ struct Init: ParsableCommand {
     @OptionGroup var kdf: KDFOptions
 
     func run() throws {
-        let params = try kdf.parameters()
         let path = global.resolvedPath
         if global.isDefaultPath {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
@@ -47,9 +68,9 @@ struct Init: ParsableCommand {
         }
         if FileManager.default.fileExists(atPath: path) { throw VaultError.vaultExists(path: path) }
         try VaultStorePreflight.checkCreatable(path)
-        KDFOptions.warnIfWeak(params)
+        let (params, target) = try kdf.resolve()
         let passphrase = try global.passphraseSource.read(prompt: "New vault passphrase: ", confirm: true)
-        _ = try Vault.create(at: path, passphrase: passphrase, parameters: params, warnDays: try global.warnDays())
+        _ = try Vault.create(at: path, passphrase: passphrase, parameters: params, targetMilliseconds: target, warnDays: try global.warnDays())
         Output.line("created vault \(path) (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
     }
 }

@@ -95,16 +95,10 @@ struct Passwd: ParsableCommand {
     func run() throws {
         let vault = try global.openVault()
         let unlocked = try global.unlock(vault)
-        let current = try unlocked.kdfParameters()
-        var params = current
-        if kdf.memory != nil || kdf.ops != nil {
-            let requested = try kdf.parameters()
-            params = KDFParameters(opsLimit: kdf.ops ?? current.opsLimit, memLimit: kdf.memory != nil ? requested.memLimit : current.memLimit)
-            KDFOptions.warnIfWeak(params)
-        }
+        let (params, target) = try kdf.resolve(current: try unlocked.kdfParameters())
         let source: PassphraseSource = newPassphraseFile.map { .file($0) } ?? .terminal
         let newPassphrase = try source.read(prompt: "New vault passphrase: ", confirm: true)
-        try unlocked.rekey(passphrase: newPassphrase, parameters: params, action: "passwd")
+        try unlocked.rekey(passphrase: newPassphrase, parameters: params, targetMilliseconds: target, action: "passwd")
         Output.line("passphrase changed (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
     }
 }

@@ -1,0 +1,100 @@
+import Foundation
+
+/// Parsers for `vault import`. Input is untrusted; every error names its line or entry.
+public enum ImportParser {
+    /// Largest import file accepted (about 10,000 JWT-sized tokens per 12 MiB).
+    public static let maxBytes = 256 * 1024 * 1024
+
+    /// `NAME=TOKEN` per line. Blank lines and `#` comments are skipped, an `export ` prefix and
+    /// one pair of matching surrounding quotes are removed, a trailing CR is dropped. Tokens are
+    /// copied from the secure input buffer into their own secure buffers.
+    public static func dotenv(_ input: borrowing SecureBytes, metadata: TokenMetadata, expires: Date?) throws(VaultError) -> [ImportEntry] {
+        var entries: [ImportEntry] = []
+        var lineStart = 0
+        var lineNumber = 0
+        let count = input.count
+        while lineStart < count {
+            lineNumber += 1
+            var end = lineStart
+            while end < count && input[end] != 0x0A { end += 1 }
+            let next = end + 1
+            if end > lineStart && input[end - 1] == 0x0D { end -= 1 }
+            var s = lineStart
+            while s < end && (input[s] == 0x20 || input[s] == 0x09) { s += 1 }
+            defer { lineStart = next }
+            if s == end || input[s] == UInt8(ascii: "#") { continue }
+            let exportPrefix = Array("export ".utf8)
+            if end - s > exportPrefix.count, (0..<exportPrefix.count).allSatisfy({ input[s + $0] == exportPrefix[$0] }) {
+                s += exportPrefix.count
+            }
+            var eq = s
+            while eq < end && input[eq] != UInt8(ascii: "=") { eq += 1 }
+            guard eq < end else {
+                throw .invalidInput(reason: "line \(lineNumber): expected NAME=TOKEN", hint: nil)
+            }
+            var nameBytes: [UInt8] = []
+            for i in s..<eq { nameBytes.append(input[i]) }
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            var vs = eq + 1, ve = end
+            if ve - vs >= 2, input[vs] == input[ve - 1], input[vs] == 0x22 || input[vs] == 0x27 { vs += 1; ve -= 1 }
+            var token = SecureBytes(capacity: ve - vs, empty: true)
+            input.withUnsafeBytes { token.append(UnsafeRawBufferPointer(rebasing: $0[vs..<ve])) }
+            entries.append(ImportEntry(name: name, token: token, metadata: metadata, expires: expires, line: lineNumber))
+        }
+        return entries
+    }
+
+    static let jsonFields: Set<String> = ["name", "token", "region", "base_url", "expires", "role", "description", "permissions"]
+
+    /// A JSON array of objects with `name`, `token` and optional `region`, `base_url`,
+    /// `expires`, `role`, `description`, `permissions`; missing metadata comes from `defaults`.
+    /// Note: Foundation's JSON parser holds the token text in ordinary memory while parsing.
+    public static func json(_ input: borrowing SecureBytes, defaults: TokenMetadata, expires: Date?, now: Date) throws(VaultError) -> [ImportEntry] {
+        let parsed: Any
+        do {
+            parsed = try input.withUnsafeBytes { buf in
+                try JSONSerialization.jsonObject(with: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buf.baseAddress!),
+                                                            count: buf.count, deallocator: .none))
+            }
+        } catch {
+            throw .invalidInput(reason: "not valid JSON", hint: "expected an array of objects with \"name\" and \"token\"")
+        }
+        guard let array = parsed as? [Any] else {
+            throw .invalidInput(reason: "expected a JSON array of objects", hint: nil)
+        }
+        var entries: [ImportEntry] = []
+        for (i, item) in array.enumerated() {
+            let at = "entry \(i + 1)"
+            guard let obj = item as? [String: Any] else { throw .invalidInput(reason: "\(at): not an object", hint: nil) }
+            if let unknown = obj.keys.sorted().first(where: { !jsonFields.contains($0) }) {
+                throw .invalidInput(reason: "\(at): unknown field \(displayName(unknown))", hint: "fields: " + jsonFields.sorted().joined(separator: ", "))
+            }
+            func string(_ key: String) throws(VaultError) -> String? {
+                guard let v = obj[key] else { return nil }
+                if v is NSNull { return nil }
+                guard let s = v as? String else { throw .invalidInput(reason: "\(at): \(key) must be a string", hint: nil) }
+                return s
+            }
+            guard let name = try string("name") else { throw .invalidInput(reason: "\(at): missing name", hint: nil) }
+            guard let tokenText = try string("token") else { throw .invalidInput(reason: "\(at): missing token", hint: nil) }
+            var meta = defaults
+            do throws(VaultError) {
+                if let r = try string("region") { meta = TokenMetadata(region: try Region.parse(r), role: meta.role, description: meta.description, permissions: meta.permissions) }
+                if let u = try string("base_url") { meta = TokenMetadata(region: nil, baseURL: try Validate.baseURL(u), role: meta.role, description: meta.description, permissions: meta.permissions) }
+                if let r = try string("role") { meta.role = try Validate.text(r, field: "role") }
+                if let d = try string("description") { meta.description = try Validate.text(d, field: "description", max: 1024) }
+                if let p = obj["permissions"] {
+                    guard let list = p as? [String] else { throw VaultError.invalidInput(reason: "permissions must be an array of strings", hint: nil) }
+                    meta.permissions = try list.map { v throws(VaultError) in try Validate.text(v, field: "permission") }
+                }
+                let entryExpires = try string("expires").map { e throws(VaultError) in try ExpirySpec.parse(e, now: now) } ?? expires
+                var token = SecureBytes(capacity: tokenText.utf8.count, empty: true)
+                token.append(tokenText)
+                entries.append(ImportEntry(name: name, token: token, metadata: meta, expires: entryExpires, line: i + 1))
+            } catch {
+                throw .invalidInput(reason: "\(at): \(error)", hint: nil)
+            }
+        }
+        return entries
+    }
+}

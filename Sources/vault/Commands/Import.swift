@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Add many keys in one transaction and one unlock (all or nothing).",
+        discussion: """
+            dotenv: NAME=TOKEN per line (# comments, blank lines, an export prefix and surrounding \
+            quotes are allowed); metadata flags apply to every entry. json: an array of objects with \
+            name, token and optionally region, base_url, expires, role, description, permissions; \
+            flags are defaults. FILE '-' reads stdin.
+            """)
+
+    enum Format: String, ExpressibleByArgument { case dotenv, json }
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The file to import, or - for stdin.", valueName: "file")) var file: String
+    @Option(help: ArgumentHelp("dotenv or json (default: json for *.json, else dotenv).", valueName: "format")) var format: Format?
+    @OptionGroup var meta: MetadataOptions
+    @OptionGroup var expiry: ExpiryOption
+
+    func run() throws {
+        let metadata = try meta.metadata()
+        let vault = try global.openVault()
+        let now = vault.clock.now()
+        let expires = try expiry.date(now: now)
+        let input = try readInput()
+        let fmt = format ?? (file.hasSuffix(".json") ? .json : .dotenv)
+        let entries = fmt == .json ? try ImportParser.json(input, defaults: metadata, expires: expires, now: now)
+                                   : try ImportParser.dotenv(input, metadata: metadata, expires: expires)
+        guard !entries.isEmpty else { throw VaultError.invalidInput(reason: "\(file) holds no tokens", hint: nil) }
+        let unlocked = try global.unlock(vault)
+        let showProgress = isatty(2) == 1 && entries.count >= 1000
+        let count = try unlocked.importTokens(entries, source: file == "-" ? "stdin" : "file") { done in
+            if showProgress { Output.progress(done, of: entries.count) }
+        }
+        if showProgress { Output.progress(entries.count, of: entries.count, done: true) }
+        Output.line("imported \(count) token\(count == 1 ? "" : "s")")
+        if file != "-" { Output.hint("\(file) still holds the plaintext tokens: delete it (e.g. shred -u \(file))") }
+    }
+
+    func readInput() throws -> SecureBytes {
+        if file == "-" { return try SecretInput.readAll(fd: 0, max: ImportParser.maxBytes, what: "import", stripNewline: false) }
+        var st = stat()
+        guard stat(file, &st) == 0 else { throw VaultError.invalidInput(reason: "cannot read \(file): \(String(cString: strerror(errno)))", hint: nil) }
+        if (st.st_mode & S_IFMT) == S_IFREG, st.st_mode & 0o077 != 0 {
+            Output.warn("\(file) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8))); it holds plaintext tokens")
+        }
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw VaultError.invalidInput(reason: "cannot read \(file): \(String(cString: strerror(errno)))", hint: nil) }
+        defer { close(fd) }
+        return try SecretInput.readAll(fd: fd, max: ImportParser.maxBytes, what: "import", stripNewline: false)
+    }
+}
+
+struct KDFCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kdf",
+        abstract: "Measure Argon2id here and change the vault's unlock cost.",
+        subcommands: [KDFBenchmark.self, KDFSet.self])
+}
+
+struct KDFBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "benchmark", abstract: "Time candidate Argon2id settings on this machine (no vault needed).")
+
+    @Option(name: .customLong("kdf-memory"), help: ArgumentHelp("Only this memory size (default: 64M, 256M and 1G).", valueName: "size"))
+    var memory: String?
+    @Option(name: .customLong("max-ops"), help: ArgumentHelp("Measure ops 1 through N (default 4).", valueName: "n")) var maxOps: UInt64 = 4
+
+    func run() throws {
+        var sizes: [UInt64] = [64 << 20, 256 << 20, 1 << 30]
+        if let memory { sizes = [try ByteSize.parse(memory)] }
+        guard (1...16).contains(maxOps) else { throw ValidationError("--max-ops must be between 1 and 16") }
+        Output.line("MEMORY  OPS  TIME     NOTE")
+        for m in sizes {
+            for ops in 1...maxOps {
+                let p = KDFParameters(opsLimit: ops, memLimit: m)
+                do { try p.validate() } catch { continue }
+                let ms = try KDFCalibration.measure(p)
+                let note = p == .moderate ? "libsodium MODERATE (default)" : p == .interactive ? "libsodium INTERACTIVE" : ""
+                Output.line("\(ByteSize.format(m).padding(toLength: 6, withPad: " ", startingAt: 0))  \(String(ops).padding(toLength: 3, withPad: " ", startingAt: 0))  \(String(format: "%6.0fms", ms))  \(note)")
+            }
+        }
+    }
+}
+
+struct KDFSet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Re-derive the key-encryption key with new Argon2id parameters (O(1), like passwd).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var kdf: KDFOptions
+
+    func validate() throws {
+        if kdf.time == nil && kdf.ops == nil && kdf.memory == nil {
+            throw ValidationError("give --kdf-time, or --kdf-ops and/or --kdf-memory")
+        }
+        if kdf.time != nil && kdf.ops != nil { throw ValidationError("--kdf-time picks the ops itself; drop --kdf-ops") }
+    }
+
+    func run() throws {
+        let vault = try global.openVault()
+        let passphrase = try global.passphraseSource.read()
+        let unlocked = try vault.unlock(passphrase: passphrase)
+        let current = try unlocked.kdfParameters()
+        let (params, target) = try kdf.resolve(current: current)
+        try unlocked.rekey(passphrase: passphrase, parameters: params, targetMilliseconds: target, action: "kdf-set")
+        Output.line("KDF set: argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit)")
+    }
+}

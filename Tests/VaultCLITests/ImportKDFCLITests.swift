@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+import Testing
+
+@Suite("vault import / kdf (out of process)")
+struct ImportKDFCLITests {
+    @Test("import dotenv and json files and stdin; errors name the line; nothing lands on error")
+    func importFiles() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let env = c.dir + "/keys.env"
+        FileManager.default.createFile(atPath: env, contents: Data("a=eyJ.a\nb=eyJ.b\n".utf8), attributes: [.posixPermissions: 0o600])
+        let r = c.run("import", env, "--region", "ca", "--expires", "180d", "--role", "CI")
+        #expect(r.status == 0 && r.out == "imported 2 tokens\n", "\(r)")
+        #expect(r.stderr.contains("still holds the plaintext tokens"))
+        let list = try JSONSerialization.jsonObject(with: c.run("list", "--json").stdout) as! [[String: Any]]
+        #expect(list.map { $0["region"] as! String } == ["ca", "ca"] && list.allSatisfy { $0["role"] as? String == "CI" })
+        let json = #"[{"name":"j","token":"eyJ.j","region":"za"}]"#
+        #expect(c.run(["import", "-", "--format", "json"], stdin: Data(json.utf8)).status == 0)
+        #expect(c.run("export", "j", "--format", "raw").out == "eyJ.j")
+        let before = try c.snapshot()
+        let bad = c.run(["import", "-"], stdin: Data("x=eyJ.x\ny=has space\n".utf8))
+        #expect(bad.status == 64 && bad.stderr.hasPrefix("error: line 2: invalid token: contains whitespace at byte 4"), "\(bad)")
+        let dup = c.run(["import", "-"], stdin: Data("x=eyJ.x\na=eyJ.again\n".utf8))
+        #expect(dup.status == 64 && dup.stderr.hasPrefix("error: line 2: a token named a already exists"), "\(dup)")
+        #expect(try c.snapshot() == before)
+        #expect(c.audit(action: "import").map { $0["outcome"] as! String } == ["ok", "ok", "error"])
+    }
+
+    @Test("kdf set changes the parameters without touching tokens; init --kdf-time stores its target")
+    func kdf() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.kdf")
+        let tokensBefore = try c.snapshot().dropFirst()
+        let r = c.run("kdf", "set", "--kdf-memory", "16M", "--kdf-ops", "2")
+        #expect(r.status == 0 && r.out == "KDF set: argon2id, memory 16M, ops 2\n", "\(r)")
+        #expect(Array(try c.snapshot().dropFirst()) == Array(tokensBefore))
+        #expect(c.run("export", "k", "--format", "raw").out == "eyJ.kdf")
+        #expect(c.run("doctor", "--no-unlock").out.contains("argon2id13, memory 16M, ops 2"))
+        #expect(c.run("kdf", "set").status == 64)
+        #expect(c.run("kdf", "set", "--kdf-memory", "16G").status == 64)
+
+        let d = CLI()
+        defer { d.cleanup() }
+        let cal = d.run("init", "--kdf-time", "40ms", "--kdf-memory", "8M")
+        #expect(cal.status == 0 && cal.stderr.contains("picked ops"), "\(cal)")
+        let q = try DatabaseQueue(path: d.vaultPath)
+        #expect(try q.read { db in try Int.fetchOne(db, sql: "SELECT kdf_target_ms FROM vault_header") } == 40)
+        try q.close()
+    }
+
+    @Test("kdf benchmark prints a row per setting")
+    func benchmark() {
+        let c = CLI()
+        defer { c.cleanup() }
+        let r = c.run("kdf", "benchmark", "--kdf-memory", "8M", "--max-ops", "2")
+        #expect(r.status == 0)
+        #expect(r.out.split(separator: "\n").count == 3 && r.out.hasPrefix("MEMORY  OPS  TIME"), "\(r)")
+    }
+}
