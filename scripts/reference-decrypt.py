@@ -72,7 +72,7 @@ def main():
         passphrase = passphrase[:-1]
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
     db.row_factory = sqlite3.Row
-    known = {"0001_initial"}
+    known = {"0001_initial", "0002_token_metadata_mac"}
     ids = {r[0] for r in db.execute("SELECT identifier FROM grdb_migrations")}
     if not ids <= known:
         fail("unknown migrations %s" % sorted(ids - known))
@@ -92,6 +92,15 @@ def main():
     master = w[16:]
     token_key = kdf_derive(master, 1, b"V1VTOKEN")
     audit_key = kdf_derive(master, 1, b"V1VAUDIT")
+    meta_key = kdf_derive(master, 1, b"V1VMETA_")
+
+    def opt(x):
+        return b"\x00" if x is None else b"\x01" + S(x)
+    for t in db.execute("SELECT * FROM tokens"):
+        m = h["vault_id"] + u64(t["id"]) + S(t["name"]) + opt(t["region"]) + S(t["base_url"]) + opt(t["role"]) \
+            + opt(t["description"]) + S(t["permissions"]) + u64(t["created_at"])
+        if t["meta_mac"] is None or not hmac.compare_digest(generichash(meta_key, b"v1vault-meta-v1" + m), t["meta_mac"]):
+            fail("token %s metadata failed authentication" % t["name"])
 
     tokens = {}
     for r in db.execute("SELECT t.name, v.* FROM token_versions v JOIN tokens t ON t.id = v.token_id ORDER BY t.name, v.version"):

@@ -54,3 +54,20 @@ struct DoctorCLITests {
         #expect(c.audit(action: "backup").count == 1)
     }
 }
+
+@Suite("metadata integrity (out of process)")
+struct MetadataCLITests {
+    @Test("export and exec refuse a token whose base URL was changed in the file; doctor reports it")
+    func redirected() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("prod", "eyJ.prod-secret", "--region", "eu")
+        try c.sql("UPDATE tokens SET base_url = 'https://attacker.example' WHERE name = 'prod'")
+        let r = c.run("export", "prod")
+        #expect(r.status == 14 && r.out.isEmpty && r.stderr.hasPrefix("error: token \"prod\" metadata failed authentication"), "\(r)")
+        let e = c.run("exec", "prod", "--", "sh", "-c", "echo $TMV1_TOKEN")
+        #expect(e.status == 125 && !e.out.contains("prod-secret"))
+        let d = c.run("doctor")
+        #expect(d.status == 21 && d.out.contains("FAIL  metadata"), "\(d)")
+    }
+}

@@ -5,10 +5,12 @@ import CSodium
 /// passphrase ─Argon2id(salt, ops, mem)→ KEK ─secretbox open→ vault_id ‖ master key
 /// master key ─crypto_kdf_derive_from_key(1, "V1VTOKEN")→ token-sealing key
 /// master key ─crypto_kdf_derive_from_key(1, "V1VAUDIT")→ audit-chain key
+/// master key ─crypto_kdf_derive_from_key(1, "V1VMETA_")→ token-metadata MAC key
 public struct MasterKey: ~Copyable {
     static let bytes = 32
     static let tokenContext = "V1VTOKEN"
     static let auditContext = "V1VAUDIT"
+    static let metadataContext = "V1VMETA_"
 
     let key: SecureBytes
 

@@ -84,6 +84,13 @@ public enum Doctor {
                 }
                 return (bad, count)
             }
+            let tampered = try u.vault.store.read { db in
+                try TokenRecord.order(TokenRecord.Columns.name).fetchAll(db).compactMap { t -> String? in
+                    do throws(VaultError) { try u.checkMetadata(t); return nil } catch { return error.description }
+                }
+            }
+            for t in tampered { out.append(DoctorCheck(check: "metadata", ok: false, detail: t)) }
+            if tampered.isEmpty { out.append(DoctorCheck(check: "metadata", ok: true, detail: "every token's name, region and base URL authenticate")) }
             if failures.0.isEmpty {
                 out.append(DoctorCheck(check: "secrets", ok: true, detail: "all \(failures.1) stored versions decrypt and authenticate"))
             } else {

@@ -46,8 +46,9 @@ extension UnlockedVault {
                 }
                 var record = TokenRecord(id: nil, name: e.name, region: e.metadata.region?.rawValue, baseUrl: e.metadata.baseURL,
                                          role: e.metadata.role, description: e.metadata.description,
-                                         permissions: AuditChain.json(e.metadata.permissions), createdAt: now)
+                                         permissions: AuditChain.json(e.metadata.permissions), createdAt: now, metaMac: nil)
                 try record.insert(db)
+                try sealMetadata(db, &record)
                 _ = try insertVersion(db, tokenID: record.id!, version: 1, secret: e.token, expires: e.expires)
             }
             return entries.count

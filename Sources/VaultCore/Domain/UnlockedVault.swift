@@ -19,6 +19,7 @@ public final class UnlockedVault {
     let master: MasterKey
     let tokenKey: SecureBytes
     let auditKey: SecureBytes
+    let metadataKey: SecureBytes
     /// Test hook: called at named points inside write transactions; throwing aborts the
     /// transaction (used to prove that a failure mid-rotation changes nothing).
     var faultInjection: ((String) throws -> Void)?
@@ -28,6 +29,7 @@ public final class UnlockedVault {
         self.vaultID = vaultID
         self.tokenKey = master.subkey(context: MasterKey.tokenContext)
         self.auditKey = master.subkey(context: MasterKey.auditContext)
+        self.metadataKey = master.subkey(context: MasterKey.metadataContext)
         self.master = master
     }
 
@@ -48,8 +50,9 @@ public final class UnlockedVault {
             let permissions = AuditChain.json(metadata.permissions)
             var record = TokenRecord(id: nil, name: name, region: metadata.region?.rawValue, baseUrl: metadata.baseURL,
                                      role: metadata.role, description: metadata.description, permissions: permissions,
-                                     createdAt: Timestamp.seconds(now))
+                                     createdAt: Timestamp.seconds(now), metaMac: nil)
             try record.insert(db)
+            try sealMetadata(db, &record)
             let v = try insertVersion(db, tokenID: record.id!, version: 1, secret: token, expires: expires)
             return Vault.info(v)
         }
@@ -229,6 +232,34 @@ public final class UnlockedVault {
         try AuditChain.sealPending(db, key: auditKey)
     }
 
+    /// Computes and stores a token's metadata MAC (after insert, when its id is known).
+    func sealMetadata(_ db: Database, _ record: inout TokenRecord) throws {
+        record.metaMac = Data(MetadataMAC.mac(key: metadataKey, vaultID: vaultID, record))
+        try record.update(db, columns: [TokenRecord.Columns.metaMac])
+    }
+
+    /// Throws unless the row's metadata MAC verifies. A row without a MAC (written before
+    /// schema 2, or with its MAC deleted) fails closed until the user vouches for it with
+    /// `sealLegacyMetadata` — otherwise deleting the MAC would be a way around it.
+    func checkMetadata(_ record: TokenRecord) throws(VaultError) {
+        guard record.metaMac != nil else { throw .metadataUnsealed(name: record.name) }
+        guard MetadataMAC.verify(key: metadataKey, vaultID: vaultID, record) else { throw .metadataTampered(name: record.name) }
+    }
+
+    /// Seals the metadata of every token that has no MAC (vaults from before schema 2), after the
+    /// user has checked it. Returns the names and base URLs sealed; audited.
+    public func sealLegacyMetadata() throws(VaultError) -> [(name: String, baseURL: String)] {
+        try perform("seal-metadata", subjects: []) { db, subjects, _ in
+            var sealed: [(String, String)] = []
+            for var legacy in try TokenRecord.filter(TokenRecord.Columns.metaMac == nil).order(TokenRecord.Columns.name).fetchAll(db) {
+                try sealMetadata(db, &legacy)
+                sealed.append((legacy.name, legacy.baseUrl))
+            }
+            subjects = sealed.map { AuditSubject(name: $0.0) }
+            return sealed
+        }
+    }
+
     static func checkKeep(_ keep: Int) throws(VaultError) {
         guard (1...1000).contains(keep) else {
             throw .invalidInput(reason: "--keep must be between 1 and 1000", hint: nil)
@@ -239,6 +270,7 @@ public final class UnlockedVault {
         guard let record = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
             throw VaultError.tokenNotFound(name: name)
         }
+        try checkMetadata(record)
         guard let current = try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!)
             .filter(TokenVersionRecord.Columns.retiredAt == nil).fetchOne(db) else {
             throw VaultError.corruptVault(reason: "token \(name) has no current version")
@@ -291,6 +323,7 @@ public final class UnlockedVault {
         guard let record = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
             throw VaultError.tokenNotFound(name: name)
         }
+        try checkMetadata(record)
         var request = TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!)
         if let version {
             request = request.filter(TokenVersionRecord.Columns.version == version)

@@ -45,10 +45,12 @@ struct TokenRecord: Codable, FetchableRecord, MutablePersistableRecord {
     var description: String?
     var permissions: String
     var createdAt: Int64
+    var metaMac: Data?
 
     enum Columns {
         static let id = Column("id")
         static let name = Column("name")
+        static let metaMac = Column("meta_mac")
     }
 
     static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase

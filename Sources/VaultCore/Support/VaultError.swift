@@ -29,6 +29,8 @@ public enum VaultError: Error, Equatable, Sendable {
     case identicalToken(name: String)
     case tokenExpired(name: String, version: Int, expired: Date)
     case authenticationFailed(name: String, version: Int)
+    case metadataTampered(name: String)
+    case metadataUnsealed(name: String)
 
     // Process
     case cancelled(reason: String)
@@ -53,7 +55,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .tokenNotFound, .versionNotFound: return 9
         case .tokenExists: return 12
         case .invalidToken, .identicalToken: return 13
-        case .authenticationFailed: return 14
+        case .authenticationFailed, .metadataTampered, .metadataUnsealed: return 14
         case .tokenExpired: return 15
         case .cancelled: return 16
         case .auditWriteFailed: return 17
@@ -90,8 +92,10 @@ public enum VaultError: Error, Equatable, Sendable {
             return "paste the new key created in the Vision One console (Administration > API Keys)"
         case .tokenExpired:
             return "create a new key in the Vision One console and `vault rotate` it in, or pass --allow-expired"
-        case .authenticationFailed:
-            return "the stored ciphertext was modified or the file is corrupt; restore from a backup"
+        case .authenticationFailed, .metadataTampered:
+            return "the vault file was modified or is corrupt; restore from a backup"
+        case .metadataUnsealed:
+            return "check its base URL with `vault list`; if it is right, `vault doctor --seal-metadata` vouches for it"
         case .auditWriteFailed:
             return "no audit, no access: the secret was not released"
         default:
@@ -128,6 +132,10 @@ extension VaultError: CustomStringConvertible {
             return "token \(name) version \(version) expired on \(Timestamp.iso(expired))"
         case .authenticationFailed(let name, let version):
             return "token \(name) version \(version) failed authentication"
+        case .metadataUnsealed(let name):
+            return "token \(displayName(name)) has no metadata MAC (written before schema 2, or the MAC was removed)"
+        case .metadataTampered(let name):
+            return "token \(displayName(name)) metadata failed authentication: its name, region or base URL was changed outside v1vault"
         case .cancelled(let reason): return "cancelled: \(reason)"
         case .auditWriteFailed(let reason): return "could not write the audit log: \(reason)"
         case .io(let reason): return reason

@@ -14,6 +14,12 @@ struct DoctorCommand: ParsableCommand {
     @Flag(name: .customLong("no-unlock"), help: "Skip the checks that need the passphrase (decryption, audit chain).") var noUnlock = false
     @Option(name: .customLong("expect-head"), help: ArgumentHelp("Also check the audit log against a recorded head.", valueName: "head")) var expectHead: String?
     @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .customLong("seal-metadata"), help: "Vouch for tokens whose metadata has no MAC (vaults from before schema 2): check their base URLs with `vault list` first.")
+    var sealMetadata = false
+
+    func validate() throws {
+        if sealMetadata && noUnlock { throw ValidationError("--seal-metadata needs the passphrase; drop --no-unlock") }
+    }
 
     func run() throws {
         let head = try expectHead.map { h throws(VaultError) in try AuditHead.parse(h) }
@@ -21,6 +27,9 @@ struct DoctorCommand: ParsableCommand {
         var checks = Doctor.offline(vault)
         if !noUnlock {
             let unlocked = try global.unlock(vault)
+            if sealMetadata {
+                for (name, url) in try unlocked.sealLegacyMetadata() { Output.note("sealed metadata of \(name) (\(url))") }
+            }
             checks += Doctor.unlocked(unlocked, expectHead: head)
             try unlocked.record("doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)"])
         } else {

@@ -184,3 +184,50 @@ struct HardeningTests {
         #expect(mask == 0o077)
     }
 }
+
+@Suite("Token metadata MAC")
+struct MetadataMACTests {
+    func populated() throws -> Fixture {
+        let f = Fixture()
+        _ = try f.create()
+        let u = try f.unlocked()
+        try u.add("prod", token: secure("eyJ.prod"), metadata: TokenMetadata(region: .eu), expires: nil)
+        try u.add("test", token: secure("eyJ.test"), metadata: TokenMetadata(region: .us), expires: nil)
+        return f
+    }
+
+    @Test("a base URL changed outside v1vault stops every use of the token")
+    func redirectedBaseURL() throws {
+        let f = try populated()
+        try f.raw().write { db in try db.execute(sql: "UPDATE tokens SET base_url = 'https://attacker.example', region = NULL WHERE name = 'prod'") }
+        let u = try f.unlocked()
+        #expect(throws: VaultError.metadataTampered(name: "prod")) { try u.reveal("prod") }
+        #expect(throws: VaultError.metadataTampered(name: "prod")) { try u.rotate("prod", token: secure("eyJ.new"), expires: nil) }
+        #expect(string(try u.reveal("test").secret) == "eyJ.test")
+    }
+
+    @Test("swapped names are detected")
+    func swappedNames() throws {
+        let f = try populated()
+        try f.raw().write { db in
+            try db.execute(sql: "UPDATE tokens SET name = 'tmp' WHERE name = 'prod'")
+            try db.execute(sql: "UPDATE tokens SET name = 'prod' WHERE name = 'test'")
+            try db.execute(sql: "UPDATE tokens SET name = 'test' WHERE name = 'tmp'")
+        }
+        #expect(throws: VaultError.metadataTampered(name: "prod")) { try f.unlocked().reveal("prod") }
+    }
+
+    @Test("a removed MAC fails closed until the user vouches for the row")
+    func removedMAC() throws {
+        let f = try populated()
+        try f.raw().write { db in try db.execute(sql: "UPDATE tokens SET meta_mac = NULL, base_url = 'https://attacker.example' WHERE name = 'prod'") }
+        let u = try f.unlocked()
+        #expect(throws: VaultError.metadataUnsealed(name: "prod")) { try u.reveal("prod") }
+        // Further unlocked writes do not silently re-seal it.
+        _ = try u.reveal("test")
+        #expect(throws: VaultError.metadataUnsealed(name: "prod")) { try u.reveal("prod") }
+        let sealed = try u.sealLegacyMetadata()
+        #expect(sealed.map(\.name) == ["prod"] && sealed[0].baseURL == "https://attacker.example")
+        #expect(try u.reveal("prod").baseURL == "https://attacker.example")
+    }
+}
