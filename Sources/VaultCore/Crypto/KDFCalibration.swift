@@ -82,14 +82,8 @@ public enum KDFCalibration {
                       measuredMilliseconds: measured, memoryTooLarge: false, trials: trials)
     }
 
-    /// `500ms`, `1s`, `2.5s`, `1500` (milliseconds) → milliseconds.
+    /// `500ms`, `1s`, `2.5s` → milliseconds.
     public static func parseTime(_ text: String) throws(VaultError) -> Int64 {
-        let t = text.lowercased()
-        var number = t, scale = 1.0
-        if t.hasSuffix("ms") { number = String(t.dropLast(2)) } else if t.hasSuffix("s") { number = String(t.dropLast()); scale = 1000 }
-        guard !number.isEmpty, number.count <= 8, number.allSatisfy({ $0.isNumber || $0 == "." }), let v = Double(number), v > 0 else {
-            throw .invalidInput(reason: "invalid time \(displayName(text))", hint: "use e.g. 500ms, 1s or 2.5s")
-        }
-        return Int64((v * scale).rounded())
+        try TimeSpan.milliseconds(text, flag: "time")
     }
 }

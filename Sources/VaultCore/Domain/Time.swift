@@ -142,3 +142,16 @@ public enum ExpiryStatus: String, Codable, Sendable {
         Int((expires.timeIntervalSince(now) / 86400).rounded(.down))
     }
 }
+
+/// Short spans for timeouts and KDF targets: `500ms`, `1s`, `2.5s`.
+public enum TimeSpan {
+    public static func milliseconds(_ text: String, flag: String) throws(VaultError) -> Int64 {
+        let t = text.lowercased()
+        var number = t, scale = 1.0
+        if t.hasSuffix("ms") { number = String(t.dropLast(2)) } else if t.hasSuffix("s") { number = String(t.dropLast()); scale = 1000 }
+        guard !number.isEmpty, number.count <= 8, number.allSatisfy({ $0.isNumber || $0 == "." }), let v = Double(number), v > 0 else {
+            throw .invalidInput(reason: "invalid \(flag) \(displayName(text))", hint: "use e.g. 500ms, 1s or 2.5s")
+        }
+        return Int64((v * scale).rounded())
+    }
+}

@@ -38,6 +38,10 @@ public enum VaultError: Error, Equatable, Sendable {
     case io(reason: String)
     case database(reason: String)
 
+    // Vision One connectivity
+    case tokenRejected(name: String, outcome: String, status: Int?, code: String?)
+    case checkIncomplete(name: String, outcome: String, detail: String?)
+
     // exec (GNU env's conventions)
     case commandNotFound(command: String)
     case commandNotExecutable(command: String, reason: String)
@@ -60,6 +64,8 @@ public enum VaultError: Error, Equatable, Sendable {
         case .cancelled: return 16
         case .auditWriteFailed: return 17
         case .invalidName, .invalidInput: return 64
+        case .tokenRejected: return 22
+        case .checkIncomplete: return 23
         case .commandNotExecutable: return 126
         case .commandNotFound: return 127
         }
@@ -98,6 +104,10 @@ public enum VaultError: Error, Equatable, Sendable {
             return "check its base URL with `vault list`; if it is right, `vault doctor --seal-metadata` vouches for it"
         case .auditWriteFailed:
             return "no audit, no access: the secret was not released"
+        case .tokenRejected:
+            return "nothing was stored; check that you copied the whole key and chose its region (--region)"
+        case .checkIncomplete:
+            return "nothing was stored; retry, or leave out --check to store it unverified"
         default:
             return nil
         }
@@ -140,6 +150,10 @@ extension VaultError: CustomStringConvertible {
         case .auditWriteFailed(let reason): return "could not write the audit log: \(reason)"
         case .io(let reason): return reason
         case .database(let reason): return "database error: \(reason)"
+        case .tokenRejected(let name, let outcome, let status, let code):
+            return "Vision One rejected the token for \(name): \(outcome)" + (status.map { " (HTTP \($0)" + (code.map { ", \($0)" } ?? "") + ")" } ?? "")
+        case .checkIncomplete(let name, let outcome, let detail):
+            return "could not verify the token for \(name) with Vision One: \(outcome)" + (detail.map { " (\($0))" } ?? "")
         case .commandNotFound(let c): return "command not found: \(displayName(c))"
         case .commandNotExecutable(let c, let reason): return "cannot execute \(displayName(c)): \(reason)"
         }

@@ -15,6 +15,7 @@ struct Add: ParsableCommand {
     var name: String
     @OptionGroup var meta: MetadataOptions
     @OptionGroup var expiry: ExpiryOption
+    @OptionGroup var verify: CheckOption
 
     func run() throws {
         try Validate.tokenName(name)
@@ -25,6 +26,9 @@ struct Add: ParsableCommand {
         if (try? vault.store.tokenExists(name)) == true { throw VaultError.tokenExists(name: name) }
         let unlocked = try global.unlock(vault)
         let token = try SecretInput.readToken()
+        if verify.check {
+            CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: metadata.baseURL, checker: try verify.checker()))
+        }
         let info = try unlocked.add(name, token: token, metadata: metadata, expires: expires)
         let now = vault.clock.now()
         let left = info.expires.map { ", \(ExpiryStatus.daysLeft(expires: $0, now: now)) days left" } ?? ""

@@ -11,6 +11,7 @@ struct Rotate: ParsableCommand {
     @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
     @OptionGroup var expiry: ExpiryOption
     @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed (default 10).", valueName: "n")) var keep: Int = 10
+    @OptionGroup var verify: CheckOption
 
     func run() throws {
         try Validate.tokenName(name)
@@ -19,6 +20,10 @@ struct Rotate: ParsableCommand {
         guard try vault.store.tokenExists(name) else { throw VaultError.tokenNotFound(name: name) }
         let unlocked = try global.unlock(vault)
         let token = try SecretInput.readToken(prompt: "Paste the new Vision One API key (input hidden): ")
+        if verify.check {
+            let url = try unlocked.verifiedBaseURL(name)
+            CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: url, checker: try verify.checker()))
+        }
         let result = try unlocked.rotate(name, token: token, expires: expires, keep: keep)
         RotationReport.print(name: name, result, verb: "rotated")
     }

@@ -88,3 +88,21 @@ struct ParsingTests {
         #expect(VaultError.tokenNotFound(name: "a\u{1b}[31mb\nc").description == "no token named \"a\\x1b[31mb\\x0ac\"")
     }
 }
+
+@Suite("Connectivity rules")
+struct ConnectivityRuleTests {
+    @Test("requests go only to https, or http on loopback, at the documented path")
+    func endpoints() {
+        #expect(ConnectivityChecker.endpoint("https://api.xdr.trendmicro.com")?.absoluteString == "https://api.xdr.trendmicro.com/v3.0/healthcheck/connectivity")
+        #expect(ConnectivityChecker.endpoint("http://127.0.0.1:8080")?.absoluteString == "http://127.0.0.1:8080/v3.0/healthcheck/connectivity")
+        #expect(ConnectivityChecker.endpoint("http://[::1]:8080") != nil)
+        #expect(ConnectivityChecker.endpoint("http://api.xdr.trendmicro.com") == nil)
+        #expect(ConnectivityChecker.endpoint("http://127.0.0.1.nip.io") == nil)
+    }
+
+    @Test("server text is sanitised before display")
+    func sanitise() {
+        #expect(ConnectivityChecker.sanitize("a\u{1b}[2Jb\nc", max: 100) == "a[2Jbc")
+        #expect(ConnectivityChecker.sanitize(String(repeating: "x", count: 500), max: 10).count == 10)
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+/// --check and --timeout for `add` and `rotate`.
+struct CheckOption: ParsableArguments {
+    @Flag(help: "Verify the new token with Vision One (GET /v3.0/healthcheck/connectivity) before storing it.")
+    var check = false
+
+    @Option(help: ArgumentHelp("Time limit for the check (default 10s).", valueName: "time"))
+    var timeout: String = "10s"
+
+    func checker() throws -> ConnectivityChecker {
+        ConnectivityChecker(timeout: TimeInterval(try TimeSpan.milliseconds(timeout, flag: "--timeout")) / 1000)
+    }
+
+    static func report(_ r: CheckResult) {
+        Output.note("checked with Vision One: \(r.outcome.rawValue) (HTTP \(r.httpStatus.map(String.init) ?? "-")\(r.traceID.map { ", trace \($0)" } ?? ""))")
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask Vision One whether tokens work (GET /v3.0/healthcheck/connectivity).",
+        discussion: """
+            One request per token's current version, at its region's base URL, a few at a time; no \
+            retries; redirects are not followed. Exit 0 when all are ok, 22 when Vision One rejected \
+            at least one token (invalid credentials, access denied), 23 when a check could not \
+            complete (network, timeout, TLS, rate limit, server error).
+            """)
+
+    static let someRejected: Int32 = 22
+    static let unreachable: Int32 = 23
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("Tokens to check.", valueName: "name")) var names: [String] = []
+    @Flag(help: "Check every stored token.") var all = false
+    @Option(help: ArgumentHelp("Time limit per request (default 10s).", valueName: "time")) var timeout: String = "10s"
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if all == !names.isEmpty { throw ValidationError(all ? "give token names or --all, not both" : "name the tokens to check, or pass --all") }
+    }
+
+    func run() throws {
+        for n in names { try Validate.tokenName(n) }
+        let limit = try TimeSpan.milliseconds(timeout, flag: "--timeout")
+        guard limit <= 300_000 else { throw VaultError.invalidInput(reason: "--timeout must be at most 300s", hint: nil) }
+        let vault = try global.openVault()
+        for n in names where try !vault.store.tokenExists(n) { throw VaultError.tokenNotFound(name: n) }
+        let unlocked = try global.unlock(vault)
+        let targets = all ? try unlocked.allNames() : names
+        guard !targets.isEmpty else { Output.note("no tokens stored"); return }
+        let results = try unlocked.check(targets, checker: ConnectivityChecker(timeout: TimeInterval(limit) / 1000))
+        if json {
+            Output.line(Output.json(results))
+        } else {
+            Output.table(["NAME", "VERSION", "RESULT", "HTTP", "CODE", "TRACE ID", "DETAIL"], results.map { r in
+                [r.name, "\(r.version)", r.outcome.rawValue, r.httpStatus.map(String.init) ?? "-", r.errorCode ?? "-",
+                 r.traceID ?? "-", r.message ?? ""]
+            })
+        }
+        if results.contains(where: \.rejected) { throw ExitCode(Self.someRejected) }
+        if results.contains(where: { $0.outcome != .ok }) { throw ExitCode(Self.unreachable) }
+    }
+}
