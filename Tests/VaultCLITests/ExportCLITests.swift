@@ -149,6 +149,20 @@ struct ExportCLITests {
         #expect(c.run("export", "a", "--token-var", "MY_KEY", "--url-var", "MY_URL").out == "export MY_KEY='ta'\nexport MY_URL='https://api.xdr.trendmicro.com'\n")
     }
 
+    @Test("export --all exports every token under one unlock and needs --prefix for several")
+    func exportAll() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("one", "eyJ.1"); c.add("two.b", "eyJ.2")
+        #expect(c.run("export", "--all").status == 64)
+        let r = c.run("export", "--all", "--prefix", "--format", "json")
+        #expect(r.status == 0, "\(r)")
+        let obj = try JSONSerialization.jsonObject(with: r.stdout) as! [String: String]
+        #expect(obj["ONE_TMV1_TOKEN"] == "eyJ.1" && obj["TWO_B_TMV1_TOKEN"] == "eyJ.2" && obj.count == 4)
+        #expect(c.audit(action: "export").last.flatMap { ($0["tokens"] as? [[String: Any]])?.count } == 2)
+        #expect(c.run("export", "one", "--all").status == 64)
+    }
+
     @Test("exec passes the command's exit status through", arguments: [Int32(0), 3, 42])
     func execStatus(code: Int32) {
         let c = CLI.initialized()

@@ -13,9 +13,7 @@ extension UnlockedVault {
     }
 
     /// All token names, for `check --all`.
-    public func allNames() throws(VaultError) -> [String] {
-        try vault.store.read { db in try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name") }
-    }
+    public func allNames() throws(VaultError) -> [String] { try vault.store.tokenNames() }
 
     /// The authenticated base URL of a stored token (for `rotate --check`).
     public func verifiedBaseURL(_ name: String) throws(VaultError) -> String {

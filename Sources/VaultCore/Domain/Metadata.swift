@@ -35,25 +35,63 @@ public enum Validate {
         }
     }
 
-    /// A base URL: `https://host[:port][/path]`, no credentials, query or fragment. Loopback
-    /// hosts may use http (local test servers).
+    /// A base URL: `https://host[:port][/path]` — scheme `https` (or `http` for a loopback host),
+    /// a host of letters, digits, `.` and `-` (or `[::1]`), an optional port 1–65535, and a path
+    /// of `[A-Za-z0-9._~-]` segments. No credentials, query, fragment or empty segments. Returns
+    /// the canonical form: lower-case scheme and host, no trailing slash.
     public static func baseURL(_ text: String) throws(VaultError) -> String {
         let hint = "use e.g. https://api.xdr.trendmicro.com"
-        guard text.utf8.count <= 2048, text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }),
-              let comps = URLComponents(string: text), let scheme = comps.scheme?.lowercased(),
-              let host = comps.host, !host.isEmpty else {
-            throw .invalidInput(reason: "invalid base URL \(displayName(text))", hint: hint)
+        func invalid(_ why: String? = nil) -> VaultError {
+            .invalidInput(reason: why ?? "invalid base URL \(displayName(text))", hint: hint)
         }
-        guard comps.user == nil, comps.password == nil, comps.query == nil, comps.fragment == nil else {
-            throw .invalidInput(reason: "base URL must not contain credentials, a query or a fragment", hint: hint)
+        let b = Array(text.utf8)
+        guard b.count <= 2048, b.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { throw invalid() }
+        if b.contains(UInt8(ascii: "@")) || b.contains(UInt8(ascii: "?")) || b.contains(UInt8(ascii: "#")) {
+            throw invalid("base URL must not contain credentials, a query or a fragment")
         }
-        let loopback = isLoopback(host)
+        guard let sep = text.range(of: "://") else { throw invalid() }
+        let scheme = text[..<sep.lowerBound].lowercased()
+        var rest = Substring(text[sep.upperBound...])
+        let authority = rest.prefix { $0 != "/" }
+        rest = rest.dropFirst(authority.count)
+        var host = Substring(authority), port: Int?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw invalid() }
+            host = authority[...close]
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (1...65535).contains(p) else { throw invalid() }
+                port = p
+            }
+            guard host.lowercased() == "[::1]" else { throw invalid() }
+        } else {
+            if let colon = authority.firstIndex(of: ":") {
+                host = authority[..<colon]
+                let digits = authority[authority.index(after: colon)...]
+                guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
+                      let p = Int(digits), (1...65535).contains(p) else { throw invalid() }
+                port = p
+            }
+            let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+            guard !host.isEmpty, host.count <= 253, labels.allSatisfy({ l in
+                !l.isEmpty && l.count <= 63 && l.first != "-" && l.last != "-"
+                    && l.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 }
+            }) else { throw invalid() }
+        }
+        var path = rest
+        while path.hasSuffix("/") { path.removeLast() }
+        if !path.isEmpty {
+            let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+            guard segments.allSatisfy({ seg in
+                !seg.isEmpty && seg != "." && seg != ".."
+                    && seg.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || "._~-".utf8.contains($0) }
+            }) else { throw invalid() }
+        }
+        let loopback = isLoopback(String(host))
         guard scheme == "https" || (scheme == "http" && loopback) else {
-            throw .invalidInput(reason: "base URL \(displayName(text)) is not https", hint: hint)
+            throw invalid("base URL \(displayName(text)) is not https")
         }
-        var t = text
-        while t.hasSuffix("/") { t.removeLast() }
-        return t
+        return scheme + "://" + host.lowercased() + (port.map { ":\($0)" } ?? "") + path
     }
 
     public static func isLoopback(_ host: String) -> Bool {

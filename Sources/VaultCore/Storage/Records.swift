@@ -1,8 +1,16 @@
 import Foundation
 import GRDB
 
+/// Records whose Swift properties are camelCase and whose columns are snake_case.
+protocol SnakeCaseRecord: FetchableRecord, EncodableRecord {}
+
+extension SnakeCaseRecord {
+    static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
+}
+
 /// The single `vault_header` row.
-struct VaultHeaderRecord: Codable, FetchableRecord, PersistableRecord {
+struct VaultHeaderRecord: Codable, SnakeCaseRecord, PersistableRecord {
     static let databaseTableName = "vault_header"
     static let formatVersion = 1
 
@@ -23,9 +31,6 @@ struct VaultHeaderRecord: Codable, FetchableRecord, PersistableRecord {
         static let wrapNonce = Column("wrap_nonce")
     }
 
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
-
     var kdfParameters: KDFParameters? {
         guard kdfOps > 0, kdfMem > 0 else { return nil }
         return KDFParameters(opsLimit: UInt64(kdfOps), memLimit: UInt64(kdfMem))
@@ -33,7 +38,7 @@ struct VaultHeaderRecord: Codable, FetchableRecord, PersistableRecord {
 }
 
 /// One row of `tokens`: a named Vision One API key and its metadata.
-struct TokenRecord: Codable, FetchableRecord, MutablePersistableRecord {
+struct TokenRecord: Codable, SnakeCaseRecord, MutablePersistableRecord {
     static let databaseTableName = "tokens"
     static let versions = hasMany(TokenVersionRecord.self, using: ForeignKey(["token_id"]))
 
@@ -53,9 +58,6 @@ struct TokenRecord: Codable, FetchableRecord, MutablePersistableRecord {
         static let metaMac = Column("meta_mac")
     }
 
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
-
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     var permissionList: [String] {
@@ -64,7 +66,7 @@ struct TokenRecord: Codable, FetchableRecord, MutablePersistableRecord {
 }
 
 /// One row of `token_versions`: a sealed secret and its lifetime.
-struct TokenVersionRecord: Codable, FetchableRecord, PersistableRecord {
+struct TokenVersionRecord: Codable, SnakeCaseRecord, PersistableRecord {
     static let databaseTableName = "token_versions"
 
     var tokenId: Int64
@@ -87,7 +89,7 @@ struct TokenVersionRecord: Codable, FetchableRecord, PersistableRecord {
 }
 
 /// One row of `audit_log`.
-struct AuditRecord: Codable, FetchableRecord, MutablePersistableRecord {
+struct AuditRecord: Codable, SnakeCaseRecord, MutablePersistableRecord {
     static let databaseTableName = "audit_log"
 
     var seq: Int64?
@@ -107,9 +109,6 @@ struct AuditRecord: Codable, FetchableRecord, MutablePersistableRecord {
         static let seq = Column("seq")
         static let mac = Column("mac")
     }
-
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
 }

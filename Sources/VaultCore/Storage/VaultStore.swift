@@ -216,6 +216,11 @@ public final class VaultStore: Sendable {
 }
 
 extension VaultStore {
+    /// Every token name, sorted (metadata only).
+    public func tokenNames() throws(VaultError) -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name") }
+    }
+
     /// Whether a token named `name` exists (metadata only).
     public func tokenExists(_ name: String) throws(VaultError) -> Bool {
         try read { db in try TokenRecord.filter(TokenRecord.Columns.name == name).fetchCount(db) > 0 }

@@ -53,16 +53,21 @@ struct Export: ParsableCommand {
     @Flag(help: "With -o: replace an existing file atomically.") var force = false
     @Flag(name: .customLong("json-meta"), help: "With --format json: add version, expiry and region under _meta.") var jsonMeta = false
     @Flag(help: "With --format raw: end with a newline.") var newline = false
+    @Flag(help: "Export every stored token (needs --prefix unless there is only one).") var all = false
 
     func validate() throws {
+        if all, !tokens.isEmpty { throw ValidationError("give token names or --all, not both") }
         if force, output == nil { throw ValidationError("--force needs -o FILE") }
         if jsonMeta, format != .json { throw ValidationError("--json-meta needs --format json") }
         if newline, format != .raw { throw ValidationError("--newline needs --format raw") }
         if format == .github, output != nil { throw ValidationError("--format github writes to $GITHUB_ENV; -o does not apply") }
-        if format == .raw, tokens.count != 1 { throw ValidationError("--format raw exports exactly one token") }
+        if format == .raw, tokens.count != 1 || all { throw ValidationError("--format raw exports exactly one token") }
     }
 
     func run() throws {
+        var tokens = self.tokens
+        let vault = try global.openVault()
+        if all { tokens = try vault.store.tokenNames() }
         try naming.check(tokens)
         var githubEnv: String?
         if format == .github {
@@ -71,8 +76,7 @@ struct Export: ParsableCommand {
             }
             githubEnv = path
         }
-        let vault = try global.openVault()
-        for t in tokens where try !vault.store.tokenExists(t) { throw VaultError.tokenNotFound(name: t) }
+        if !all { for t in tokens where try !vault.store.tokenExists(t) { throw VaultError.tokenNotFound(name: t) } }
         // Claim the destination before anything is revealed, so a clash costs nothing.
         let destination = try output.map { path throws -> OutputFile in try OutputFile.create(path, replace: force) }
         var rendered: SecureBytes?

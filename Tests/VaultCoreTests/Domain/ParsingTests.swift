@@ -50,7 +50,14 @@ struct ParsingTests {
         #expect(try Validate.baseURL("https://api.example.com/") == "https://api.example.com")
         #expect(try Validate.baseURL("http://127.0.0.1:8080") == "http://127.0.0.1:8080")
         #expect(try Validate.baseURL("http://localhost:9") == "http://localhost:9")
-        for bad in ["http://api.example.com", "ftp://x", "https://user:pw@x.com", "https://x.com/?q=1", "not a url", "https://", "http://127.0.0.1.evil.com"] {
+        // Fuzz finding (fuzz/seeds/Parsers/regression-mixed-case-scheme): accepted but not canonical.
+        #expect(try Validate.baseURL("htTp://127.0.0.1:8080") == "http://127.0.0.1:8080")
+        #expect(try Validate.baseURL("HTTPS://API.EU.XDR.TrendMicro.com/") == "https://api.eu.xdr.trendmicro.com")
+        #expect(try Validate.baseURL("https://proxy.example/vision-one/") == "https://proxy.example/vision-one")
+        // Fuzz finding (fuzz/seeds/Parsers/regression-odd-authority).
+        for bad in ["http://api.example.com", "ftp://x", "https://user:pw@x.com", "https://x.com/?q=1", "not a url", "https://",
+                    "http://127.0.0.1.evil.com", "https://IBe://a@com", "https://a:/x", "https://a:99999", "https://a//b",
+                    "https://a/../b", "https://-a.com", "https://a..b", "https://[::2]", "https://a/b%20c"] {
             #expect(throws: (any Error).self, "\(bad)") { try Validate.baseURL(bad) }
         }
     }
