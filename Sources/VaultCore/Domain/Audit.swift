@@ -186,12 +186,7 @@ enum AuditChain {
     }
 
     /// Audit timestamps: ISO 8601 UTC with milliseconds.
-    static func timestamp(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
-    }
+    static func timestamp(_ date: Date) -> String { Timestamp.isoMilliseconds(date) }
 }
 
 /// A filter for `vault audit`.

@@ -10,17 +10,62 @@ public struct Clock: Sendable {
     public static func fixed(_ date: Date) -> Clock { Clock { date } }
 }
 
-/// Timestamps are stored as integer Unix seconds (UTC) and shown as ISO 8601.
+/// Timestamps are stored as integer Unix seconds (UTC) and shown as ISO 8601. Formatting and
+/// calendar arithmetic are plain integer maths on the proleptic Gregorian calendar (no ICU
+/// formatter or Calendar per call: `list` formats two dates per token).
 public enum Timestamp {
     public static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
     public static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 
+    /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+    static func days(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+
+    /// The civil date of a day number (inverse of `days`).
+    static func civil(_ dayNumber: Int) -> (year: Int, month: Int, day: Int) {
+        let z = dayNumber + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp + (mp < 10 ? 3 : -9)
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        [31, isLeap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    }
+
+    private static func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+
     /// `2027-01-31T09:30:00Z`
     public static func iso(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
+        let secs = Int(seconds(date))
+        let dayNumber = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+        let sod = secs - dayNumber * 86400
+        let c = civil(dayNumber)
+        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(sod / 3600, 2)):\(pad(sod / 60 % 60, 2)):\(pad(sod % 60, 2))Z"
+    }
+
+    /// `2027-01-31T09:30:00.123Z` (audit rows).
+    static func isoMilliseconds(_ date: Date) -> String {
+        let ms = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let whole = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        let base = iso(Date(timeIntervalSince1970: TimeInterval(whole)))
+        return String(base.dropLast()) + "." + pad(ms - whole * 1000, 3) + "Z"
     }
 
     /// `2027-01-31` (UTC)
@@ -28,10 +73,16 @@ public enum Timestamp {
         String(iso(date).prefix(10))
     }
 
-    static var utcCalendar: Calendar {
-        var c = Calendar(identifier: .gregorian)
-        c.timeZone = TimeZone(identifier: "UTC")!
-        return c
+    /// `date` plus whole calendar years, clamping Feb 29 to Feb 28 as calendars do.
+    static func adding(years: Int, to date: Date) -> Date {
+        let secs = Int(seconds(date))
+        let dayNumber = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+        let sod = secs - dayNumber * 86400
+        let c = civil(dayNumber)
+        let y = c.year + years
+        let d = min(c.day, daysIn(month: c.month, year: y))
+        let frac = date.timeIntervalSince1970 - TimeInterval(secs)
+        return Date(timeIntervalSince1970: TimeInterval(days(year: y, month: c.month, day: d) * 86400 + sod) + frac)
     }
 
     /// Parses `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`; nil if neither.
@@ -46,19 +97,15 @@ public enum Timestamp {
         guard bytes.count == 10 || bytes.count == 20,
               let y = digits(0..<4), bytes[4] == 45, let m = digits(5..<7), bytes[7] == 45, let d = digits(8..<10)
         else { return nil }
-        var comps = DateComponents(year: y, month: m, day: d, hour: 0, minute: 0, second: 0)
+        var secondsOfDay = 0
         if bytes.count == 20 {
             guard bytes[10] == 84, let h = digits(11..<13), bytes[13] == 58, let mi = digits(14..<16), bytes[16] == 58,
                   let s = digits(17..<19), bytes[19] == 90, h < 24, mi < 60, s < 60 else { return nil }
-            comps.hour = h; comps.minute = mi; comps.second = s
+            secondsOfDay = h * 3600 + mi * 60 + s
         }
-        guard (1970...9999).contains(y), (1...12).contains(m), (1...31).contains(d) else { return nil }
-        let cal = utcCalendar
-        guard let date = cal.date(from: comps) else { return nil }
-        // Reject rollovers such as 2027-02-30.
-        let back = cal.dateComponents([.year, .month, .day], from: date)
-        guard back.year == y, back.month == m, back.day == d else { return nil }
-        return date
+        // Calendar-invalid dates such as 2027-02-30 are rejected, not rolled over.
+        guard (1970...9999).contains(y), (1...12).contains(m), (1...daysIn(month: m, year: y)).contains(d) else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(days(year: y, month: m, day: d) * 86400 + secondsOfDay))
     }
 }
 
@@ -96,7 +143,7 @@ public struct DurationSpec: Equatable, Sendable {
         case .hours: return date.addingTimeInterval(TimeInterval(amount) * 3600)
         case .days: return date.addingTimeInterval(TimeInterval(amount) * 86400)
         case .weeks: return date.addingTimeInterval(TimeInterval(amount) * 7 * 86400)
-        case .years: return Timestamp.utcCalendar.date(byAdding: .year, value: amount, to: date)!
+        case .years: return Timestamp.adding(years: amount, to: date)
         }
     }
 }

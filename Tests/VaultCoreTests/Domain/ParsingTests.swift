@@ -113,3 +113,26 @@ struct ConnectivityRuleTests {
         #expect(ConnectivityChecker.sanitize(String(repeating: "x", count: 500), max: 10).count == 10)
     }
 }
+
+@Suite("Calendar arithmetic")
+struct CalendarTests {
+    @Test("integer civil-date maths agrees with Foundation's Gregorian calendar")
+    func agreesWithFoundation() {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let f = ISO8601DateFormatter()
+        f.timeZone = TimeZone(identifier: "UTC")
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let date = Date(timeIntervalSince1970: TimeInterval(Int64.random(in: 0...4_102_444_800, using: &rng)))
+            #expect(Timestamp.iso(date) == f.string(from: date))
+            for years in [1, 4, 100] {
+                #expect(Timestamp.adding(years: years, to: date) == cal.date(byAdding: .year, value: years, to: date)!, "\(date) + \(years)y")
+            }
+        }
+        let leap = Timestamp.parseDate("2028-02-29T10:00:00Z")!
+        #expect(Timestamp.iso(Timestamp.adding(years: 1, to: leap)) == "2029-02-28T10:00:00Z")
+        #expect(Timestamp.isoMilliseconds(Date(timeIntervalSince1970: 1.25)) == "1970-01-01T00:00:01.250Z")
+        #expect(Timestamp.parseDate("2028-02-29") != nil && Timestamp.parseDate("2027-02-29") == nil && Timestamp.parseDate("2000-02-29") != nil && Timestamp.parseDate("2100-02-29") == nil)
+    }
+}
