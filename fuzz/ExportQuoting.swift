@@ -35,7 +35,7 @@ public func fuzzExport(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard (try? TokenInput.validate(secret)) != nil else { return 0 }
     let original = Array(UnsafeBufferPointer(start: data, count: size))
     let token = RevealedToken(name: "k", version: 1, baseURL: "https://api.xdr.trendmicro.com", region: .us, expires: nil,
-                              secret: secret, warning: nil)
+                              secret: .single(secret), warning: nil)
     let vars = try! Exporter.variables([token], naming: ExportNaming())
 
     let env = Exporter.env(vars).withUnsafeBytes { Array($0) }

@@ -24,11 +24,20 @@ enum Output {
     /// Writes bytes from secure memory to a file descriptor without copying them into a
     /// Swift String. Flushes stdout first so ordering is preserved.
     static func writeSecret(_ bytes: borrowing SecureBytes, fd: Int32 = 1) throws {
+        try bytes.withUnsafeBytes { buf in try write(buf, fd: fd) }
+    }
+
+    static func writeSecret(_ view: SecretView, fd: Int32 = 1) throws {
+        try view.withUnsafeBytes { buf in try write(buf, fd: fd) }
+    }
+
+    private static func write(_ buf: UnsafeRawBufferPointer, fd: Int32) throws {
         fflush(nil)
-        try bytes.withUnsafeBytes { buf in
+        guard buf.count > 0 else { return }
+        do {
             var offset = 0
             while offset < buf.count {
-                let n = write(fd, buf.baseAddress! + offset, buf.count - offset)
+                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw VaultError.io(reason: "cannot write output: \(String(cString: strerror(errno)))")

@@ -16,6 +16,10 @@ func string(_ b: borrowing SecureBytes) -> String {
     b.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
 }
 
+func string(_ v: SecretView) -> String {
+    v.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+}
+
 /// A private temporary directory, removed when the value is released.
 final class TempDir {
     let path: String
@@ -67,6 +71,6 @@ extension AuditActor {
 
 extension ImportEntry {
     convenience init(name: String, token: String, metadata: TokenMetadata, expires: Date?) {
-        self.init(name: name, token: secure(token), metadata: metadata, expires: expires)
+        self.init(name: name, token: .single(secure(token)), metadata: metadata, expires: expires)
     }
 }

@@ -20,6 +20,30 @@ enum SealedEntry {
         return SecretBox.seal(plain, key: key)
     }
 
+    /// Opens into `scratch` and returns the range of the token bytes within it; nil unless it
+    /// authenticates and its bound prefix equals `binding`.
+    static func open(ciphertext: [UInt8], nonce: [UInt8], binding: [UInt8], key: borrowing SecureBytes, into scratch: inout SecureBytes) -> Range<Int>? {
+        guard SecretBox.open(ciphertext: ciphertext, nonce: nonce, key: key, into: &scratch), scratch.count > binding.count else {
+            scratch.reset()
+            return nil
+        }
+        let bound = scratch.withUnsafeBytes { p in
+            binding.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(rebasing: p[0..<binding.count]), $0) }
+        }
+        guard bound else { scratch.reset(); return nil }
+        return binding.count..<scratch.count
+    }
+
+    /// Seals `binding || token` built in `scratch` (reused across calls).
+    static func seal(_ token: UnsafeRawBufferPointer, binding: [UInt8], key: borrowing SecureBytes, scratch: inout SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
+        if scratch.capacity < binding.count + token.count { scratch = SecureBytes(capacity: binding.count + token.count, empty: true) }
+        scratch.reset()
+        binding.withUnsafeBytes { scratch.append($0) }
+        scratch.append(token)
+        defer { scratch.reset() }
+        return SecretBox.seal(scratch, key: key)
+    }
+
     /// Opens a sealed entry; nil unless it authenticates, is longer than the binding, and its
     /// bound prefix equals `binding` (compared in constant time).
     static func open(ciphertext: [UInt8], nonce: [UInt8], binding: [UInt8], key: borrowing SecureBytes) -> SecureBytes? {

@@ -47,6 +47,31 @@ enum SecretBox {
     }
 }
 
+extension SecretBox {
+    /// Opens a box into `scratch` (reused across calls: grown if too small, reset first).
+    /// Returns false when authentication fails; `scratch` then holds nothing.
+    static func open(ciphertext: [UInt8], nonce: [UInt8], key: borrowing SecureBytes, into scratch: inout SecureBytes) -> Bool {
+        guard nonce.count == nonceBytes, ciphertext.count >= macBytes, key.count == keyBytes else { return false }
+        let needed = ciphertext.count - macBytes
+        if scratch.capacity < needed { scratch = SecureBytes(capacity: max(needed, scratch.capacity * 2), empty: true) }
+        scratch.reset()
+        let rc = scratch.withUnsafeMutableBytes { m in
+            ciphertext.withUnsafeBufferPointer { c in
+                key.withUnsafeBytes { k in
+                    nonce.withUnsafeBufferPointer { n in
+                        crypto_secretbox_open_easy(
+                            m.baseAddress!.assumingMemoryBound(to: UInt8.self), c.baseAddress!, UInt64(c.count),
+                            n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    }
+                }
+            }
+        }
+        guard rc == 0 else { return false }
+        scratch.setCount(needed)
+        return true
+    }
+}
+
 /// Keyed BLAKE2b-256 (`crypto_generichash` with a 32-byte key), used as the audit-chain MAC.
 enum KeyedHash {
     static let outputBytes = 32

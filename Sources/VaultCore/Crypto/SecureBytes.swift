@@ -1,4 +1,10 @@
 import CSodium
+import Synchronization
+
+/// See `SecureBytes.allocationCounter`.
+final class AllocationCounter: Sendable {
+    let count = Atomic<Int>(0)
+}
 
 /// A fixed-size buffer of secret bytes in libsodium-guarded memory (`sodium_malloc`: locked
 /// against swapping, surrounded by guard pages, excluded from core dumps where supported),
@@ -11,8 +17,13 @@ public struct SecureBytes: ~Copyable {
     /// Allocated size.
     public let capacity: Int
 
+    /// Counts guarded allocations made by the current task when set (each is its own mapping,
+    /// so bulk paths must not make one per token; tests check that).
+    @TaskLocal static var allocationCounter: AllocationCounter?
+
     /// Allocates `capacity` zeroed bytes; `count` starts at `capacity` unless `empty` is true.
     public init(capacity: Int, empty: Bool = false) {
+        SecureBytes.allocationCounter?.count.add(1, ordering: .relaxed)
         _ = Sodium.ready
         precondition(capacity >= 0)
         guard let p = sodium_malloc(max(capacity, 1)) else {
@@ -66,6 +77,12 @@ public struct SecureBytes: ~Copyable {
 
     public mutating func append(_ other: borrowing SecureBytes) {
         other.withUnsafeBytes { append($0) }
+    }
+
+    /// Marks the first `n` bytes as meaningful after writing them through `withUnsafeMutableBytes`.
+    mutating func setCount(_ n: Int) {
+        precondition(n >= 0 && n <= capacity)
+        count = n
     }
 
     /// Drops bytes from the end, zeroing them.

@@ -29,9 +29,7 @@ extension UnlockedVault {
     /// Verifies a token that is not stored yet (`add --check`, `rotate --check`). Audited as
     /// `check-new`; throws `tokenRejected` (exit 22) or `checkIncomplete` (exit 23) unless ok.
     public func checkNew(_ name: String, token: borrowing SecureBytes, baseURL: String, checker: ConnectivityChecker) throws(VaultError) -> CheckResult {
-        var copy = SecureBytes(capacity: token.count, empty: true)
-        copy.append(token)
-        let wrapped = RevealedToken(name: name, version: 0, baseURL: baseURL, region: nil, expires: nil, secret: copy, warning: nil)
+        let wrapped = RevealedToken(name: name, version: 0, baseURL: baseURL, region: nil, expires: nil, secret: .single(token), warning: nil)
         try record("check-new", subjects: [AuditSubject(name: name)], details: ["base_url": baseURL])
         let result = checker.check([.init(name: name, version: 0, baseURL: baseURL, token: wrapped)])[0]
         try recordChecks([result], action: "check-new-result")

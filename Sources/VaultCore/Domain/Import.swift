@@ -4,13 +4,13 @@ import GRDB
 /// One token to import, with the line (or array index) it came from for error messages.
 public final class ImportEntry {
     public let name: String
-    public let token: SecureBytes
+    public let token: SecretView
     public let metadata: TokenMetadata
     public let expires: Date?
     /// 1-based line number (dotenv) or array index + 1 (json); 0 when not from a file.
     public let line: Int
 
-    public init(name: String, token: consuming SecureBytes, metadata: TokenMetadata, expires: Date?, line: Int = 0) {
+    public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0) {
         self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line
     }
 }
@@ -35,6 +35,7 @@ extension UnlockedVault {
             }
         }
         let now = Timestamp.seconds(self.now)
+        var scratch = SecureBytes(capacity: 4096, empty: true)
         return try perform("import", subjects: [], details: ["count": "\(entries.count)", "source": source]) { db, _, _ in
             // All names at once (an IN list would hit SQLite's variable limit at 32,766).
             let existing = Set(try String.fetchAll(db, sql: "SELECT name FROM tokens"))
@@ -49,7 +50,9 @@ extension UnlockedVault {
                                          permissions: AuditChain.json(e.metadata.permissions), createdAt: now, metaMac: nil)
                 try record.insert(db)
                 try sealMetadata(db, &record)
-                _ = try insertVersion(db, tokenID: record.id!, version: 1, secret: e.token, expires: e.expires)
+                _ = try e.token.withUnsafeBytes { raw in
+                    try insertVersion(db, tokenID: record.id!, version: 1, token: raw, expires: e.expires, scratch: &scratch)
+                }
             }
             return entries.count
         }

@@ -8,8 +8,8 @@ public enum ImportParser {
     /// `NAME=TOKEN` per line. Blank lines and `#` comments are skipped, an `export ` prefix and
     /// one pair of matching surrounding quotes are removed, a trailing CR is dropped. Tokens are
     /// copied from the secure input buffer into their own secure buffers.
-    public static func dotenv(_ input: borrowing SecureBytes, metadata: TokenMetadata, expires: Date?) throws(VaultError) -> [ImportEntry] {
-        var entries: [ImportEntry] = []
+    public static func dotenv(_ input: consuming SecureBytes, metadata: TokenMetadata, expires: Date?) throws(VaultError) -> [ImportEntry] {
+        var found: [(name: String, range: Range<Int>, line: Int)] = []
         var lineStart = 0
         var lineNumber = 0
         let count = input.count
@@ -37,11 +37,11 @@ public enum ImportParser {
             let name = String(decoding: nameBytes, as: UTF8.self)
             var vs = eq + 1, ve = end
             if ve - vs >= 2, input[vs] == input[ve - 1], input[vs] == 0x22 || input[vs] == 0x27 { vs += 1; ve -= 1 }
-            var token = SecureBytes(capacity: ve - vs, empty: true)
-            input.withUnsafeBytes { token.append(UnsafeRawBufferPointer(rebasing: $0[vs..<ve])) }
-            entries.append(ImportEntry(name: name, token: token, metadata: metadata, expires: expires, line: lineNumber))
+            found.append((name, vs..<ve, lineNumber))
         }
-        return entries
+        // The tokens stay where they are: the input buffer becomes their arena.
+        let arena = SecretArena(adopting: input)
+        return found.map { ImportEntry(name: $0.name, token: arena.view($0.range), metadata: metadata, expires: expires, line: $0.line) }
     }
 
     static let jsonFields: Set<String> = ["name", "token", "region", "base_url", "expires", "role", "description", "permissions"]
@@ -63,6 +63,7 @@ public enum ImportParser {
             throw .invalidInput(reason: "expected a JSON array of objects", hint: nil)
         }
         var entries: [ImportEntry] = []
+        let arena = SecretArena(capacity: array.reduce(0) { $0 + ((($1 as? [String: Any])?["token"] as? String)?.utf8.count ?? 0) })
         for (i, item) in array.enumerated() {
             let at = "entry \(i + 1)"
             guard let obj = item as? [String: Any] else { throw .invalidInput(reason: "\(at): not an object", hint: nil) }
@@ -88,8 +89,8 @@ public enum ImportParser {
                     meta.permissions = try list.map { v throws(VaultError) in try Validate.text(v, field: "permission") }
                 }
                 let entryExpires = try string("expires").map { e throws(VaultError) in try ExpirySpec.parse(e, now: now) } ?? expires
-                var token = SecureBytes(capacity: tokenText.utf8.count, empty: true)
-                token.append(tokenText)
+                var text = tokenText
+                let token = text.withUTF8 { arena.store(UnsafeRawBufferPointer($0)) }
                 entries.append(ImportEntry(name: name, token: token, metadata: meta, expires: entryExpires, line: i + 1))
             } catch {
                 throw .invalidInput(reason: "\(at): \(error)", hint: nil)

@@ -7,11 +7,11 @@ public final class RevealedToken {
     public let baseURL: String
     public let region: Region?
     public let expires: Date?
-    public let secret: SecureBytes
+    public let secret: SecretView
     /// Set when the version expires within the warning window (print it on stderr).
     public let warning: String?
 
-    init(name: String, version: Int, baseURL: String, region: Region?, expires: Date?, secret: consuming SecureBytes, warning: String?) {
+    init(name: String, version: Int, baseURL: String, region: Region?, expires: Date?, secret: SecretView, warning: String?) {
         self.name = name; self.version = version; self.baseURL = baseURL; self.region = region
         self.expires = expires; self.secret = secret; self.warning = warning
     }

@@ -6,9 +6,20 @@ public enum TokenInput {
     /// Throws `invalidToken` unless the bytes are 1...16384 printable, non-space ASCII
     /// characters (0x21–0x7E). The message says what is wrong, never what the bytes are.
     public static func validate(_ token: borrowing SecureBytes) throws(VaultError) {
+        try token.withUnsafeBytes { (b) throws(VaultError) in try validate(b) }
+    }
+
+    public static func validate(_ token: SecretView) throws(VaultError) {
+        let problem: VaultError? = token.withUnsafeBytes { b in
+            do throws(VaultError) { try validate(b); return nil } catch { return error }
+        }
+        if let problem { throw problem }
+    }
+
+    static func validate(_ token: UnsafeRawBufferPointer) throws(VaultError) {
         guard !token.isEmpty else { throw .invalidToken(reason: "empty input") }
         guard token.count <= maxBytes else { throw .invalidToken(reason: "longer than 16 KiB") }
-        let problem: String? = token.withUnsafeBytes { bytes in
+        let problem: String? = { bytes in
             for (i, b) in bytes.enumerated() {
                 if b == 0x0A || b == 0x0D { return "contains a line break at byte \(i + 1) (only one trailing newline is stripped)" }
                 if b == 0x20 || b == 0x09 { return "contains whitespace at byte \(i + 1)" }
@@ -16,7 +27,7 @@ public enum TokenInput {
                 if b > 0x7E { return "contains a non-ASCII byte at byte \(i + 1)" }
             }
             return nil
-        }
+        }(token)
         if let problem { throw .invalidToken(reason: problem) }
     }
 }

@@ -124,9 +124,7 @@ public final class UnlockedVault {
         var subjects = requests.map { AuditSubject(name: $0.name, version: $0.version) }
         let revealed: [RevealedToken]
         do throws(VaultError) {
-            revealed = try vault.store.read { db in
-                try requests.map { req in try decrypt(db, name: req.name, version: req.version, allowExpired: allowExpired) }
-            }
+            revealed = try vault.store.read { db in try decryptAll(db, requests, allowExpired: allowExpired) }
             try prepare(revealed)
         } catch {
             recordFailure(action, subjects: subjects, details: details, error: error)
@@ -302,7 +300,17 @@ public final class UnlockedVault {
 
     /// Seals and inserts a version; the sealed plaintext binds vault, token and version.
     func insertVersion(_ db: Database, tokenID: Int64, version: Int, secret: borrowing SecureBytes, expires: Date?) throws -> TokenVersionRecord {
-        let (nonce, ciphertext) = SealedEntry.seal(secret, binding: SealedEntry.binding(vaultID: vaultID, tokenID: tokenID, version: version), key: tokenKey)
+        var scratch = SecureBytes(capacity: SealedEntry.bindingBytes + secret.count, empty: true)
+        return try secret.withUnsafeBytes { raw in
+            try insertVersion(db, tokenID: tokenID, version: version, token: raw, expires: expires, scratch: &scratch)
+        }
+    }
+
+    /// The same for bulk inserts: seals through a scratch buffer reused across calls.
+    func insertVersion(_ db: Database, tokenID: Int64, version: Int, token: UnsafeRawBufferPointer, expires: Date?,
+                       scratch: inout SecureBytes) throws -> TokenVersionRecord {
+        let (nonce, ciphertext) = SealedEntry.seal(token, binding: SealedEntry.binding(vaultID: vaultID, tokenID: tokenID, version: version),
+                                                   key: tokenKey, scratch: &scratch)
         let v = TokenVersionRecord(tokenId: tokenID, version: version, nonce: Data(nonce), ciphertext: Data(ciphertext),
                                    createdAt: Timestamp.seconds(now), expiresAt: expires.map(Timestamp.seconds), retiredAt: nil)
         try v.insert(db)
@@ -319,7 +327,8 @@ public final class UnlockedVault {
         return secret
     }
 
-    func decrypt(_ db: Database, name: String, version: Int?, allowExpired: Bool) throws -> RevealedToken {
+    /// Finds the version to reveal and checks metadata and expiry; returns the warning to print.
+    func locate(_ db: Database, name: String, version: Int?, allowExpired: Bool) throws -> (TokenRecord, TokenVersionRecord, String?) {
         guard let record = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
             throw VaultError.tokenNotFound(name: name)
         }
@@ -346,9 +355,31 @@ public final class UnlockedVault {
         case .ok, .never:
             break
         }
-        let secret = try open(v, name: name)
-        return RevealedToken(name: name, version: v.version, baseURL: record.baseUrl,
-                             region: record.region.flatMap(Region.init(rawValue:)), expires: expires, secret: secret, warning: warning)
+        return (record, v, warning)
+    }
+
+    /// Decrypts every requested version into one arena through one scratch buffer: two guarded
+    /// allocations however many tokens (see SecretArena).
+    func decryptAll(_ db: Database, _ requests: [(name: String, version: Int?)], allowExpired: Bool) throws -> [RevealedToken] {
+        let rows = try requests.map { try locate(db, name: $0.name, version: $0.version, allowExpired: allowExpired) }
+        let capacity = rows.reduce(0) { $0 + max($1.1.ciphertext.count - SecretBox.macBytes - SealedEntry.bindingBytes, 0) }
+        let arena = SecretArena(capacity: capacity)
+        var scratch = SecureBytes(capacity: 4096, empty: true)
+        var out: [RevealedToken] = []
+        out.reserveCapacity(rows.count)
+        for (record, v, warning) in rows {
+            let binding = SealedEntry.binding(vaultID: vaultID, tokenID: v.tokenId, version: v.version)
+            guard let range = SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding,
+                                               key: tokenKey, into: &scratch) else {
+                throw VaultError.authenticationFailed(name: record.name, version: v.version)
+            }
+            let view = scratch.withUnsafeBytes { arena.store(UnsafeRawBufferPointer(rebasing: $0[range])) }
+            scratch.reset()
+            out.append(RevealedToken(name: record.name, version: v.version, baseURL: record.baseUrl,
+                                     region: record.region.flatMap(Region.init(rawValue:)), expires: v.expiresAt.map(Timestamp.date),
+                                     secret: view, warning: warning))
+        }
+        return out
     }
 }
 

@@ -70,8 +70,10 @@ public enum SecretInput {
 
     /// Reads up to `max` bytes (more is an error) from `fd` into secure memory.
     public static func readAll(fd: Int32, max: Int, what: String, stripNewline: Bool) throws(VaultError) -> SecureBytes {
-        // Room for max bytes, an optional CR LF, and one byte to detect overflow.
-        var buf = SecureBytes(capacity: max + 3, empty: true)
+        // Room for max bytes, an optional CR LF, and one byte to detect overflow; start small and
+        // double, so a large limit does not mean a large allocation.
+        let limit = max + 3
+        var buf = SecureBytes(capacity: min(limit, 64 * 1024), empty: true)
         var chunk = SecureBytes(capacity: 4096)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
@@ -80,14 +82,23 @@ public enum SecretInput {
                 throw .io(reason: "cannot read the \(what): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
+            if buf.count + n > limit {
+                throw what == "token" ? .invalidToken(reason: "longer than 16 KiB")
+                    : what == "import" ? .invalidInput(reason: "input is larger than \(ByteSize.format(UInt64(max)))", hint: nil)
+                    : .passphraseInvalid(reason: "longer than \(max) bytes")
+            }
             if buf.count + n > buf.capacity {
-                throw what == "token" ? .invalidToken(reason: "longer than 16 KiB") : .passphraseInvalid(reason: "longer than \(max) bytes")
+                var bigger = SecureBytes(capacity: Swift.min(limit, Swift.max(buf.capacity * 2, buf.count + n)), empty: true)
+                bigger.append(buf)
+                buf = bigger
             }
             chunk.withUnsafeBytes { buf.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
         if stripNewline, buf.count > 0, buf[buf.count - 1] == 0x0A { buf.removeLast() }
         if buf.count > max {
-            throw what == "token" ? .invalidToken(reason: "longer than 16 KiB") : .passphraseInvalid(reason: "longer than \(max) bytes")
+            throw what == "token" ? .invalidToken(reason: "longer than 16 KiB")
+                : what == "import" ? .invalidInput(reason: "input is larger than \(ByteSize.format(UInt64(max)))", hint: nil)
+                : .passphraseInvalid(reason: "longer than \(max) bytes")
         }
         return buf
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 @testable import VaultCore
 
@@ -99,5 +100,36 @@ struct ImportTests {
         #expect(try f.raw().read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens") } == 1)
         #expect(try u.importTokens(entries.dropLast().map { $0 }) == 2)
         #expect(string(try u.reveal("n2").secret) == "eyJ.2")
+    }
+}
+
+@Suite("Scale")
+struct ScaleTests {
+    @Test("importing and revealing many tokens makes a constant number of guarded allocations")
+    func constantAllocations() throws {
+        // Each sodium_malloc is its own mapping and vm.max_map_count defaults to 65,530: one
+        // allocation per token made import and export --all trap at N=100,000 (found by
+        // scripts/bench). Now the input buffer is the tokens' arena and one scratch buffer seals
+        // and opens them all.
+        let f = Fixture()
+        _ = try f.create()
+        let u = try f.unlocked()
+        let n = 2000
+        let text = (0..<n).map { "t\($0)=eyJ.token-\($0)\n" }.joined()
+        let importing = AllocationCounter()
+        let entries = try SecureBytes.$allocationCounter.withValue(importing) {
+            let e = try ImportParser.dotenv(secure(text), metadata: TokenMetadata(), expires: nil)
+            #expect(try u.importTokens(e) == n)
+            return e
+        }
+        #expect(entries.count == n)
+        #expect(importing.count.load(ordering: .relaxed) <= 4, "import made \(importing.count.load(ordering: .relaxed)) guarded allocations for \(n) tokens")
+        let revealing = AllocationCounter()
+        let revealed = try SecureBytes.$allocationCounter.withValue(revealing) {
+            try u.revealMany((0..<n).map { ("t\($0)", nil) }, action: "export")
+        }
+        #expect(revealing.count.load(ordering: .relaxed) <= 4, "reveal made \(revealing.count.load(ordering: .relaxed)) guarded allocations for \(n) tokens")
+        #expect(revealed.count == n && string(revealed[n - 1].secret) == "eyJ.token-\(n - 1)")
+        #expect(string(revealed[1234].secret) == "eyJ.token-1234")
     }
 }
