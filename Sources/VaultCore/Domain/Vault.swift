@@ -159,27 +159,21 @@ public final class Vault {
     }
 
     /// The statement behind `expiring`: current versions expiring at or before `?`, soonest
-    /// first. Shaped so SQLite answers it from `token_versions_current_expiry` (a test checks
-    /// the query plan).
+    /// first, with their tokens. Shaped so SQLite answers it from `token_versions_current_expiry`
+    /// (a test checks the query plan): one indexed pass, however many are due.
     public static let expiringSQL = """
-        SELECT token_id, version, expires_at FROM token_versions
-        WHERE retired_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?
-        ORDER BY expires_at
+        SELECT t.*, v.version AS cur_version, v.created_at AS cur_created, v.expires_at AS cur_expires,
+               (SELECT count(*) FROM token_versions x WHERE x.token_id = t.id) AS version_count
+        FROM token_versions v JOIN tokens t ON t.id = v.token_id
+        WHERE v.retired_at IS NULL AND v.expires_at IS NOT NULL AND v.expires_at <= ?
+        ORDER BY v.expires_at
         """
 
     /// Current versions that are expired or expire within `window` of now, soonest first.
     public func expiring(within window: DurationSpec) throws(VaultError) -> [TokenSummary] {
-        let now = clock.now()
-        let limit = Timestamp.seconds(window.added(to: now))
+        let limit = Timestamp.seconds(window.added(to: clock.now()))
         let result: [TokenSummary] = try store.read { db in
-            let rows = try Row.fetchAll(db, sql: Self.expiringSQL, arguments: [limit])
-            var out: [TokenSummary] = []
-            for row in rows {
-                let tokenID: Int64 = row["token_id"]
-                guard let token = try TokenRecord.fetchOne(db, key: tokenID) else { continue }
-                out += try Self.summaries(db, filter: token.name)
-            }
-            return out
+            try Row.fetchAll(db, sql: Self.expiringSQL, arguments: [limit]).map(Self.summary)
         }
         try recordUnsealed(action: "expiring", details: ["within": "\(window.amount)\(window.unit.rawValue)", "due": "\(result.count)"])
         return result
@@ -245,12 +239,16 @@ public final class Vault {
         var args: StatementArguments = []
         if let name { sql += " WHERE t.name = ?"; args = [name] }
         sql += " ORDER BY t.name"
-        return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-            let t = try TokenRecord(row: row)
-            let current = TokenVersionInfo(version: row["cur_version"], created: Timestamp.date(row["cur_created"]),
-                                           expires: (row["cur_expires"] as Int64?).map(Timestamp.date), retired: nil)
-            return TokenSummary(name: t.name, metadata: metadata(t), created: Timestamp.date(t.createdAt),
-                                current: current, versionCount: row["version_count"])
-        }
+        return try Row.fetchAll(db, sql: sql, arguments: args).map(summary)
+    }
+
+    /// A token row joined with its current version (columns cur_version, cur_created,
+    /// cur_expires, version_count).
+    static func summary(_ row: Row) throws -> TokenSummary {
+        let t = try TokenRecord(row: row)
+        let current = TokenVersionInfo(version: row["cur_version"], created: Timestamp.date(row["cur_created"]),
+                                       expires: (row["cur_expires"] as Int64?).map(Timestamp.date), retired: nil)
+        return TokenSummary(name: t.name, metadata: metadata(t), created: Timestamp.date(t.createdAt),
+                            current: current, versionCount: row["version_count"])
     }
 }
