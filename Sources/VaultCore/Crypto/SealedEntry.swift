@@ -44,16 +44,11 @@ enum SealedEntry {
         return SecretBox.seal(scratch, key: key)
     }
 
-    /// Opens a sealed entry; nil unless it authenticates, is longer than the binding, and its
-    /// bound prefix equals `binding` (compared in constant time).
+    /// Opens a sealed entry into a new buffer holding just the token; nil unless it
+    /// authenticates, is longer than the binding, and its bound prefix equals `binding`.
     static func open(ciphertext: [UInt8], nonce: [UInt8], binding: [UInt8], key: borrowing SecureBytes) -> SecureBytes? {
-        guard let plain = SecretBox.open(ciphertext: ciphertext, nonce: nonce, key: key), plain.count > binding.count else {
-            return nil
-        }
-        let bound = plain.withUnsafeBytes { p in
-            binding.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(rebasing: p[0..<binding.count]), $0) }
-        }
-        guard bound else { return nil }
-        return plain.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[binding.count...])) }
+        var scratch = SecureBytes(capacity: max(ciphertext.count - SecretBox.macBytes, 0), empty: true)
+        guard let range = open(ciphertext: ciphertext, nonce: nonce, binding: binding, key: key, into: &scratch) else { return nil }
+        return scratch.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 }

@@ -27,22 +27,10 @@ enum SecretBox {
         return (nonce, ciphertext)
     }
 
-    /// Opens a box; returns nil when authentication fails (wrong key, modified bytes).
+    /// Opens a box into a new buffer; nil when authentication fails (wrong key, modified bytes).
     static func open(ciphertext: [UInt8], nonce: [UInt8], key: borrowing SecureBytes) -> SecureBytes? {
-        guard nonce.count == nonceBytes, ciphertext.count >= macBytes, key.count == keyBytes else { return nil }
-        var plaintext = SecureBytes(capacity: ciphertext.count - macBytes)
-        let rc = plaintext.withUnsafeMutableBytes { m in
-            ciphertext.withUnsafeBufferPointer { c in
-                key.withUnsafeBytes { k in
-                    nonce.withUnsafeBufferPointer { n in
-                        crypto_secretbox_open_easy(
-                            m.baseAddress!.assumingMemoryBound(to: UInt8.self), c.baseAddress!, UInt64(c.count),
-                            n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                    }
-                }
-            }
-        }
-        guard rc == 0 else { return nil }
+        var plaintext = SecureBytes(capacity: max(ciphertext.count - macBytes, 0), empty: true)
+        guard open(ciphertext: ciphertext, nonce: nonce, key: key, into: &plaintext) else { return nil }
         return plaintext
     }
 }
