@@ -24,9 +24,14 @@ let package = Package(
             providers: [.apt(["libsodium-dev"])]
         ),
         .target(
+            name: "CHTTP",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        .target(
             name: "VaultCore",
             dependencies: [
                 "CSodium",
+                "CHTTP",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming

@@ -1,7 +1,5 @@
+import CHTTP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// What `vault check` found for one token.
 public struct CheckResult: Codable, Sendable, Equatable {
@@ -38,11 +36,13 @@ public struct CheckResult: Codable, Sendable, Equatable {
 
 /// Calls `GET {base URL}/v3.0/healthcheck/connectivity` with `Authorization: Bearer <token>`.
 ///
-/// URLSession (FoundationNetworking) ships with the toolchain, so it adds nothing to the build.
-/// The session is ephemeral (no cookies, cache or credential storage), redirects are never
-/// followed (so the header cannot travel to another host), there are no retries, and every
-/// request is bounded by `timeout`. At most `concurrency` requests run at once.
-public final class ConnectivityChecker: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+/// The client is libcurl, opened with dlopen on the first request (CHTTP): FoundationNetworking
+/// would have linked libcurl and ~26 dependent libraries into every command, about 19 ms of
+/// start-up each (docs/PERFORMANCE.md). The token goes from secure memory into a C header buffer
+/// that is zeroed after use. Redirects are never followed (so the header cannot travel to
+/// another host), only http/https are allowed, there are no retries, and `timeout` bounds each
+/// request. At most `concurrency` requests run at once.
+public final class ConnectivityChecker: @unchecked Sendable {
     public static let path = "/v3.0/healthcheck/connectivity"
     let timeout: TimeInterval
     let concurrency: Int
@@ -50,12 +50,6 @@ public final class ConnectivityChecker: NSObject, URLSessionTaskDelegate, @unche
     public init(timeout: TimeInterval = 10, concurrency: Int = 4) {
         self.timeout = timeout
         self.concurrency = concurrency
-    }
-
-    /// Refuse every redirect: the response is reported as is.
-    public func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                           newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
-        completionHandler(nil)
     }
 
     /// One request. `baseURL` must be https, or http on loopback (checked again here).
@@ -72,54 +66,59 @@ public final class ConnectivityChecker: NSObject, URLSessionTaskDelegate, @unche
 
     /// Runs the checks (blocking), results in request order.
     public func check(_ requests: [Request]) -> [CheckResult] {
-        let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = timeout
-        config.timeoutIntervalForResource = timeout
-        config.httpShouldSetCookies = false
-        config.httpCookieAcceptPolicy = .never
-        config.urlCache = nil
-        config.urlCredentialStorage = nil
-        config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        config.httpMaximumConnectionsPerHost = concurrency
-        let session = URLSession(configuration: config, delegate: self, delegateQueue: nil)
-        defer { session.invalidateAndCancel() }
-
         final class Results: @unchecked Sendable {
             let lock = NSLock()
             var items: [CheckResult?]
             init(_ n: Int) { items = Array(repeating: nil, count: n) }
             func set(_ i: Int, _ r: CheckResult) { lock.withLock { items[i] = r } }
         }
+        final class Box: @unchecked Sendable { let requests: [Request]; init(_ r: [Request]) { requests = r } }
         let results = Results(requests.count)
+        let box = Box(requests)
         let slots = DispatchSemaphore(value: concurrency)
         let group = DispatchGroup()
-        for (i, req) in requests.enumerated() {
-            var base = CheckResult(name: req.name, version: req.version, baseURL: req.baseURL, outcome: .networkError)
-            guard let url = Self.endpoint(req.baseURL) else {
-                base.outcome = .unexpected
-                base.message = "base URL is not https (only loopback may use http)"
-                results.set(i, base)
-                continue
-            }
-            var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
-            request.httpMethod = "GET"
-            request.setValue("application/json", forHTTPHeaderField: "Accept")
-            request.setValue("v1vault", forHTTPHeaderField: "User-Agent")
-            // URLRequest only takes a String: the token is copied into it for this request.
-            let bearer = "Bearer " + req.token.secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
-            request.setValue(bearer, forHTTPHeaderField: "Authorization")
+        let timeoutMs = Int(timeout * 1000)
+        for i in requests.indices {
             slots.wait()
             group.enter()
-            let pending = base
-            let task = session.dataTask(with: request) { data, response, error in
-                results.set(i, Self.classify(pending, data: data, response: response, error: error))
+            DispatchQueue.global().async {
+                results.set(i, Self.run(box.requests[i], timeoutMs: timeoutMs))
                 slots.signal()
                 group.leave()
             }
-            task.resume()
         }
         group.wait()
         return results.items.map { $0! }
+    }
+
+    static func run(_ req: Request, timeoutMs: Int) -> CheckResult {
+        var r = CheckResult(name: req.name, version: req.version, baseURL: req.baseURL, outcome: .networkError)
+        guard let url = endpoint(req.baseURL) else {
+            r.outcome = .unexpected
+            r.message = "base URL is not https (only loopback may use http)"
+            return r
+        }
+        var result = v1v_http_result()
+        _ = req.token.secret.withUnsafeBytes { token in
+            url.absoluteString.withCString { u in
+                v1v_http_get(u, token.baseAddress?.assumingMemoryBound(to: UInt8.self), token.count, timeoutMs, &result)
+            }
+        }
+        defer { v1v_http_free(&result) }
+        if result.curl_code != 0 {
+            r.outcome = .networkError
+            r.message = describe(curlCode: result.curl_code, detail: cString(&result.error))
+            return r
+        }
+        let body = result.body.map { Data(bytes: $0, count: result.body_len) }
+        return classify(r, status: result.status, body: body, traceID: cString(&result.trace_id), location: cString(&result.location))
+    }
+
+    static func cString<T>(_ tuple: inout T) -> String {
+        withUnsafeBytes(of: &tuple) { raw in
+            let bytes = raw.prefix { $0 != 0 }
+            return String(decoding: bytes, as: UTF8.self)
+        }
     }
 
     static func endpoint(_ baseURL: String) -> URL? {
@@ -127,26 +126,16 @@ public final class ConnectivityChecker: NSObject, URLSessionTaskDelegate, @unche
         return URL(string: valid + path)
     }
 
-    static func classify(_ base: CheckResult, data: Data?, response: URLResponse?, error: (any Error)?) -> CheckResult {
+    static func classify(_ base: CheckResult, status: Int, body data: Data?, traceID: String, location: String) -> CheckResult {
         var r = base
-        if let error {
-            r.outcome = .networkError
-            r.message = describe(error)
-            return r
-        }
-        guard let http = response as? HTTPURLResponse else {
-            r.outcome = .networkError
-            r.message = "no HTTP response"
-            return r
-        }
-        r.httpStatus = http.statusCode
-        r.traceID = (http.value(forHTTPHeaderField: "x-trace-id")).map { sanitize($0, max: 128) }
+        r.httpStatus = status
+        r.traceID = traceID.isEmpty ? nil : sanitize(traceID, max: 128)
         let body = data.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
         if let err = body?["error"] as? [String: Any] {
             r.errorCode = (err["code"] as? String).map { sanitize($0, max: 64) }
             r.message = (err["message"] as? String).map { sanitize($0, max: 200) }
         }
-        switch http.statusCode {
+        switch status {
         case 200:
             if body?["status"] as? String == "available" { r.outcome = .ok } else {
                 r.outcome = .unexpected
@@ -158,24 +147,24 @@ public final class ConnectivityChecker: NSObject, URLSessionTaskDelegate, @unche
         case 500...599: r.outcome = .serverError
         case 300...399:
             r.outcome = .unexpected
-            r.message = "redirect to \(sanitize(http.value(forHTTPHeaderField: "Location") ?? "?", max: 200)) not followed"
+            r.message = "redirect to \(sanitize(location.isEmpty ? "?" : location, max: 200)) not followed"
         default: r.outcome = .unexpected
         }
         return r
     }
 
-    static func describe(_ error: any Error) -> String {
-        guard let e = error as? URLError else { return "request failed" }
-        switch e.code {
-        case .timedOut: return "timeout"
-        case .cannotFindHost, .dnsLookupFailed: return "DNS: cannot resolve the host"
-        case .cannotConnectToHost: return "connection refused"
-        case .networkConnectionLost: return "connection lost"
-        case .notConnectedToInternet: return "no network"
-        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
-             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot, .clientCertificateRejected:
-            return "TLS: \(e.code == .secureConnectionFailed ? "handshake failed" : "certificate rejected")"
-        default: return "network error \(e.code.rawValue)"
+    /// libcurl error codes in words (never the token: libcurl's messages name hosts, not headers).
+    static func describe(curlCode: Int32, detail: String) -> String {
+        switch curlCode {
+        case -1: return detail.isEmpty ? "libcurl is not available" : detail
+        case 28: return "timeout"
+        case 6: return "DNS: cannot resolve the host"
+        case 7: return "connection refused"
+        case 35: return "TLS: handshake failed"
+        case 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91: return "TLS: certificate rejected"
+        case 52: return "empty reply"
+        case 55, 56: return "connection lost"
+        default: return "network error \(curlCode)"
         }
     }
 
