@@ -1,20 +1,6 @@
 import Foundation
 import GRDB
 
-/// One token to import, with the line (or array index) it came from for error messages.
-public final class ImportEntry {
-    public let name: String
-    public let token: SecretView
-    public let metadata: TokenMetadata
-    public let expires: Date?
-    /// 1-based line number (dotenv) or array index + 1 (json); 0 when not from a file.
-    public let line: Int
-
-    public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0) {
-        self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line
-    }
-}
-
 extension UnlockedVault {
     /// Adds every entry as version 1 of a new token in one transaction: all or nothing. An
     /// invalid or duplicate entry throws an error naming its line.

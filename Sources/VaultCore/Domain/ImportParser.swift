@@ -1,5 +1,19 @@
 import Foundation
 
+/// One token to import, with the line (or array index) it came from for error messages.
+public final class ImportEntry {
+    public let name: String
+    public let token: SecretView
+    public let metadata: TokenMetadata
+    public let expires: Date?
+    /// 1-based line number (dotenv) or array index + 1 (json); 0 when not from a file.
+    public let line: Int
+
+    public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0) {
+        self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line
+    }
+}
+
 /// Parsers for `vault import`. Input is untrusted; every error names its line or entry.
 public enum ImportParser {
     /// Largest import file accepted (about 10,000 JWT-sized tokens per 12 MiB).

@@ -1,5 +1,22 @@
 import Foundation
 
+/// Metadata stored with a token (not encrypted; see SECURITY.md).
+public struct TokenMetadata: Sendable, Equatable {
+    public var region: Region?
+    public var baseURL: String
+    public var role: String?
+    public var description: String?
+    public var permissions: [String]
+
+    public init(region: Region? = .us, baseURL: String? = nil, role: String? = nil, description: String? = nil, permissions: [String] = []) {
+        self.region = baseURL == nil ? (region ?? .us) : region
+        self.baseURL = baseURL ?? (region ?? .us).baseURL
+        self.role = role
+        self.description = description
+        self.permissions = permissions
+    }
+}
+
 /// Vision One regions and their API base URLs.
 public enum Region: String, CaseIterable, Codable, Sendable {
     case us, au, eu, `in`, jp, sg, mea, uk, usgov, ca, za

@@ -1,23 +1,6 @@
 import Foundation
 import GRDB
 
-/// Metadata stored with a token (not encrypted; see SECURITY.md).
-public struct TokenMetadata: Sendable, Equatable {
-    public var region: Region?
-    public var baseURL: String
-    public var role: String?
-    public var description: String?
-    public var permissions: [String]
-
-    public init(region: Region? = .us, baseURL: String? = nil, role: String? = nil, description: String? = nil, permissions: [String] = []) {
-        self.region = baseURL == nil ? (region ?? .us) : region
-        self.baseURL = baseURL ?? (region ?? .us).baseURL
-        self.role = role
-        self.description = description
-        self.permissions = permissions
-    }
-}
-
 /// One kept version of a token, without its secret.
 public struct TokenVersionInfo: Codable, Sendable, Equatable {
     public var version: Int
