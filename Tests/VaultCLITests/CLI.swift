@@ -41,7 +41,7 @@ struct CLI {
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         vaultPath = dir + "/vault.db"
         passphraseFile = dir + "/passphrase"
-        FileManager.default.createFile(atPath: passphraseFile, contents: Data((passphrase + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        precondition(FileManager.default.createFile(atPath: passphraseFile, contents: Data((passphrase + "\n").utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         env = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
             "HOME": dir, "LANG": "C.UTF-8",

@@ -127,11 +127,11 @@ struct CoreCommandTests {
         let file = c.dir + "/other-pw"
         var env: [String: String?] = ["V1VAULT_PASSPHRASE_FILE": file]
         switch kind {
-        case "wrong": FileManager.default.createFile(atPath: file, contents: Data("nope\n".utf8), attributes: [.posixPermissions: 0o600])
-        case "empty": FileManager.default.createFile(atPath: file, contents: Data("\n".utf8), attributes: [.posixPermissions: 0o600])
+        case "wrong": precondition(FileManager.default.createFile(atPath: file, contents: Data("nope\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        case "empty": precondition(FileManager.default.createFile(atPath: file, contents: Data("\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         case "missing": env = ["V1VAULT_PASSPHRASE_FILE": "/nonexistent/pw"]
-        case "world-readable": FileManager.default.createFile(atPath: file, contents: Data("correct horse battery\n".utf8), attributes: [.posixPermissions: 0o644])
-        default: FileManager.default.createFile(atPath: file, contents: Data(String(repeating: "p", count: 5000).utf8), attributes: [.posixPermissions: 0o600])
+        case "world-readable": precondition(FileManager.default.createFile(atPath: file, contents: Data("correct horse battery\n".utf8), attributes: [.posixPermissions: 0o644]), "test setup: cannot create a file")
+        default: precondition(FileManager.default.createFile(atPath: file, contents: Data(String(repeating: "p", count: 5000).utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         }
         let r = c.run("show", "k", "--reveal", env: env)
         #expect(r.status == status, "\(r)")
@@ -175,7 +175,7 @@ struct CoreCommandTests {
         switch kind {
         case "directory": path = c.dir
         case "missing-parent": path = c.dir + "/no/such/dir/vault.db"
-        case "not-sqlite": FileManager.default.createFile(atPath: path, contents: Data("just text".utf8), attributes: [.posixPermissions: 0o600])
+        case "not-sqlite": precondition(FileManager.default.createFile(atPath: path, contents: Data("just text".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         case "foreign-sqlite":
             let q = try DatabaseQueue(path: path)
             try q.write { try $0.execute(sql: "CREATE TABLE t(x)") }
@@ -212,7 +212,7 @@ struct CoreCommandTests {
         defer { c.cleanup() }
         c.add("k", "tok-pw")
         let newFile = c.dir + "/new-pw"
-        FileManager.default.createFile(atPath: newFile, contents: Data("a brand new passphrase\n".utf8), attributes: [.posixPermissions: 0o600])
+        precondition(FileManager.default.createFile(atPath: newFile, contents: Data("a brand new passphrase\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         let r = c.run("passwd", "--new-passphrase-file", newFile)
         #expect(r.status == 0 && r.out.hasPrefix("passphrase changed"), "\(r)")
         #expect(c.run("show", "k", "--reveal").status == 3)

@@ -53,7 +53,7 @@ struct ExportCLITests {
         defer { c.cleanup() }
         c.add("k", Self.nasty, "--region", "eu")
         let envFile = c.dir + "/github_env"
-        FileManager.default.createFile(atPath: envFile, contents: Data("EXISTING=1\n".utf8))
+        precondition(FileManager.default.createFile(atPath: envFile, contents: Data("EXISTING=1\n".utf8)), "test setup: cannot create a file")
         let r = c.run("export", "k", "--format", "github", "--names", "terraform", env: ["GITHUB_ENV": envFile])
         #expect(r.status == 0, "\(r)")
         #expect(r.out == "::add-mask::\(Self.nasty)\n")
@@ -184,7 +184,7 @@ struct ExportCLITests {
         let notFound = c.run("exec", "k", "--", "definitely-not-a-command-v1v")
         #expect(notFound.status == 127 && notFound.stderr.hasPrefix("error: command not found"))
         let file = c.dir + "/not-exec"
-        FileManager.default.createFile(atPath: file, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o600])
+        precondition(FileManager.default.createFile(atPath: file, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         #expect(c.run("exec", "k", "--", file).status == 126)
         #expect(c.run("exec", "k", "--", c.dir).status == 126)
         // SIGKILL: the test runner may hand children a blocked or ignored SIGTERM.

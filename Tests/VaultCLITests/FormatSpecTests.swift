@@ -30,7 +30,7 @@ struct FormatSpecTests {
         _ = c.run("show", "ci", "--reveal")
         _ = c.run("list")  // a pending (unsealed) row
         let newPass = c.dir + "/new-pass"
-        FileManager.default.createFile(atPath: newPass, contents: Data("second passphrase\n".utf8), attributes: [.posixPermissions: 0o600])
+        precondition(FileManager.default.createFile(atPath: newPass, contents: Data("second passphrase\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         #expect(c.run("passwd", "--new-passphrase-file", newPass).status == 0)
         _ = c.run("list")
         let r = reference(c, passphraseFile: newPass)

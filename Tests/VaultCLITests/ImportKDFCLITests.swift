@@ -9,7 +9,7 @@ struct ImportKDFCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         let env = c.dir + "/keys.env"
-        FileManager.default.createFile(atPath: env, contents: Data("a=eyJ.a\nb=eyJ.b\n".utf8), attributes: [.posixPermissions: 0o600])
+        precondition(FileManager.default.createFile(atPath: env, contents: Data("a=eyJ.a\nb=eyJ.b\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         let r = c.run("import", env, "--region", "ca", "--expires", "180d", "--role", "CI")
         #expect(r.status == 0 && r.out == "imported 2 tokens\n", "\(r)")
         #expect(r.stderr.contains("still holds the plaintext tokens"))

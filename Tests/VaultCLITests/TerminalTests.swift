@@ -34,7 +34,7 @@ struct TerminalTests {
         #expect(r.output.contains("created vault") && !r.output.contains("tty-secret-pw"))
         // The same passphrase from a file opens it.
         let file = c.dir + "/pw2"
-        FileManager.default.createFile(atPath: file, contents: Data("tty-secret-pw\n".utf8), attributes: [.posixPermissions: 0o600])
+        precondition(FileManager.default.createFile(atPath: file, contents: Data("tty-secret-pw\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         #expect(c.run("audit", "head", env: ["V1VAULT_PASSPHRASE_FILE": file]).status == 0)
     }
 
