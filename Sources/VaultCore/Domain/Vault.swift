@@ -207,10 +207,8 @@ public final class Vault {
     }
 
     static func metadata(_ t: TokenRecord) -> TokenMetadata {
-        var m = TokenMetadata(region: t.region.flatMap(Region.init(rawValue:)), baseURL: t.baseUrl, role: t.role,
-                              description: t.description, permissions: t.permissionList)
-        m.region = t.region.flatMap(Region.init(rawValue:))
-        return m
+        TokenMetadata(region: t.region.flatMap(Region.init(rawValue:)), baseURL: t.baseUrl, role: t.role,
+                      description: t.description, permissions: t.permissionList)
     }
 
     static func summaries(_ db: Database, filter name: String?) throws -> [TokenSummary] {

@@ -110,6 +110,9 @@ public final class VaultStore: Sendable {
 
     // MARK: - File checks
 
+    /// Throws unless a new vault file can be created at `path` (checked before prompting).
+    public static func checkCreatable(_ path: String) throws(VaultError) { try checkParent(of: path) }
+
     static func checkParent(of path: String) throws(VaultError) {
         let parent = (path as NSString).deletingLastPathComponent
         var st = stat()

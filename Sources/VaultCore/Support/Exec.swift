@@ -60,7 +60,8 @@ public enum Exec {
             Exporter.appendValue(v, to: &buffer)
             buffer.append(0)
         }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
+        // argv[0] is what the user typed, as a shell would pass it; argv lives until execve.
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         ProcessHardening.restoreForChild()
         let rc: Int32 = buffer.withUnsafeBytes { raw in
             var envp: [UnsafeMutablePointer<CChar>?] = inherited.map { Optional($0) }
@@ -68,14 +69,11 @@ public enum Exec {
                 envp.append(UnsafeMutablePointer(mutating: raw.baseAddress!.advanced(by: o).assumingMemoryBound(to: CChar.self)))
             }
             envp.append(nil)
-            // argv[0] is what the user typed, as a shell would pass it.
-            var args = argv
-            args[0] = strdup(arguments.first ?? executable)
-            return execve(executable, args, envp)
+            return execve(executable, argv, envp)
         }
         let e = errno
         ProcessHardening.apply()
-        _ = rc
+        precondition(rc == -1)  // execve only returns on failure
         if e == ENOENT { throw .commandNotFound(command: executable) }
         throw .commandNotExecutable(command: executable, reason: String(cString: strerror(e)))
     }

@@ -68,6 +68,15 @@ public enum SecretInput {
         return token
     }
 
+    /// The error for input over its limit, worded for what was being read.
+    static func tooLong(_ what: String, max: Int) -> VaultError {
+        switch what {
+        case "token": return .invalidToken(reason: "longer than 16 KiB")
+        case "import": return .invalidInput(reason: "input is larger than \(ByteSize.format(UInt64(max)))", hint: nil)
+        default: return .passphraseInvalid(reason: "longer than \(max) bytes")
+        }
+    }
+
     /// Reads up to `max` bytes (more is an error) from `fd` into secure memory.
     public static func readAll(fd: Int32, max: Int, what: String, stripNewline: Bool) throws(VaultError) -> SecureBytes {
         // Room for max bytes, an optional CR LF, and one byte to detect overflow; start small and
@@ -83,9 +92,7 @@ public enum SecretInput {
             }
             if n == 0 { break }
             if buf.count + n > limit {
-                throw what == "token" ? .invalidToken(reason: "longer than 16 KiB")
-                    : what == "import" ? .invalidInput(reason: "input is larger than \(ByteSize.format(UInt64(max)))", hint: nil)
-                    : .passphraseInvalid(reason: "longer than \(max) bytes")
+                throw SecretInput.tooLong(what, max: max)
             }
             if buf.count + n > buf.capacity {
                 var bigger = SecureBytes(capacity: Swift.min(limit, Swift.max(buf.capacity * 2, buf.count + n)), empty: true)
@@ -96,9 +103,7 @@ public enum SecretInput {
         }
         if stripNewline, buf.count > 0, buf[buf.count - 1] == 0x0A { buf.removeLast() }
         if buf.count > max {
-            throw what == "token" ? .invalidToken(reason: "longer than 16 KiB")
-                : what == "import" ? .invalidInput(reason: "input is larger than \(ByteSize.format(UInt64(max)))", hint: nil)
-                : .passphraseInvalid(reason: "longer than \(max) bytes")
+            throw SecretInput.tooLong(what, max: max)
         }
         return buf
     }
@@ -191,7 +196,7 @@ public final class Terminal {
             }
         }
         if tooLong {
-            throw what == "token" ? .invalidToken(reason: "longer than 16 KiB") : .passphraseInvalid(reason: "longer than \(max) bytes")
+            throw SecretInput.tooLong(what, max: max)
         }
         return buf
     }

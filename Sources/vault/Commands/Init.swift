@@ -67,7 +67,7 @@ struct Init: ParsableCommand {
                                                     withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         if FileManager.default.fileExists(atPath: path) { throw VaultError.vaultExists(path: path) }
-        try VaultStorePreflight.checkCreatable(path)
+        try VaultStore.checkCreatable(path)
         let (params, target) = try kdf.resolve()
         let passphrase = try global.passphraseSource.read(prompt: "New vault passphrase: ", confirm: true)
         _ = try Vault.create(at: path, passphrase: passphrase, parameters: params, targetMilliseconds: target, warnDays: try global.warnDays())

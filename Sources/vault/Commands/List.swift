@@ -126,17 +126,17 @@ struct Expiring: ParsableCommand {
         let vault = try global.openVault()
         let due = try vault.expiring(within: window)
         let now = vault.clock.now()
-        let statuses = due.map { ExpiryStatus.of(expires: $0.current.expires, now: now, warnDays: Int.max / 86400 / 2) }
+        // Everything returned is due: it has either expired or expires within the window.
+        let statuses: [ExpiryStatus] = due.map { $0.current.expires! <= now ? .expired : .expiring }
         if json {
-            Output.line(Output.json(due.map { s -> TokenView in
+            Output.line(Output.json(zip(due, statuses).map { s, status -> TokenView in
                 var v = TokenView(s, now: now, warnDays: vault.warnDays)
-                v.status = s.current.expires! <= now ? .expired : .expiring
+                v.status = status
                 return v
             }))
         } else if !due.isEmpty {
             Output.table(["NAME", "VERSION", "EXPIRES", "DAYS", "STATUS"], zip(due, statuses).map { t, s in
-                [t.name, "\(t.current.version)", Timestamp.iso(t.current.expires!), Output.daysLeft(t.current.expires, now: now),
-                 s == .expired ? "expired" : "expiring"]
+                [t.name, "\(t.current.version)", Timestamp.iso(t.current.expires!), Output.daysLeft(t.current.expires, now: now), s.rawValue]
             })
         }
         if statuses.contains(.expired) { throw ExitCode(Self.someExpired) }
