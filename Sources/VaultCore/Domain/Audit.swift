@@ -115,14 +115,12 @@ enum AuditChain {
     /// Seals every unsealed row, in order, continuing from the last sealed row. Runs inside the
     /// caller's write transaction.
     static func sealPending(_ db: Database, key: borrowing SecureBytes) throws {
-        let last = try AuditRecord.filter(AuditRecord.Columns.mac != nil).order(AuditRecord.Columns.seq.desc).fetchOne(db)
+        let last = try AuditRecord.lastSealed(db)
         var previous = last?.mac.map(Array.init) ?? genesis
-        let pending = try AuditRecord.filter(AuditRecord.Columns.mac == nil && AuditRecord.Columns.seq > (last?.seq ?? 0))
-            .order(AuditRecord.Columns.seq).fetchAll(db)
-        for var row in pending {
+        let pending = try AuditRecord.pending(after: last?.seq ?? 0, db)
+        for row in pending {
             let m = mac(key: key, previous: previous, row: row)
-            row.mac = Data(m)
-            try row.update(db, columns: [AuditRecord.Columns.mac])
+            try db.execute(sql: "UPDATE audit_log SET mac = ? WHERE seq = ?", arguments: [Data(m), row.seq])
             previous = m
         }
     }
@@ -179,10 +177,11 @@ enum AuditChain {
                           pid: r.pid, sealed: r.mac != nil)
     }
 
-    static func json<T: Encodable>(_ value: T) -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? enc.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    /// `[{"name":…,"version":…}, …]`, the `tokens` column.
+    static func json(_ subjects: [AuditSubject]) -> String {
+        "[" + subjects.map { s in
+            "{\"name\":" + JSONText.string(s.name) + (s.version.map { ",\"version\":\($0)" } ?? "") + "}"
+        }.joined(separator: ",") + "]"
     }
 
     /// Audit timestamps: ISO 8601 UTC with milliseconds.

@@ -18,7 +18,7 @@ extension UnlockedVault {
     /// The authenticated base URL of a stored token (for `rotate --check`).
     public func verifiedBaseURL(_ name: String) throws(VaultError) -> String {
         try vault.store.read { db in
-            guard let record = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
+            guard let record = try TokenRecord.named(name, db) else {
                 throw VaultError.tokenNotFound(name: name)
             }
             try checkMetadata(record)

@@ -42,7 +42,7 @@ public enum Doctor {
             let applied = try vault.store.read { db in try VaultStore.migrator.appliedIdentifiers(db) }
             let expected = Set(EmbeddedMigrations.all.map(\.name))
             add("schema", applied == expected, "schema \(VaultStore.schemaVersion)" + (applied == expected ? "" : " (applied: \(applied.sorted().joined(separator: ", ")))"))
-            let header = try vault.store.read { db in try VaultHeaderRecord.fetchOne(db) }
+            let header = try vault.store.read { db in try VaultHeaderRecord.fetch(db) }
             if let header, let params = header.kdfParameters {
                 do throws(VaultError) {
                     try params.validate()

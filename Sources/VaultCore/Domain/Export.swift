@@ -168,14 +168,14 @@ public enum Exporter {
                 guard seen.insert(v.token.name).inserted else { return nil }
                 let expires = v.token.expires.map { "\"\(Timestamp.iso($0))\"" } ?? "null"
                 let region = v.token.region.map { "\"\($0.rawValue)\"" } ?? "null"
-                return "    \(jsonString(v.token.name)): {\"version\": \(v.token.version), \"expires\": \(expires), \"region\": \(region), \"base_url\": \(jsonString(v.token.baseURL))}"
+                return "    \(JSONText.string(v.token.name)): {\"version\": \(v.token.version), \"expires\": \(expires), \"region\": \(region), \"base_url\": \(JSONText.string(v.token.baseURL))}"
             }
             return "  \"_meta\": {\n" + entries.joined(separator: ",\n") + "\n  }"
         }() : nil
         var out = SecureBytes(capacity: capacity(vars, factor: 2, overhead: 12) + (metaText?.utf8.count ?? 0) + 8, empty: true)
         out.append("{\n")
         for (i, v) in vars.enumerated() {
-            out.append("  \(jsonString(v.name)): \"")
+            out.append("  \(JSONText.string(v.name)): \"")
             appendValue(v, to: &out) { $0 == 0x22 || $0 == 0x5C ? [0x5C, $0] : nil }
             out.append(i == vars.count - 1 && metaText == nil ? "\"\n" : "\",\n")
         }
@@ -219,18 +219,5 @@ public enum Exporter {
         out.append(secrets[0].token.secret)
         if newline { out.append(0x0A) }
         return out
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

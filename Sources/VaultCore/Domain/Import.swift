@@ -33,7 +33,7 @@ extension UnlockedVault {
                 }
                 var record = TokenRecord(id: nil, name: e.name, region: e.metadata.region?.rawValue, baseUrl: e.metadata.baseURL,
                                          role: e.metadata.role, description: e.metadata.description,
-                                         permissions: AuditChain.json(e.metadata.permissions), createdAt: now, metaMac: nil)
+                                         permissions: JSONText.array(e.metadata.permissions), createdAt: now, metaMac: nil)
                 try record.insert(db)
                 try sealMetadata(db, &record)
                 _ = try e.token.withUnsafeBytes { raw in

@@ -44,10 +44,10 @@ public final class UnlockedVault {
         try TokenInput.validate(token)
         return try perform("add", subjects: [AuditSubject(name: name, version: 1)],
                            details: ["region": metadata.region?.rawValue ?? "custom"]) { db, _, _ in
-            guard try TokenRecord.filter(TokenRecord.Columns.name == name).fetchCount(db) == 0 else {
+            guard try !TokenRecord.exists(name, db) else {
                 throw VaultError.tokenExists(name: name)
             }
-            let permissions = AuditChain.json(metadata.permissions)
+            let permissions = JSONText.array(metadata.permissions)
             var record = TokenRecord(id: nil, name: name, region: metadata.region?.rawValue, baseUrl: metadata.baseURL,
                                      role: metadata.role, description: metadata.description, permissions: permissions,
                                      createdAt: Timestamp.seconds(now), metaMac: nil)
@@ -80,7 +80,7 @@ public final class UnlockedVault {
             guard current.version != target else {
                 throw VaultError.invalidInput(reason: "version \(target) of \(name) is already current", hint: nil)
             }
-            guard let old = try TokenVersionRecord.fetchOne(db, key: ["token_id": record.id!, "version": target]) else {
+            guard let old = try TokenVersionRecord.version(target, tokenID: record.id!, db) else {
                 throw VaultError.versionNotFound(name: name, version: target)
             }
             if let e = old.expiresAt, Timestamp.date(e) <= now, !allowExpired {
@@ -154,7 +154,7 @@ public final class UnlockedVault {
         let kek = try KDF.deriveKEK(passphrase: passphrase, salt: salt, parameters: parameters)
         let (nonce, wrapped) = master.wrap(vaultID: vaultID, kek: kek)
         try perform(action, subjects: [], details: ["ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit)]) { db, _, _ in
-            guard var header = try VaultHeaderRecord.fetchOne(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
+            guard var header = try VaultHeaderRecord.fetch(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
             header.kdfOps = Int64(parameters.opsLimit)
             header.kdfMem = Int64(parameters.memLimit)
             header.kdfSalt = Data(salt)
@@ -184,7 +184,7 @@ public final class UnlockedVault {
     public func auditHead() throws(VaultError) -> AuditHead {
         try vault.store.write { db in
             try appendSealed(db, action: "audit-head")
-            let last = try AuditRecord.filter(AuditRecord.Columns.mac != nil).order(AuditRecord.Columns.seq.desc).fetchOne(db)!
+            let last = try AuditRecord.lastSealed(db)!
             return AuditHead(seq: last.seq!, mac: Array(last.mac!))
         }
     }
@@ -265,12 +265,11 @@ public final class UnlockedVault {
     }
 
     func currentVersion(_ db: Database, _ name: String) throws -> (TokenRecord, TokenVersionRecord) {
-        guard let record = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
+        guard let record = try TokenRecord.named(name, db) else {
             throw VaultError.tokenNotFound(name: name)
         }
         try checkMetadata(record)
-        guard let current = try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!)
-            .filter(TokenVersionRecord.Columns.retiredAt == nil).fetchOne(db) else {
+        guard let current = try TokenVersionRecord.current(tokenID: record.id!, db) else {
             throw VaultError.corruptVault(reason: "token \(name) has no current version")
         }
         return (record, current)
@@ -329,17 +328,13 @@ public final class UnlockedVault {
 
     /// Finds the version to reveal and checks metadata and expiry; returns the warning to print.
     func locate(_ db: Database, name: String, version: Int?, allowExpired: Bool) throws -> (TokenRecord, TokenVersionRecord, String?) {
-        guard let record = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
+        guard let record = try TokenRecord.named(name, db) else {
             throw VaultError.tokenNotFound(name: name)
         }
         try checkMetadata(record)
-        var request = TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!)
-        if let version {
-            request = request.filter(TokenVersionRecord.Columns.version == version)
-        } else {
-            request = request.filter(TokenVersionRecord.Columns.retiredAt == nil)
-        }
-        guard let v = try request.fetchOne(db) else {
+        let found = try version.map { try TokenVersionRecord.version($0, tokenID: record.id!, db) }
+            ?? TokenVersionRecord.current(tokenID: record.id!, db)
+        guard let v = found else {
             if let version { throw VaultError.versionNotFound(name: name, version: version) }
             throw VaultError.corruptVault(reason: "token \(name) has no current version")
         }
@@ -386,7 +381,7 @@ public final class UnlockedVault {
 extension UnlockedVault {
     /// The KDF parameters currently in the header.
     public func kdfParameters() throws(VaultError) -> KDFParameters {
-        let header = try vault.store.read { db in try VaultHeaderRecord.fetchOne(db) }
+        let header = try vault.store.read { db in try VaultHeaderRecord.fetch(db) }
         guard let p = header?.kdfParameters else { throw .corruptVault(reason: "vault header is missing") }
         return p
     }

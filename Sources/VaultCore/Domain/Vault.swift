@@ -80,7 +80,7 @@ public final class Vault {
     /// Derives the KEK and unwraps the master key. A wrong passphrase is audited (unsealed)
     /// and throws `wrongPassphrase`. KDF parameters are bounds-checked before any work.
     public func unlock(passphrase: borrowing SecureBytes, action: String = "unlock") throws(VaultError) -> UnlockedVault {
-        let header = try store.read { db in try VaultHeaderRecord.fetchOne(db) }
+        let header = try store.read { db in try VaultHeaderRecord.fetch(db) }
         guard let header else { throw .corruptVault(reason: "vault header is missing") }
         guard header.formatVersion == VaultHeaderRecord.formatVersion else {
             throw .corruptVault(reason: "unknown header format version \(header.formatVersion)")
@@ -127,7 +127,7 @@ public final class Vault {
     public func history(_ name: String) throws(VaultError) -> [TokenVersionInfo] {
         do throws(VaultError) {
             let versions: [TokenVersionInfo] = try store.read { db in
-                guard let token = try TokenRecord.filter(TokenRecord.Columns.name == name).fetchOne(db) else {
+                guard let token = try TokenRecord.named(name, db) else {
                     throw VaultError.tokenNotFound(name: name)
                 }
                 return try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == token.id!)
@@ -194,11 +194,11 @@ public final class Vault {
     /// Appends one unsealed audit row inside the caller's transaction (UnlockedVault seals it).
     func appendAudit(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
                      outcome: String = "ok", reason: String? = nil) throws {
-        var row = AuditRecord(seq: nil, at: AuditChain.timestamp(clock.now()), action: action,
-                              tokens: AuditChain.json(subjects), outcome: outcome, reason: reason,
-                              details: AuditChain.json(details), osUser: actor.user, uid: actor.uid,
-                              host: actor.host, pid: actor.pid, mac: nil)
-        try row.insert(db)
+        try db.execute(sql: """
+            INSERT INTO audit_log (at, action, tokens, outcome, reason, details, os_user, uid, host, pid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [AuditChain.timestamp(clock.now()), action, AuditChain.json(subjects), outcome, reason,
+                              JSONText.object(details), actor.user, actor.uid, actor.host, actor.pid])
     }
 
     static func info(_ v: TokenVersionRecord) -> TokenVersionInfo {

@@ -1,16 +1,13 @@
 import Foundation
 import GRDB
 
-/// Records whose Swift properties are camelCase and whose columns are snake_case.
-protocol SnakeCaseRecord: FetchableRecord, EncodableRecord {}
-
-extension SnakeCaseRecord {
-    static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
-    static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
-}
+// Each record decodes and encodes its columns explicitly (`init(row:)`, `encode(to:)`) rather
+// than through Codable: GRDB's Codable path converts every snake_case key and instantiates
+// generic decoders on each use, which measurably slowed every command (docs/PERFORMANCE.md).
+// The initialisers live in extensions so that the memberwise initialisers remain.
 
 /// The single `vault_header` row.
-struct VaultHeaderRecord: Codable, SnakeCaseRecord, PersistableRecord {
+struct VaultHeaderRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "vault_header"
     static let formatVersion = 1
 
@@ -38,7 +35,7 @@ struct VaultHeaderRecord: Codable, SnakeCaseRecord, PersistableRecord {
 }
 
 /// One row of `tokens`: a named Vision One API key and its metadata.
-struct TokenRecord: Codable, SnakeCaseRecord, MutablePersistableRecord {
+struct TokenRecord: FetchableRecord, MutablePersistableRecord {
     static let databaseTableName = "tokens"
     static let versions = hasMany(TokenVersionRecord.self, using: ForeignKey(["token_id"]))
 
@@ -66,7 +63,7 @@ struct TokenRecord: Codable, SnakeCaseRecord, MutablePersistableRecord {
 }
 
 /// One row of `token_versions`: a sealed secret and its lifetime.
-struct TokenVersionRecord: Codable, SnakeCaseRecord, PersistableRecord {
+struct TokenVersionRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "token_versions"
 
     var tokenId: Int64
@@ -83,13 +80,10 @@ struct TokenVersionRecord: Codable, SnakeCaseRecord, PersistableRecord {
         static let expiresAt = Column("expires_at")
         static let retiredAt = Column("retired_at")
     }
-
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
 /// One row of `audit_log`.
-struct AuditRecord: Codable, SnakeCaseRecord, MutablePersistableRecord {
+struct AuditRecord: FetchableRecord, MutablePersistableRecord {
     static let databaseTableName = "audit_log"
 
     var seq: Int64?
@@ -111,4 +105,160 @@ struct AuditRecord: Codable, SnakeCaseRecord, MutablePersistableRecord {
     }
 
     mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
+}
+
+extension VaultHeaderRecord {
+    init(row: Row) throws {
+        id = try row.decode(forColumn: "id")
+        formatVersion = try row.decode(forColumn: "format_version")
+        vaultId = try row.decode(forColumn: "vault_id")
+        kdfAlgorithm = try row.decode(forColumn: "kdf_algorithm")
+        kdfOps = try row.decode(forColumn: "kdf_ops")
+        kdfMem = try row.decode(forColumn: "kdf_mem")
+        kdfSalt = try row.decode(forColumn: "kdf_salt")
+        kdfTargetMs = try row.decode(forColumn: "kdf_target_ms")
+        wrapNonce = try row.decode(forColumn: "wrap_nonce")
+        wrappedKey = try row.decode(forColumn: "wrapped_key")
+        createdAt = try row.decode(forColumn: "created_at")
+        updatedAt = try row.decode(forColumn: "updated_at")
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        container["id"] = id
+        container["format_version"] = formatVersion
+        container["vault_id"] = vaultId
+        container["kdf_algorithm"] = kdfAlgorithm
+        container["kdf_ops"] = kdfOps
+        container["kdf_mem"] = kdfMem
+        container["kdf_salt"] = kdfSalt
+        container["kdf_target_ms"] = kdfTargetMs
+        container["wrap_nonce"] = wrapNonce
+        container["wrapped_key"] = wrappedKey
+        container["created_at"] = createdAt
+        container["updated_at"] = updatedAt
+    }
+}
+
+extension TokenRecord {
+    init(row: Row) throws {
+        id = try row.decode(forColumn: "id")
+        name = try row.decode(forColumn: "name")
+        region = try row.decode(forColumn: "region")
+        baseUrl = try row.decode(forColumn: "base_url")
+        role = try row.decode(forColumn: "role")
+        description = try row.decode(forColumn: "description")
+        permissions = try row.decode(forColumn: "permissions")
+        createdAt = try row.decode(forColumn: "created_at")
+        metaMac = try row.decode(forColumn: "meta_mac")
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        container["id"] = id
+        container["name"] = name
+        container["region"] = region
+        container["base_url"] = baseUrl
+        container["role"] = role
+        container["description"] = description
+        container["permissions"] = permissions
+        container["created_at"] = createdAt
+        container["meta_mac"] = metaMac
+    }
+}
+
+extension TokenVersionRecord {
+    init(row: Row) throws {
+        tokenId = try row.decode(forColumn: "token_id")
+        version = try row.decode(forColumn: "version")
+        nonce = try row.decode(forColumn: "nonce")
+        ciphertext = try row.decode(forColumn: "ciphertext")
+        createdAt = try row.decode(forColumn: "created_at")
+        expiresAt = try row.decode(forColumn: "expires_at")
+        retiredAt = try row.decode(forColumn: "retired_at")
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        container["token_id"] = tokenId
+        container["version"] = version
+        container["nonce"] = nonce
+        container["ciphertext"] = ciphertext
+        container["created_at"] = createdAt
+        container["expires_at"] = expiresAt
+        container["retired_at"] = retiredAt
+    }
+}
+
+extension AuditRecord {
+    init(row: Row) throws {
+        seq = try row.decode(forColumn: "seq")
+        at = try row.decode(forColumn: "at")
+        action = try row.decode(forColumn: "action")
+        tokens = try row.decode(forColumn: "tokens")
+        outcome = try row.decode(forColumn: "outcome")
+        reason = try row.decode(forColumn: "reason")
+        details = try row.decode(forColumn: "details")
+        osUser = try row.decode(forColumn: "os_user")
+        uid = try row.decode(forColumn: "uid")
+        host = try row.decode(forColumn: "host")
+        pid = try row.decode(forColumn: "pid")
+        mac = try row.decode(forColumn: "mac")
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        container["seq"] = seq
+        container["at"] = at
+        container["action"] = action
+        container["tokens"] = tokens
+        container["outcome"] = outcome
+        container["reason"] = reason
+        container["details"] = details
+        container["os_user"] = osUser
+        container["uid"] = uid
+        container["host"] = host
+        container["pid"] = pid
+        container["mac"] = mac
+    }
+}
+
+// MARK: - The lookups every command makes, as plain SQL over the indexes the schema defines
+// (statements in loops are cached per connection: `export --all` runs them once per token)
+
+extension VaultHeaderRecord {
+    static func fetch(_ db: Database) throws -> VaultHeaderRecord? {
+        try fetchOne(db, sql: "SELECT * FROM vault_header WHERE id = 1")
+    }
+}
+
+extension TokenRecord {
+    /// The token named `name` (the unique index on `tokens.name`).
+    static func named(_ name: String, _ db: Database) throws -> TokenRecord? {
+        try fetchOne(db.cachedStatement(sql: "SELECT * FROM tokens WHERE name = ?"), arguments: [name])
+    }
+
+    static func exists(_ name: String, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?)", arguments: [name]) ?? false
+    }
+}
+
+extension TokenVersionRecord {
+    /// The current version (the partial unique index `token_versions_one_current`).
+    static func current(tokenID: Int64, _ db: Database) throws -> TokenVersionRecord? {
+        try fetchOne(db.cachedStatement(sql: "SELECT * FROM token_versions WHERE token_id = ? AND retired_at IS NULL"), arguments: [tokenID])
+    }
+
+    /// Version `version` of the token (the primary key).
+    static func version(_ version: Int, tokenID: Int64, _ db: Database) throws -> TokenVersionRecord? {
+        try fetchOne(db.cachedStatement(sql: "SELECT * FROM token_versions WHERE token_id = ? AND version = ?"), arguments: [tokenID, version])
+    }
+}
+
+extension AuditRecord {
+    /// The newest sealed row: the head of the chain.
+    static func lastSealed(_ db: Database) throws -> AuditRecord? {
+        try fetchOne(db, sql: "SELECT * FROM audit_log WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1")
+    }
+
+    /// Unsealed rows after `seq`, oldest first.
+    static func pending(after seq: Int64, _ db: Database) throws -> [AuditRecord] {
+        try fetchAll(db, sql: "SELECT * FROM audit_log WHERE mac IS NULL AND seq > ? ORDER BY seq", arguments: [seq])
+    }
 }

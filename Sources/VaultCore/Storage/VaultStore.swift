@@ -26,7 +26,8 @@ public final class VaultStore: Sendable {
         config.busyMode = .timeout(busyTimeout)
         config.readonly = readonly
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA secure_delete = ON")
+            // Per connection, so set on every open (SQLite's default is build-dependent).
+            try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA synchronous = FULL")
         }
         return config
     }
@@ -57,7 +58,6 @@ public final class VaultStore: Sendable {
             let queue = try DatabaseQueue(path: path, configuration: configuration())
             try queue.writeWithoutTransaction { db in
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = FULL")
             }
             try migrator.migrate(queue)
             return VaultStore(path: path, dbQueue: queue)
@@ -78,28 +78,27 @@ public final class VaultStore: Sendable {
             throw mapDatabaseError(error, path: path)
         }
         do {
-            let tables = try queue.read { db in
-                try Set(String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+            // One read transaction for every check: is it a vault, and which migrations ran.
+            let state = try queue.read { db -> (tables: Set<String>, applied: [String], headers: Int) in
+                let tables = try Set(String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+                guard tables.contains("vault_header"), tables.contains("grdb_migrations") else { return (tables, [], 0) }
+                return (tables,
+                        try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier"),
+                        try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_header") ?? 0)
             }
-            guard tables.contains("vault_header"), tables.contains("grdb_migrations") else {
+            guard state.tables.contains("vault_header"), state.tables.contains("grdb_migrations") else {
                 throw VaultError.notAVault(path: path, reason: "no vault header")
             }
-            let m = migrator
-            let (superseded, applied) = try queue.read { db in
-                (try m.hasBeenSuperseded(db), try m.appliedIdentifiers(db))
-            }
-            if superseded {
-                let unknown = try queue.read { db in
-                    try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
-                }.last ?? "?"
+            // The same test as DatabaseMigrator.hasBeenSuperseded, without building the migrator.
+            let known = Set(EmbeddedMigrations.all.map(\.name))
+            if let unknown = state.applied.last(where: { !known.contains($0) }) {
                 throw VaultError.schemaTooNew(path: path, found: unknown)
             }
-            if applied.count < EmbeddedMigrations.all.count {
+            if state.applied.count < EmbeddedMigrations.all.count {
                 if readonly { throw VaultError.io(reason: "vault needs a schema upgrade; run any write command first") }
-                try m.migrate(queue)
+                try migrator.migrate(queue)
             }
-            let headers = try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_header") ?? 0 }
-            guard headers == 1 else { throw VaultError.notAVault(path: path, reason: "vault header is missing") }
+            guard state.headers == 1 else { throw VaultError.notAVault(path: path, reason: "vault header is missing") }
         } catch let e as VaultError {
             throw e
         } catch {
@@ -226,7 +225,7 @@ extension VaultStore {
 
     /// Whether a token named `name` exists (metadata only).
     public func tokenExists(_ name: String) throws(VaultError) -> Bool {
-        try read { db in try TokenRecord.filter(TokenRecord.Columns.name == name).fetchCount(db) > 0 }
+        try read { db in try TokenRecord.exists(name, db) }
     }
 }
 

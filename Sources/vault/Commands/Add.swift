@@ -4,6 +4,7 @@ import VaultCore
 
 struct Add: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "add",
         abstract: "Store a new Vision One API key.",
         discussion: """
             The token is read from a hidden prompt, or from stdin when stdin is not a terminal \

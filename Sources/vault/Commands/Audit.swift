@@ -4,6 +4,7 @@ import VaultCore
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "Read and verify the tamper-evident audit log.",
         subcommands: [AuditList.self, AuditVerify.self, AuditHeadCommand.self],
         defaultSubcommand: AuditList.self)

@@ -21,6 +21,7 @@ struct CheckOption: ParsableArguments {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Ask Vision One whether tokens work (GET /v3.0/healthcheck/connectivity).",
         discussion: """
             One request per token's current version, at its region's base URL, a few at a time; no \

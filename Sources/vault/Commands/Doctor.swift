@@ -47,6 +47,7 @@ struct DoctorCommand: ParsableCommand {
 
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "backup",
         abstract: "Write a consistent copy of the vault (same passphrase) to a new 0600 file.",
         discussion: "Uses SQLite's online backup API, so it is safe while other vault processes write.")
 

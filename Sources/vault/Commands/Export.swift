@@ -37,6 +37,7 @@ struct NamingOptions: ParsableArguments {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Print tokens as variables for a pipeline (audited).",
         discussion: """
             Formats: env (export NAME='value', for eval), dotenv (NAME=value), json, github \

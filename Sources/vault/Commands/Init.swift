@@ -54,6 +54,7 @@ struct KDFOptions: ParsableArguments {
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create a new vault.",
         discussion: "Asks for the passphrase twice on a terminal. Never overwrites an existing file.")
 

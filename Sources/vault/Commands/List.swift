@@ -4,6 +4,7 @@ import VaultCore
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List stored keys (metadata only; no passphrase needed).")
 
     @OptionGroup var global: GlobalOptions
@@ -28,6 +29,7 @@ struct List: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show a key's metadata; --reveal also prints the token (audited).")
 
     @OptionGroup var global: GlobalOptions
@@ -92,7 +94,7 @@ struct Show: ParsableCommand {
 }
 
 struct History: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List every kept version of a key, newest first.")
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "List every kept version of a key, newest first.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
@@ -111,6 +113,7 @@ struct History: ParsableCommand {
 
 struct Expiring: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "expiring",
         abstract: "List keys that have expired or expire soon (for cron and CI monitors).",
         discussion: "Exit 0: nothing due. Exit 10: some expire within the window. Exit 11: at least one has expired. Prints nothing when nothing is due.")
 

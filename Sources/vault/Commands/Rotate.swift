@@ -4,6 +4,7 @@ import VaultCore
 
 struct Rotate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rotate",
         abstract: "Store a new version of a key; the previous one is retired (kept, sealed).",
         discussion: "Create the new key in the Vision One console first; the token is read as in `add`.")
 
@@ -31,6 +32,7 @@ struct Rotate: ParsableCommand {
 
 struct Rollback: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rollback",
         abstract: "Make an older version's secret current again, as a new version.")
 
     @OptionGroup var global: GlobalOptions
@@ -63,6 +65,7 @@ enum RotationReport {
 
 struct Remove: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "remove",
         abstract: "Delete a key and every version of it (overwritten on disk).")
 
     @OptionGroup var global: GlobalOptions
@@ -90,6 +93,7 @@ struct Remove: ParsableCommand {
 
 struct Passwd: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "passwd",
         abstract: "Change the passphrase (rewraps the master key; no token is re-encrypted).")
 
     @OptionGroup var global: GlobalOptions
