@@ -62,10 +62,21 @@ struct CLI {
         run(args, stdin: stdin.map { Data($0.utf8) }, env: extra)
     }
 
-    func run(_ args: [String], stdin: Data?, env extra: [String: String?] = [:]) -> Result {
+    /// Runs vault in a new session (setsid), so it has no controlling terminal to prompt on,
+    /// whether or not the test runner has one.
+    func runWithoutTerminal(_ args: String..., env extra: [String: String?] = [:]) -> Result {
+        run(args, stdin: nil, env: extra, withoutTerminal: true)
+    }
+
+    func run(_ args: [String], stdin: Data?, env extra: [String: String?] = [:], withoutTerminal: Bool = false) -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
+        if withoutTerminal {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+            p.arguments = ["--wait", Self.binary] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: Self.binary)
+            p.arguments = args
+        }
         var e = env
         for (k, v) in extra { e[k] = v }
         p.environment = e

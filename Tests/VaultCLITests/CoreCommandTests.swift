@@ -40,12 +40,10 @@ struct CoreCommandTests {
     func initNoPassphrase() {
         let c = CLI()
         defer { c.cleanup() }
-        let r = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1", env: ["V1VAULT_PASSPHRASE_FILE": nil])
-        // The test runner may or may not have a controlling terminal; without one it is exit 4.
-        if r.status != 0 {
-            #expect(r.status == 4, "\(r)")
-            #expect(r.stderr.contains("error: no passphrase"))
-        }
+        let r = c.runWithoutTerminal("init", "--kdf-memory", "8M", "--kdf-ops", "1", env: ["V1VAULT_PASSPHRASE_FILE": nil])
+        #expect(r.status == 4, "\(r)")
+        #expect(r.stderr.contains("error: no passphrase"))
+        #expect(!FileManager.default.fileExists(atPath: c.vaultPath), "a failed init must not leave a vault behind")
     }
 
     @Test("add, list and show: text and JSON")

@@ -7,10 +7,11 @@ struct DoctorCLITests {
     func doctor() throws {
         let c = CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "tok-a"); c.add("b", "tok-b")
+        // Three tokens: the bad one in the middle proves the reused scratch buffer recovers.
+        c.add("a", "tok-a"); c.add("b", "tok-b"); c.add("c", "tok-c")
         let ok = c.run("doctor")
         #expect(ok.status == 0, "\(ok)")
-        #expect(ok.out.contains("ok    secrets           all 2 stored versions decrypt and authenticate"))
+        #expect(ok.out.contains("ok    secrets           all 3 stored versions decrypt and authenticate"))
         // Corrupt one version's ciphertext and one audit row.
         try c.sql("UPDATE token_versions SET nonce = zeroblob(24) WHERE token_id = (SELECT id FROM tokens WHERE name = 'b')")
         try c.sql("UPDATE audit_log SET action = 'x' WHERE seq = 2")

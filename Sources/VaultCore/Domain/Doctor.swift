@@ -75,12 +75,14 @@ public enum Doctor {
             let failures = try u.vault.store.read { db -> ([String], Int) in
                 var bad: [String] = []
                 var count = 0
-                let rows = try Row.fetchAll(db, sql: "SELECT t.name, v.* FROM token_versions v JOIN tokens t ON t.id = v.token_id ORDER BY t.name, v.version")
-                for row in rows {
+                // One cursor and one reused secure buffer, however many versions (as decryptAll).
+                var scratch = SecureBytes(capacity: 4096, empty: true)
+                let rows = try Row.fetchCursor(db, sql: "SELECT t.name, v.* FROM token_versions v JOIN tokens t ON t.id = v.token_id ORDER BY t.name, v.version")
+                while let row = try rows.next() {
                     count += 1
                     let v = try TokenVersionRecord(row: row)
-                    let name: String = row["name"]
-                    do throws(VaultError) { _ = try u.open(v, name: name) } catch { bad.append(error.description) }
+                    let name: String = try row.decode(forColumn: "name")
+                    do throws(VaultError) { try u.verify(v, name: name, scratch: &scratch) } catch { bad.append(error.description) }
                 }
                 return (bad, count)
             }

@@ -326,6 +326,15 @@ public final class UnlockedVault {
         return secret
     }
 
+    /// Opens a version into `scratch` only to check it (doctor), leaving `scratch` empty.
+    func verify(_ v: TokenVersionRecord, name: String, scratch: inout SecureBytes) throws(VaultError) {
+        let binding = SealedEntry.binding(vaultID: vaultID, tokenID: v.tokenId, version: v.version)
+        defer { scratch.reset() }
+        guard SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding, key: tokenKey, into: &scratch) != nil else {
+            throw .authenticationFailed(name: name, version: v.version)
+        }
+    }
+
     /// Finds the version to reveal and checks metadata and expiry; returns the warning to print.
     func locate(_ db: Database, name: String, version: Int?, allowExpired: Bool) throws -> (TokenRecord, TokenVersionRecord, String?) {
         guard let record = try TokenRecord.named(name, db) else {

@@ -60,7 +60,9 @@ struct Show: ParsableCommand {
             if let r = revealed {
                 // Splice the token into the JSON from secure memory; tokens are printable ASCII
                 // without whitespace, so only '"' and '\' need escaping.
-                text.removeLast(2)  // "\n}"
+                // The encoder's pretty layout ends with "\n}"; anything else is a bug, not input.
+                guard text.hasSuffix("\n}") else { throw VaultError.io(reason: "internal error: unexpected JSON layout") }
+                text.removeLast(2)
                 print(text + ",\n  \"revealed_version\" : \(r.version),\n  \"token\" : \"", terminator: "")
                 var escaped = SecureBytes(capacity: r.secret.count * 2, empty: true)
                 for i in 0..<r.secret.count {
