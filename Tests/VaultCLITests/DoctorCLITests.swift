@@ -71,4 +71,23 @@ struct MetadataCLITests {
         let d = c.run("doctor")
         #expect(d.status == 21 && d.out.contains("FAIL  metadata"), "\(d)")
     }
+
+    @Test("a stored value of the wrong type is a one-line 'corrupt' error (exit 7), never a crash",
+          arguments: [
+              ("UPDATE token_versions SET created_at = 'abc'", "column: \"cur_created\""),
+              ("UPDATE tokens SET name = x'ff' WHERE name = 'b'", "column: \"name\""),
+          ])
+    func wrongTypes(statement: String, column: String) throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "tok-a"); c.add("b", "tok-b")
+        try c.sql(statement)
+        for args in [["list"], ["expiring", "--within", "100y"], ["show", "a"]] where !(args == ["show", "a"] && column.contains("name")) {
+            let r = c.run(args, stdin: nil)
+            #expect(r.status == 7 && !r.signaled, "\(args): \(r)")
+            #expect(r.stderr.hasPrefix("error: vault is corrupt: a stored value has the wrong type ("), "\(r.stderr)")
+            #expect(r.stderr.contains(column) && !r.stderr.contains("row: ["), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
+        }
+    }
 }

@@ -227,9 +227,11 @@ public final class Vault {
     /// cur_expires, version_count).
     static func summary(_ row: Row) throws -> TokenSummary {
         let t = try TokenRecord(row: row)
-        let current = TokenVersionInfo(version: row["cur_version"], created: Timestamp.date(row["cur_created"]),
-                                       expires: (row["cur_expires"] as Int64?).map(Timestamp.date), retired: nil)
+        // Throwing decodes: a tampered column type is a clean error, never a trap.
+        let current = TokenVersionInfo(version: try row.decode(forColumn: "cur_version"),
+                                       created: Timestamp.date(try row.decode(Int64.self, forColumn: "cur_created")),
+                                       expires: (try row.decode(Int64?.self, forColumn: "cur_expires")).map(Timestamp.date), retired: nil)
         return TokenSummary(name: t.name, metadata: metadata(t), created: Timestamp.date(t.createdAt),
-                            current: current, versionCount: row["version_count"])
+                            current: current, versionCount: try row.decode(forColumn: "version_count"))
     }
 }

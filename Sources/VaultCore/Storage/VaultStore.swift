@@ -189,10 +189,23 @@ public final class VaultStore: Sendable {
         }
     }
 
+    /// GRDB's description of a decoding error without its trailing dump of the whole row:
+    /// `could not decode String from database value Data(1 bytes) - column: "name", column index: 1`.
+    static func withoutRow(_ error: RowDecodingError) -> String {
+        let text = "\(error)"
+        let cut = text.range(of: ", row: ")?.lowerBound ?? text.firstIndex(of: "\n") ?? text.endIndex
+        return String(text[..<cut].prefix(200))
+    }
+
     /// Turns GRDB/SQLite errors into VaultError with a message that never includes SQL
     /// arguments (GRDB keeps them out unless `publicStatementArguments` is set, which we never do).
     static func mapDatabaseError(_ error: any Error, path: String? = nil) -> VaultError {
         if let e = error as? VaultError { return e }
+        if let e = error as? RowDecodingError {
+            // Its description lists the whole row; name only the column (the row is not input
+            // the user typed, and a message should stay one line).
+            return .corruptVault(reason: "a stored value has the wrong type (\(Self.withoutRow(e)))")
+        }
         guard let e = error as? DatabaseError else { return .io(reason: "\(error)") }
         switch e.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:
