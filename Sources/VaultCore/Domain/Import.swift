@@ -34,7 +34,7 @@ extension UnlockedVault {
                 var record = TokenRecord(id: nil, name: e.name, region: e.metadata.region?.rawValue, baseUrl: e.metadata.baseURL,
                                          role: e.metadata.role, description: e.metadata.description,
                                          permissions: JSONText.array(e.metadata.permissions), createdAt: now, metaMac: nil)
-                try record.insert(db)
+                try record.insertRow(db)
                 try sealMetadata(db, &record)
                 _ = try e.token.withUnsafeBytes { raw in
                     try insertVersion(db, tokenID: record.id!, version: 1, token: raw, expires: e.expires, scratch: &scratch)

@@ -51,7 +51,7 @@ public final class UnlockedVault {
             var record = TokenRecord(id: nil, name: name, region: metadata.region?.rawValue, baseUrl: metadata.baseURL,
                                      role: metadata.role, description: metadata.description, permissions: permissions,
                                      createdAt: Timestamp.seconds(now), metaMac: nil)
-            try record.insert(db)
+            try record.insertRow(db)
             try sealMetadata(db, &record)
             let v = try insertVersion(db, tokenID: record.id!, version: 1, secret: token, expires: expires)
             return Vault.info(v)
@@ -233,7 +233,7 @@ public final class UnlockedVault {
     /// Computes and stores a token's metadata MAC (after insert, when its id is known).
     func sealMetadata(_ db: Database, _ record: inout TokenRecord) throws {
         record.metaMac = Data(MetadataMAC.mac(key: metadataKey, vaultID: vaultID, record))
-        try record.update(db, columns: [TokenRecord.Columns.metaMac])
+        try record.updateMetaMac(db)
     }
 
     /// Throws unless the row's metadata MAC verifies. A row without a MAC (written before
@@ -279,7 +279,7 @@ public final class UnlockedVault {
                         expires: Date?, keep: Int, subjects: inout [AuditSubject], details: inout [String: String]) throws -> RotationResult {
         var retired = current
         retired.retiredAt = Timestamp.seconds(now)
-        try retired.update(db)
+        try retired.updateRetiredAt(db)
         try faultInjection?("rotate.retired")
         let maxVersion = try Int.fetchOne(db, sql: "SELECT max(version) FROM token_versions WHERE token_id = ?", arguments: [record.id!]) ?? 0
         let new = try insertVersion(db, tokenID: record.id!, version: maxVersion + 1, secret: secret, expires: expires)
@@ -312,7 +312,7 @@ public final class UnlockedVault {
                                                    key: tokenKey, scratch: &scratch)
         let v = TokenVersionRecord(tokenId: tokenID, version: version, nonce: Data(nonce), ciphertext: Data(ciphertext),
                                    createdAt: Timestamp.seconds(now), expiresAt: expires.map(Timestamp.seconds), retiredAt: nil)
-        try v.insert(db)
+        try v.insertRow(db)
         return v
     }
 
