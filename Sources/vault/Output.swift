@@ -70,7 +70,7 @@ enum Output {
         var widths = header.map(\.count)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         func render(_ r: [String]) -> String {
-            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padded(to: widths[i]) }
                 .joined(separator: "  ")
         }
         print(render(header))
@@ -81,5 +81,15 @@ enum Output {
 
     static func daysLeft(_ date: Date?, now: Date) -> String {
         date.map { String(ExpiryStatus.daysLeft(expires: $0, now: now)) } ?? "-"
+    }
+}
+
+extension String {
+    /// Left-aligned in a column of `width` characters (never truncated). Counts characters, as
+    /// the table widths do; NSString's padding counted UTF-16 units, so a non-BMP character
+    /// (an emoji in a description) misaligned the column, and it was slow at 100,000 rows.
+    func padded(to width: Int) -> String {
+        let n = count
+        return n >= width ? self : self + String(repeating: " ", count: width - n)
     }
 }

@@ -46,6 +46,22 @@ struct CoreCommandTests {
         #expect(!FileManager.default.fileExists(atPath: c.vaultPath), "a failed init must not leave a vault behind")
     }
 
+    @Test("list keeps its columns aligned when a role holds a character outside the BMP")
+    func listAlignment() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "tok-a", "--role", "🔒 SIEM", "--expires", day(30))
+        c.add("bb", "tok-b", "--role", "SOAR", "--expires", day(30))
+        let lines = c.run("list").out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        // The VERSION column starts at the same character in the header and in every row.
+        let header = lines[0].distance(from: lines[0].startIndex, to: lines[0].range(of: "VERSION")!.lowerBound)
+        for row in lines.dropFirst() {
+            let at = row.distance(from: row.startIndex, to: row.range(of: "1 ")!.lowerBound)
+            #expect(at == header, "\(lines)")
+        }
+    }
+
     @Test("add, list and show: text and JSON")
     func addListShow() throws {
         let c = CLI.initialized()

@@ -39,7 +39,7 @@ struct DoctorCommand: ParsableCommand {
             struct Report: Encodable { var ok: Bool; var checks: [DoctorCheck] }
             Output.line(Output.json(Report(ok: checks.allSatisfy(\.ok), checks: checks)))
         } else {
-            for c in checks { Output.line("\(c.ok ? "ok  " : "FAIL")  \(c.check.padding(toLength: 16, withPad: " ", startingAt: 0))  \(c.detail)") }
+            for c in checks { Output.line("\(c.ok ? "ok  " : "FAIL")  \(c.check.padded(to: 16))  \(c.detail)") }
         }
         if !checks.allSatisfy(\.ok) { throw ExitCode(Self.problemsFound) }
     }

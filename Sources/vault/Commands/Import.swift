@@ -81,7 +81,7 @@ struct KDFBenchmark: ParsableCommand {
                 do { try p.validate() } catch { continue }
                 let ms = try KDFCalibration.measure(p)
                 let note = p == .moderate ? "libsodium MODERATE (default)" : p == .interactive ? "libsodium INTERACTIVE" : ""
-                Output.line("\(ByteSize.format(m).padding(toLength: 6, withPad: " ", startingAt: 0))  \(String(ops).padding(toLength: 3, withPad: " ", startingAt: 0))  \(String(format: "%6.0fms", ms))  \(note)")
+                Output.line("\(ByteSize.format(m).padded(to: 6))  \(String(ops).padded(to: 3))  \(String(format: "%6.0fms", ms))  \(note)")
             }
         }
     }

@@ -86,9 +86,9 @@ struct Show: ParsableCommand {
             ("status", view.status.rawValue),
         ]
         if let r = revealed, r.version != view.version { rows.append(("revealed version", "\(r.version)")) }
-        for (k, v) in rows { Output.line(k.padding(toLength: 17, withPad: " ", startingAt: 0) + v) }
+        for (k, v) in rows { Output.line(k.padded(to: 17) + v) }
         if let r = revealed {
-            print("token".padding(toLength: 17, withPad: " ", startingAt: 0), terminator: "")
+            print("token".padded(to: 17), terminator: "")
             try Output.writeSecret(r.secret)
             print("")
         }
