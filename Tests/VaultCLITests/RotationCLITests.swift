@@ -34,6 +34,11 @@ struct RotationCLITests {
         #expect(history.map { $0["version"] as! Int } == [4, 3])
         let bad = c.run("rotate", "k", "--keep", "0", stdin: "t5")
         #expect(bad.status == 64 && bad.stderr.hasPrefix("error: --keep must be between 1 and 1000"))
+        // Refused before the token or passphrase is read: no stdin, no passphrase source at all.
+        for args in [["rotate", "k", "--keep", "0"], ["rollback", "k", "--to", "3", "--keep", "1001"]] {
+            let early = c.run(args, stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil])
+            #expect(early.status == 64 && early.stderr.hasPrefix("error: --keep must be between 1 and 1000"), "\(args): \(early)")
+        }
     }
 
     @Test("rollback restores an old secret as a new version and is audited")

@@ -258,7 +258,7 @@ public final class UnlockedVault {
         }
     }
 
-    static func checkKeep(_ keep: Int) throws(VaultError) {
+    public static func checkKeep(_ keep: Int) throws(VaultError) {
         guard (1...1000).contains(keep) else {
             throw .invalidInput(reason: "--keep must be between 1 and 1000", hint: nil)
         }

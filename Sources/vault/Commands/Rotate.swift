@@ -16,6 +16,7 @@ struct Rotate: ParsableCommand {
 
     func run() throws {
         try Validate.tokenName(name)
+        try UnlockedVault.checkKeep(keep)  // before the token is asked for, not after
         let vault = try global.openVault()
         let expires = try expiry.date(now: vault.clock.now())
         guard try vault.store.tokenExists(name) else { throw VaultError.tokenNotFound(name: name) }
@@ -43,6 +44,7 @@ struct Rollback: ParsableCommand {
 
     func run() throws {
         try Validate.tokenName(name)
+        try UnlockedVault.checkKeep(keep)  // before the passphrase is asked for
         let vault = try global.openVault()
         guard try vault.store.tokenExists(name) else { throw VaultError.tokenNotFound(name: name) }
         let unlocked = try global.unlock(vault)
