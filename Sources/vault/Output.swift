@@ -34,16 +34,14 @@ enum Output {
     private static func write(_ buf: UnsafeRawBufferPointer, fd: Int32) throws {
         fflush(nil)
         guard buf.count > 0 else { return }
-        do {
-            var offset = 0
-            while offset < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw VaultError.io(reason: "cannot write output: \(String(cString: strerror(errno)))")
-                }
-                offset += n
+        var offset = 0
+        while offset < buf.count {
+            let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VaultError.io(reason: "cannot write output: \(String(cString: strerror(errno)))")
             }
+            offset += n
         }
     }
 

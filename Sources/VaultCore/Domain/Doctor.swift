@@ -82,7 +82,7 @@ public enum Doctor {
                     count += 1
                     let v = try TokenVersionRecord(row: row)
                     let name: String = try row.decode(forColumn: "name")
-                    do throws(VaultError) { try u.verify(v, name: name, scratch: &scratch) } catch { bad.append(error.description) }
+                    do throws(VaultError) { _ = try u.open(v, name: name, into: &scratch); scratch.reset() } catch { bad.append(error.description) }
                 }
                 return (bad, count)
             }

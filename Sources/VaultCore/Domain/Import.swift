@@ -9,15 +9,14 @@ extension UnlockedVault {
                              progress: ((Int) -> Void)? = nil) throws(VaultError) -> Int {
         var seen = Set<String>()
         for e in entries {
-            let at = e.line > 0 ? "line \(e.line): " : ""
             do throws(VaultError) {
                 try Validate.tokenName(e.name)
                 try TokenInput.validate(e.token)
             } catch {
-                throw .invalidInput(reason: "\(at)\(error)", hint: nil)
+                throw .invalidInput(reason: "\(e.at)\(error)", hint: nil)
             }
             guard seen.insert(e.name).inserted else {
-                throw .invalidInput(reason: "\(at)duplicate name \(e.name) in the input", hint: nil)
+                throw .invalidInput(reason: "\(e.at)duplicate name \(e.name) in the input", hint: nil)
             }
         }
         let now = Timestamp.seconds(self.now)
@@ -28,8 +27,7 @@ extension UnlockedVault {
             for (i, e) in entries.enumerated() {
                 if let progress, i % 500 == 0 { progress(i) }
                 if existing.contains(e.name) {
-                    let at = e.line > 0 ? "line \(e.line): " : ""
-                    throw VaultError.invalidInput(reason: "\(at)a token named \(e.name) already exists", hint: "nothing was imported")
+                    throw VaultError.invalidInput(reason: "\(e.at)a token named \(e.name) already exists", hint: "nothing was imported")
                 }
                 var record = TokenRecord(id: nil, name: e.name, region: e.metadata.region?.rawValue, baseUrl: e.metadata.baseURL,
                                          role: e.metadata.role, description: e.metadata.description,

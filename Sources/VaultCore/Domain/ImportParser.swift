@@ -12,6 +12,9 @@ public final class ImportEntry {
     public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0) {
         self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line
     }
+
+    /// `line N: ` to start an error message with, or nothing when not from a file.
+    var at: String { line > 0 ? "line \(line): " : "" }
 }
 
 /// Parsers for `vault import`. Input is untrusted; every error names its line or entry.

@@ -97,11 +97,9 @@ public final class UnlockedVault {
     public func remove(_ name: String) throws(VaultError) {
         try perform("remove", subjects: [AuditSubject(name: name)]) { db, subjects, details in
             let (record, current) = try currentVersion(db, name)
-            let count = try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!).fetchCount(db)
+            let count = try record.deleteWithVersions(db)
             subjects = [AuditSubject(name: name, version: current.version)]
             details["versions"] = "\(count)"
-            try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == record.id!).deleteAll(db)
-            _ = try record.delete(db)
         }
     }
 
@@ -326,13 +324,15 @@ public final class UnlockedVault {
         return secret
     }
 
-    /// Opens a version into `scratch` only to check it (doctor), leaving `scratch` empty.
-    func verify(_ v: TokenVersionRecord, name: String, scratch: inout SecureBytes) throws(VaultError) {
+    /// Opens a version into `scratch` (reused across calls) and returns where its token lies
+    /// there; the same failure as `open`.
+    func open(_ v: TokenVersionRecord, name: String, into scratch: inout SecureBytes) throws(VaultError) -> Range<Int> {
         let binding = SealedEntry.binding(vaultID: vaultID, tokenID: v.tokenId, version: v.version)
-        defer { scratch.reset() }
-        guard SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding, key: tokenKey, into: &scratch) != nil else {
+        guard let range = SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding,
+                                           key: tokenKey, into: &scratch) else {
             throw .authenticationFailed(name: name, version: v.version)
         }
+        return range
     }
 
     /// Finds the version to reveal and checks metadata and expiry; returns the warning to print.
@@ -372,11 +372,7 @@ public final class UnlockedVault {
         var out: [RevealedToken] = []
         out.reserveCapacity(rows.count)
         for (record, v, warning) in rows {
-            let binding = SealedEntry.binding(vaultID: vaultID, tokenID: v.tokenId, version: v.version)
-            guard let range = SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding,
-                                               key: tokenKey, into: &scratch) else {
-                throw VaultError.authenticationFailed(name: record.name, version: v.version)
-            }
+            let range = try open(v, name: record.name, into: &scratch)
             let view = scratch.withUnsafeBytes { arena.store(UnsafeRawBufferPointer(rebasing: $0[range])) }
             scratch.reset()
             out.append(RevealedToken(name: record.name, version: v.version, baseURL: record.baseUrl,

@@ -3,9 +3,9 @@ import GRDB
 
 // Each record decodes its columns explicitly (`init(row:)`) rather than through Codable: GRDB's
 // Codable path converts every snake_case key and instantiates generic decoders on each use,
-// which measurably slowed every command (docs/PERFORMANCE.md). The hot writes are plain SQL
-// (end of this file); GRDB's persistence methods remain for the rare ones (init, passwd, kdf
-// set, remove). The initialisers live in extensions so that the memberwise ones remain.
+// which measurably slowed every command (docs/PERFORMANCE.md). Writes are plain SQL (end of
+// this file), except the header's (init, passwd, kdf set), which keeps GRDB's persistence
+// methods. The initialisers live in extensions so that the memberwise ones remain.
 
 /// The single `vault_header` row.
 struct VaultHeaderRecord: FetchableRecord, PersistableRecord {
@@ -25,10 +25,6 @@ struct VaultHeaderRecord: FetchableRecord, PersistableRecord {
     var createdAt: Int64
     var updatedAt: Int64
 
-    enum Columns {
-        static let wrapNonce = Column("wrap_nonce")
-    }
-
     var kdfParameters: KDFParameters? {
         guard kdfOps > 0, kdfMem > 0 else { return nil }
         return KDFParameters(opsLimit: UInt64(kdfOps), memLimit: UInt64(kdfMem))
@@ -36,9 +32,8 @@ struct VaultHeaderRecord: FetchableRecord, PersistableRecord {
 }
 
 /// One row of `tokens`: a named Vision One API key and its metadata.
-struct TokenRecord: FetchableRecord, MutablePersistableRecord {
+struct TokenRecord: FetchableRecord, TableRecord {
     static let databaseTableName = "tokens"
-    static let versions = hasMany(TokenVersionRecord.self, using: ForeignKey(["token_id"]))
 
     var id: Int64?
     var name: String
@@ -51,12 +46,9 @@ struct TokenRecord: FetchableRecord, MutablePersistableRecord {
     var metaMac: Data?
 
     enum Columns {
-        static let id = Column("id")
         static let name = Column("name")
         static let metaMac = Column("meta_mac")
     }
-
-    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     var permissionList: [String] {
         (try? JSONDecoder().decode([String].self, from: Data(permissions.utf8))) ?? []
@@ -78,8 +70,6 @@ struct TokenVersionRecord: FetchableRecord, TableRecord {
     enum Columns {
         static let tokenId = Column("token_id")
         static let version = Column("version")
-        static let expiresAt = Column("expires_at")
-        static let retiredAt = Column("retired_at")
     }
 }
 
@@ -102,7 +92,6 @@ struct AuditRecord: FetchableRecord, TableRecord {
 
     enum Columns {
         static let seq = Column("seq")
-        static let mac = Column("mac")
     }
 
 }
@@ -151,18 +140,6 @@ extension TokenRecord {
         createdAt = try row.decode(forColumn: "created_at")
         metaMac = try row.decode(forColumn: "meta_mac")
     }
-
-    func encode(to container: inout PersistenceContainer) {
-        container["id"] = id
-        container["name"] = name
-        container["region"] = region
-        container["base_url"] = baseUrl
-        container["role"] = role
-        container["description"] = description
-        container["permissions"] = permissions
-        container["created_at"] = createdAt
-        container["meta_mac"] = metaMac
-    }
 }
 
 extension TokenVersionRecord {
@@ -210,7 +187,7 @@ extension TokenRecord {
     }
 
     static func exists(_ name: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?)", arguments: [name]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?)"), arguments: [name]) ?? false
     }
 }
 
@@ -238,7 +215,7 @@ extension AuditRecord {
     }
 }
 
-// MARK: - The writes of add, rotate, rollback and import, as plain SQL
+// MARK: - The writes of add, rotate, rollback, import and remove, as plain SQL
 // GRDB's persistence methods (insert, update) instantiate their generic machinery on first use
 // in each process, about 0.5 ms measured per command; these statements are cached per
 // connection, so import reuses them for every token.
@@ -255,6 +232,14 @@ extension TokenRecord {
 
     func updateMetaMac(_ db: Database) throws {
         try db.cachedStatement(sql: "UPDATE tokens SET meta_mac = ? WHERE id = ?").execute(arguments: [metaMac, id])
+    }
+
+    /// Deletes the token and its versions; returns how many versions there were.
+    func deleteWithVersions(_ db: Database) throws -> Int {
+        try db.execute(sql: "DELETE FROM token_versions WHERE token_id = ?", arguments: [id])
+        let versions = db.changesCount
+        try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
+        return versions
     }
 }
 

@@ -79,24 +79,20 @@ public final class VaultStore: Sendable {
         }
         do {
             // One read transaction for every check: is it a vault, and which migrations ran.
-            let state = try queue.read { db -> (tables: Set<String>, applied: [String], headers: Int) in
-                let tables = try Set(String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
-                guard tables.contains("vault_header"), tables.contains("grdb_migrations") else { return (tables, [], 0) }
-                return (tables,
-                        try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier"),
+            let m = migrator
+            let found = try queue.read { db -> (applied: Set<String>, superseded: Bool, headers: Int)? in
+                guard try db.tableExists("vault_header"), try db.tableExists("grdb_migrations") else { return nil }
+                return (try m.appliedIdentifiers(db), try m.hasBeenSuperseded(db),
                         try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_header") ?? 0)
             }
-            guard state.tables.contains("vault_header"), state.tables.contains("grdb_migrations") else {
-                throw VaultError.notAVault(path: path, reason: "no vault header")
-            }
-            // The same test as DatabaseMigrator.hasBeenSuperseded, without building the migrator.
-            let known = Set(EmbeddedMigrations.all.map(\.name))
-            if let unknown = state.applied.last(where: { !known.contains($0) }) {
+            guard let state = found else { throw VaultError.notAVault(path: path, reason: "no vault header") }
+            if state.superseded {
+                let unknown = state.applied.subtracting(EmbeddedMigrations.all.map(\.name)).sorted().last ?? "?"
                 throw VaultError.schemaTooNew(path: path, found: unknown)
             }
             if state.applied.count < EmbeddedMigrations.all.count {
                 if readonly { throw VaultError.io(reason: "vault needs a schema upgrade; run any write command first") }
-                try migrator.migrate(queue)
+                try m.migrate(queue)
             }
             guard state.headers == 1 else { throw VaultError.notAVault(path: path, reason: "vault header is missing") }
         } catch let e as VaultError {
@@ -239,6 +235,13 @@ extension VaultStore {
     /// Whether a token named `name` exists (metadata only).
     public func tokenExists(_ name: String) throws(VaultError) -> Bool {
         try read { db in try TokenRecord.exists(name, db) }
+    }
+
+    /// Throws `tokenNotFound` for the first of `names` that is not stored (one read; commands
+    /// call it before asking for the passphrase).
+    public func requireTokens(_ names: [String]) throws(VaultError) {
+        let missing = try read { db in try names.first { try !TokenRecord.exists($0, db) } }
+        if let missing { throw .tokenNotFound(name: missing) }
     }
 }
 

@@ -48,7 +48,7 @@ struct Check: ParsableCommand {
         let limit = try TimeSpan.milliseconds(timeout, flag: "--timeout")
         guard limit <= 300_000 else { throw VaultError.invalidInput(reason: "--timeout must be at most 300s", hint: nil) }
         let vault = try global.openVault()
-        for n in names where try !vault.store.tokenExists(n) { throw VaultError.tokenNotFound(name: n) }
+        try vault.store.requireTokens(names)
         let unlocked = try global.unlock(vault)
         let targets = all ? try unlocked.allNames() : names
         guard !targets.isEmpty else { Output.note("no tokens stored"); return }

@@ -77,7 +77,7 @@ struct Export: ParsableCommand {
             }
             githubEnv = path
         }
-        if !all { for t in tokens where try !vault.store.tokenExists(t) { throw VaultError.tokenNotFound(name: t) } }
+        if !all { try vault.store.requireTokens(tokens) }
         // Claim the destination before anything is revealed, so a clash costs nothing.
         let destination = try output.map { path throws -> OutputFile in try OutputFile.create(path, replace: force) }
         var rendered: SecureBytes?
@@ -208,10 +208,9 @@ struct ExecCommand: ParsableCommand {
                 throw VaultError.invalidInput(reason: "no command given after --", hint: "vault exec NAME… -- COMMAND [ARGS…]")
             }
             try naming.check(tokens)
-            let env = global.environment
-            let executable = try Exec.resolve(command[0], path: pristine ? (env["PATH"] ?? nil) : env["PATH"])
+            let executable = try Exec.resolve(command[0], path: global.environment["PATH"])
             let vault = try global.openVault()
-            for t in tokens where try !vault.store.tokenExists(t) { throw VaultError.tokenNotFound(name: t) }
+            try vault.store.requireTokens(tokens)
             let unlocked = try global.unlock(vault)
             var vars: [ExportVariable] = []
             let revealed = try unlocked.revealMany(tokens.map { ($0, nil) }, allowExpired: naming.allowExpired, action: "exec",

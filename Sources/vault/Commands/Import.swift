@@ -99,7 +99,6 @@ struct KDFSet: ParsableCommand {
         if kdf.time == nil && kdf.ops == nil && kdf.memory == nil {
             throw ValidationError("give --kdf-time, or --kdf-ops and/or --kdf-memory")
         }
-        if kdf.time != nil && kdf.ops != nil { throw ValidationError("--kdf-time picks the ops itself; drop --kdf-ops") }
     }
 
     func run() throws {

@@ -12,11 +12,14 @@ struct KDFOptions: ParsableArguments {
     @Option(name: .customLong("kdf-time"), help: ArgumentHelp("Calibrate: pick the passes that make an unlock take this long here (e.g. 1s, 500ms), at --kdf-memory (default 256M).", valueName: "time"))
     var time: String?
 
+    func validate() throws {
+        if time != nil && ops != nil { throw ValidationError("--kdf-time picks the ops itself; drop --kdf-ops") }
+    }
+
     /// The parameters to use (calibrated when --kdf-time is given) and the stored target.
     /// Missing values come from `current` (default: libsodium MODERATE).
     func resolve(current: KDFParameters = .moderate) throws -> (KDFParameters, Int64?) {
         if let time {
-            guard ops == nil else { throw ValidationError("--kdf-time picks the ops itself; drop --kdf-ops") }
             let target = try KDFCalibration.parseTime(time)
             let memoryLimit = try memory.map { try ByteSize.parse($0) } ?? current.memLimit
             Output.note("calibrating Argon2id at \(ByteSize.format(memoryLimit)) for \(target) ms…")

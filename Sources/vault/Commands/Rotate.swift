@@ -19,7 +19,7 @@ struct Rotate: ParsableCommand {
         try UnlockedVault.checkKeep(keep)  // before the token is asked for, not after
         let vault = try global.openVault()
         let expires = try expiry.date(now: vault.clock.now())
-        guard try vault.store.tokenExists(name) else { throw VaultError.tokenNotFound(name: name) }
+        try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
         let token = try SecretInput.readToken(prompt: "Paste the new Vision One API key (input hidden): ")
         if verify.check {
@@ -46,7 +46,7 @@ struct Rollback: ParsableCommand {
         try Validate.tokenName(name)
         try UnlockedVault.checkKeep(keep)  // before the passphrase is asked for
         let vault = try global.openVault()
-        guard try vault.store.tokenExists(name) else { throw VaultError.tokenNotFound(name: name) }
+        try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
         let result = try unlocked.rollback(name, to: to, keep: keep, allowExpired: allowExpired)
         RotationReport.print(name: name, result, verb: "rolled back", source: to)
