@@ -39,10 +39,15 @@ def secretbox_open(c, n, k):
     return m.raw if rc == 0 else None
 
 def kdf_derive(master, subkey_id, ctx):
+    # SECURITY.md states crypto_kdf_derive_from_key as keyed BLAKE2b-256 with salt and
+    # personalisation, for bindings (like PyNaCl) that lack it: computed that way here.
     out = ctypes.create_string_buffer(32)
-    rc = na.crypto_kdf_derive_from_key(out, ctypes.c_size_t(32), ctypes.c_uint64(subkey_id), ctx, master)
+    salt = struct.pack("<Q", subkey_id) + b"\x00" * 8
+    personal = ctx + b"\x00" * 8
+    rc = na.crypto_generichash_blake2b_salt_personal(out, ctypes.c_size_t(32), None, ctypes.c_ulonglong(0),
+                                                     master, ctypes.c_size_t(32), salt, personal)
     if rc != 0:
-        fail("crypto_kdf_derive_from_key failed")
+        fail("crypto_generichash_blake2b_salt_personal failed")
     return out.raw
 
 def generichash(key, data):
@@ -72,10 +77,15 @@ def main():
         passphrase = passphrase[:-1]
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
     db.row_factory = sqlite3.Row
-    known = {"0001_initial", "0002_token_metadata_mac"}
-    ids = {r[0] for r in db.execute("SELECT identifier FROM grdb_migrations")}
-    if not ids <= known:
-        fail("unknown migrations %s" % sorted(ids - known))
+    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac"]
+    planted = db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger')").fetchall()
+    if planted:
+        fail("schema holds %s %s" % tuple(planted[0]))
+    ids = sorted(r[0] for r in db.execute("SELECT identifier FROM grdb_migrations"))
+    if not set(ids) <= set(known):
+        fail("unknown migrations %s" % sorted(set(ids) - set(known)))
+    if ids != known:
+        fail("vault needs an upgrade (applied: %s); open it with a write command first" % ids)
     headers = db.execute("SELECT * FROM vault_header").fetchall()
     if len(headers) != 1:
         fail("need exactly one header row")
@@ -102,12 +112,39 @@ def main():
         if t["meta_mac"] is None or not hmac.compare_digest(generichash(meta_key, b"v1vault-meta-v1" + m), t["meta_mac"]):
             fail("token %s metadata failed authentication" % t["name"])
 
+    changing = ("add", "rotate", "rollback", "remove", "import", "seal-state", "edit", "rename", "renew", "sync")
+    def X(v):
+        return b"\x00" if v is None else b"\x01" + u64(v)
+    for t in db.execute("SELECT * FROM tokens"):
+        vs = db.execute("SELECT version, created_at, expires_at, retired_at FROM token_versions WHERE token_id = ? ORDER BY version",
+                        (t["id"],)).fetchall()
+        nums = [v["version"] for v in vs]
+        if any(not (1 <= n <= 0xFFFFFFFF) for n in nums) or nums != sorted(set(nums)):
+            fail("token %s has a version number out of range" % t["name"])
+        current = [v["version"] for v in vs if v["retired_at"] is None]
+        if len(current) != 1:
+            fail("token %s has %d current versions" % (t["name"], len(current)))
+        if t["state_mac"] is None or t["state_seq"] is None:
+            fail("token %s has no state MAC" % t["name"])
+        m = h["vault_id"] + u64(t["id"]) + u64(t["state_seq"]) + struct.pack(">II", current[0], len(vs))
+        for v in vs:
+            m += struct.pack(">I", v["version"]) + u64(v["created_at"]) + X(v["expires_at"]) + X(v["retired_at"])
+        if not hmac.compare_digest(generichash(meta_key, b"v1vault-state-v1" + m), t["state_mac"]):
+            fail("token %s version state failed authentication" % t["name"])
+        later = [r["seq"] for r in db.execute("SELECT seq, tokens FROM audit_log WHERE outcome = 'ok' AND seq > ? AND action IN (%s)"
+                                              % ",".join("?" * len(changing)), (t["state_seq"],) + changing)
+                 if any(s.get("name") == t["name"] for s in json.loads(r["tokens"]))]
+        if later:
+            fail("token %s version state is older than audit row %d" % (t["name"], max(later)))
+
     tokens = {}
     for r in db.execute("SELECT t.name, v.* FROM token_versions v JOIN tokens t ON t.id = v.token_id ORDER BY t.name, v.version"):
         p = secretbox_open(r["ciphertext"], r["nonce"], token_key)
         prefix = h["vault_id"] + struct.pack(">QI", r["token_id"], r["version"])
         if p is None or len(p) <= 28 or not hmac.compare_digest(p[:28], prefix):
             fail("token %s version %d failed authentication" % (r["name"], r["version"]))
+        if not (1 <= len(p) - 28 <= 16384) or any(b < 0x21 or b > 0x7E for b in p[28:]):
+            fail("token %s version %d is not a well-formed token" % (r["name"], r["version"]))
         tokens.setdefault(r["name"], {})[str(r["version"])] = p[28:].decode("ascii")
 
     prev, last, sealed, pending, first_pending, verdict = b"\x00" * 32, 0, 0, 0, None, "intact"

@@ -3,7 +3,10 @@ import VaultCore
 
 /// Printing: results to stdout, diagnostics to stderr, secrets straight from secure memory.
 enum Output {
-    static func line(_ s: String = "") { print(s) }
+    /// Every line of results passes through `Sanitize`: text read from the file (names, roles,
+    /// descriptions, audit details) or the network never reaches the terminal raw. Secrets do
+    /// not come this way (`writeSecret`), and JSON stays valid (`\uXXXX` is a JSON escape).
+    static func line(_ s: String = "") { print(Sanitize.display(s, keepNewlines: true)) }
 
     static func warn(_ s: String) { stderr("warning: \(s)\n") }
     static func hint(_ s: String) { stderr("hint: \(s)\n") }
@@ -12,7 +15,7 @@ enum Output {
     /// Writes to stderr after flushing stdout, so interleaved output keeps its order.
     static func stderr(_ text: String) {
         fflush(nil)
-        FileHandle.standardError.write(Data(text.utf8))
+        FileHandle.standardError.write(Data(Sanitize.display(text, keepNewlines: true).utf8))
     }
 
     static func fail(_ error: VaultError) {
@@ -71,8 +74,8 @@ enum Output {
             r.enumerated().map { i, c in i == r.count - 1 ? c : c.padded(to: widths[i]) }
                 .joined(separator: "  ")
         }
-        print(render(header))
-        for r in rows { print(render(r)) }
+        line(render(header))
+        for r in rows { line(render(r)) }
     }
 
     static func expiry(_ date: Date?) -> String { date.map(Timestamp.day) ?? "never" }

@@ -11,7 +11,8 @@ struct DoctorCLITests {
         c.add("a", "tok-a"); c.add("b", "tok-b"); c.add("c", "tok-c")
         let ok = c.run("doctor")
         #expect(ok.status == 0, "\(ok)")
-        #expect(ok.out.contains("ok    secrets           all 3 stored versions decrypt and authenticate"))
+        #expect(ok.out.contains("ok    secrets           all 3 stored versions of 3 tokens decrypt and authenticate"), "\(ok.out)")
+        #expect(ok.out.contains("ok    version state     "), "\(ok.out)")
         // Corrupt one version's ciphertext and one audit row.
         try c.sql("UPDATE token_versions SET nonce = zeroblob(24) WHERE token_id = (SELECT id FROM tokens WHERE name = 'b')")
         try c.sql("UPDATE audit_log SET action = 'x' WHERE seq = 2")
@@ -27,14 +28,17 @@ struct DoctorCLITests {
         #expect(offline.status == 0 && !offline.out.contains("secrets"), "\(offline)")
     }
 
-    @Test("doctor flags a vault directory writable by others")
-    func doctorDirectory() {
+    @Test("a vault directory writable by others (even sticky, like /tmp) is refused; doctor names it", arguments: [0o777, 0o1777, 0o770])
+    func doctorDirectory(mode: Int) {
         let c = CLI.initialized()
         defer { c.cleanup() }
-        chmod(c.dir, 0o777)
+        chmod(c.dir, mode_t(mode))
         defer { chmod(c.dir, 0o700) }
         let r = c.run("doctor", "--no-unlock")
-        #expect(r.status == 21 && r.out.contains("is writable by other users"), "\(r)")
+        #expect(r.status == 21 && r.out.contains("FAIL  directory") && r.out.contains("is writable by other users"), "\(r)")
+        let list = c.run("list")
+        #expect(list.status == 8 && list.stderr.hasPrefix("error: refusing an unsafe vault location: directory \(c.dir) (mode \(String(mode, radix: 8))) is writable by other users"), "\(list)")
+        #expect(list.stderr.contains("hint: chmod go-w "))
     }
 
     @Test("backup writes a 0600 copy that is itself a vault; refuses to overwrite; audited")

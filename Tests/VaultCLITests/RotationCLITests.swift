@@ -98,19 +98,24 @@ struct RotationCLITests {
         defer { c.cleanup() }
         c.add("soon", "t-soon", "--expires", day(10))
         c.add("old", "t-old", "--expires", day(100))
+        // Expires four seconds from now (an expiry can no longer be edited into the file: the
+        // state MAC covers it; VersionStateCLITests proves that edit fails closed).
+        let f = ISO8601DateFormatter()
+        let shortExpiry = Date().addingTimeInterval(4)
+        c.add("brief", "t-brief", "--expires", f.string(from: shortExpiry))
         let warn = c.run("show", "soon", "--reveal")
         #expect(warn.status == 0 && warn.stderr.contains("warning: token soon version 1 expires in "), "\(warn)")
         #expect(c.run("show", "old", "--reveal").stderr.isEmpty)
         #expect(c.run("show", "old", "--reveal", env: ["V1VAULT_WARN_DAYS": "120"]).stderr.contains("warning: token old version 1 expires in"))
         #expect(c.run("list", env: ["V1VAULT_WARN_DAYS": "lots"]).status == 64)
-        try c.sql("UPDATE token_versions SET expires_at = strftime('%s','now') - 10 WHERE token_id = (SELECT id FROM tokens WHERE name = 'soon')")
-        let refused = c.run("show", "soon", "--reveal")
-        #expect(refused.status == 15 && refused.stderr.hasPrefix("error: token soon version 1 expired on "), "\(refused)")
-        #expect(!refused.out.contains("t-soon"))
-        let exportRefused = c.run("export", "soon")
+        while Date() < shortExpiry.addingTimeInterval(1) { usleep(100_000) }
+        let refused = c.run("show", "brief", "--reveal")
+        #expect(refused.status == 15 && refused.stderr.hasPrefix("error: token brief version 1 expired on "), "\(refused)")
+        #expect(!refused.out.contains("t-brief"))
+        let exportRefused = c.run("export", "brief")
         #expect(exportRefused.status == 15 && exportRefused.out.isEmpty)
-        let allowed = c.run("show", "soon", "--reveal", "--allow-expired")
-        #expect(allowed.status == 0 && allowed.out.contains("t-soon") && allowed.stderr.contains("warning: token soon version 1 expired on"))
+        let allowed = c.run("show", "brief", "--reveal", "--allow-expired")
+        #expect(allowed.status == 0 && allowed.out.contains("t-brief") && allowed.stderr.contains("warning: token brief version 1 expired on"))
         let reveals = c.audit(action: "reveal")
         #expect(reveals.map { $0["outcome"] as! String }.suffix(2) == ["error", "ok"])
     }

@@ -4,11 +4,17 @@
 enum SealedEntry {
     static let bindingBytes = 16 + 8 + 4
 
-    static func binding(vaultID: [UInt8], tokenID: Int64, version: Int) -> [UInt8] {
+    /// The bound prefix. Throws unless the token id is positive and the version fits in 32
+    /// bits exactly: a version is never reduced modulo 2³² (version 2³²+1 would otherwise open
+    /// version 1's box).
+    static func binding(vaultID: [UInt8], tokenID: Int64, version: Int) throws(VaultError) -> [UInt8] {
         precondition(vaultID.count == 16)
+        guard tokenID >= 1, version >= 1, let v32 = UInt32(exactly: version) else {
+            throw .corruptVault(reason: "token id \(tokenID) or version \(version) is out of range")
+        }
         var b = vaultID
-        withUnsafeBytes(of: UInt64(bitPattern: tokenID).bigEndian) { b += $0 }
-        withUnsafeBytes(of: UInt32(truncatingIfNeeded: version).bigEndian) { b += $0 }
+        withUnsafeBytes(of: UInt64(tokenID).bigEndian) { b += $0 }
+        withUnsafeBytes(of: v32.bigEndian) { b += $0 }
         return b
     }
 

@@ -14,6 +14,19 @@ public struct DoctorCheck: Codable, Sendable, Equatable {
 /// Health checks over a vault file: permissions, SQLite integrity, schema, header, row
 /// consistency, and — when unlocked — every sealed version and the audit chain.
 public enum Doctor {
+    /// The findings behind a refusal to open the vault at all (an unsafe location, a planted
+    /// schema object), one per problem, so `doctor` can name them; nil for other errors.
+    public static func refusedOpen(_ error: VaultError) -> [DoctorCheck]? {
+        switch error {
+        case .schemaTampered(let differences):
+            return differences.map { DoctorCheck(check: "schema", ok: false, detail: $0 + " (refused: nothing in the file is used)") }
+        case .insecureFile, .insecurePermissions:
+            return [DoctorCheck(check: "directory", ok: false, detail: error.description)]
+        default:
+            return nil
+        }
+    }
+
     /// Checks that need no passphrase.
     public static func offline(_ vault: Vault) -> [DoctorCheck] {
         var out: [DoctorCheck] = []
@@ -27,12 +40,12 @@ public enum Doctor {
             add("permissions", mode & 0o077 == 0, "\(path)\(suffix) mode \(String(mode, radix: 8))" + (mode & 0o077 == 0 ? "" : " (want 600)"))
         }
         let dir = (path as NSString).deletingLastPathComponent
-        var dst = stat()
-        if stat(dir.isEmpty ? "." : dir, &dst) == 0 {
-            let mode = dst.st_mode & 0o7777
-            let writableByOthers = mode & 0o022 != 0 && mode & 0o1000 == 0
-            add("directory", !writableByOthers, "\(dir.isEmpty ? "." : dir) mode \(String(mode & 0o777, radix: 8))"
-                + (writableByOthers ? " is writable by other users, who could replace the vault (want 700)" : ""))
+        do throws(VaultError) {
+            try VaultStore.checkDirectory(dir.isEmpty ? "." : dir)
+            try VaultStore.checkCompanions(of: path)
+            add("directory", true, "\(dir.isEmpty ? "." : dir) is writable only by its owner; no foreign -wal/-shm/-journal")
+        } catch {
+            add("directory", false, error.description)
         }
         do {
             let results = try vault.store.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
@@ -54,14 +67,14 @@ public enum Doctor {
             } else {
                 add("kdf", false, "vault header missing or unreadable")
             }
-            let noCurrent = try vault.store.read { db in
-                try String.fetchAll(db, sql: """
-                    SELECT name FROM tokens t WHERE NOT EXISTS
-                      (SELECT 1 FROM token_versions v WHERE v.token_id = t.id AND v.retired_at IS NULL) ORDER BY name
-                    """)
+            let notOne = try vault.store.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT t.name, (SELECT count(*) FROM token_versions v WHERE v.token_id = t.id AND v.retired_at IS NULL) AS n
+                    FROM tokens t WHERE n != 1 ORDER BY t.name
+                    """).map { "\(Sanitize.display(try $0.decode(String.self, forColumn: "name") as String)) (\(try $0.decode(Int.self, forColumn: "n")))" }
             }
-            add("current versions", noCurrent.isEmpty, noCurrent.isEmpty ? "every token has one current version"
-                : "tokens without a current version: " + noCurrent.joined(separator: ", "))
+            add("current versions", notOne.isEmpty, notOne.isEmpty ? "every token has exactly one current version"
+                : "tokens without exactly one current version: " + notOne.joined(separator: ", "))
         } catch {
             add("database", false, error.description)
         }
@@ -72,31 +85,42 @@ public enum Doctor {
     public static func unlocked(_ u: UnlockedVault, expectHead: AuditHead? = nil) -> [DoctorCheck] {
         var out: [DoctorCheck] = []
         do {
-            let failures = try u.vault.store.read { db -> ([String], Int) in
-                var bad: [String] = []
-                var count = 0
-                // One cursor and one reused secure buffer, however many versions (as decryptAll).
+            // Per token: the resolver's checks (metadata MAC, state MAC, freshness), then every
+            // kept version opened bound to the token's id and that version, through one reused
+            // secure buffer however many versions.
+            let (problems, tokens, opened) = try u.vault.store.read { db -> ([DoctorCheck], Int, Int) in
+                var problems: [DoctorCheck] = []
+                var opened = 0
                 var scratch = SecureBytes(capacity: 4096, empty: true)
-                let rows = try Row.fetchCursor(db, sql: "SELECT t.name, v.* FROM token_versions v JOIN tokens t ON t.id = v.token_id ORDER BY t.name, v.version")
-                while let row = try rows.next() {
-                    count += 1
-                    let v = try TokenVersionRecord(row: row)
-                    let name: String = try row.decode(forColumn: "name")
-                    do throws(VaultError) { _ = try u.open(v, name: name, into: &scratch); scratch.reset() } catch { bad.append(error.description) }
+                let names = try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name")
+                for name in names {
+                    let t: UnlockedVault.ResolvedToken
+                    do {
+                        t = try u.resolve(db, name)
+                    } catch {
+                        let e = VaultStore.mapDatabaseError(error)
+                        let check = switch e { case .metadataTampered, .metadataUnsealed: "metadata"; default: "version state" }
+                        problems.append(DoctorCheck(check: check, ok: false, detail: e.description))
+                        continue
+                    }
+                    for v in try VersionState.all(tokenID: t.record.id!, db) {
+                        guard let row = try TokenVersionRecord.version(v.version, tokenID: t.record.id!, db) else { continue }
+                        do throws(VaultError) {
+                            _ = try u.open(row, tokenID: t.record.id!, version: v.version, name: name, into: &scratch)
+                            scratch.reset()
+                            opened += 1
+                        } catch {
+                            problems.append(DoctorCheck(check: "secrets", ok: false, detail: error.description))
+                        }
+                    }
                 }
-                return (bad, count)
+                return (problems, names.count, opened)
             }
-            let tampered = try u.vault.store.read { db in
-                try TokenRecord.order(TokenRecord.Columns.name).fetchAll(db).compactMap { t -> String? in
-                    do throws(VaultError) { try u.checkMetadata(t); return nil } catch { return error.description }
-                }
-            }
-            for t in tampered { out.append(DoctorCheck(check: "metadata", ok: false, detail: t)) }
-            if tampered.isEmpty { out.append(DoctorCheck(check: "metadata", ok: true, detail: "every token's name, region and base URL authenticate")) }
-            if failures.0.isEmpty {
-                out.append(DoctorCheck(check: "secrets", ok: true, detail: "all \(failures.1) stored versions decrypt and authenticate"))
-            } else {
-                for f in failures.0 { out.append(DoctorCheck(check: "secrets", ok: false, detail: f)) }
+            out += problems
+            if problems.isEmpty {
+                out.append(DoctorCheck(check: "metadata", ok: true, detail: "every token's name, region and base URL authenticate"))
+                out.append(DoctorCheck(check: "version state", ok: true, detail: "every token's current version and expiries authenticate and match the audit log"))
+                out.append(DoctorCheck(check: "secrets", ok: true, detail: "all \(opened) stored versions of \(tokens) tokens decrypt and authenticate"))
             }
             let chain = try u.vault.store.read { db in try AuditChain.verify(db, key: u.auditKey, expectHead: expectHead) }
             out.append(DoctorCheck(check: "audit chain", ok: chain.intact,

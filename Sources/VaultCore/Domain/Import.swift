@@ -21,7 +21,8 @@ extension UnlockedVault {
         }
         let now = Timestamp.seconds(self.now)
         var scratch = SecureBytes(capacity: 4096, empty: true)
-        return try perform("import", subjects: [], details: ["count": "\(entries.count)", "source": source]) { db, _, _ in
+        return try perform("import", subjects: [], details: ["count": "\(entries.count)", "source": source]) { w in
+            let db = w.db
             // All names at once (an IN list would hit SQLite's variable limit at 32,766).
             let existing = Set(try String.fetchAll(db, sql: "SELECT name FROM tokens"))
             for (i, e) in entries.enumerated() {
@@ -37,7 +38,10 @@ extension UnlockedVault {
                 _ = try e.token.withUnsafeBytes { raw in
                     try insertVersion(db, tokenID: record.id!, version: 1, token: raw, expires: e.expires, scratch: &scratch)
                 }
+                try sealState(w, &record)
             }
+            // The row names every token: each one's state MAC names this row (freshness check).
+            w.subjects = entries.map { AuditSubject(name: $0.name, version: 1) }
             return entries.count
         }
     }

@@ -43,17 +43,18 @@ public final class UnlockedVault {
         try Validate.tokenName(name)
         try TokenInput.validate(token)
         return try perform("add", subjects: [AuditSubject(name: name, version: 1)],
-                           details: ["region": metadata.region?.rawValue ?? "custom"]) { db, _, _ in
-            guard try !TokenRecord.exists(name, db) else {
+                           details: ["region": metadata.region?.rawValue ?? "custom"]) { w in
+            guard try !TokenRecord.exists(name, w.db) else {
                 throw VaultError.tokenExists(name: name)
             }
             let permissions = JSONText.array(metadata.permissions)
             var record = TokenRecord(id: nil, name: name, region: metadata.region?.rawValue, baseUrl: metadata.baseURL,
                                      role: metadata.role, description: metadata.description, permissions: permissions,
                                      createdAt: Timestamp.seconds(now), metaMac: nil)
-            try record.insertRow(db)
-            try sealMetadata(db, &record)
-            let v = try insertVersion(db, tokenID: record.id!, version: 1, secret: token, expires: expires)
+            try record.insertRow(w.db)
+            try sealMetadata(w.db, &record)
+            let v = try insertVersion(w.db, tokenID: record.id!, version: 1, secret: token, expires: expires)
+            try sealState(w, &record)
             return Vault.info(v)
         }
     }
@@ -63,43 +64,37 @@ public final class UnlockedVault {
     public func rotate(_ name: String, token: borrowing SecureBytes, expires: Date?, keep: Int = 10) throws(VaultError) -> RotationResult {
         try TokenInput.validate(token)
         try Self.checkKeep(keep)
-        return try perform("rotate", subjects: [AuditSubject(name: name)], details: ["keep": "\(keep)"]) { db, subjects, details in
-            let (record, current) = try currentVersion(db, name)
-            let previous = try open(current, name: name)
+        return try perform("rotate", subjects: [AuditSubject(name: name)], details: ["keep": "\(keep)"]) { w in
+            let t = try resolve(w.db, name)
+            let previous = try open(t)
             guard !previous.constantTimeEquals(token) else { throw VaultError.identicalToken(name: name) }
-            return try replaceCurrent(db, record: record, current: current, secret: token, expires: expires, keep: keep,
-                                      subjects: &subjects, details: &details)
+            return try replaceCurrent(&w, t, secret: token, expires: expires, keep: keep)
         }
     }
 
     /// Makes version `target`'s secret current again as a new version; history is not rewritten.
     public func rollback(_ name: String, to target: Int, keep: Int = 10, allowExpired: Bool = false) throws(VaultError) -> RotationResult {
         try Self.checkKeep(keep)
-        return try perform("rollback", subjects: [AuditSubject(name: name, version: target)], details: ["to": "\(target)"]) { db, subjects, details in
-            let (record, current) = try currentVersion(db, name)
-            guard current.version != target else {
+        return try perform("rollback", subjects: [AuditSubject(name: name, version: target)], details: ["to": "\(target)"]) { w in
+            let t = try resolve(w.db, name, version: target)
+            guard t.current.version != target else {
                 throw VaultError.invalidInput(reason: "version \(target) of \(name) is already current", hint: nil)
             }
-            guard let old = try TokenVersionRecord.version(target, tokenID: record.id!, db) else {
-                throw VaultError.versionNotFound(name: name, version: target)
-            }
-            if let e = old.expiresAt, Timestamp.date(e) <= now, !allowExpired {
+            if let e = t.target.expiresAt, Timestamp.date(e) <= now, !allowExpired {
                 throw VaultError.tokenExpired(name: name, version: target, expired: Timestamp.date(e))
             }
-            let secret = try open(old, name: name)
-            let expires = old.expiresAt.map(Timestamp.date)
-            return try replaceCurrent(db, record: record, current: current, secret: secret, expires: expires, keep: keep,
-                                      subjects: &subjects, details: &details)
+            let secret = try open(t)
+            return try replaceCurrent(&w, t, secret: secret, expires: t.target.expiresAt.map(Timestamp.date), keep: keep)
         }
     }
 
     /// Deletes a token and every version (secure_delete overwrites the freed pages).
     public func remove(_ name: String) throws(VaultError) {
-        try perform("remove", subjects: [AuditSubject(name: name)]) { db, subjects, details in
-            let (record, current) = try currentVersion(db, name)
-            let count = try record.deleteWithVersions(db)
-            subjects = [AuditSubject(name: name, version: current.version)]
-            details["versions"] = "\(count)"
+        try perform("remove", subjects: [AuditSubject(name: name)]) { w in
+            let t = try resolve(w.db, name)
+            let count = try t.record.deleteWithVersions(w.db)
+            w.subjects = [AuditSubject(name: name, version: t.current.version)]
+            w.details["versions"] = "\(count)"
         }
     }
 
@@ -113,31 +108,20 @@ public final class UnlockedVault {
         try revealMany([(name, version)], allowExpired: allowExpired, action: action, details: details)[0]
     }
 
-    /// Decrypts several tokens under one unlock and one audit row.
-    /// `prepare` runs on the decrypted tokens before the audit row is written (e.g. rendering an
-    /// export format that may refuse a value), so a refused export is audited as an error only.
+    /// Decrypts several tokens under one unlock and one audit row, committed before they are
+    /// returned (no audit, no access). `prepare` runs on the decrypted tokens inside the same
+    /// transaction (e.g. rendering an export format that may refuse a value), so a refused
+    /// export is audited as an error only.
     public func revealMany(_ requests: [(name: String, version: Int?)], allowExpired: Bool = false, action: String = "reveal",
                            details: [String: String] = [:],
                            prepare: ([RevealedToken]) throws(VaultError) -> Void = { _ in }) throws(VaultError) -> [RevealedToken] {
-        var subjects = requests.map { AuditSubject(name: $0.name, version: $0.version) }
-        let revealed: [RevealedToken]
-        do throws(VaultError) {
-            revealed = try vault.store.read { db in try decryptAll(db, requests, allowExpired: allowExpired) }
+        try perform(action, subjects: requests.map { AuditSubject(name: $0.name, version: $0.version) }, details: details,
+                    releasesSecrets: true) { w in
+            let revealed = try decryptAll(w.db, requests, allowExpired: allowExpired)
             try prepare(revealed)
-        } catch {
-            recordFailure(action, subjects: subjects, details: details, error: error)
-            throw error
+            w.subjects = revealed.map { AuditSubject(name: $0.name, version: $0.version) }
+            return revealed
         }
-        subjects = revealed.map { AuditSubject(name: $0.name, version: $0.version) }
-        do throws(VaultError) {
-            try vault.store.write { db in
-                try faultInjection?("\(action).audit")
-                try appendSealed(db, action: action, subjects: subjects, details: details)
-            }
-        } catch {
-            throw .auditWriteFailed(reason: error.description)
-        }
-        return revealed
     }
 
     // MARK: - Keys
@@ -151,7 +135,8 @@ public final class UnlockedVault {
         let salt = Sodium.randomBytes(KDF.saltBytes)
         let kek = try KDF.deriveKEK(passphrase: passphrase, salt: salt, parameters: parameters)
         let (nonce, wrapped) = master.wrap(vaultID: vaultID, kek: kek)
-        try perform(action, subjects: [], details: ["ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit)]) { db, _, _ in
+        try perform(action, subjects: [], details: ["ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit)]) { w in
+            let db = w.db
             guard var header = try VaultHeaderRecord.fetch(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
             header.kdfOps = Int64(parameters.opsLimit)
             header.kdfMem = Int64(parameters.memLimit)
@@ -187,6 +172,54 @@ public final class UnlockedVault {
         }
     }
 
+
+    // MARK: - The one audit path
+
+    /// A write transaction that already holds its command's audit row.
+    struct AuditedWrite {
+        let db: Database
+        /// The seq of this command's audit row (state MACs name it).
+        let seq: Int64
+        /// What the row will record; the body may refine both before it is sealed.
+        var subjects: [AuditSubject]
+        var details: [String: String]
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction together with its audit row: the row is
+    /// appended first (so the body knows its seq), updated with what the body found, and
+    /// sealed with every pending row before the commit. On failure the transaction rolls back
+    /// and a separate error row is recorded. With `releasesSecrets`, a failure to write or
+    /// commit the audit row is `auditWriteFailed`, and whatever the body returned is dropped.
+    @discardableResult
+    func perform<T>(_ action: String, subjects: [AuditSubject], details: [String: String] = [:], releasesSecrets: Bool = false,
+                    _ body: (inout AuditedWrite) throws -> T) throws(VaultError) -> T {
+        var bodyError: VaultError?
+        do throws(VaultError) {
+            return try vault.store.write { db in
+                // The row names no token until the body is done, so the freshness check of the
+                // tokens it resolves does not mistake this very row for a later change.
+                let seq = try vault.appendAudit(db, action: action, subjects: [], details: details)
+                var w = AuditedWrite(db: db, seq: seq, subjects: subjects, details: details)
+                let result: T
+                do {
+                    result = try body(&w)
+                } catch {
+                    bodyError = VaultStore.mapDatabaseError(error)
+                    throw error
+                }
+                try faultInjection?("\(action).beforeCommit")
+                try db.execute(sql: "UPDATE audit_log SET tokens = ?, details = ? WHERE seq = ?",
+                               arguments: [AuditChain.json(w.subjects), JSONText.object(w.details), seq])
+                try AuditChain.sealPending(db, key: auditKey)
+                return result
+            }
+        } catch {
+            let reported = bodyError ?? (releasesSecrets ? .auditWriteFailed(reason: error.description) : error)
+            recordFailure(action, subjects: subjects, details: details, error: reported)
+            throw reported
+        }
+    }
+
     /// Appends a sealed audit row for an operation that happens outside the vault (e.g. `exec`).
     public func record(_ action: String, subjects: [AuditSubject] = [], details: [String: String] = [:], error: VaultError? = nil) throws(VaultError) {
         try vault.store.write { db in
@@ -195,31 +228,8 @@ public final class UnlockedVault {
         }
     }
 
-    // MARK: - Internals
-
-    /// Runs `body` in one IMMEDIATE transaction together with its sealed audit row. On failure
-    /// the transaction rolls back and a separate error row is recorded.
-    @discardableResult
-    func perform<T>(_ action: String, subjects: [AuditSubject], details: [String: String] = [:],
-                    _ body: (Database, inout [AuditSubject], inout [String: String]) throws -> T) throws(VaultError) -> T {
-        do throws(VaultError) {
-            return try vault.store.write { db in
-                var s = subjects, d = details
-                let result = try body(db, &s, &d)
-                try faultInjection?("\(action).beforeCommit")
-                try appendSealed(db, action: action, subjects: s, details: d)
-                return result
-            }
-        } catch {
-            recordFailure(action, subjects: subjects, details: details, error: error)
-            throw error
-        }
-    }
-
     func recordFailure(_ action: String, subjects: [AuditSubject], details: [String: String], error: VaultError) {
-        try? vault.store.write { db in
-            try appendSealed(db, action: action, subjects: subjects, details: details, outcome: "error", reason: error.description)
-        }
+        try? record(action, subjects: subjects, details: details, error: error)
     }
 
     func appendSealed(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
@@ -227,6 +237,8 @@ public final class UnlockedVault {
         try vault.appendAudit(db, action: action, subjects: subjects, details: details, outcome: outcome, reason: reason)
         try AuditChain.sealPending(db, key: auditKey)
     }
+
+    // MARK: - Metadata and state MACs
 
     /// Computes and stores a token's metadata MAC (after insert, when its id is known).
     func sealMetadata(_ db: Database, _ record: inout TokenRecord) throws {
@@ -242,16 +254,69 @@ public final class UnlockedVault {
         guard MetadataMAC.verify(key: metadataKey, vaultID: vaultID, record) else { throw .metadataTampered(name: record.name) }
     }
 
-    /// Seals the metadata of every token that has no MAC (vaults from before schema 2), after the
-    /// user has checked it. Returns the names and base URLs sealed; audited.
+    /// Re-reads the token's versions and stores their state MAC, naming this command's audit row.
+    func sealState(_ w: AuditedWrite, _ record: inout TokenRecord) throws {
+        let versions = try VersionState.all(tokenID: record.id!, w.db)
+        record.stateSeq = w.seq
+        record.stateMac = Data(try StateMAC.mac(key: metadataKey, vaultID: vaultID, tokenID: record.id!, stateSeq: w.seq, versions: versions))
+        try record.updateState(w.db)
+    }
+
+    /// Throws unless `versions` are well formed and match the token's state MAC. Returns the
+    /// current version. Freshness against the audit log is checked separately (`checkFresh`).
+    func checkState(_ record: TokenRecord, _ versions: [VersionState]) throws(VaultError) -> VersionState {
+        guard let seq = record.stateSeq, let stored = record.stateMac else { throw .stateUnsealed(name: record.name) }
+        let current = try StateMAC.currentVersion(versions, name: record.name)
+        let expected = try StateMAC.mac(key: metadataKey, vaultID: vaultID, tokenID: record.id!, stateSeq: seq, versions: versions)
+        guard expected.withUnsafeBytes({ a in stored.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } }) else {
+            throw .stateTampered(name: record.name, reason: "its current version, an expiry or a kept version was changed outside v1vault")
+        }
+        return current
+    }
+
+    /// Throws if a successful audit row newer than the one the state MAC names changed this
+    /// token: its rows were replaced by an older authenticated copy (a partial rollback).
+    func checkFresh(_ record: TokenRecord, newestChange: Int64?) throws(VaultError) {
+        if let newest = newestChange, newest > record.stateSeq! {
+            throw .stateTampered(name: record.name, reason: "audit row \(newest) changed it after the state stored (audit row \(record.stateSeq!)): its rows were rolled back")
+        }
+    }
+
+    /// Seals the metadata and version state of every token that has no MAC (vaults from
+    /// before schema 2 or 3), after the user has checked it. Returns the names and base URLs
+    /// sealed; audited.
     public func sealLegacyMetadata() throws(VaultError) -> [(name: String, baseURL: String)] {
-        try perform("seal-metadata", subjects: []) { db, subjects, _ in
+        let result = try perform("seal-metadata", subjects: []) { w in
             var sealed: [(String, String)] = []
-            for var legacy in try TokenRecord.filter(TokenRecord.Columns.metaMac == nil).order(TokenRecord.Columns.name).fetchAll(db) {
-                try sealMetadata(db, &legacy)
+            for var legacy in try TokenRecord.fetchAll(w.db, sql: "SELECT * FROM tokens WHERE meta_mac IS NULL ORDER BY name") {
+                try sealMetadata(w.db, &legacy)
                 sealed.append((legacy.name, legacy.baseUrl))
             }
-            subjects = sealed.map { AuditSubject(name: $0.0) }
+            w.subjects = sealed.map { AuditSubject(name: $0.0) }
+            return sealed
+        }
+        try sealLegacyState()
+        return result
+    }
+
+    /// Seals the version state of every token that has none and whose metadata verifies, under
+    /// one `seal-state` audit row naming them. Called by `doctor --seal-metadata`, and at the
+    /// first unlock by the process that upgraded the file to schema 3 (which alone knows that
+    /// the NULLs come from the old schema and not from someone deleting MACs).
+    @discardableResult
+    func sealLegacyState() throws(VaultError) -> [String] {
+        let unsealed = try vault.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL") ?? 0
+        }
+        guard unsealed > 0 else { return [] }
+        return try perform("seal-state", subjects: []) { w in
+            var sealed: [String] = []
+            for var t in try TokenRecord.fetchAll(w.db, sql: "SELECT * FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL ORDER BY name") {
+                guard (try? checkMetadata(t)) != nil else { continue }
+                try sealState(w, &t)
+                sealed.append(t.name)
+            }
+            w.subjects = sealed.map { AuditSubject(name: $0) }
             return sealed
         }
     }
@@ -262,36 +327,67 @@ public final class UnlockedVault {
         }
     }
 
-    func currentVersion(_ db: Database, _ name: String) throws -> (TokenRecord, TokenVersionRecord) {
-        guard let record = try TokenRecord.named(name, db) else {
+    // MARK: - The token resolver
+
+    /// A token as authenticated: its metadata and version bookkeeping verified against their
+    /// MACs, and the version that was asked for, fetched by the ids that were asked for.
+    struct ResolvedToken {
+        let record: TokenRecord
+        let current: VersionState
+        /// The requested version's row (the current one when none was asked for).
+        let target: TokenVersionRecord
+    }
+
+    /// The one way to find a token for use: by name, metadata MAC, state MAC, freshness
+    /// against the audit log (unless the caller checks that for many tokens at once), then the
+    /// requested version by primary key. Every id that binds a secret comes from what was
+    /// asked for and authenticated, never from the row that came back.
+    func resolve(_ db: Database, _ name: String, version: Int? = nil, newestChange: Int64?? = nil) throws -> ResolvedToken {
+        guard let record = try TokenRecord.named(name, db), record.name == name, let id = record.id, id >= 1 else {
             throw VaultError.tokenNotFound(name: name)
         }
         try checkMetadata(record)
-        guard let current = try TokenVersionRecord.current(tokenID: record.id!, db) else {
-            throw VaultError.corruptVault(reason: "token \(name) has no current version")
+        let current = try checkState(record, try VersionState.all(tokenID: id, db))
+        try checkFresh(record, newestChange: try newestChange ?? AuditRecord.lastStateChange(of: name, after: record.stateSeq!, db))
+        let wanted = version ?? current.version
+        guard (1...Int(UInt32.max)).contains(wanted),
+              let row = try TokenVersionRecord.version(wanted, tokenID: id, db) else {
+            throw VaultError.versionNotFound(name: name, version: wanted)
         }
-        return (record, current)
+        guard row.tokenId == id, row.version == wanted else {
+            throw VaultError.authenticationFailed(name: name, version: wanted)
+        }
+        return ResolvedToken(record: record, current: current, target: row)
     }
 
-    func replaceCurrent(_ db: Database, record: TokenRecord, current: TokenVersionRecord, secret: borrowing SecureBytes,
-                        expires: Date?, keep: Int, subjects: inout [AuditSubject], details: inout [String: String]) throws -> RotationResult {
-        var retired = current
+    func replaceCurrent(_ w: inout AuditedWrite, _ t: ResolvedToken, secret: borrowing SecureBytes,
+                        expires: Date?, keep: Int) throws -> RotationResult {
+        let db = w.db
+        let id = t.record.id!
+        guard var retired = try TokenVersionRecord.version(t.current.version, tokenID: id, db) else {
+            throw VaultError.versionNotFound(name: t.record.name, version: t.current.version)
+        }
         retired.retiredAt = Timestamp.seconds(now)
         try retired.updateRetiredAt(db)
         try faultInjection?("rotate.retired")
-        let maxVersion = try Int.fetchOne(db, sql: "SELECT max(version) FROM token_versions WHERE token_id = ?", arguments: [record.id!]) ?? 0
-        let new = try insertVersion(db, tokenID: record.id!, version: maxVersion + 1, secret: secret, expires: expires)
+        let maxVersion = try Int.fetchOne(db, sql: "SELECT max(version) FROM token_versions WHERE token_id = ?", arguments: [id]) ?? 0
+        guard maxVersion < Int(UInt32.max) else {
+            throw VaultError.invalidInput(reason: "token \(t.record.name) has reached the last version number", hint: "remove and add it again")
+        }
+        let new = try insertVersion(db, tokenID: id, version: maxVersion + 1, secret: secret, expires: expires)
         try faultInjection?("rotate.inserted")
         let stale = try Int.fetchAll(db, sql: """
             SELECT version FROM token_versions WHERE token_id = ? ORDER BY version DESC LIMIT -1 OFFSET ?
-            """, arguments: [record.id!, keep])
+            """, arguments: [id, keep])
         if !stale.isEmpty {
             try db.execute(sql: "DELETE FROM token_versions WHERE token_id = ? AND version IN (\(stale.map(String.init).joined(separator: ",")))",
-                           arguments: [record.id!])
+                           arguments: [id])
         }
-        subjects = [AuditSubject(name: record.name, version: new.version)]
-        details["previous"] = "\(current.version)"
-        if !stale.isEmpty { details["pruned"] = stale.sorted().map(String.init).joined(separator: ",") }
+        var record = t.record
+        try sealState(w, &record)
+        w.subjects = [AuditSubject(name: record.name, version: new.version)]
+        w.details["previous"] = "\(t.current.version)"
+        if !stale.isEmpty { w.details["pruned"] = stale.sorted().map(String.init).joined(separator: ",") }
         return RotationResult(current: Vault.info(new), previous: Vault.info(retired), pruned: stale.sorted())
     }
 
@@ -306,7 +402,7 @@ public final class UnlockedVault {
     /// The same for bulk inserts: seals through a scratch buffer reused across calls.
     func insertVersion(_ db: Database, tokenID: Int64, version: Int, token: UnsafeRawBufferPointer, expires: Date?,
                        scratch: inout SecureBytes) throws -> TokenVersionRecord {
-        let (nonce, ciphertext) = SealedEntry.seal(token, binding: SealedEntry.binding(vaultID: vaultID, tokenID: tokenID, version: version),
+        let (nonce, ciphertext) = SealedEntry.seal(token, binding: try SealedEntry.binding(vaultID: vaultID, tokenID: tokenID, version: version),
                                                    key: tokenKey, scratch: &scratch)
         let v = TokenVersionRecord(tokenId: tokenID, version: version, nonce: Data(nonce), ciphertext: Data(ciphertext),
                                    createdAt: Timestamp.seconds(now), expiresAt: expires.map(Timestamp.seconds), retiredAt: nil)
@@ -314,69 +410,68 @@ public final class UnlockedVault {
         return v
     }
 
-    /// Opens a version; throws `authenticationFailed` naming the token and version when the
-    /// MAC fails or the bound identity does not match the row.
-    func open(_ v: TokenVersionRecord, name: String) throws(VaultError) -> SecureBytes {
-        let binding = SealedEntry.binding(vaultID: vaultID, tokenID: v.tokenId, version: v.version)
-        guard let secret = SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding, key: tokenKey) else {
-            throw .authenticationFailed(name: name, version: v.version)
-        }
-        return secret
+    /// Opens the resolved version, bound to the token id and version that were asked for.
+    func open(_ t: ResolvedToken) throws(VaultError) -> SecureBytes {
+        var scratch = SecureBytes(capacity: max(t.target.ciphertext.count - SecretBox.macBytes, 0), empty: true)
+        let range = try open(t.target, tokenID: t.record.id!, version: t.target.version, name: t.record.name, into: &scratch)
+        return scratch.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 
-    /// Opens a version into `scratch` (reused across calls) and returns where its token lies
-    /// there; the same failure as `open`.
-    func open(_ v: TokenVersionRecord, name: String, into scratch: inout SecureBytes) throws(VaultError) -> Range<Int> {
-        let binding = SealedEntry.binding(vaultID: vaultID, tokenID: v.tokenId, version: v.version)
-        guard let range = SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding,
+    /// Opens a sealed row into `scratch` (reused across calls), bound to `tokenID` and
+    /// `version` — the ids the caller asked for — and returns where the token lies there.
+    /// Throws `authenticationFailed` when the MAC fails, the bound identity differs, or the
+    /// plaintext is not a well-formed token (SECURITY.md: 1–16384 bytes, 0x21–0x7E).
+    func open(_ v: TokenVersionRecord, tokenID: Int64, version: Int, name: String, into scratch: inout SecureBytes) throws(VaultError) -> Range<Int> {
+        guard let binding = try? SealedEntry.binding(vaultID: vaultID, tokenID: tokenID, version: version),
+              let range = SealedEntry.open(ciphertext: Array(v.ciphertext), nonce: Array(v.nonce), binding: binding,
                                            key: tokenKey, into: &scratch) else {
-            throw .authenticationFailed(name: name, version: v.version)
+            throw .authenticationFailed(name: name, version: version)
+        }
+        guard scratch.withUnsafeBytes({ TokenInput.isWellFormed(UnsafeRawBufferPointer(rebasing: $0[range])) }) else {
+            scratch.reset()
+            throw .authenticationFailed(name: name, version: version)
         }
         return range
     }
 
-    /// Finds the version to reveal and checks metadata and expiry; returns the warning to print.
-    func locate(_ db: Database, name: String, version: Int?, allowExpired: Bool) throws -> (TokenRecord, TokenVersionRecord, String?) {
-        guard let record = try TokenRecord.named(name, db) else {
-            throw VaultError.tokenNotFound(name: name)
-        }
-        try checkMetadata(record)
-        let found = try version.map { try TokenVersionRecord.version($0, tokenID: record.id!, db) }
-            ?? TokenVersionRecord.current(tokenID: record.id!, db)
-        guard let v = found else {
-            if let version { throw VaultError.versionNotFound(name: name, version: version) }
-            throw VaultError.corruptVault(reason: "token \(name) has no current version")
-        }
-        let expires = v.expiresAt.map(Timestamp.date)
-        var warning: String?
+    /// The expiry warning to print for a version about to be released, or the error when it
+    /// has expired and that is not allowed.
+    func expiryWarning(name: String, version: Int, expiresAt: Int64?, allowExpired: Bool) throws(VaultError) -> String? {
+        let expires = expiresAt.map(Timestamp.date)
         switch ExpiryStatus.of(expires: expires, now: now, warnDays: vault.warnDays) {
         case .expired:
-            if !allowExpired { throw VaultError.tokenExpired(name: name, version: v.version, expired: expires!) }
-            warning = "token \(name) version \(v.version) expired on \(Timestamp.day(expires!))"
+            if !allowExpired { throw .tokenExpired(name: name, version: version, expired: expires!) }
+            return "token \(name) version \(version) expired on \(Timestamp.day(expires!))"
         case .expiring:
             let days = ExpiryStatus.daysLeft(expires: expires!, now: now)
-            warning = "token \(name) version \(v.version) expires in \(days) day\(days == 1 ? "" : "s") (\(Timestamp.day(expires!)))"
+            return "token \(name) version \(version) expires in \(days) day\(days == 1 ? "" : "s") (\(Timestamp.day(expires!)))"
         case .ok, .never:
-            break
+            return nil
         }
-        return (record, v, warning)
     }
 
-    /// Decrypts every requested version into one arena through one scratch buffer: two guarded
-    /// allocations however many tokens (see SecretArena).
+    /// Resolves and decrypts every requested version into one arena through one scratch
+    /// buffer: two guarded allocations however many tokens (see SecretArena). Freshness is
+    /// checked for all of them with one pass over the audit rows that change tokens.
     func decryptAll(_ db: Database, _ requests: [(name: String, version: Int?)], allowExpired: Bool) throws -> [RevealedToken] {
-        let rows = try requests.map { try locate(db, name: $0.name, version: $0.version, allowExpired: allowExpired) }
-        let capacity = rows.reduce(0) { $0 + max($1.1.ciphertext.count - SecretBox.macBytes - SealedEntry.bindingBytes, 0) }
+        // Few tokens: one indexed query each. Many: one pass from the oldest state onwards.
+        let oldest = try Int64.fetchOne(db, sql: "SELECT min(state_seq) FROM tokens") ?? 1
+        let changes: [String: Int64]? = requests.count <= 8 ? nil : try AuditRecord.lastStateChanges(after: oldest - 1, db)
+        let rows = try requests.map { r -> (ResolvedToken, String?) in
+            let t = try resolve(db, r.name, version: r.version, newestChange: changes.map { $0[r.name] })
+            return (t, try expiryWarning(name: r.name, version: t.target.version, expiresAt: t.target.expiresAt, allowExpired: allowExpired))
+        }
+        let capacity = rows.reduce(0) { $0 + max($1.0.target.ciphertext.count - SecretBox.macBytes - SealedEntry.bindingBytes, 0) }
         let arena = SecretArena(capacity: capacity)
         var scratch = SecureBytes(capacity: 4096, empty: true)
         var out: [RevealedToken] = []
         out.reserveCapacity(rows.count)
-        for (record, v, warning) in rows {
-            let range = try open(v, name: record.name, into: &scratch)
+        for (t, warning) in rows {
+            let range = try open(t.target, tokenID: t.record.id!, version: t.target.version, name: t.record.name, into: &scratch)
             let view = scratch.withUnsafeBytes { arena.store(UnsafeRawBufferPointer(rebasing: $0[range])) }
             scratch.reset()
-            out.append(RevealedToken(name: record.name, version: v.version, baseURL: record.baseUrl,
-                                     region: record.region.flatMap(Region.init(rawValue:)), expires: v.expiresAt.map(Timestamp.date),
+            out.append(RevealedToken(name: t.record.name, version: t.target.version, baseURL: t.record.baseUrl,
+                                     region: t.record.region.flatMap(Region.init(rawValue:)), expires: t.target.expiresAt.map(Timestamp.date),
                                      secret: view, warning: warning))
         }
         return out

@@ -98,7 +98,14 @@ public final class Vault {
             }
             throw .wrongPassphrase
         }
-        return UnlockedVault(vault: self, vaultID: Array(header.vaultId), master: master)
+        let unlocked = UnlockedVault(vault: self, vaultID: Array(header.vaultId), master: master)
+        // This process added the state columns a moment ago, so their NULLs come from the old
+        // schema, not from someone deleting MACs: seal the tokens' current state (audited as
+        // `seal-state`). Any later NULL fails closed (SECURITY.md, "Token state MAC").
+        if store.migrationsApplied.contains("0003_token_state_mac") {
+            try unlocked.sealLegacyState()
+        }
+        return unlocked
     }
 
     // MARK: - Metadata (no passphrase)
@@ -191,14 +198,17 @@ public final class Vault {
 
     // MARK: - Internals shared with UnlockedVault
 
-    /// Appends one unsealed audit row inside the caller's transaction (UnlockedVault seals it).
+    /// Appends one unsealed audit row inside the caller's transaction (UnlockedVault seals it)
+    /// and returns its seq.
+    @discardableResult
     func appendAudit(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
-                     outcome: String = "ok", reason: String? = nil) throws {
+                     outcome: String = "ok", reason: String? = nil) throws -> Int64 {
         try db.execute(sql: """
             INSERT INTO audit_log (at, action, tokens, outcome, reason, details, os_user, uid, host, pid)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [AuditChain.timestamp(clock.now()), action, AuditChain.json(subjects), outcome, reason,
                               JSONText.object(details), actor.user, actor.uid, actor.host, actor.pid])
+        return db.lastInsertedRowID
     }
 
     static func info(_ v: TokenVersionRecord) -> TokenVersionInfo {

@@ -44,6 +44,9 @@ struct TokenRecord: FetchableRecord, TableRecord {
     var permissions: String
     var createdAt: Int64
     var metaMac: Data?
+    /// The audit row that last changed this token's versions, and the MAC over them (schema 3).
+    var stateSeq: Int64? = nil
+    var stateMac: Data? = nil
 
     enum Columns {
         static let name = Column("name")
@@ -139,6 +142,8 @@ extension TokenRecord {
         permissions = try row.decode(forColumn: "permissions")
         createdAt = try row.decode(forColumn: "created_at")
         metaMac = try row.decode(forColumn: "meta_mac")
+        stateSeq = try row.decode(forColumn: "state_seq")
+        stateMac = try row.decode(forColumn: "state_mac")
     }
 }
 
@@ -203,7 +208,43 @@ extension TokenVersionRecord {
     }
 }
 
+extension VersionState {
+    /// Every kept version of a token, oldest first (the primary key; no secret is read).
+    static func all(tokenID: Int64, _ db: Database) throws -> [VersionState] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT version, created_at, expires_at, retired_at FROM token_versions WHERE token_id = ? ORDER BY version
+            """), arguments: [tokenID]).map { row in
+            VersionState(version: try row.decode(forColumn: "version"), createdAt: try row.decode(forColumn: "created_at"),
+                         expiresAt: try row.decode(forColumn: "expires_at"), retiredAt: try row.decode(forColumn: "retired_at"))
+        }
+    }
+}
+
 extension AuditRecord {
+    /// The seq of the newest successful audit row after `seq` that changed the versions of the
+    /// token named `name` (the partial index `audit_log_state_changes`), or nil.
+    static func lastStateChange(of name: String, after seq: Int64, _ db: Database) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: """
+            SELECT max(a.seq) FROM audit_log a, json_each(a.tokens) j
+            WHERE a.outcome = 'ok' AND a.action IN \(StateMAC.changingActions) AND a.seq > ?
+              AND json_extract(j.value, '$.name') = ?
+            """), arguments: [seq, name])
+    }
+
+    /// The same for many tokens in one pass: name → newest changing row after `seq`.
+    static func lastStateChanges(after seq: Int64, _ db: Database) throws -> [String: Int64] {
+        var out: [String: Int64] = [:]
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT json_extract(j.value, '$.name') AS name, max(a.seq) AS seq FROM audit_log a, json_each(a.tokens) j
+            WHERE a.outcome = 'ok' AND a.action IN \(StateMAC.changingActions) AND a.seq > ?
+            GROUP BY 1
+            """, arguments: [seq])
+        while let row = try rows.next() {
+            if let name: String = try row.decode(forColumn: "name") { out[name] = try row.decode(forColumn: "seq") }
+        }
+        return out
+    }
+
     /// The newest sealed row: the head of the chain.
     static func lastSealed(_ db: Database) throws -> AuditRecord? {
         try fetchOne(db, sql: "SELECT * FROM audit_log WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1")
@@ -228,6 +269,10 @@ extension TokenRecord {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [name, region, baseUrl, role, description, permissions, createdAt, metaMac])
         id = db.lastInsertedRowID
+    }
+
+    func updateState(_ db: Database) throws {
+        try db.cachedStatement(sql: "UPDATE tokens SET state_seq = ?, state_mac = ? WHERE id = ?").execute(arguments: [stateSeq, stateMac, id])
     }
 
     func updateMetaMac(_ db: Database) throws {

@@ -15,10 +15,17 @@ public final class VaultStore: Sendable {
 
     public let path: String
     let dbQueue: DatabaseQueue
+    /// `PRAGMA schema_version` when the schema was last verified. Every transaction compares
+    /// it first and verifies the schema again if another process changed it in between.
+    let verifiedSchemaCookie: Int
+    /// Migrations this process applied when it opened the file (empty for an up-to-date vault).
+    public let migrationsApplied: [String]
 
-    private init(path: String, dbQueue: DatabaseQueue) {
+    private init(path: String, dbQueue: DatabaseQueue, verifiedSchemaCookie: Int, migrationsApplied: [String] = []) {
         self.path = path
         self.dbQueue = dbQueue
+        self.verifiedSchemaCookie = verifiedSchemaCookie
+        self.migrationsApplied = migrationsApplied
     }
 
     static func configuration(readonly: Bool = false) -> Configuration {
@@ -27,7 +34,9 @@ public final class VaultStore: Sendable {
         config.readonly = readonly
         config.prepareDatabase { db in
             // Per connection, so set on every open (SQLite's default is build-dependent).
-            try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA synchronous = FULL")
+            // trusted_schema = OFF: defence in depth behind Schema.verify — SQL functions with
+            // side effects never run from a view or trigger found in the file.
+            try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA synchronous = FULL; PRAGMA trusted_schema = OFF")
         }
         return config
     }
@@ -60,15 +69,17 @@ public final class VaultStore: Sendable {
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
             }
             try migrator.migrate(queue)
-            return VaultStore(path: path, dbQueue: queue)
+            let cookie = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0 }
+            return VaultStore(path: path, dbQueue: queue, verifiedSchemaCookie: cookie)
         } catch {
             unlink(path); unlink(path + "-wal"); unlink(path + "-shm")
             throw mapDatabaseError(error)
         }
     }
 
-    /// Opens an existing vault after checking that it is a private regular file, a SQLite
-    /// database, and a v1vault vault with a schema this binary knows. Applies pending migrations.
+    /// Opens an existing vault after checking that it is a private regular file in a private
+    /// directory with no foreign `-wal`/`-shm`/`-journal` companions, a SQLite database, and a
+    /// v1vault vault whose schema is exactly what the migrations create. Applies pending migrations.
     static func open(at path: String, readonly: Bool = false) throws(VaultError) -> VaultStore {
         try checkExistingFile(path)
         let queue: DatabaseQueue
@@ -78,29 +89,51 @@ public final class VaultStore: Sendable {
             throw mapDatabaseError(error, path: path)
         }
         do {
-            // One read transaction for every check: is it a vault, and which migrations ran.
-            let m = migrator
-            let found = try queue.read { db -> (applied: Set<String>, superseded: Bool, headers: Int)? in
-                guard try db.tableExists("vault_header"), try db.tableExists("grdb_migrations") else { return nil }
-                return (try m.appliedIdentifiers(db), try m.hasBeenSuperseded(db),
-                        try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_header") ?? 0)
+            // One read transaction: the schema (before any table is queried) and the header.
+            let (applied, headers, cookie) = try queue.read { db -> (Int, Int, Int) in
+                let applied = try Schema.verify(db, path: path)
+                return (applied, try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_header") ?? 0,
+                        try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0)
             }
-            guard let state = found else { throw VaultError.notAVault(path: path, reason: "no vault header") }
-            if state.superseded {
-                let unknown = state.applied.subtracting(EmbeddedMigrations.all.map(\.name)).sorted().last ?? "?"
-                throw VaultError.schemaTooNew(path: path, found: unknown)
+            guard headers == 1 else { throw VaultError.notAVault(path: path, reason: "vault header is missing") }
+            guard applied < EmbeddedMigrations.all.count else {
+                return VaultStore(path: path, dbQueue: queue, verifiedSchemaCookie: cookie)
             }
-            if state.applied.count < EmbeddedMigrations.all.count {
-                if readonly { throw VaultError.io(reason: "vault needs a schema upgrade; run any write command first") }
-                try m.migrate(queue)
+            if readonly { throw VaultError.io(reason: "vault needs a schema upgrade; run any write command first") }
+            // Upgrade and verify again in the same exclusive transaction, so the migrations run
+            // on the schema just verified and the result is checked before it is used.
+            let pending = EmbeddedMigrations.all.dropFirst(applied).map(\.name)
+            let newCookie = try queue.writeWithoutTransaction { db -> Int in
+                var cookie = 0
+                try db.inTransaction(.exclusive) {
+                    let again = try Schema.verify(db, path: path)
+                    for (name, sql) in EmbeddedMigrations.all.dropFirst(again) {
+                        try db.execute(sql: sql)
+                        try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [name])
+                    }
+                    _ = try Schema.verify(db, path: path)
+                    cookie = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+                    return .commit
+                }
+                return cookie
             }
-            guard state.headers == 1 else { throw VaultError.notAVault(path: path, reason: "vault header is missing") }
+            return VaultStore(path: path, dbQueue: queue, verifiedSchemaCookie: newCookie, migrationsApplied: pending)
         } catch let e as VaultError {
             throw e
         } catch {
             throw mapDatabaseError(error, path: path)
         }
-        return VaultStore(path: path, dbQueue: queue)
+    }
+
+    /// Verifies the schema again if another connection changed it since it was verified (a
+    /// cheap cookie comparison on every transaction; the full check only when it moved).
+    func checkSchema(_ db: Database) throws {
+        let cookie = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        guard cookie != verifiedSchemaCookie else { return }
+        let applied = try Schema.verify(db, path: path)
+        guard applied == EmbeddedMigrations.all.count else {
+            throw VaultError.schemaTampered(differences: ["the schema changed while the vault was open"])
+        }
     }
 
     // MARK: - File checks
@@ -117,8 +150,51 @@ public final class VaultStore: Sendable {
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
             throw .vaultPathInvalid(path: path, reason: "\(parent) is not a directory")
         }
+        try checkDirectory(parent.isEmpty ? "." : parent)
         guard access(parent.isEmpty ? "." : parent, W_OK | X_OK) == 0 else {
             throw .vaultPathInvalid(path: path, reason: "directory \(parent) is not writable")
+        }
+        try checkCompanions(of: path)
+    }
+
+    /// The files SQLite opens next to a database if they exist. Someone who can create them
+    /// before we do receives (and can rewrite) every page written to the vault.
+    static let companionSuffixes = ["-wal", "-shm", "-journal"]
+
+    /// Throws unless `dir` is a directory only its owner — this user or root — can write to.
+    /// A sticky world-writable directory such as /tmp is refused too: others cannot delete the
+    /// vault there, but they can create its `-wal` and `-shm` before v1vault does.
+    static func checkDirectory(_ dir: String) throws(VaultError) {
+        var st = stat()
+        guard stat(dir, &st) == 0 else { throw .vaultPathInvalid(path: dir, reason: String(cString: strerror(errno))) }
+        if st.st_uid != geteuid() && st.st_uid != 0 {
+            throw .insecureFile(path: dir, reason: "directory \(dir) belongs to uid \(st.st_uid), who could replace the vault or its -wal file",
+                                hint: "keep the vault in a directory you own (mkdir -m 700 ~/.local/share/v1vault)")
+        }
+        if st.st_mode & 0o022 != 0 {
+            let mode = String(st.st_mode & 0o7777, radix: 8)
+            throw .insecureFile(path: dir, reason: "directory \(dir) (mode \(mode)) is writable by other users, who could plant the vault's -wal file",
+                                hint: "chmod go-w \(shellQuoted(dir)), or keep the vault in a private directory")
+        }
+    }
+
+    /// Throws if a `-wal`, `-shm` or `-journal` next to `path` is not a private regular file
+    /// of this user with one link: SQLite would open it as it is.
+    static func checkCompanions(of path: String) throws(VaultError) {
+        for suffix in companionSuffixes {
+            let file = path + suffix
+            var st = stat()
+            guard lstat(file, &st) == 0 else { continue }
+            let kind = st.st_mode & S_IFMT
+            var problem: String?
+            if kind != S_IFREG { problem = kind == S_IFLNK ? "is a symbolic link" : "is not a regular file" }
+            else if st.st_uid != geteuid() { problem = "belongs to uid \(st.st_uid)" }
+            else if st.st_mode & 0o077 != 0 { problem = "has mode \(String(st.st_mode & 0o777, radix: 8))" }
+            else if st.st_nlink != 1 { problem = "has \(st.st_nlink) hard links" }
+            if let problem {
+                throw .insecureFile(path: file, reason: "\(file) \(problem): another user could read or rewrite the vault through it",
+                                    hint: "make sure no vault process is running, then inspect and remove \(shellQuoted(file))")
+            }
         }
     }
 
@@ -135,15 +211,29 @@ public final class VaultStore: Sendable {
             }
             throw .vaultPathInvalid(path: path, reason: String(cString: strerror(errno)))
         }
+        var real = path
         if (st.st_mode & S_IFMT) == S_IFLNK {
             // Follow one level for users who symlink their vault, but check the target too.
-            guard stat(path, &st) == 0 else { throw .vaultPathInvalid(path: path, reason: "dangling symbolic link") }
+            guard stat(path, &st) == 0, let resolved = realpath(path, nil) else {
+                throw .vaultPathInvalid(path: path, reason: "dangling symbolic link")
+            }
+            real = String(cString: resolved)
+            free(resolved)
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw .vaultPathInvalid(path: path, reason: (st.st_mode & S_IFMT) == S_IFDIR ? "it is a directory" : "not a regular file")
         }
         let mode = UInt16(st.st_mode & 0o777)
         guard mode & 0o077 == 0 else { throw .insecurePermissions(path: path, mode: mode) }
+        guard st.st_uid == geteuid() || geteuid() == 0 else {
+            throw .insecureFile(path: path, reason: "\(path) belongs to uid \(st.st_uid), not to you", hint: nil)
+        }
+        // SQLite puts its companions next to the resolved file: check both places.
+        for p in Set([path, real]) {
+            let dir = (p as NSString).deletingLastPathComponent
+            try checkDirectory(dir.isEmpty ? "." : dir)
+            try checkCompanions(of: p)
+        }
         guard access(path, R_OK) == 0 else {
             throw .vaultPathInvalid(path: path, reason: "permission denied")
         }
@@ -166,6 +256,7 @@ public final class VaultStore: Sendable {
             return try dbQueue.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
+                    try checkSchema(db)
                     result = try body(db)
                     return .commit
                 }
@@ -179,7 +270,10 @@ public final class VaultStore: Sendable {
     /// Runs `body` in a read transaction (a consistent snapshot).
     func read<T>(_ body: (Database) throws -> T) throws(VaultError) -> T {
         do {
-            return try dbQueue.read(body)
+            return try dbQueue.read { db in
+                try checkSchema(db)
+                return try body(db)
+            }
         } catch {
             throw Self.mapDatabaseError(error, path: path)
         }
@@ -219,7 +313,9 @@ public final class VaultStore: Sendable {
         case .SQLITE_IOERR:
             return .io(reason: "I/O error while writing the vault (disk full or file too large?); nothing was changed")
         case .SQLITE_CONSTRAINT:
-            return .corruptVault(reason: "constraint violated: \(e.message ?? "unknown")")
+            // Our statements satisfy the schema's constraints; one that fails is a bug or a
+            // concurrent edit of the file, not corruption of what is stored.
+            return .database(reason: "constraint violated: \(e.message ?? "unknown"); nothing was changed")
         default:
             return .database(reason: e.message ?? "SQLite error \(e.resultCode.rawValue)")
         }

@@ -168,8 +168,6 @@ public final class ConnectivityChecker: @unchecked Sendable {
         }
     }
 
-    /// Server-supplied text for display: printable, bounded.
-    static func sanitize(_ s: String, max: Int) -> String {
-        String(s.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }.prefix(max).map(Character.init))
-    }
+    /// Server-supplied text for display: no control, separator or bidi scalar, bounded.
+    static func sanitize(_ s: String, max: Int) -> String { Sanitize.serverText(s, max: max) }
 }

@@ -36,6 +36,13 @@ public enum Exec {
     /// True for variables the child must never see (the vault's own passphrase settings).
     public static func isVaultSecretVariable(_ name: Substring) -> Bool { name.hasPrefix("V1VAULT_PASSPHRASE") }
 
+    /// Marks every descriptor above 2 close-on-exec, as sudo does: the child gets stdin, stdout
+    /// and stderr only — never the passphrase source, the database or anything else v1vault or
+    /// its caller had open.
+    static func closeOnExec() {
+        for fd in Descriptors.open() ?? Array(3..<1024) where fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    }
+
     /// Replaces this process with `executable`. Only returns by throwing (execve failed).
     public static func run(executable: String, arguments: [String], exported: [ExportVariable], pristine: Bool) throws(VaultError) -> Never {
         let exportedNames = Set(exported.map(\.name))
@@ -63,6 +70,7 @@ public enum Exec {
         // argv[0] is what the user typed, as a shell would pass it; argv lives until execve.
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         ProcessHardening.restoreForChild()
+        closeOnExec()
         let rc: Int32 = buffer.withUnsafeBytes { raw in
             var envp: [UnsafeMutablePointer<CChar>?] = inherited.map { Optional($0) }
             for o in offsets {

@@ -22,16 +22,36 @@ public enum PassphraseSource: Equatable, Sendable {
         return .terminal
     }
 
+    /// Throws unless `fd` is an open descriptor. Call it before opening anything (the CLI does
+    /// while parsing), so the number cannot name a descriptor v1vault opened itself.
+    public static func checkInherited(fd: Int32) throws(VaultError) {
+        let inherited = inheritedDescriptors.map { $0.contains(fd) } ?? true
+        guard fd >= 0, inherited, fcntl(fd, F_GETFD) >= 0 else {
+            throw .passphraseUnavailable(reason: "file descriptor \(fd) is not open", hint: "open it in the shell, e.g. --passphrase-fd 3 3<file")
+        }
+    }
+
+    /// The descriptors open when the process started (`recordInheritedDescriptors`); nil when
+    /// never recorded (library use), in which case any open descriptor is accepted.
+    nonisolated(unsafe) static var inheritedDescriptors: Set<Int32>?
+
+    /// Records which descriptors the caller passed in. The CLI calls it first thing, so
+    /// `--passphrase-fd N` can never name a descriptor v1vault opened itself (the database).
+    public static func recordInheritedDescriptors() {
+        inheritedDescriptors = Descriptors.open().map(Set.init)
+    }
+
     /// Reads the passphrase into secure memory. From a file or fd one trailing newline is
     /// stripped. `confirm` asks twice on a terminal (used by `init` and `passwd`).
     public func read(prompt: String = "Vault passphrase: ", confirm: Bool = false) throws(VaultError) -> SecureBytes {
         let p: SecureBytes
         switch self {
         case .fd(let fd):
-            guard fcntl(fd, F_GETFD) >= 0 else {
-                throw .passphraseUnavailable(reason: "file descriptor \(fd) is not open", hint: "open it in the shell, e.g. --passphrase-fd 3 3<file")
-            }
+            try Self.checkInherited(fd: fd)
             p = try SecretInput.readAll(fd: fd, max: Passphrase.maxBytes, what: "passphrase", stripNewline: true)
+            // Closed once read, so nothing started later (`vault exec`'s command) can read the
+            // rest of its source. 0–2 stay: they are the caller's stdio.
+            if fd > 2 { close(fd) }
         case .file(let path):
             p = try SecretInput.readPassphraseFile(path)
         case .environment(let name):
@@ -118,7 +138,9 @@ public enum SecretInput {
         if (st.st_mode & S_IFMT) == S_IFDIR {
             throw .passphraseUnavailable(reason: "passphrase file \(path) is a directory", hint: nil)
         }
-        if (st.st_mode & S_IFMT) == S_IFREG, st.st_mode & 0o077 != 0 {
+        // Regular files, FIFOs and sockets alike: a 0666 FIFO lets anyone feed or steal it.
+        // (Character devices such as a terminal are left alone.)
+        if (st.st_mode & S_IFMT) != S_IFCHR, st.st_mode & 0o077 != 0 {
             throw .insecurePermissions(path: path, mode: UInt16(st.st_mode & 0o777))
         }
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)

@@ -9,6 +9,11 @@ public enum VaultError: Error, Equatable, Sendable {
     case notAVault(path: String, reason: String)
     case schemaTooNew(path: String, found: String)
     case insecurePermissions(path: String, mode: UInt16)
+    /// The vault's directory or a `-wal`/`-shm`/`-journal` companion is open to another user.
+    case insecureFile(path: String, reason: String, hint: String?)
+    /// `sqlite_master` lists something the migrations do not create (a view, a trigger, a
+    /// changed or missing table or index).
+    case schemaTampered(differences: [String])
     case vaultPathInvalid(path: String, reason: String)
     case unsafeKDFParameters(reason: String)
     case corruptVault(reason: String)
@@ -31,6 +36,10 @@ public enum VaultError: Error, Equatable, Sendable {
     case authenticationFailed(name: String, version: Int)
     case metadataTampered(name: String)
     case metadataUnsealed(name: String)
+    /// The token's version bookkeeping (current version, expiry, retirement) does not match
+    /// its state MAC, or the state is older than the audit log says.
+    case stateTampered(name: String, reason: String)
+    case stateUnsealed(name: String)
 
     // Process
     case cancelled(reason: String)
@@ -54,12 +63,12 @@ public enum VaultError: Error, Equatable, Sendable {
         case .passphraseUnavailable, .passphraseInvalid, .passphraseMismatch: return 4
         case .vaultNotFound: return 5
         case .vaultExists: return 6
-        case .notAVault, .schemaTooNew, .unsafeKDFParameters, .corruptVault, .vaultPathInvalid: return 7
-        case .insecurePermissions: return 8
+        case .notAVault, .schemaTooNew, .unsafeKDFParameters, .corruptVault, .vaultPathInvalid, .schemaTampered: return 7
+        case .insecurePermissions, .insecureFile: return 8
         case .tokenNotFound, .versionNotFound: return 9
         case .tokenExists: return 12
         case .invalidToken, .identicalToken: return 13
-        case .authenticationFailed, .metadataTampered, .metadataUnsealed: return 14
+        case .authenticationFailed, .metadataTampered, .metadataUnsealed, .stateTampered, .stateUnsealed: return 14
         case .tokenExpired: return 15
         case .cancelled: return 16
         case .auditWriteFailed: return 17
@@ -84,8 +93,10 @@ public enum VaultError: Error, Equatable, Sendable {
             return "chmod 600 \(shellQuoted(path))"
         case .wrongPassphrase:
             return nil
-        case .passphraseUnavailable(_, let hint), .invalidInput(_, let hint):
+        case .passphraseUnavailable(_, let hint), .invalidInput(_, let hint), .insecureFile(_, _, let hint):
             return hint
+        case .schemaTampered:
+            return "the file was changed outside v1vault; `vault doctor --no-unlock` lists the differences; restore from a backup"
         case .invalidName:
             return "names are 1-64 characters: a letter or digit, then letters, digits, '.', '_' or '-'"
         case .tokenNotFound:
@@ -98,8 +109,10 @@ public enum VaultError: Error, Equatable, Sendable {
             return "paste the new key created in the Vision One console (Administration > API Keys)"
         case .tokenExpired:
             return "create a new key in the Vision One console and `vault rotate` it in, or pass --allow-expired"
-        case .authenticationFailed, .metadataTampered:
+        case .authenticationFailed, .metadataTampered, .stateTampered:
             return "the vault file was modified or is corrupt; restore from a backup"
+        case .stateUnsealed(let name):
+            return "check its versions with `vault history \(name)`; if they are right, `vault doctor --seal-metadata` vouches for them"
         case .metadataUnsealed:
             return "check its base URL with `vault list`; if it is right, `vault doctor --seal-metadata` vouches for it"
         case .auditWriteFailed:
@@ -125,6 +138,10 @@ extension VaultError: CustomStringConvertible {
         case .insecurePermissions(let path, let mode):
             return "\(path) is accessible by other users (mode \(String(mode, radix: 8)))"
         case .vaultPathInvalid(let path, let reason): return "cannot use vault path \(path): \(reason)"
+        case .insecureFile(_, let reason, _): return "refusing an unsafe vault location: \(reason)"
+        case .schemaTampered(let differences):
+            let shown = differences.prefix(3).joined(separator: "; ") + (differences.count > 3 ? "; and \(differences.count - 3) more" : "")
+            return "vault schema differs from what v1vault creates: \(shown)"
         case .unsafeKDFParameters(let reason): return "vault header has unsafe KDF parameters: \(reason)"
         case .corruptVault(let reason): return "vault is corrupt: \(reason)"
         case .wrongPassphrase: return "wrong passphrase"
@@ -146,6 +163,10 @@ extension VaultError: CustomStringConvertible {
             return "token \(displayName(name)) has no metadata MAC (written before schema 2, or the MAC was removed)"
         case .metadataTampered(let name):
             return "token \(displayName(name)) metadata failed authentication: its name, region or base URL was changed outside v1vault"
+        case .stateUnsealed(let name):
+            return "token \(displayName(name)) has no version-state MAC (written before schema 3, or the MAC was removed)"
+        case .stateTampered(let name, let reason):
+            return "token \(displayName(name)) version state failed authentication: \(reason)"
         case .cancelled(let reason): return "cancelled: \(reason)"
         case .auditWriteFailed(let reason): return "could not write the audit log: \(reason)"
         case .io(let reason): return reason
@@ -171,7 +192,9 @@ func shellQuoted(_ s: String) -> String {
 func displayName(_ s: String) -> String {
     var out = ""
     for scalar in s.unicodeScalars.prefix(80) {
-        if scalar.value < 0x20 || scalar.value == 0x7f { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+        if scalar.value < 0x20 || scalar.value == 0x7f { out += String(format: "\\x%02x", scalar.value) }
+        else if Sanitize.isUnsafe(scalar) { out += Sanitize.display(String(scalar)) }
+        else { out.unicodeScalars.append(scalar) }
     }
     if s.unicodeScalars.count > 80 { out += "…" }
     return "\"" + out + "\""

@@ -23,7 +23,14 @@ struct DoctorCommand: ParsableCommand {
 
     func run() throws {
         let head = try expectHead.map { h throws(VaultError) in try AuditHead.parse(h) }
-        let vault = try global.openVault()
+        let vault: Vault
+        do {
+            vault = try global.openVault()
+        } catch let error as VaultError {
+            guard let found = Doctor.refusedOpen(error) else { throw error }
+            report(found)
+            throw ExitCode(Self.problemsFound)
+        }
         var checks = Doctor.offline(vault)
         if !noUnlock {
             let unlocked = try global.unlock(vault)
@@ -35,13 +42,17 @@ struct DoctorCommand: ParsableCommand {
         } else {
             try vault.recordUnsealed(action: "doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)", "unlocked": "false"])
         }
+        report(checks)
+        if !checks.allSatisfy(\.ok) { throw ExitCode(Self.problemsFound) }
+    }
+
+    func report(_ checks: [DoctorCheck]) {
         if json {
             struct Report: Encodable { var ok: Bool; var checks: [DoctorCheck] }
             Output.line(Output.json(Report(ok: checks.allSatisfy(\.ok), checks: checks)))
         } else {
             for c in checks { Output.line("\(c.ok ? "ok  " : "FAIL")  \(c.check.padded(to: 16))  \(c.detail)") }
         }
-        if !checks.allSatisfy(\.ok) { throw ExitCode(Self.problemsFound) }
     }
 }
 

@@ -133,7 +133,7 @@ struct AuditChainTests {
         struct DiskFull: Error {}
         let f = try populated()
         let u = try f.unlocked()
-        u.faultInjection = { if $0 == "reveal.audit" { throw DiskFull() } }
+        u.faultInjection = { if $0 == "reveal.beforeCommit" { throw DiskFull() } }
         #expect { try u.reveal("a") } throws: { error in
             if case .auditWriteFailed = error as? VaultError { return true } else { return false }
         }

@@ -109,7 +109,11 @@ struct ConnectivityRuleTests {
 
     @Test("server text is sanitised before display")
     func sanitise() {
-        #expect(ConnectivityChecker.sanitize("a\u{1b}[2Jb\nc", max: 100) == "a[2Jbc")
+        // C0, C1 (CSI U+009B, NEL U+0085), bidi overrides and line separators are shown escaped,
+        // never raw; ordinary non-ASCII text is kept.
+        #expect(ConnectivityChecker.sanitize("a\u{1b}[2Jb\nc", max: 100) == "a\\u001b[2Jb\\u000ac")
+        #expect(ConnectivityChecker.sanitize("x\u{9b}31m\u{85}y\u{202e}z\u{2028}é🔒", max: 100) == "x\\u009b31m\\u0085y\\u202ez\\u2028é🔒")
+        #expect(Sanitize.display("ok\tno\nline", keepNewlines: true) == "ok\tno\nline")
         #expect(ConnectivityChecker.sanitize(String(repeating: "x", count: 500), max: 10).count == 10)
     }
 }

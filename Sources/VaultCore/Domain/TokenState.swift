@@ -1,0 +1,57 @@
+import Foundation
+
+/// The bookkeeping of one kept version: everything about it but its secret.
+struct VersionState: Equatable {
+    var version: Int
+    var createdAt: Int64
+    var expiresAt: Int64?
+    var retiredAt: Int64?
+}
+
+/// The keyed MAC over a token's version bookkeeping (SECURITY.md, "Token state MAC"): which
+/// version is current, every kept version's number and times, and the audit row that last
+/// changed them. Someone who can write the file but lacks the key cannot make another version
+/// current, un-retire one, move an expiry, or drop a version without it failing closed.
+enum StateMAC {
+    static let domain = Array("v1vault-state-v1".utf8)
+    /// Audit actions that change a token's versions; the newest successful row naming a token
+    /// must be the one its `state_seq` names. The same list as the partial index
+    /// `audit_log_state_changes` (migration 0003), which serves the query.
+    static let changingActions = "('add', 'rotate', 'rollback', 'remove', 'import', 'seal-state', 'edit', 'rename', 'renew', 'sync')"
+
+    static func encode(vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, current: Int, versions: [VersionState]) -> [UInt8] {
+        var out = vaultID
+        func u64(_ v: Int64) { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian) { out += $0 } }
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).bigEndian) { out += $0 } }
+        func opt(_ v: Int64?) { if let v { out.append(1); u64(v) } else { out.append(0) } }
+        u64(tokenID); u64(stateSeq); u32(current); u32(versions.count)
+        for v in versions {
+            u32(v.version); u64(v.createdAt); opt(v.expiresAt); opt(v.retiredAt)
+        }
+        return out
+    }
+
+    static func mac(key: borrowing SecureBytes, vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, versions: [VersionState]) throws(VaultError) -> [UInt8] {
+        let current = try currentVersion(versions, name: nil)
+        return KeyedHash.mac(key: key, parts: [domain, encode(vaultID: vaultID, tokenID: tokenID, stateSeq: stateSeq,
+                                                              current: current.version, versions: versions)])
+    }
+
+    /// Checks the shape every reader MUST check before the MAC: versions within 1…2³²−1,
+    /// strictly increasing, exactly one current. Returns the current one.
+    static func currentVersion(_ versions: [VersionState], name: String?) throws(VaultError) -> VersionState {
+        let label = name ?? "?"
+        var previous = 0
+        for v in versions {
+            guard v.version > previous, v.version <= Int(UInt32.max) else {
+                throw .stateTampered(name: label, reason: "version number \(v.version) is out of range or out of order")
+            }
+            previous = v.version
+        }
+        let current = versions.filter { $0.retiredAt == nil }
+        guard current.count == 1 else {
+            throw .stateTampered(name: label, reason: current.isEmpty ? "no current version" : "\(current.count) current versions")
+        }
+        return current[0]
+    }
+}
