@@ -117,11 +117,13 @@ public final class Vault {
         return result
     }
 
-    /// One token's metadata and current version. Audited (unsealed) as `show`.
-    public func show(_ name: String) throws(VaultError) -> TokenSummary {
+    /// One token's metadata and current version. Audited (unsealed) as `show`, unless the
+    /// caller records its own row for the same command (`show --reveal` audits the reveal).
+    public func show(_ name: String, audited: Bool = true) throws(VaultError) -> TokenSummary {
         do throws(VaultError) {
             let s = try store.read { db in try Self.summaries(db, filter: name) }
             guard let first = s.first else { throw VaultError.tokenNotFound(name: name) }
+            if !audited { return first }
             try recordUnsealed(action: "show", subjects: [AuditSubject(name: name, version: first.current.version)])
             return first
         } catch {

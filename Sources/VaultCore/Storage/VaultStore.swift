@@ -90,12 +90,15 @@ public final class VaultStore: Sendable {
         }
         do {
             // One read transaction: the schema (before any table is queried) and the header.
-            let (applied, headers, cookie) = try queue.read { db -> (Int, Int, Int) in
+            let (applied, formats, cookie) = try queue.read { db -> (Int, [Int], Int) in
                 let applied = try Schema.verify(db, path: path)
-                return (applied, try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_header") ?? 0,
+                return (applied, try Int.fetchAll(db, sql: "SELECT format_version FROM vault_header"),
                         try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0)
             }
-            guard headers == 1 else { throw VaultError.notAVault(path: path, reason: "vault header is missing") }
+            guard formats.count == 1 else { throw VaultError.notAVault(path: path, reason: "vault header is missing") }
+            guard formats[0] == VaultHeaderRecord.formatVersion else {
+                throw VaultError.corruptVault(reason: "unknown header format version \(formats[0])")
+            }
             guard applied < EmbeddedMigrations.all.count else {
                 return VaultStore(path: path, dbQueue: queue, verifiedSchemaCookie: cookie)
             }

@@ -46,7 +46,7 @@ struct Show: ParsableCommand {
     func run() throws {
         try Validate.tokenName(name)
         let vault = try global.openVault()
-        let summary = try vault.show(name)
+        let summary = try vault.show(name, audited: !reveal)
         let now = vault.clock.now()
         var revealed: RevealedToken?
         if reveal {
@@ -63,7 +63,7 @@ struct Show: ParsableCommand {
                 // The encoder's pretty layout ends with "\n}"; anything else is a bug, not input.
                 guard text.hasSuffix("\n}") else { throw VaultError.io(reason: "internal error: unexpected JSON layout") }
                 text.removeLast(2)
-                print(text + ",\n  \"revealed_version\" : \(r.version),\n  \"token\" : \"", terminator: "")
+                print(Sanitize.display(text, keepNewlines: true) + ",\n  \"revealed_version\" : \(r.version),\n  \"token\" : \"", terminator: "")
                 var escaped = SecureBytes(capacity: r.secret.count * 2, empty: true)
                 for i in 0..<r.secret.count {
                     let b = r.secret[i]

@@ -1,0 +1,336 @@
+import Foundation
+import Testing
+
+/// Someone who can write the vault file (or its directory) but has no passphrase: one test per
+/// finding of the hardening review (issue "The vault file is hostile"), each building the
+/// hostile file with the sqlite3 CLI and running the real binary.
+@Suite("the vault file is hostile (out of process)")
+struct HostileFileTests {
+    /// Runs SQL on the vault with the sqlite3 command-line shell, as an attacker would.
+    func sqlite3(_ c: CLI, _ sql: String, file: String? = nil) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sqlite3", "-bail", file ?? c.vaultPath]
+        let input = Pipe(), err = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try! p.run()
+        input.fileHandleForWriting.write(Data(sql.utf8))
+        try! input.fileHandleForWriting.close()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        precondition(p.terminationStatus == 0, "sqlite3 failed: \(String(decoding: e, as: UTF8.self))")
+    }
+
+    /// Two tokens, `dev` and `prod`, in their own regions.
+    func twoTokens() -> CLI {
+        let c = CLI.initialized()
+        c.add("dev", "eyJ.dev-token", "--region", "eu")
+        c.add("prod", "eyJ.PROD-SECRET", "--region", "us")
+        return c
+    }
+
+    // MARK: - 1 and 3: planted views and triggers
+
+    @Test("1: a view in place of token_versions (random() per evaluation) never releases prod's token as dev's")
+    func viewSwapsTokens() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        // The review's construction: the WHERE clause sees dev's id, the output column prod's
+        // row, because random() is evaluated separately for each.
+        sqlite3(c, """
+            ALTER TABLE token_versions RENAME TO tv_real;
+            CREATE VIEW token_versions AS
+              SELECT CASE WHEN abs(random()) % 2 = 0 THEN r.token_id ELSE d.id END AS token_id,
+                     r.version, r.nonce, r.ciphertext, r.created_at, r.expires_at, r.retired_at
+              FROM tv_real r, tokens d, tokens p
+              WHERE d.name = 'dev' AND p.name = 'prod' AND r.token_id IN (p.id, d.id) AND (r.token_id = p.id OR random() > 0);
+            """)
+        for args in [["export", "dev", "--format", "raw"], ["show", "dev", "--reveal"], ["exec", "dev", "--", "sh", "-c", "echo $TMV1_TOKEN"],
+                     ["check", "dev"], ["list"], ["doctor", "--no-unlock"]] {
+            let r = c.run(args, stdin: nil)
+            #expect(!r.out.contains("PROD-SECRET") && !r.stderr.contains("PROD-SECRET"), "\(args): \(r)")
+            let want: Int32 = args[0] == "exec" ? 125 : args[0] == "doctor" ? 21 : 7
+            #expect(r.status == want, "\(args): \(r)")
+            if args[0] == "doctor" {
+                #expect(r.out.contains("FAIL  schema            unexpected view token_versions"), "\(r.out)")
+                #expect(r.out.contains("missing table token_versions"), "\(r.out)")
+            } else if args[0] != "exec" {
+                #expect(r.stderr.hasPrefix("error: vault schema differs from what v1vault creates: "), "\(args): \(r)")
+            }
+        }
+    }
+
+    @Test("3: a trigger that rewrites reveal rows is refused before anything is revealed; audit verify refuses too")
+    func triggerBlindsAudit() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        sqlite3(c, """
+            CREATE TRIGGER blind AFTER INSERT ON audit_log WHEN NEW.action IN ('reveal', 'export', 'exec', 'check')
+            BEGIN UPDATE audit_log SET action = 'list' WHERE seq = NEW.seq; END;
+            """)
+        let before = c.audit(action: "export").count
+        let r = c.run("export", "prod", "--format", "raw")
+        #expect(r.status == 7 && r.out.isEmpty, "\(r)")
+        #expect(r.stderr.contains("unexpected trigger blind"), "\(r)")
+        #expect(c.run("audit", "verify").status == 7)
+        let doctor = c.run("doctor")
+        #expect(doctor.status == 21 && doctor.out.contains("unexpected trigger blind"), "\(doctor)")
+        // Dropped again, the file is clean; nothing was exported in between.
+        sqlite3(c, "DROP TRIGGER blind;")
+        #expect(c.audit(action: "export").count == before)
+        #expect(c.run("audit", "verify").status == 0)
+    }
+
+    @Test("planted schema objects of every kind are refused with exit 7", arguments: [
+        "CREATE INDEX extra ON tokens(role);",
+        "CREATE TABLE extra (x);",
+        "CREATE VIEW names AS SELECT name FROM tokens;",
+        "CREATE TRIGGER t BEFORE DELETE ON tokens BEGIN SELECT 1; END;",
+        "DROP INDEX token_versions_current_expiry;",
+        "ANALYZE;",
+    ])
+    func plantedObjects(sql: String) {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        sqlite3(c, sql)
+        let r = c.run("show", "dev", "--reveal")
+        #expect(r.status == 7 && r.stderr.hasPrefix("error: vault schema differs from what v1vault creates: "), "\(sql): \(r)")
+        #expect(!r.out.contains("dev-token"))
+    }
+
+    @Test("a migration list that is not a prefix of the known ones is refused, never re-run")
+    func migrationsOutOfOrder() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        sqlite3(c, "DELETE FROM grdb_migrations WHERE identifier = '0002_token_metadata_mac';")
+        let r = c.run("list")
+        #expect(r.status == 7 && r.stderr.contains("applied migrations are not a prefix of the known ones"), "\(r)")
+        sqlite3(c, "INSERT INTO grdb_migrations VALUES ('0002_token_metadata_mac'); INSERT INTO grdb_migrations VALUES ('0099_future');")
+        let newer = c.run("list")
+        #expect(newer.status == 7 && newer.stderr.contains("has schema 0099_future, newer than this binary understands"), "\(newer)")
+    }
+
+    // MARK: - 2: the directory and the -wal/-shm companions
+
+    @Test("2: a -wal or -shm planted by someone else (mode 666, a symlink) is refused before SQLite opens it", arguments: ["-wal", "-shm"])
+    func plantedCompanion(suffix: String) throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        let planted = c.vaultPath + suffix
+        _ = FileManager.default.createFile(atPath: planted, contents: Data())
+        chmod(planted, 0o666)
+        let r = c.run("export", "prod", "--format", "raw")
+        #expect(r.status == 8 && r.out.isEmpty, "\(r)")
+        #expect(r.stderr.hasPrefix("error: refusing an unsafe vault location: \(planted) has mode 666"), "\(r)")
+        try FileManager.default.removeItem(atPath: planted)
+        try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: c.dir + "/elsewhere")
+        let link = c.run("list")
+        #expect(link.status == 8 && link.stderr.contains("\(planted) is a symbolic link"), "\(link)")
+        try FileManager.default.removeItem(atPath: planted)
+        if geteuid() == 0 {
+            // Another user's file, however private, is refused too.
+            _ = FileManager.default.createFile(atPath: planted, contents: Data(), attributes: [.posixPermissions: 0o600])
+            chown(planted, 65534, 65534)
+            let foreign = c.run("list")
+            #expect(foreign.status == 8 && foreign.stderr.contains("\(planted) belongs to uid 65534"), "\(foreign)")
+            try FileManager.default.removeItem(atPath: planted)
+        }
+        #expect(c.run("export", "prod", "--format", "raw").out == "eyJ.PROD-SECRET")
+    }
+
+    @Test("2: init refuses a directory other users can write to, even with the sticky bit")
+    func initSharedDirectory() throws {
+        let c = CLI()
+        defer { c.cleanup() }
+        let shared = c.dir + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        chmod(shared, 0o1777)
+        let r = c.run("--vault", shared + "/vault.db", "init", "--kdf-memory", "8M", "--kdf-ops", "1")
+        #expect(r.status == 8 && r.stderr.contains("directory \(shared) (mode 1777) is writable by other users"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: shared + "/vault.db"))
+        if geteuid() == 0 {
+            chmod(shared, 0o755)
+            chown(shared, 65534, 65534)
+            let owned = c.run("--vault", shared + "/vault.db", "init", "--kdf-memory", "8M", "--kdf-ops", "1")
+            #expect(owned.status == 8 && owned.stderr.contains("belongs to uid 65534"), "\(owned)")
+        }
+    }
+
+    // MARK: - 4: descriptors inherited by exec's child
+
+    @Test("4: exec's child inherits only stdin, stdout and stderr: not --passphrase-fd, not the database")
+    func execDescriptors() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        // The passphrase comes from a pipe on fd 3; fd 5 is any other file the caller had open.
+        let script = #"""
+            printf '%s\n' "$PASS" | "$VAULT" --passphrase-fd 3 exec dev -- sh -c '
+              ls /proc/$$/fd
+              cat <&3 2>/dev/null && echo "fd 3 readable"; cat <&5 2>/dev/null && echo "fd 5 readable"
+              echo "token $TMV1_TOKEN"' 3<&0 5<"$PASSFILE"
+            """#
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        var env = c.env
+        env["V1VAULT_PASSPHRASE_FILE"] = nil
+        env["VAULT"] = CLI.binary
+        env["PASS"] = "correct horse battery"
+        env["PASSFILE"] = c.passphraseFile
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("token eyJ.dev-token"), "\(text)")
+        let fds = text.split(separator: "\n").filter { $0.allSatisfy(\.isNumber) }.map(String.init)
+        #expect(fds == ["0", "1", "2"], "\(text)")
+        #expect(!text.contains("readable") && !text.contains("correct horse"), "\(text)")
+    }
+
+    @Test("4: --passphrase-fd must name a descriptor the caller passed, not one vault opened itself")
+    func passphraseFDNotInherited() {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        for fd in ["3", "4", "5", "6", "7"] {
+            let r = c.run(["--passphrase-fd", fd, "export", "dev", "--format", "raw"], stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil])
+            #expect(r.status == 4 && r.stderr.hasPrefix("error: no passphrase: file descriptor \(fd) is not open"), "\(fd): \(r)")
+        }
+    }
+
+    // MARK: - 5, 6, 7: version bookkeeping
+
+    @Test("5: two current versions (unique index dropped, old version un-retired) fail closed")
+    func twoCurrentVersions() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        #expect(c.run("rotate", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
+        sqlite3(c, """
+            DROP INDEX token_versions_one_current;
+            UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');
+            """)
+        let r = c.run("export", "prod", "--format", "raw")
+        #expect(r.status == 7 && r.out.isEmpty, "\(r)")
+        let doctor = c.run("doctor")
+        #expect(doctor.status == 21 && doctor.out.contains("missing index token_versions_one_current"), "\(doctor)")
+    }
+
+    @Test("6: version 2^32+1 never opens version 1's box")
+    func versionModulo() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        let asked = c.run("show", "prod", "--reveal", "--version", "4294967297")
+        #expect(asked.status == 9 && !asked.out.contains("PROD"), "\(asked)")
+        // Renumbered in the file (its sealed prefix still says 1): fails closed.
+        sqlite3(c, "UPDATE token_versions SET version = 4294967297 WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');")
+        for args in [["export", "prod", "--format", "raw"], ["show", "prod", "--reveal", "--version", "4294967297"]] {
+            let r = c.run(args, stdin: nil)
+            #expect(r.status == 14 && !r.out.contains("PROD"), "\(args): \(r)")
+            #expect(r.stderr.contains("version number 4294967297 is out of range"), "\(args): \(r)")
+        }
+        #expect(c.run("doctor").status == 21)
+    }
+
+    @Test("7: edits to version bookkeeping fail closed when unlocked", arguments: [
+        ("older version made current", """
+            UPDATE token_versions SET retired_at = 1 WHERE version = 2 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');
+            UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');
+            """, "its current version, an expiry or a kept version was changed outside v1vault"),
+        ("expiry moved", "UPDATE token_versions SET expires_at = 4102444800 WHERE token_id = (SELECT id FROM tokens WHERE name = 'prod');",
+         "its current version, an expiry or a kept version was changed outside v1vault"),
+        ("retired version deleted", "DELETE FROM token_versions WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');",
+         "its current version, an expiry or a kept version was changed outside v1vault"),
+        ("state MAC removed", "UPDATE tokens SET state_mac = NULL WHERE name = 'prod';",
+         "has no version-state MAC (written before schema 3, or the MAC was removed)"),
+        ("state copied from another token", "UPDATE tokens SET state_mac = (SELECT state_mac FROM tokens WHERE name = 'dev'), state_seq = (SELECT state_seq FROM tokens WHERE name = 'dev') WHERE name = 'prod';",
+         "its current version, an expiry or a kept version was changed outside v1vault"),
+    ])
+    func stateEdits(what: String, sql: String, message: String) throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        #expect(c.run("rotate", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
+        sqlite3(c, sql)
+        for args in [["export", "prod", "--format", "raw"], ["show", "prod", "--reveal"], ["rotate", "prod"], ["remove", "prod", "--yes"]] {
+            let r = c.run(args, stdin: args[0] == "rotate" ? Data("eyJ.PROD-SECRET-3".utf8) : nil)
+            #expect(r.status == 14 && !r.out.contains("PROD-SECRET"), "\(what) \(args): \(r)")
+            #expect(r.stderr.contains(message), "\(what) \(args): \(r)")
+        }
+        // Other tokens are unaffected, and doctor names the broken one.
+        #expect(c.run("export", "dev", "--format", "raw").out == "eyJ.dev-token")
+        let doctor = c.run("doctor")
+        #expect(doctor.status == 21 && doctor.out.contains("FAIL  version state     token \"prod\""), "\(what): \(doctor)")
+    }
+
+    @Test("7: one token's rows restored from an older copy (a partial rollback) fail closed; the whole file's rollback is caught by --expect-head")
+    func partialRollback() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        let old = c.dir + "/old.db"
+        #expect(c.run("backup", old).status == 0)
+        #expect(c.run("rotate", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
+        // Version 1 current again, with the MAC that was valid then.
+        sqlite3(c, """
+            ATTACH '\(old)' AS old;
+            DELETE FROM main.token_versions WHERE token_id = (SELECT id FROM tokens WHERE name = 'prod');
+            INSERT INTO main.token_versions SELECT * FROM old.token_versions WHERE token_id = (SELECT id FROM old.tokens WHERE name = 'prod');
+            UPDATE main.tokens SET state_seq = (SELECT state_seq FROM old.tokens WHERE name = 'prod'),
+                                   state_mac = (SELECT state_mac FROM old.tokens WHERE name = 'prod') WHERE name = 'prod';
+            """)
+        let r = c.run("export", "prod", "--format", "raw")
+        #expect(r.status == 14 && r.out.isEmpty, "\(r)")
+        #expect(r.stderr.contains("changed it after the state stored") && r.stderr.contains("its rows were rolled back"), "\(r)")
+        // The whole file rolled back is consistent in itself: only a recorded head tells.
+        let head = c.run("audit", "head").out.trimmingCharacters(in: .newlines)
+        try FileManager.default.removeItem(atPath: c.vaultPath)
+        try FileManager.default.copyItem(atPath: old, toPath: c.vaultPath)
+        #expect(c.run("export", "prod", "--format", "raw").out == "eyJ.PROD-SECRET")
+        let verify = c.run("audit", "verify", "--expect-head", head)
+        #expect(verify.status == 20, "\(verify)")
+    }
+
+    // MARK: - 12, 15: what reaches the terminal; odd header values
+
+    @Test("12: metadata edited into the file reaches the terminal escaped, never raw")
+    func terminalEscapes() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        sqlite3(c, "UPDATE tokens SET role = 'x' || char(27) || '[2J' || char(155) || '31m' || char(133) || char(8238) || 'evil' WHERE name = 'dev';")
+        for args in [["list"], ["show", "dev"], ["list", "--json"], ["show", "dev", "--json"]] {
+            let r = c.run(args, stdin: nil)
+            #expect(r.status == 0, "\(args): \(r)")
+            for raw in ["\u{1b}", "\u{9b}", "\u{85}", "\u{202e}"] { #expect(!r.out.contains(raw), "\(args)") }
+            #expect(r.out.contains("\\u202eevil"), "\(args): \(r.out)")
+        }
+        // The JSON is still valid and carries the exact value.
+        let json = try JSONSerialization.jsonObject(with: c.run("show", "dev", "--json").stdout) as! [String: Any]
+        #expect(json["role"] as? String == "x\u{1b}[2J\u{9b}31m\u{85}\u{202e}evil")
+        // And the edit itself fails closed once unlocked.
+        #expect(c.run("export", "dev").status == 14)
+    }
+
+    @Test("15: a header with format_version 2 is refused by every command, unlocked or not")
+    func headerFormatVersion() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        sqlite3(c, "UPDATE vault_header SET format_version = 2;")
+        for args in [["list"], ["doctor", "--no-unlock"], ["export", "dev"]] {
+            let r = c.run(args, stdin: nil)
+            #expect(r.status == 7 && r.stderr.contains("unknown header format version 2"), "\(args): \(r)")
+        }
+    }
+
+    @Test("15: a FIFO others can write is refused as --passphrase-file")
+    func passphraseFIFO() throws {
+        let c = twoTokens()
+        defer { c.cleanup() }
+        let fifo = c.dir + "/pass.fifo"
+        #expect(mkfifo(fifo, 0o666) == 0)
+        chmod(fifo, 0o666)
+        let r = c.runWithoutTerminal("--passphrase-file", fifo, "export", "dev", env: ["V1VAULT_PASSPHRASE_FILE": nil])
+        #expect(r.status == 8 && r.stderr.hasPrefix("error: \(fifo) is accessible by other users (mode 666)"), "\(r)")
+    }
+}
