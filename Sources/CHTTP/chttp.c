@@ -18,7 +18,7 @@ enum {
     OPT_WRITEDATA = 10001, OPT_URL = 10002, OPT_ERRORBUFFER = 10010, OPT_WRITEFUNCTION = 20011,
     OPT_USERAGENT = 10018, OPT_HTTPHEADER = 10023, OPT_HEADERDATA = 10029, OPT_FOLLOWLOCATION = 52,
     OPT_NOSIGNAL = 99, OPT_TIMEOUT_MS = 155, OPT_CONNECTTIMEOUT_MS = 156, OPT_HEADERFUNCTION = 20079,
-    OPT_PROTOCOLS = 181, OPT_REDIR_PROTOCOLS = 182,
+    OPT_PROTOCOLS = 181, OPT_REDIR_PROTOCOLS = 182, OPT_NOPROXY = 10177,
     INFO_RESPONSE_CODE = 0x200000 + 2,
     PROTO_HTTP = 1, PROTO_HTTPS = 2, GLOBAL_ALL = 3,
 };
@@ -105,7 +105,7 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *userdata) {
 }
 
 int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, long timeout_ms,
-                 v1v_http_result *out) {
+                 int direct, v1v_http_result *out) {
     memset(out, 0, sizeof *out);
     if (!v1v_http_available()) {
         out->curl_code = -1;
@@ -138,6 +138,10 @@ int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, 
     easy_setopt(h, OPT_PROTOCOLS, (long)(PROTO_HTTP | PROTO_HTTPS));
     easy_setopt(h, OPT_REDIR_PROTOCOLS, (long)PROTO_HTTPS);
     easy_setopt(h, OPT_NOSIGNAL, 1L);
+    /* Loopback: never through a proxy named by http_proxy/all_proxy (plain http would carry
+       the token in clear to it). Other hosts honour https_proxy and no_proxy. */
+    if (direct) easy_setopt(h, OPT_NOPROXY, "*");
+    if (timeout_ms < 1) timeout_ms = 1;  /* 0 means "no timeout" to libcurl: never pass it */
     easy_setopt(h, OPT_TIMEOUT_MS, timeout_ms);
     easy_setopt(h, OPT_CONNECTTIMEOUT_MS, timeout_ms);
     easy_setopt(h, OPT_USERAGENT, "v1vault");

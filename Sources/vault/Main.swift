@@ -8,6 +8,7 @@ import VaultCore
 enum Main {
     static func main() {
         ProcessHardening.apply()
+        Descriptors.reserveStandard()
         PassphraseSource.recordInheritedDescriptors()
         do {
             var command = try VaultCommand.parseAsRoot()

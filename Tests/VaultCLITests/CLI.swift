@@ -126,6 +126,13 @@ struct CLI {
         try q.close()
     }
 
+    /// The first column of every row of a query, as text (read-only).
+    func rows(_ query: String) throws -> [String] {
+        let q = try DatabaseQueue(path: vaultPath, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        defer { try? q.close() }
+        return try q.read { db in try String.fetchAll(db, sql: query) }
+    }
+
     func audit(action: String) -> [[String: Any]] {
         let r = run("audit", "--action", action, "--json")
         return (try? JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]]) ?? []

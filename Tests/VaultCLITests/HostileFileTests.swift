@@ -334,3 +334,113 @@ struct HostileFileTests {
         #expect(r.status == 8 && r.stderr.hasPrefix("error: \(fifo) is accessible by other users (mode 666)"), "\(r)")
     }
 }
+
+/// The low-severity findings of the same review that are not about the file: output to CI
+/// runners and terminals, network limits, and what lingers on disk.
+@Suite("hardening: GitHub masks, timeouts, loopback, WAL (out of process)")
+struct HardeningCLITests {
+    @Test("9: the ::add-mask:: value is escaped as the runner unescapes it, and comes before $GITHUB_ENV")
+    func githubMask() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.a%25b%0Ac%")
+        let envFile = c.dir + "/github_env"
+        _ = FileManager.default.createFile(atPath: envFile, contents: Data())
+        let r = c.run(["export", "k", "--format", "github"], stdin: nil, env: ["GITHUB_ENV": envFile])
+        #expect(r.status == 0, "\(r)")
+        // The runner turns %2525 back into %25: the mask is the token exactly.
+        #expect(r.out == "::add-mask::eyJ.a%2525b%250Ac%25\n", "\(r.out)")
+        let written = try String(contentsOfFile: envFile, encoding: .utf8)
+        #expect(written.contains("\neyJ.a%25b%0Ac%\n"), "\(written)")
+        // stdout closed: the mask cannot reach the runner, so the token must not reach the file.
+        try Data().write(to: URL(fileURLWithPath: envFile))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec \"$0\" export k --format github >&-", CLI.binary]
+        var env = c.env
+        env["GITHUB_ENV"] = envFile
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1 && stderr.hasPrefix("error: stdout is closed"), "\(p.terminationStatus) \(stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: envFile)).isEmpty)
+    }
+
+    @Test("10: --timeout is 1ms to 300s for check, add --check and rotate --check alike", arguments: [
+        ["check", "k", "--timeout", "0.4ms"], ["check", "k", "--timeout", "301s"],
+        ["add", "n", "--check", "--timeout", "0.4ms"], ["add", "n", "--check", "--timeout", "301s"],
+        ["rotate", "k", "--check", "--timeout", "0ms"], ["rotate", "k", "--check", "--timeout", "1000s"],
+    ])
+    func timeoutBounds(args: [String]) throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.k")
+        let before = try c.snapshot()
+        let r = c.run(args, stdin: Data("eyJ.new".utf8))
+        #expect(r.status == 64, "\(args): \(r)")
+        #expect(r.stderr.contains("--timeout must be between 1ms and 300s") || r.stderr.contains("invalid --timeout"), "\(args): \(r)")
+        #expect(try c.snapshot() == before)
+    }
+
+    @Test("11: only canonical loopback literals may use http; loopback never goes through a proxy")
+    func loopback() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        for url in ["http://127.0.0.08", "http://127.000.0.1", "http://localhost:8080", "http://127.0.0.1.nip.io"] {
+            let r = c.run(["add", "x", "--base-url", url], stdin: Data("eyJ.x".utf8))
+            #expect(r.status == 64 && r.stderr.contains("is not https"), "\(url): \(r)")
+        }
+        let server = FakeVisionOne(dir: c.dir)
+        c.add("ok", "eyJ.ok1", "--base-url", server.baseURL)
+        // A proxy that would see the token in clear: nothing listens there, so using it fails.
+        let proxy = ["http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "all_proxy": "http://127.0.0.1:9"]
+        let r = c.run(["check", "ok", "--json"], stdin: nil, env: proxy)
+        #expect(r.status == 0, "\(r)")
+        #expect(server.requests.count == 1)
+    }
+
+    @Test("13: a removed or pruned version's ciphertext does not linger in -wal while another connection has the vault open")
+    func walPurged() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("kept", "eyJ.kept")
+        // Another process holds the vault open (not in a transaction) for the whole test, so
+        // no `vault` process is the last to close it: the WAL is never reset on close.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1]); c.execute('select 1 from tokens').fetchall(); print('ready', flush=True); time.sleep(60)", c.vaultPath]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        _ = out.fileHandleForReading.availableData
+        c.add("gone", "eyJ.GONE")
+        let ciphertext = try c.rows("SELECT hex(ciphertext) FROM token_versions WHERE token_id = (SELECT id FROM tokens WHERE name = 'gone')")
+        let needle = Data(hexString: ciphertext[0])!
+        let walBefore = (try? Data(contentsOf: URL(fileURLWithPath: c.vaultPath + "-wal"))) ?? Data()
+        #expect(walBefore.range(of: needle.prefix(32)) != nil, "the test needs the ciphertext in -wal before remove")
+        let r = c.run("remove", "gone", "--yes")
+        #expect(r.status == 0 && !r.stderr.contains("may remain"), "\(r)")
+        for suffix in ["", "-wal"] {
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: c.vaultPath + suffix))) ?? Data()
+            #expect(bytes.range(of: needle.prefix(32)) == nil, "ciphertext found in vault.db\(suffix)")
+        }
+    }
+}
+
+extension Data {
+    init?(hexString: String) {
+        var out = Data()
+        var i = hexString.startIndex
+        while i < hexString.endIndex {
+            let j = hexString.index(i, offsetBy: 2)
+            guard let b = UInt8(hexString[i..<j], radix: 16) else { return nil }
+            out.append(b)
+            i = j
+        }
+        self = out
+    }
+}

@@ -20,10 +20,11 @@ typedef struct {
 int v1v_http_available(void);
 
 /// GET `url` with `Authorization: Bearer <token>`; no redirects followed, http/https only,
-/// `timeout_ms` bounds connect and total time, no signals. The header buffers are zeroed
-/// before they are freed. Returns 0 when a response arrived.
+/// `timeout_ms` (at least 1) bounds connect and total time, no signals; `direct` non-zero
+/// bypasses every proxy (used for loopback). The header buffers are zeroed before they are
+/// freed. Returns 0 when a response arrived.
 int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, long timeout_ms,
-                 v1v_http_result *out);
+                 int direct, v1v_http_result *out);
 
 void v1v_http_free(v1v_http_result *result);
 

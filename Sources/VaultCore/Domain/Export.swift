@@ -186,10 +186,17 @@ public enum Exporter {
 
     /// GitHub Actions, stdout part: one `::add-mask::` line per secret.
     public static func githubMask(_ vars: [ExportVariable]) -> SecureBytes {
-        var mask = SecureBytes(capacity: capacity(vars.filter(\.isSecret), factor: 1, overhead: 16), empty: true)
+        var mask = SecureBytes(capacity: capacity(vars.filter(\.isSecret), factor: 3, overhead: 16), empty: true)
         for v in vars where v.isSecret {
             mask.append("::add-mask::")
-            appendValue(v, to: &mask)
+            // The runner unescapes a command's value (%25 → %, %0D → CR, %0A → LF) before it
+            // registers the mask: escape it the same way, or a token holding "%25" would be
+            // masked as "%" and logged in the clear. (Tokens hold no CR or LF.)
+            v.token.secret.withUnsafeBytes { raw in
+                for b in raw {
+                    if b == UInt8(ascii: "%") { mask.append("%25") } else { mask.append(b) }
+                }
+            }
             mask.append("\n")
         }
         return mask

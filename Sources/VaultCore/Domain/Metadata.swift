@@ -111,11 +111,13 @@ public enum Validate {
         return scheme + "://" + host.lowercased() + (port.map { ":\($0)" } ?? "") + path
     }
 
+    /// Only canonical loopback literals: `127.x.y.z` in plain dotted decimal (no leading zeros,
+    /// which some resolvers read as octal and others pass to DNS: `127.0.0.08`) and `[::1]`.
+    /// Not `localhost`, which is a name resolved through NSS and possibly DNS.
     public static func isLoopback(_ host: String) -> Bool {
-        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if h == "localhost" || h == "::1" { return true }
-        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+        if host == "[::1]" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in UInt8(p).map { String($0) == p } ?? false }
     }
 
     /// Free-text metadata (role, description, permission): printable, single line, bounded.

@@ -201,4 +201,14 @@ public enum TimeSpan {
         }
         return Int64((v * scale).rounded())
     }
+
+    /// A network time limit (`--timeout` of `check`, `add --check`, `rotate --check`): at least
+    /// 1 ms after rounding (libcurl reads 0 as "no limit") and at most 300 s.
+    public static func timeout(_ text: String) throws(VaultError) -> Int64 {
+        let ms = try milliseconds(text, flag: "--timeout")
+        guard (1...300_000).contains(ms) else {
+            throw .invalidInput(reason: "--timeout must be between 1ms and 300s", hint: nil)
+        }
+        return ms
+    }
 }

@@ -3,6 +3,9 @@ import GRDB
 
 /// What `rotate` and `rollback` did.
 public struct RotationResult: Sendable, Equatable {
+    /// False when versions were destroyed but another process kept the WAL from being
+    /// truncated: their ciphertext may remain in `-wal` until that process closes the vault.
+    public var walPurged = true
     /// The new current version.
     public var current: TokenVersionInfo
     /// The version that was current before (now retired).
@@ -64,18 +67,20 @@ public final class UnlockedVault {
     public func rotate(_ name: String, token: borrowing SecureBytes, expires: Date?, keep: Int = 10) throws(VaultError) -> RotationResult {
         try TokenInput.validate(token)
         try Self.checkKeep(keep)
-        return try perform("rotate", subjects: [AuditSubject(name: name)], details: ["keep": "\(keep)"]) { w in
+        var result = try perform("rotate", subjects: [AuditSubject(name: name)], details: ["keep": "\(keep)"]) { w in
             let t = try resolve(w.db, name)
             let previous = try open(t)
             guard !previous.constantTimeEquals(token) else { throw VaultError.identicalToken(name: name) }
             return try replaceCurrent(&w, t, secret: token, expires: expires, keep: keep)
         }
+        if !result.pruned.isEmpty { result.walPurged = vault.store.purgeWAL() }
+        return result
     }
 
     /// Makes version `target`'s secret current again as a new version; history is not rewritten.
     public func rollback(_ name: String, to target: Int, keep: Int = 10, allowExpired: Bool = false) throws(VaultError) -> RotationResult {
         try Self.checkKeep(keep)
-        return try perform("rollback", subjects: [AuditSubject(name: name, version: target)], details: ["to": "\(target)"]) { w in
+        var result = try perform("rollback", subjects: [AuditSubject(name: name, version: target)], details: ["to": "\(target)"]) { w in
             let t = try resolve(w.db, name, version: target)
             guard t.current.version != target else {
                 throw VaultError.invalidInput(reason: "version \(target) of \(name) is already current", hint: nil)
@@ -86,16 +91,22 @@ public final class UnlockedVault {
             let secret = try open(t)
             return try replaceCurrent(&w, t, secret: secret, expires: t.target.expiresAt.map(Timestamp.date), keep: keep)
         }
+        if !result.pruned.isEmpty { result.walPurged = vault.store.purgeWAL() }
+        return result
     }
 
-    /// Deletes a token and every version (secure_delete overwrites the freed pages).
-    public func remove(_ name: String) throws(VaultError) {
+    /// Deletes a token and every version (secure_delete overwrites the freed pages, and the
+    /// WAL is checkpointed and truncated). Returns false when another process kept the WAL
+    /// alive (see `VaultStore.purgeWAL`).
+    @discardableResult
+    public func remove(_ name: String) throws(VaultError) -> Bool {
         try perform("remove", subjects: [AuditSubject(name: name)]) { w in
             let t = try resolve(w.db, name)
             let count = try t.record.deleteWithVersions(w.db)
             w.subjects = [AuditSubject(name: name, version: t.current.version)]
             w.details["versions"] = "\(count)"
         }
+        return vault.store.purgeWAL()
     }
 
     // MARK: - Revealing

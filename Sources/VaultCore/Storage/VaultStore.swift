@@ -345,6 +345,19 @@ extension VaultStore {
 }
 
 extension VaultStore {
+    /// After ciphertext was deleted: copies the WAL into the database (where secure_delete has
+    /// zeroed the freed pages) and truncates the WAL to zero bytes, so the removed versions do
+    /// not linger in `-wal`. Returns false when another connection's read kept part of the WAL
+    /// alive (its frames are overwritten or truncated by a later checkpoint).
+    @discardableResult
+    public func purgeWAL() -> Bool {
+        let row = try? dbQueue.writeWithoutTransaction { db in try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        guard let row, let busy: Int = row[0] else { return false }
+        return busy == 0
+    }
+}
+
+extension VaultStore {
     /// Closes the connection (checkpointing the WAL) before the process is replaced by `exec`.
     public func close() {
         try? dbQueue.close()

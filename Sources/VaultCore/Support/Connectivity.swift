@@ -101,7 +101,8 @@ public final class ConnectivityChecker: @unchecked Sendable {
         var result = v1v_http_result()
         _ = req.token.secret.withUnsafeBytes { token in
             url.absoluteString.withCString { u in
-                v1v_http_get(u, token.baseAddress?.assumingMemoryBound(to: UInt8.self), token.count, timeoutMs, &result)
+                v1v_http_get(u, token.baseAddress?.assumingMemoryBound(to: UInt8.self), token.count, timeoutMs,
+                             Validate.isLoopback(url.host ?? "") || url.host == "::1" ? 1 : 0, &result)
             }
         }
         defer { v1v_http_free(&result) }

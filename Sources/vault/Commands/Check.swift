@@ -2,17 +2,28 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
+/// `--timeout`, the same for `check`, `add --check` and `rotate --check`: 1 ms to 300 s.
+struct TimeoutOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Time limit per request, 1ms to 300s (default 10s).", valueName: "time"))
+    var timeout: String = "10s"
+
+    func validate() throws {
+        do { _ = try checker() } catch { throw ValidationError(error.description) }
+    }
+
+    func checker() throws(VaultError) -> ConnectivityChecker {
+        ConnectivityChecker(timeout: TimeInterval(try TimeSpan.timeout(timeout)) / 1000)
+    }
+}
+
 /// --check and --timeout for `add` and `rotate`.
 struct CheckOption: ParsableArguments {
     @Flag(help: "Verify the new token with Vision One (GET /v3.0/healthcheck/connectivity) before storing it.")
     var check = false
 
-    @Option(help: ArgumentHelp("Time limit for the check (default 10s).", valueName: "time"))
-    var timeout: String = "10s"
+    @OptionGroup var timeout: TimeoutOption
 
-    func checker() throws -> ConnectivityChecker {
-        ConnectivityChecker(timeout: TimeInterval(try TimeSpan.milliseconds(timeout, flag: "--timeout")) / 1000)
-    }
+    func checker() throws -> ConnectivityChecker { try timeout.checker() }
 
     static func report(_ r: CheckResult) {
         Output.note("checked with Vision One: \(r.outcome.rawValue) (HTTP \(r.httpStatus.map(String.init) ?? "-")\(r.traceID.map { ", trace \($0)" } ?? ""))")
@@ -36,7 +47,7 @@ struct Check: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Tokens to check.", valueName: "name")) var names: [String] = []
     @Flag(help: "Check every stored token.") var all = false
-    @Option(help: ArgumentHelp("Time limit per request (default 10s).", valueName: "time")) var timeout: String = "10s"
+    @OptionGroup var timeout: TimeoutOption
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -45,14 +56,13 @@ struct Check: ParsableCommand {
 
     func run() throws {
         for n in names { try Validate.tokenName(n) }
-        let limit = try TimeSpan.milliseconds(timeout, flag: "--timeout")
-        guard limit <= 300_000 else { throw VaultError.invalidInput(reason: "--timeout must be at most 300s", hint: nil) }
+        let checker = try timeout.checker()
         let vault = try global.openVault()
         try vault.store.requireTokens(names)
         let unlocked = try global.unlock(vault)
         let targets = all ? try unlocked.allNames() : names
         guard !targets.isEmpty else { Output.note("no tokens stored"); return }
-        let results = try unlocked.check(targets, checker: ConnectivityChecker(timeout: TimeInterval(limit) / 1000))
+        let results = try unlocked.check(targets, checker: checker)
         if json {
             Output.line(Output.json(results))
         } else {

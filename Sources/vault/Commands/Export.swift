@@ -75,6 +75,9 @@ struct Export: ParsableCommand {
             guard let path = global.environment["GITHUB_ENV"], !path.isEmpty else {
                 throw VaultError.invalidInput(reason: "--format github needs $GITHUB_ENV (set by the Actions runner)", hint: nil)
             }
+            guard !Descriptors.closedAtStart.contains(1) else {
+                throw VaultError.io(reason: "stdout is closed: the ::add-mask:: line cannot reach the runner, so nothing is written to $GITHUB_ENV")
+            }
             githubEnv = path
         }
         if !all { try vault.store.requireTokens(tokens) }
@@ -100,8 +103,10 @@ struct Export: ParsableCommand {
             }
             for r in revealed { if let w = r.warning { Output.warn(w) } }
             if let githubEnv {
-                try OutputFile.append(githubEnv, rendered!)
+                // Mask first, and only once it has reached stdout write $GITHUB_ENV: with stdout
+                // closed the token must not land in the env file unmasked (fail closed).
                 try Output.writeSecret(mask!)
+                try OutputFile.append(githubEnv, rendered!)
             } else if let destination {
                 try destination.write(rendered!)
                 Output.note("wrote \(tokens.count) token\(tokens.count == 1 ? "" : "s") to \(output!) (\(format.rawValue), mode 0600)")

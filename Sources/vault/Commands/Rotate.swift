@@ -54,11 +54,14 @@ struct Rollback: ParsableCommand {
 }
 
 enum RotationReport {
+    static let walBusy = "another process has the vault open: the destroyed ciphertext may remain in the -wal file until it closes the vault"
+
     static func print(name: String, _ r: RotationResult, verb: String, source: Int? = nil) {
         let from = source.map { " (secret of version \($0))" } ?? ""
         Output.line("\(verb) \(name): version \(r.current.version)\(from) is current, expires \(Output.expiry(r.current.expires)); version \(r.previous.version) retired")
         if !r.pruned.isEmpty {
             Output.line("destroyed old version\(r.pruned.count == 1 ? "" : "s") \(r.pruned.map(String.init).joined(separator: ", "))")
+            if !r.walPurged { Output.warn(RotationReport.walBusy) }
         }
         let when = r.previous.expires.map { "it expires on \(Timestamp.day($0))" } ?? "it never expires"
         Output.hint("delete or disable the old key (version \(r.previous.version)) in the Vision One console (Administration > API Keys); \(when)")
@@ -87,7 +90,8 @@ struct Remove: ParsableCommand {
             }
         }
         let unlocked = try global.unlock(vault)
-        try unlocked.remove(name)
+        let purged = try unlocked.remove(name)
+        if !purged { Output.warn(RotationReport.walBusy) }
         Output.line("removed \(name) (\(summary.versionCount) version\(summary.versionCount == 1 ? "" : "s"))")
         Output.hint("also delete the key in the Vision One console if it is still active")
     }
