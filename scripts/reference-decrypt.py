@@ -116,7 +116,7 @@ def main():
     def X(v):
         return b"\x00" if v is None else b"\x01" + u64(v)
     for t in db.execute("SELECT * FROM tokens"):
-        vs = db.execute("SELECT version, created_at, expires_at, retired_at FROM token_versions WHERE token_id = ? ORDER BY version",
+        vs = db.execute("SELECT version, created_at, expires_at, retired_at, nonce FROM token_versions WHERE token_id = ? ORDER BY version",
                         (t["id"],)).fetchall()
         nums = [v["version"] for v in vs]
         if any(not (1 <= n <= 0xFFFFFFFF) for n in nums) or nums != sorted(set(nums)):
@@ -128,11 +128,15 @@ def main():
             fail("token %s has no state MAC" % t["name"])
         m = h["vault_id"] + u64(t["id"]) + u64(t["state_seq"]) + struct.pack(">II", current[0], len(vs))
         for v in vs:
-            m += struct.pack(">I", v["version"]) + u64(v["created_at"]) + X(v["expires_at"]) + X(v["retired_at"])
+            m += struct.pack(">I", v["version"]) + u64(v["created_at"]) + X(v["expires_at"]) + X(v["retired_at"]) + v["nonce"]
         if not hmac.compare_digest(generichash(meta_key, b"v1vault-state-v1" + m), t["state_mac"]):
             fail("token %s version state failed authentication" % t["name"])
-        later = [r["seq"] for r in db.execute("SELECT seq, tokens FROM audit_log WHERE outcome = 'ok' AND seq > ? AND action IN (%s)"
-                                              % ",".join("?" * len(changing)), (t["state_seq"],) + changing)
+        odd = db.execute("SELECT seq FROM audit_log WHERE seq > ? AND (typeof(action) != 'text' OR typeof(outcome) != 'text' "
+                         "OR typeof(tokens) != 'text')", (t["state_seq"],)).fetchone()
+        if odd:
+            fail("audit row %d holds a value of the wrong type" % odd[0])
+        later = [r["seq"] for r in db.execute("SELECT seq, tokens FROM audit_log WHERE mac IS NOT NULL AND outcome = 'ok' AND seq > ? "
+                                              "AND action IN (%s)" % ",".join("?" * len(changing)), (t["state_seq"],) + changing)
                  if any(s.get("name") == t["name"] for s in json.loads(r["tokens"]))]
         if later:
             fail("token %s version state is older than audit row %d" % (t["name"], max(later)))

@@ -143,7 +143,7 @@ struct CheckCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         let server = FakeVisionOne(dir: c.dir)
-        c.add("k", "eyJ.ok", "--base-url", "http://localhost:9")
+        c.add("k", "eyJ.ok", "--base-url", "http://127.0.0.1:9")
         try c.sql("UPDATE tokens SET base_url = '\(server.baseURL)' WHERE name = 'k'")
         let r = c.run("check", "k")
         #expect(r.status == 14, "\(r)")

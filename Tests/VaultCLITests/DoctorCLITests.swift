@@ -14,7 +14,8 @@ struct DoctorCLITests {
         #expect(ok.out.contains("ok    secrets           all 3 stored versions of 3 tokens decrypt and authenticate"), "\(ok.out)")
         #expect(ok.out.contains("ok    version state     "), "\(ok.out)")
         // Corrupt one version's ciphertext and one audit row.
-        try c.sql("UPDATE token_versions SET nonce = zeroblob(24) WHERE token_id = (SELECT id FROM tokens WHERE name = 'b')")
+        // (The ciphertext: the nonce is covered by the state MAC, which would fail first.)
+        try c.sql("UPDATE token_versions SET ciphertext = zeroblob(length(ciphertext)) WHERE token_id = (SELECT id FROM tokens WHERE name = 'b')")
         try c.sql("UPDATE audit_log SET action = 'x' WHERE seq = 2")
         let bad = c.run("doctor")
         #expect(bad.status == 21, "\(bad)")
@@ -78,8 +79,8 @@ struct MetadataCLITests {
 
     @Test("a stored value of the wrong type is a one-line 'corrupt' error (exit 7), never a crash",
           arguments: [
-              ("UPDATE token_versions SET created_at = 'abc'", "column: \"cur_created\""),
-              ("UPDATE tokens SET name = x'ff' WHERE name = 'b'", "column: \"name\""),
+              ("UPDATE token_versions SET created_at = 'abc'", "token_versions.cur_created holds text"),
+              ("UPDATE tokens SET name = x'ff' WHERE name = 'b'", "tokens.name holds a blob"),
           ])
     func wrongTypes(statement: String, column: String) throws {
         let c = CLI.initialized()

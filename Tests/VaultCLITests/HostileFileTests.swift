@@ -444,3 +444,131 @@ extension Data {
         self = out
     }
 }
+
+/// Regressions for what an independent red-team pass found in the first version of the fixes.
+@Suite("the vault file is hostile: red-team regressions (out of process)")
+struct HostileFileRedTeamTests {
+    let h = HostileFileTests()
+
+    /// `a` rotated once; returns the vault and a copy taken before the rotation.
+    func rotatedWithOldCopy() -> (CLI, String) {
+        let c = CLI.initialized()
+        c.add("a", "eyJ.a-OLD")
+        c.add("b", "eyJ.b", "--region", "eu")
+        let old = c.dir + "/old.db"
+        precondition(c.run("backup", old).status == 0)
+        precondition(c.run("rotate", "a", stdin: "eyJ.a-NEW").status == 0)
+        return (c, old)
+    }
+
+    func restoreOldRows(_ c: CLI, from old: String) -> String {
+        """
+        ATTACH '\(old)' AS old;
+        UPDATE tokens SET state_seq = (SELECT state_seq FROM old.tokens WHERE name = 'a'),
+                          state_mac = (SELECT state_mac FROM old.tokens WHERE name = 'a') WHERE name = 'a';
+        DELETE FROM token_versions WHERE token_id = (SELECT id FROM tokens WHERE name = 'a');
+        INSERT INTO token_versions SELECT * FROM old.token_versions WHERE token_id = (SELECT id FROM old.tokens WHERE name = 'a');
+        """
+    }
+
+    @Test("a blob where the schema says text (the rotate row's action) cannot hide a partial rollback or audit rows")
+    func blobAction() throws {
+        let (c, old) = rotatedWithOldCopy()
+        defer { c.cleanup() }
+        h.sqlite3(c, restoreOldRows(c, from: old) + "UPDATE audit_log SET action = CAST(action AS BLOB) WHERE action = 'rotate';")
+        let r = c.run("export", "a", "--format", "raw")
+        #expect(r.status == 7 && r.out.isEmpty, "\(r)")
+        #expect(r.stderr.contains("audit_log.action holds a blob"), "\(r)")
+        let verify = c.run("audit", "verify")
+        #expect(verify.status == 20 && verify.stderr.contains("was edited outside v1vault: audit_log.action holds a blob"), "\(verify)")
+        #expect(c.run("doctor").status == 21)
+    }
+
+    @Test("a file presented as schema 2 (columns dropped, schema text restored) is not trusted at the upgrade: NULL state fails closed")
+    func downgradedToSchema2() throws {
+        let (c, _) = rotatedWithOldCopy()
+        defer { c.cleanup() }
+        // The attacker makes version 1 current, removes the state columns and restores the exact
+        // schema-2 text of `tokens`, so the file looks like a vault from before schema 3.
+        h.sqlite3(c, """
+            ALTER TABLE tokens DROP COLUMN state_mac; ALTER TABLE tokens DROP COLUMN state_seq; DROP INDEX audit_log_state_changes;
+            DELETE FROM grdb_migrations WHERE identifier = '0003_token_state_mac';
+            UPDATE token_versions SET retired_at = 1 WHERE version = 2 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
+            UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
+            """)
+        let r = c.run("export", "a", "--format", "raw")
+        #expect(r.status == 14 && r.out.isEmpty, "\(r)")
+        #expect(r.stderr.contains("has no version-state MAC"), "\(r)")
+        #expect(c.audit(action: "seal-state").isEmpty)
+    }
+
+    @Test("a removed token's sealed box cannot be put back under a new token that was given its id")
+    func tokenIDReuse() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "eyJ.a")
+        c.add("prod", "eyJ.PROD-SECRET", "--base-url", "https://prod.example.com")
+        let saved = c.dir + "/saved.db"
+        #expect(c.run("backup", saved).status == 0)
+        #expect(c.run("remove", "prod", "--yes").status == 0)
+        h.sqlite3(c, "UPDATE sqlite_sequence SET seq = seq - 1 WHERE name = 'tokens';")
+        c.add("staging", "eyJ.staging", "--base-url", "https://staging.example.com")
+        h.sqlite3(c, """
+            ATTACH '\(saved)' AS old;
+            UPDATE token_versions SET nonce = (SELECT v.nonce FROM old.token_versions v JOIN old.tokens t ON t.id = v.token_id WHERE t.name = 'prod'),
+                                      ciphertext = (SELECT v.ciphertext FROM old.token_versions v JOIN old.tokens t ON t.id = v.token_id WHERE t.name = 'prod')
+            WHERE token_id = (SELECT id FROM tokens WHERE name = 'staging');
+            """)
+        let r = c.run("export", "staging")
+        #expect(r.status == 14 && !r.out.contains("PROD-SECRET"), "\(r)")
+        #expect(c.run("doctor").status == 21)
+    }
+
+    @Test("an index emptied behind unchanged schema text is not trusted by the freshness check")
+    func emptiedIndex() throws {
+        let (c, old) = rotatedWithOldCopy()
+        defer { c.cleanup() }
+        h.sqlite3(c, restoreOldRows(c, from: old))
+        let original = try c.rows("SELECT sql FROM sqlite_master WHERE name = 'audit_log_state_changes'")[0]
+        h.sqlite3(c, """
+            PRAGMA writable_schema = ON;
+            UPDATE sqlite_master SET sql = 'CREATE INDEX audit_log_state_changes ON audit_log(seq) WHERE 0' WHERE name = 'audit_log_state_changes';
+            """)
+        h.sqlite3(c, "REINDEX audit_log_state_changes;")
+        h.sqlite3(c, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = '\(original.replacingOccurrences(of: "'", with: "''"))' WHERE name = 'audit_log_state_changes';")
+        let r = c.run("export", "a", "--format", "raw")
+        #expect(r.status == 14 && r.out.isEmpty, "\(r)")
+        #expect(r.stderr.contains("its rows were rolled back"), "\(r)")
+    }
+
+    @Test("a forged pending row cannot lock a token out: it is ignored, and sealed as an error row", arguments: [
+        #"'rotate', '[{"name":"b"}]'"#, #"'add', '[{'"#,
+    ])
+    func forgedPendingRow(values: String) throws {
+        let (c, _) = rotatedWithOldCopy()
+        defer { c.cleanup() }
+        h.sqlite3(c, "INSERT INTO audit_log (at, action, tokens, outcome, details, os_user, uid, host, pid) VALUES ('x', \(values), 'ok', '{}', 'u', 0, 'h', 1);")
+        #expect(c.run("export", "b", "--format", "raw").out == "eyJ.b")
+        #expect(c.run("rotate", "b", stdin: "eyJ.b2").status == 0)
+        #expect(c.run("export", "b", "--format", "raw").out == "eyJ.b2")
+        #expect(c.run("export", "a", "--format", "raw").out == "eyJ.a-NEW")
+        let forged = c.audit(action: values.hasPrefix("'rotate'") ? "rotate" : "add").first { ($0["user"] as? String) == "u" }
+        #expect(forged?["outcome"] as? String == "error", "\(String(describing: forged))")
+        #expect((forged?["reason"] as? String)?.hasPrefix("written without the key") == true)
+        #expect(c.run("audit", "verify").status == 0)
+    }
+
+    @Test("out-of-range timestamps are a clean error (exit 7), never a crash", arguments: ["expires_at = 9223372036854775807", "created_at = -9223372036854775808", "expires_at = 1.5", "expires_at = 'soon'"])
+    func hugeTimestamps(assignment: String) throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "eyJ.a")
+        h.sqlite3(c, "UPDATE token_versions SET \(assignment);")
+        // (`expiring` may simply not select the row: no crash is what matters there.)
+        #expect(!c.run("expiring", "--within", "100y").signaled)
+        for args in [["list"], ["history", "a"], ["show", "a"]] {
+            let r = c.run(args, stdin: nil)
+            #expect(r.status == 7 && !r.signaled && r.stderr.hasPrefix("error: vault is corrupt: a stored value has the wrong type (token_versions."), "\(assignment) \(args): \(r)")
+        }
+    }
+}

@@ -64,6 +64,9 @@ public struct AuditVerification: Equatable, Sendable {
         case headMissing(expected: Int64, last: Int64?)
         /// The expected head row exists with another MAC: the file was replaced or rolled back.
         case headMismatch(seq: Int64)
+        /// A column holds a value of another storage class than the schema declares (a blob
+        /// "rotate" reads as the same text but never matches it in SQL).
+        case wrongType(seq: Int64, detail: String)
     }
 
     public var sealedRows: Int
@@ -82,6 +85,7 @@ extension AuditVerification.Problem: CustomStringConvertible {
         case .headMissing(let e, let last):
             return "audit row \(e) (the expected head) is missing; the log ends at \(last.map(String.init) ?? "nothing"): truncated or rolled back"
         case .headMismatch(let s): return "audit row \(s) differs from the expected head: the log was rolled back or replaced"
+        case .wrongType(let s, let d): return "audit row \(s) was edited outside v1vault: \(d)"
         }
     }
 }
@@ -114,11 +118,27 @@ enum AuditChain {
 
     /// Seals every unsealed row, in order, continuing from the last sealed row. Runs inside the
     /// caller's write transaction.
-    static func sealPending(_ db: Database, key: borrowing SecureBytes) throws {
+    /// `own` is the row of the change being committed in this very transaction (the only
+    /// pending row that may legitimately claim a change).
+    static func sealPending(_ db: Database, key: borrowing SecureBytes, own: Int64? = nil) throws {
         let last = try AuditRecord.lastSealed(db)
         var previous = last?.mac.map(Array.init) ?? genesis
         let pending = try AuditRecord.pending(after: last?.seq ?? 0, db)
-        for row in pending {
+        for var row in pending {
+            // Pending rows are unauthenticated: anyone who can write the file can add them. One
+            // that claims a successful change of a token's versions (which v1vault only ever
+            // writes sealed, in the transaction that made the change) or whose token list is not
+            // JSON is sealed as what it is — an error row written without the key — so it can
+            // never count as a change in the freshness check (SECURITY.md, "Token state MAC").
+            let claimsChange = row.seq != own && row.outcome == "ok" && StateMAC.changingActionNames.contains(row.action)
+            let malformed = StateMAC.names(inTokens: row.tokens) == nil
+            if claimsChange || malformed {
+                row.outcome = "error"
+                row.reason = "written without the key: " + (malformed ? "its token list is not JSON" : "it claims a change v1vault did not seal")
+                if malformed { row.tokens = "[]" }
+                try db.execute(sql: "UPDATE audit_log SET outcome = ?, reason = ?, tokens = ? WHERE seq = ?",
+                               arguments: [row.outcome, row.reason, row.tokens, row.seq])
+            }
             let m = mac(key: key, previous: previous, row: row)
             try db.execute(sql: "UPDATE audit_log SET mac = ? WHERE seq = ?", arguments: [Data(m), row.seq])
             previous = m
@@ -131,8 +151,15 @@ enum AuditChain {
         var lastSeq: Int64 = 0
         var result = AuditVerification(sealedRows: 0, pendingRows: 0, head: nil, problem: nil)
         var firstPending: Int64?
-        let cursor = try AuditRecord.order(AuditRecord.Columns.seq).fetchCursor(db)
-        while let row = try cursor.next() {
+        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_log NOT INDEXED ORDER BY seq")
+        while let raw = try cursor.next() {
+            let row: AuditRecord
+            do {
+                row = try AuditRecord(row: raw)
+            } catch let e as StoredTypeError {
+                result.problem = .wrongType(seq: (raw["seq"] as Int64?) ?? lastSeq + 1, detail: e.description)
+                return result
+            }
             let seq = row.seq!
             guard let stored = row.mac else {
                 if firstPending == nil { firstPending = seq }

@@ -16,6 +16,9 @@ public struct DoctorCheck: Codable, Sendable, Equatable {
 public enum Doctor {
     /// The findings behind a refusal to open the vault at all (an unsafe location, a planted
     /// schema object), one per problem, so `doctor` can name them; nil for other errors.
+    /// A failed check with this text.
+    public static func failure(_ check: String, _ detail: String) -> DoctorCheck { DoctorCheck(check: check, ok: false, detail: detail) }
+
     public static func refusedOpen(_ error: VaultError) -> [DoctorCheck]? {
         switch error {
         case .schemaTampered(let differences):

@@ -6,6 +6,9 @@ struct VersionState: Equatable {
     var createdAt: Int64
     var expiresAt: Int64?
     var retiredAt: Int64?
+    /// The version's nonce (24 bytes): covered by the state MAC, so a sealed box from another
+    /// time — a removed token whose id was handed out again — cannot be put in its place.
+    var nonce: Data
 }
 
 /// The keyed MAC over a token's version bookkeeping (SECURITY.md, "Token state MAC"): which
@@ -17,7 +20,20 @@ enum StateMAC {
     /// Audit actions that change a token's versions; the newest successful row naming a token
     /// must be the one its `state_seq` names. The same list as the partial index
     /// `audit_log_state_changes` (migration 0003), which serves the query.
-    static let changingActions = "('add', 'rotate', 'rollback', 'remove', 'import', 'seal-state', 'edit', 'rename', 'renew', 'sync')"
+    static let changingActionNames: Set<String> = ["add", "rotate", "rollback", "remove", "import", "seal-state", "edit", "rename", "renew", "sync"]
+    static let changingActions = "(" + changingActionNames.sorted().map { "'\($0)'" }.joined(separator: ", ") + ")"
+
+    /// The token names in an audit row's `tokens` text (a JSON array of objects with a string
+    /// `name`); nil unless it is exactly that shape.
+    static func names(inTokens text: String) -> [String]? {
+        guard let array = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [Any] else { return nil }
+        var names: [String] = []
+        for element in array {
+            guard let object = element as? [String: Any], let name = object["name"] as? String else { return nil }
+            names.append(name)
+        }
+        return names
+    }
 
     static func encode(vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, current: Int, versions: [VersionState]) -> [UInt8] {
         var out = vaultID
@@ -26,7 +42,7 @@ enum StateMAC {
         func opt(_ v: Int64?) { if let v { out.append(1); u64(v) } else { out.append(0) } }
         u64(tokenID); u64(stateSeq); u32(current); u32(versions.count)
         for v in versions {
-            u32(v.version); u64(v.createdAt); opt(v.expiresAt); opt(v.retiredAt)
+            u32(v.version); u64(v.createdAt); opt(v.expiresAt); opt(v.retiredAt); out += v.nonce
         }
         return out
     }

@@ -219,9 +219,12 @@ public final class UnlockedVault {
                     throw error
                 }
                 try faultInjection?("\(action).beforeCommit")
+                // Marks the rows of commands that maintain state MACs: once one is sealed, a NULL
+                // state MAC can only mean tampering (see sealLegacyState).
+                if StateMAC.changingActionNames.contains(action) { w.details["state"] = "sealed" }
                 try db.execute(sql: "UPDATE audit_log SET tokens = ?, details = ? WHERE seq = ?",
                                arguments: [AuditChain.json(w.subjects), JSONText.object(w.details), seq])
-                try AuditChain.sealPending(db, key: auditKey)
+                try AuditChain.sealPending(db, key: auditKey, own: seq)
                 return result
             }
         } catch {
@@ -306,20 +309,46 @@ public final class UnlockedVault {
             w.subjects = sealed.map { AuditSubject(name: $0.0) }
             return sealed
         }
-        try sealLegacyState()
+        lastStateSealed = try sealLegacyState()
         return result
     }
 
+    /// The tokens whose version state the last `sealLegacyMetadata` vouched for.
+    public private(set) var lastStateSealed: [String] = []
+
+    /// What `doctor --seal-metadata` shows before vouching: each unsealed token's current
+    /// version and expiry, as the file says (not yet authenticated).
+    public func unsealedStates() throws(VaultError) -> [(name: String, current: TokenVersionInfo)] {
+        try vault.store.read { db in
+            try TokenRecord.fetchAll(db, sql: "SELECT * FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL ORDER BY name").compactMap { t in
+                guard let v = try TokenVersionRecord.fetchOne(db, sql: "SELECT * FROM token_versions WHERE token_id = ? AND retired_at IS NULL ORDER BY version DESC LIMIT 1",
+                                                              arguments: [t.id]) else { return nil }
+                return (t.name, Vault.info(v))
+            }
+        }
+    }
+
     /// Seals the version state of every token that has none and whose metadata verifies, under
-    /// one `seal-state` audit row naming them. Called by `doctor --seal-metadata`, and at the
-    /// first unlock by the process that upgraded the file to schema 3 (which alone knows that
-    /// the NULLs come from the old schema and not from someone deleting MACs).
+    /// one `seal-state` audit row naming them. `doctor --seal-metadata` calls it after the user
+    /// vouched; the first unlock after an upgrade to schema 3 calls it with `onlyIfNeverSealed`,
+    /// which seals only if the authenticated audit chain is intact and shows the vault was never
+    /// at schema 3 before (no sealed row marked `"state":"sealed"`): otherwise NULLs mean someone
+    /// downgraded the file or deleted MACs, and they stay NULL, failing closed.
     @discardableResult
-    func sealLegacyState() throws(VaultError) -> [String] {
+    func sealLegacyState(onlyIfNeverSealed: Bool = false) throws(VaultError) -> [String] {
         let unsealed = try vault.store.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL") ?? 0
         }
         guard unsealed > 0 else { return [] }
+        if onlyIfNeverSealed {
+            let (chain, marked) = try vault.store.read { db in
+                (try AuditChain.verify(db, key: auditKey, expectHead: nil),
+                 try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND instr(details, '"state":"sealed"') > 0)
+                    """) ?? true)
+            }
+            guard chain.intact, !marked else { return [] }
+        }
         return try perform("seal-state", subjects: []) { w in
             var sealed: [String] = []
             for var t in try TokenRecord.fetchAll(w.db, sql: "SELECT * FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL ORDER BY name") {
@@ -359,7 +388,7 @@ public final class UnlockedVault {
         }
         try checkMetadata(record)
         let current = try checkState(record, try VersionState.all(tokenID: id, db))
-        try checkFresh(record, newestChange: try newestChange ?? AuditRecord.lastStateChange(of: name, after: record.stateSeq!, db))
+        try checkFresh(record, newestChange: try newestChange ?? AuditRecord.stateChanges(after: record.stateSeq!, db)[name])
         let wanted = version ?? current.version
         guard (1...Int(UInt32.max)).contains(wanted),
               let row = try TokenVersionRecord.version(wanted, tokenID: id, db) else {
@@ -465,9 +494,9 @@ public final class UnlockedVault {
     /// buffer: two guarded allocations however many tokens (see SecretArena). Freshness is
     /// checked for all of them with one pass over the audit rows that change tokens.
     func decryptAll(_ db: Database, _ requests: [(name: String, version: Int?)], allowExpired: Bool) throws -> [RevealedToken] {
-        // Few tokens: one indexed query each. Many: one pass from the oldest state onwards.
+        // Few tokens: one pass each from its own state. Many: one pass from the oldest state.
         let oldest = try Int64.fetchOne(db, sql: "SELECT min(state_seq) FROM tokens") ?? 1
-        let changes: [String: Int64]? = requests.count <= 8 ? nil : try AuditRecord.lastStateChanges(after: oldest - 1, db)
+        let changes: [String: Int64]? = requests.count <= 8 ? nil : try AuditRecord.stateChanges(after: oldest - 1, db)
         let rows = try requests.map { r -> (ResolvedToken, String?) in
             let t = try resolve(db, r.name, version: r.version, newestChange: changes.map { $0[r.name] })
             return (t, try expiryWarning(name: r.name, version: t.target.version, expiresAt: t.target.expiresAt, allowExpired: allowExpired))

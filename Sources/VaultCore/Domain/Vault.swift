@@ -59,6 +59,7 @@ public final class Vault {
                 try header.insert(db)
                 try vault.appendAudit(db, action: "init", details: [
                     "kdf": "argon2id13", "ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit),
+                    "state": "sealed",
                 ])
                 try AuditChain.sealPending(db, key: auditKey)
             }
@@ -103,7 +104,7 @@ public final class Vault {
         // schema, not from someone deleting MACs: seal the tokens' current state (audited as
         // `seal-state`). Any later NULL fails closed (SECURITY.md, "Token state MAC").
         if store.migrationsApplied.contains("0003_token_state_mac") {
-            try unlocked.sealLegacyState()
+            try unlocked.sealLegacyState(onlyIfNeverSealed: true)
         }
         return unlocked
     }
@@ -240,10 +241,11 @@ public final class Vault {
     static func summary(_ row: Row) throws -> TokenSummary {
         let t = try TokenRecord(row: row)
         // Throwing decodes: a tampered column type is a clean error, never a trap.
-        let current = TokenVersionInfo(version: try row.decode(forColumn: "cur_version"),
-                                       created: Timestamp.date(try row.decode(Int64.self, forColumn: "cur_created")),
-                                       expires: (try row.decode(Int64?.self, forColumn: "cur_expires")).map(Timestamp.date), retired: nil)
+        let v = "token_versions"
+        let current = TokenVersionInfo(version: Int(try row.integer("cur_version", v)),
+                                       created: Timestamp.date(try row.timestamp("cur_created", v)),
+                                       expires: (try row.optionalTimestamp("cur_expires", v)).map(Timestamp.date), retired: nil)
         return TokenSummary(name: t.name, metadata: metadata(t), created: Timestamp.date(t.createdAt),
-                            current: current, versionCount: try row.decode(forColumn: "version_count"))
+                            current: current, versionCount: Int(try row.integer("version_count", v)))
     }
 }

@@ -7,6 +7,86 @@ import GRDB
 // this file), except the header's (init, passwd, kdf set), which keeps GRDB's persistence
 // methods. The initialisers live in extensions so that the memberwise ones remain.
 
+// MARK: - Strict decoding
+// The file is hostile: SQLite lets a writer store any type in any column (a BLOB where TEXT is
+// declared, a REAL where INTEGER is), and GRDB would convert it — a BLOB "rotate" decodes to the
+// same Swift String as the TEXT one, yet never equals 'rotate' in SQL. Every column is read
+// with its exact storage class, and timestamps within years 1–9999, or the row is refused.
+
+/// A stored value of the wrong storage class or out of range.
+struct StoredTypeError: Error, CustomStringConvertible {
+    let table: String, column: String, found: String
+    var description: String { "\(table).\(column) holds \(found)" }
+}
+
+extension Row {
+    static let minTimestamp: Int64 = -62_135_596_800   // 0001-01-01T00:00:00Z
+    static let maxTimestamp: Int64 = 253_402_300_799   // 9999-12-31T23:59:59Z
+
+    func kind(_ column: String) -> String {
+        switch self[column] as DatabaseValue? {
+        case nil: return "no such column"
+        case let v?:
+            switch v.storage {
+            case .null: return "NULL"
+            case .int64: return "an integer"
+            case .double: return "a real number"
+            case .string: return "text"
+            case .blob: return "a blob"
+            }
+        }
+    }
+
+    func text(_ column: String, _ table: String) throws -> String {
+        guard let v = self[column] as DatabaseValue?, case .string(let s) = v.storage else {
+            throw StoredTypeError(table: table, column: column, found: kind(column))
+        }
+        return s
+    }
+
+    func optionalText(_ column: String, _ table: String) throws -> String? {
+        if (self[column] as DatabaseValue?)?.isNull == true { return nil }
+        return try text(column, table)
+    }
+
+    func integer(_ column: String, _ table: String) throws -> Int64 {
+        guard let v = self[column] as DatabaseValue?, case .int64(let i) = v.storage else {
+            throw StoredTypeError(table: table, column: column, found: kind(column))
+        }
+        return i
+    }
+
+    func optionalInteger(_ column: String, _ table: String) throws -> Int64? {
+        if (self[column] as DatabaseValue?)?.isNull == true { return nil }
+        return try integer(column, table)
+    }
+
+    func timestamp(_ column: String, _ table: String) throws -> Int64 {
+        let t = try integer(column, table)
+        guard (Self.minTimestamp...Self.maxTimestamp).contains(t) else {
+            throw StoredTypeError(table: table, column: column, found: "the out-of-range time \(t)")
+        }
+        return t
+    }
+
+    func optionalTimestamp(_ column: String, _ table: String) throws -> Int64? {
+        if (self[column] as DatabaseValue?)?.isNull == true { return nil }
+        return try timestamp(column, table)
+    }
+
+    func blob(_ column: String, _ table: String) throws -> Data {
+        guard let v = self[column] as DatabaseValue?, case .blob(let d) = v.storage else {
+            throw StoredTypeError(table: table, column: column, found: kind(column))
+        }
+        return d
+    }
+
+    func optionalBlob(_ column: String, _ table: String) throws -> Data? {
+        if (self[column] as DatabaseValue?)?.isNull == true { return nil }
+        return try blob(column, table)
+    }
+}
+
 /// The single `vault_header` row.
 struct VaultHeaderRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "vault_header"
@@ -101,18 +181,19 @@ struct AuditRecord: FetchableRecord, TableRecord {
 
 extension VaultHeaderRecord {
     init(row: Row) throws {
-        id = try row.decode(forColumn: "id")
-        formatVersion = try row.decode(forColumn: "format_version")
-        vaultId = try row.decode(forColumn: "vault_id")
-        kdfAlgorithm = try row.decode(forColumn: "kdf_algorithm")
-        kdfOps = try row.decode(forColumn: "kdf_ops")
-        kdfMem = try row.decode(forColumn: "kdf_mem")
-        kdfSalt = try row.decode(forColumn: "kdf_salt")
-        kdfTargetMs = try row.decode(forColumn: "kdf_target_ms")
-        wrapNonce = try row.decode(forColumn: "wrap_nonce")
-        wrappedKey = try row.decode(forColumn: "wrapped_key")
-        createdAt = try row.decode(forColumn: "created_at")
-        updatedAt = try row.decode(forColumn: "updated_at")
+        let t = "vault_header"
+        id = try row.integer("id", t)
+        formatVersion = Int(try row.integer("format_version", t))
+        vaultId = try row.blob("vault_id", t)
+        kdfAlgorithm = try row.text("kdf_algorithm", t)
+        kdfOps = try row.integer("kdf_ops", t)
+        kdfMem = try row.integer("kdf_mem", t)
+        kdfSalt = try row.blob("kdf_salt", t)
+        kdfTargetMs = try row.optionalInteger("kdf_target_ms", t)
+        wrapNonce = try row.blob("wrap_nonce", t)
+        wrappedKey = try row.blob("wrapped_key", t)
+        createdAt = try row.timestamp("created_at", t)
+        updatedAt = try row.timestamp("updated_at", t)
     }
 
     func encode(to container: inout PersistenceContainer) {
@@ -133,46 +214,49 @@ extension VaultHeaderRecord {
 
 extension TokenRecord {
     init(row: Row) throws {
-        id = try row.decode(forColumn: "id")
-        name = try row.decode(forColumn: "name")
-        region = try row.decode(forColumn: "region")
-        baseUrl = try row.decode(forColumn: "base_url")
-        role = try row.decode(forColumn: "role")
-        description = try row.decode(forColumn: "description")
-        permissions = try row.decode(forColumn: "permissions")
-        createdAt = try row.decode(forColumn: "created_at")
-        metaMac = try row.decode(forColumn: "meta_mac")
-        stateSeq = try row.decode(forColumn: "state_seq")
-        stateMac = try row.decode(forColumn: "state_mac")
+        let t = "tokens"
+        id = try row.integer("id", t)
+        name = try row.text("name", t)
+        region = try row.optionalText("region", t)
+        baseUrl = try row.text("base_url", t)
+        role = try row.optionalText("role", t)
+        description = try row.optionalText("description", t)
+        permissions = try row.text("permissions", t)
+        createdAt = try row.timestamp("created_at", t)
+        metaMac = try row.optionalBlob("meta_mac", t)
+        stateSeq = try row.optionalInteger("state_seq", t)
+        stateMac = try row.optionalBlob("state_mac", t)
     }
 }
 
 extension TokenVersionRecord {
     init(row: Row) throws {
-        tokenId = try row.decode(forColumn: "token_id")
-        version = try row.decode(forColumn: "version")
-        nonce = try row.decode(forColumn: "nonce")
-        ciphertext = try row.decode(forColumn: "ciphertext")
-        createdAt = try row.decode(forColumn: "created_at")
-        expiresAt = try row.decode(forColumn: "expires_at")
-        retiredAt = try row.decode(forColumn: "retired_at")
+        let t = "token_versions"
+        tokenId = try row.integer("token_id", t)
+        version = Int(try row.integer("version", t))
+        nonce = try row.blob("nonce", t)
+        ciphertext = try row.blob("ciphertext", t)
+        createdAt = try row.timestamp("created_at", t)
+        expiresAt = try row.optionalTimestamp("expires_at", t)
+        retiredAt = try row.optionalTimestamp("retired_at", t)
     }
 }
 
 extension AuditRecord {
     init(row: Row) throws {
-        seq = try row.decode(forColumn: "seq")
-        at = try row.decode(forColumn: "at")
-        action = try row.decode(forColumn: "action")
-        tokens = try row.decode(forColumn: "tokens")
-        outcome = try row.decode(forColumn: "outcome")
-        reason = try row.decode(forColumn: "reason")
-        details = try row.decode(forColumn: "details")
-        osUser = try row.decode(forColumn: "os_user")
-        uid = try row.decode(forColumn: "uid")
-        host = try row.decode(forColumn: "host")
-        pid = try row.decode(forColumn: "pid")
-        mac = try row.decode(forColumn: "mac")
+        let t = "audit_log"
+        seq = try row.integer("seq", t)
+        at = try row.text("at", t)
+        action = try row.text("action", t)
+        tokens = try row.text("tokens", t)
+        outcome = try row.text("outcome", t)
+        reason = try row.optionalText("reason", t)
+        details = try row.text("details", t)
+        osUser = try row.text("os_user", t)
+        uid = try row.integer("uid", t)
+        host = try row.text("host", t)
+        pid = try row.integer("pid", t)
+        mac = try row.optionalBlob("mac", t)
     }
 }
 
@@ -212,35 +296,37 @@ extension VersionState {
     /// Every kept version of a token, oldest first (the primary key; no secret is read).
     static func all(tokenID: Int64, _ db: Database) throws -> [VersionState] {
         try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT version, created_at, expires_at, retired_at FROM token_versions WHERE token_id = ? ORDER BY version
+            SELECT version, created_at, expires_at, retired_at, nonce FROM token_versions WHERE token_id = ? ORDER BY version
             """), arguments: [tokenID]).map { row in
-            VersionState(version: try row.decode(forColumn: "version"), createdAt: try row.decode(forColumn: "created_at"),
-                         expiresAt: try row.decode(forColumn: "expires_at"), retiredAt: try row.decode(forColumn: "retired_at"))
+            VersionState(version: Int(try row.integer("version", "token_versions")), createdAt: try row.timestamp("created_at", "token_versions"),
+                         expiresAt: try row.optionalTimestamp("expires_at", "token_versions"),
+                         retiredAt: try row.optionalTimestamp("retired_at", "token_versions"),
+                         nonce: try row.blob("nonce", "token_versions"))
         }
     }
 }
 
 extension AuditRecord {
-    /// The seq of the newest successful audit row after `seq` that changed the versions of the
-    /// token named `name` (the partial index `audit_log_state_changes`), or nil.
-    static func lastStateChange(of name: String, after seq: Int64, _ db: Database) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: """
-            SELECT max(a.seq) FROM audit_log a, json_each(a.tokens) j
-            WHERE a.outcome = 'ok' AND a.action IN \(StateMAC.changingActions) AND a.seq > ?
-              AND json_extract(j.value, '$.name') = ?
-            """), arguments: [seq, name])
-    }
-
-    /// The same for many tokens in one pass: name → newest changing row after `seq`.
-    static func lastStateChanges(after seq: Int64, _ db: Database) throws -> [String: Int64] {
+    /// The newest sealed, successful audit row after `seq` that changed each token's versions:
+    /// name → seq. Read from the table's own rowid range (NOT INDEXED: an index's contents can
+    /// be altered without changing its schema text), every column with its exact storage class
+    /// (a blob "rotate" would not match 'rotate' in SQL, so any row holding a non-text action,
+    /// outcome or token list is returned too, and refused here).
+    static func stateChanges(after seq: Int64, _ db: Database) throws -> [String: Int64] {
         var out: [String: Int64] = [:]
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT json_extract(j.value, '$.name') AS name, max(a.seq) AS seq FROM audit_log a, json_each(a.tokens) j
-            WHERE a.outcome = 'ok' AND a.action IN \(StateMAC.changingActions) AND a.seq > ?
-            GROUP BY 1
-            """, arguments: [seq])
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT seq, action, outcome, tokens FROM audit_log NOT INDEXED
+            WHERE seq > ? AND (typeof(action) != 'text' OR typeof(outcome) != 'text' OR typeof(tokens) != 'text'
+                               OR typeof(mac) NOT IN ('blob', 'null')
+                               OR (mac IS NOT NULL AND outcome = 'ok' AND action IN \(StateMAC.changingActions)))
+            """), arguments: [seq])
         while let row = try rows.next() {
-            if let name: String = try row.decode(forColumn: "name") { out[name] = try row.decode(forColumn: "seq") }
+            let at = try row.integer("seq", "audit_log")
+            _ = try row.text("action", "audit_log"); _ = try row.text("outcome", "audit_log")
+            guard let names = StateMAC.names(inTokens: try row.text("tokens", "audit_log")) else {
+                throw StoredTypeError(table: "audit_log", column: "tokens", found: "a token list that is not JSON in row \(at)")
+            }
+            for name in names { out[name] = max(out[name] ?? 0, at) }
         }
         return out
     }

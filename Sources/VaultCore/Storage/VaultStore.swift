@@ -294,6 +294,9 @@ public final class VaultStore: Sendable {
     /// arguments (GRDB keeps them out unless `publicStatementArguments` is set, which we never do).
     static func mapDatabaseError(_ error: any Error, path: String? = nil) -> VaultError {
         if let e = error as? VaultError { return e }
+        if let e = error as? StoredTypeError {
+            return .corruptVault(reason: "a stored value has the wrong type (\(e))")
+        }
         if let e = error as? RowDecodingError {
             // Its description lists the whole row; name only the column (the row is not input
             // the user typed, and a message should stay one line).

@@ -112,7 +112,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .authenticationFailed, .metadataTampered, .stateTampered:
             return "the vault file was modified or is corrupt; restore from a backup"
         case .stateUnsealed(let name):
-            return "check its versions with `vault history \(name)`; if they are right, `vault doctor --seal-metadata` vouches for them"
+            return "if this vault was just upgraded from an older v1vault, check `vault history \(name)` and vouch with `vault doctor --seal-metadata`; otherwise the file was edited or rolled back: restore from a backup"
         case .metadataUnsealed:
             return "check its base URL with `vault list`; if it is right, `vault doctor --seal-metadata` vouches for it"
         case .auditWriteFailed:

@@ -35,10 +35,19 @@ struct DoctorCommand: ParsableCommand {
         if !noUnlock {
             let unlocked = try global.unlock(vault)
             if sealMetadata {
+                let states = try unlocked.unsealedStates()
                 for (name, url) in try unlocked.sealLegacyMetadata() { Output.note("sealed metadata of \(name) (\(url))") }
+                for (name, v) in states where unlocked.lastStateSealed.contains(name) {
+                    Output.note("sealed version state of \(name): version \(v.version) current, expires \(Output.expiry(v.expires))")
+                }
             }
             checks += Doctor.unlocked(unlocked, expectHead: head)
-            try unlocked.record("doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)"])
+            // A file damaged enough to refuse this row is reported, not a reason to hide the rest.
+            do {
+                try unlocked.record("doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)"])
+            } catch {
+                checks += Doctor.refusedOpen(error) ?? [Doctor.failure("audit", "could not record this run: \(error)")]
+            }
         } else {
             try vault.recordUnsealed(action: "doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)", "unlocked": "false"])
         }

@@ -47,8 +47,12 @@ struct CryptoTests {
             var bytes = [UInt8](n); bytes[0] ^= 0x80
             try db.execute(sql: "UPDATE token_versions SET nonce = ?", arguments: [Data(bytes)])
         }
+        #expect(throws: VaultError.stateTampered(name: "a", reason: Self.stateReason)) { try f.unlocked().reveal("a") }
+        try resealState(try f.unlocked(), "a")
         #expect(throws: VaultError.authenticationFailed(name: "a", version: 1)) { try f.unlocked().reveal("a") }
     }
+
+    static let stateReason = "its current version, an expiry or a kept version was changed outside v1vault"
 
     @Test("a ciphertext copied into another token's row does not open there")
     func ciphertextMovedToAnotherRow() throws {
@@ -64,6 +68,9 @@ struct CryptoTests {
                 WHERE token_id = (SELECT id FROM tokens WHERE name = 'b')
                 """)
         }
+        // The nonce moved with it, so the state MAC fails first; behind it, the box's binding.
+        #expect(throws: VaultError.stateTampered(name: "b", reason: Self.stateReason)) { try f.unlocked().reveal("b") }
+        try resealState(try f.unlocked(), "b")
         #expect(throws: VaultError.authenticationFailed(name: "b", version: 1)) { try f.unlocked().reveal("b") }
         #expect(string(try f.unlocked().reveal("a").secret) == "secret-a")
     }
@@ -81,6 +88,8 @@ struct CryptoTests {
                 WHERE version = 2
                 """)
         }
+        #expect(throws: VaultError.stateTampered(name: "a", reason: Self.stateReason)) { try f.unlocked().reveal("a") }
+        try resealState(try f.unlocked(), "a")
         #expect(throws: VaultError.authenticationFailed(name: "a", version: 2)) { try f.unlocked().reveal("a") }
     }
 
@@ -95,6 +104,8 @@ struct CryptoTests {
             return (row["nonce"] as Data, row["ciphertext"] as Data)
         }
         try f2.raw().write { db in try db.execute(sql: "UPDATE token_versions SET nonce = ?, ciphertext = ?", arguments: [nonce, ct]) }
+        #expect(throws: VaultError.stateTampered(name: "a", reason: Self.stateReason)) { try f2.unlocked().reveal("a") }
+        try resealState(try f2.unlocked(), "a")
         #expect(throws: VaultError.authenticationFailed(name: "a", version: 1)) { try f2.unlocked().reveal("a") }
     }
 

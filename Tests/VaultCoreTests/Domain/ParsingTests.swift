@@ -49,7 +49,10 @@ struct ParsingTests {
     func baseURLs() throws {
         #expect(try Validate.baseURL("https://api.example.com/") == "https://api.example.com")
         #expect(try Validate.baseURL("http://127.0.0.1:8080") == "http://127.0.0.1:8080")
-        #expect(try Validate.baseURL("http://localhost:9") == "http://localhost:9")
+        // Only canonical loopback literals: a name, or a form some resolvers read differently, is not.
+        #expect(throws: VaultError.self) { try Validate.baseURL("http://localhost:9") }
+        #expect(throws: VaultError.self) { try Validate.baseURL("http://127.0.0.08") }
+        #expect(try Validate.baseURL("http://[::1]:9") == "http://[::1]:9")
         // Fuzz finding (fuzz/seeds/Parsers/regression-mixed-case-scheme): accepted but not canonical.
         #expect(try Validate.baseURL("htTp://127.0.0.1:8080") == "http://127.0.0.1:8080")
         #expect(try Validate.baseURL("HTTPS://API.EU.XDR.TrendMicro.com/") == "https://api.eu.xdr.trendmicro.com")
