@@ -77,7 +77,7 @@ def main():
         passphrase = passphrase[:-1]
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
     db.row_factory = sqlite3.Row
-    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac"]
+    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs"]
     planted = db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger')").fetchall()
     if planted:
         fail("schema holds %s %s" % tuple(planted[0]))
@@ -103,6 +103,16 @@ def main():
     token_key = kdf_derive(master, 1, b"V1VTOKEN")
     audit_key = kdf_derive(master, 1, b"V1VAUDIT")
     meta_key = kdf_derive(master, 1, b"V1VMETA_")
+    archive_key = kdf_derive(master, 1, b"V1VAKEYS")
+    epochs, nxt = [], 1
+    for e in db.execute("SELECT * FROM audit_key_epochs ORDER BY first_seq"):
+        p = secretbox_open(e["sealed_key"], e["nonce"], archive_key)
+        if e["first_seq"] != nxt or p is None or len(p) != 48 or p[:16] != struct.pack(">QQ", e["first_seq"], e["last_seq"]):
+            fail("audit key epoch %d failed authentication" % e["first_seq"])
+        epochs.append((e["first_seq"], e["last_seq"], p[16:]))
+        nxt = e["last_seq"] + 1
+    def audit_key_for(seq):
+        return next((k for a, b, k in epochs if a <= seq <= b), audit_key)
 
     def opt(x):
         return b"\x00" if x is None else b"\x01" + S(x)
@@ -162,7 +172,7 @@ def main():
             verdict = "unsealed row %d inside the chain" % first_pending; break
         if r["seq"] != last + 1:
             verdict = "rows missing between %d and %d" % (last, r["seq"]); break
-        m = generichash(audit_key, b"v1vault-audit-v1" + prev + encode(r))
+        m = generichash(audit_key_for(r["seq"]), b"v1vault-audit-v1" + prev + encode(r))
         if not hmac.compare_digest(m, r["mac"]):
             verdict = "row %d does not verify" % r["seq"]; break
         prev, last, sealed = m, r["seq"], sealed + 1

@@ -52,7 +52,7 @@ struct VaultCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, Add.self, List.self, Show.self, Rotate.self, History.self, Rollback.self,
-            Expiring.self, Export.self, ExecCommand.self, Remove.self, Passwd.self, Audit.self,
+            Expiring.self, Export.self, ExecCommand.self, Remove.self, Passwd.self, Rekey.self, Audit.self,
             DoctorCommand.self, Backup.self, Import.self, KDFCommand.self, Check.self,
         ]
     )

@@ -33,6 +33,10 @@ struct FormatSpecTests {
         precondition(FileManager.default.createFile(atPath: newPass, contents: Data("second passphrase\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
         #expect(c.run("passwd", "--new-passphrase-file", newPass).status == 0)
         _ = c.run("list")
+        // A rekey: a new master key; the reader must find the earlier audit key in its epoch.
+        #expect(c.run(["rekey", "--new-passphrase-file", newPass, "--kdf-memory", "8M", "--kdf-ops", "1"], stdin: nil,
+                      env: ["V1VAULT_PASSPHRASE_FILE": newPass]).status == 0)
+        _ = c.run("list")
         let r = reference(c, passphraseFile: newPass)
         #expect(r.status == 0, "\(r.stderr)")
         let tokens = r.json?["tokens"] as? [String: [String: String]]

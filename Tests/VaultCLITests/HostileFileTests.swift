@@ -492,7 +492,8 @@ struct HostileFileRedTeamTests {
         // schema-2 text of `tokens`, so the file looks like a vault from before schema 3.
         h.sqlite3(c, """
             ALTER TABLE tokens DROP COLUMN state_mac; ALTER TABLE tokens DROP COLUMN state_seq; DROP INDEX audit_log_state_changes;
-            DELETE FROM grdb_migrations WHERE identifier = '0003_token_state_mac';
+            DROP TABLE audit_key_epochs;
+            DELETE FROM grdb_migrations WHERE identifier IN ('0003_token_state_mac', '0004_audit_key_epochs');
             UPDATE token_versions SET retired_at = 1 WHERE version = 2 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
             UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
             """)
@@ -570,5 +571,62 @@ struct HostileFileRedTeamTests {
             let r = c.run(args, stdin: nil)
             #expect(r.status == 7 && !r.signaled && r.stderr.hasPrefix("error: vault is corrupt: a stored value has the wrong type (token_versions."), "\(assignment) \(args): \(r)")
         }
+    }
+}
+
+@Suite("vault rekey (out of process)")
+struct RekeyCLITests {
+    @Test("8: rekey revokes a leaked passphrase: the old header opens nothing written since; the whole history still verifies")
+    func rekeyRevokes() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "eyJ.a1")
+        #expect(c.run("rotate", "a", stdin: "eyJ.a2").status == 0)
+        c.add("b", "eyJ.b1")
+        _ = c.run("list")  // a pending row, sealed under the old key by rekey
+        let headBefore = c.run("audit", "head").out.trimmingCharacters(in: .newlines)
+        let oldCopy = c.dir + "/old.db"
+        #expect(c.run("backup", oldCopy).status == 0)
+        let newPass = c.dir + "/new-pass"
+        precondition(FileManager.default.createFile(atPath: newPass, contents: Data("brand new passphrase\n".utf8), attributes: [.posixPermissions: 0o600]))
+        let r = c.run("rekey", "--new-passphrase-file", newPass, "--kdf-memory", "8M", "--kdf-ops", "1")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.out.hasPrefix("rekeyed: new master key and passphrase; 3 versions of 2 tokens re-encrypted"), "\(r)")
+        let new: [String: String?] = ["V1VAULT_PASSPHRASE_FILE": newPass]
+        #expect(c.run(["export", "a", "--format", "raw"], stdin: nil, env: new).out == "eyJ.a2")
+        #expect(c.run(["show", "a", "--reveal", "--version", "1"], stdin: nil, env: new).out.contains("eyJ.a1"))
+        #expect(c.run("export", "a").status == 3)  // the old passphrase no longer unlocks
+        #expect(c.run(["add", "c"], stdin: Data("eyJ.C-AFTER-REKEY".utf8), env: new).status == 0)
+        // The whole chain verifies, across the old key's rows and the new key's, and the head
+        // recorded before the rekey is still in it.
+        let verify = c.run(["audit", "verify", "--expect-head", headBefore], stdin: nil, env: new)
+        #expect(verify.status == 0 && verify.out.hasPrefix("audit chain intact: "), "\(verify)")
+        #expect(c.run(["doctor"], stdin: nil, env: new).status == 0)
+        // The attacker's move: the old header (old passphrase) put back into the current file.
+        HostileFileTests().sqlite3(c, """
+            ATTACH '\(oldCopy)' AS old;
+            UPDATE vault_header SET kdf_salt = (SELECT kdf_salt FROM old.vault_header), kdf_ops = (SELECT kdf_ops FROM old.vault_header),
+              kdf_mem = (SELECT kdf_mem FROM old.vault_header), wrap_nonce = (SELECT wrap_nonce FROM old.vault_header),
+              wrapped_key = (SELECT wrapped_key FROM old.vault_header);
+            """)
+        for args in [["export", "c", "--format", "raw"], ["export", "a", "--format", "raw"], ["show", "a", "--reveal", "--version", "1"]] {
+            let stolen = c.run(args, stdin: nil)
+            #expect(stolen.status == 14 && !stolen.out.contains("eyJ"), "\(args): \(stolen)")
+        }
+    }
+
+    @Test("8: an edited audit key epoch is refused; passwd's help says what it does not protect against")
+    func rekeyEpochTamper() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "eyJ.a1")
+        #expect(c.run("rekey", "--new-passphrase-file", c.passphraseFile, "--kdf-memory", "8M", "--kdf-ops", "1").status == 0)
+        #expect(c.run("audit", "verify").status == 0)
+        HostileFileTests().sqlite3(c, "UPDATE audit_key_epochs SET last_seq = last_seq - 1;")
+        let r = c.run("audit", "verify")
+        #expect(r.status == 7 && r.stderr.contains("failed authentication (audit_key_epochs was edited)"), "\(r)")
+        let help = c.run("passwd", "--help")
+        let flat = help.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(flat.contains("plus the old passphrase still decrypts every token") && flat.contains("use `vault rekey`"), "\(help.out)")
     }
 }

@@ -6,11 +6,13 @@ import CSodium
 /// master key ─crypto_kdf_derive_from_key(1, "V1VTOKEN")→ token-sealing key
 /// master key ─crypto_kdf_derive_from_key(1, "V1VAUDIT")→ audit-chain key
 /// master key ─crypto_kdf_derive_from_key(1, "V1VMETA_")→ token-metadata MAC key
+/// master key ─crypto_kdf_derive_from_key(1, "V1VAKEYS")→ key sealing earlier audit keys (rekey)
 public struct MasterKey: ~Copyable {
     static let bytes = 32
     static let tokenContext = "V1VTOKEN"
     static let auditContext = "V1VAUDIT"
     static let metadataContext = "V1VMETA_"
+    static let archiveContext = "V1VAKEYS"
 
     let key: SecureBytes
 

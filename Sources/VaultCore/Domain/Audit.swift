@@ -90,6 +90,14 @@ extension AuditVerification.Problem: CustomStringConvertible {
     }
 }
 
+/// An audit key of an earlier master key (before a `vault rekey`) and the rows it sealed.
+final class AuditKeyEpoch {
+    let first: Int64
+    let last: Int64
+    let key: SecureBytes
+    init(first: Int64, last: Int64, key: consuming SecureBytes) { self.first = first; self.last = last; self.key = key }
+}
+
 /// The audit chain: canonical row encoding and MAC computation (SECURITY.md, "Audit chain").
 enum AuditChain {
     static let domain = Array("v1vault-audit-v1".utf8)
@@ -145,8 +153,9 @@ enum AuditChain {
         }
     }
 
-    /// Walks all rows in sequence order and reports the first problem.
-    static func verify(_ db: Database, key: borrowing SecureBytes, expectHead: AuditHead?) throws -> AuditVerification {
+    /// Walks all rows in sequence order with the key of each row's epoch (`epochs`, from
+    /// earlier master keys; `key` for rows after them) and reports the first problem.
+    static func verify(_ db: Database, key: borrowing SecureBytes, epochs: [AuditKeyEpoch] = [], expectHead: AuditHead?) throws -> AuditVerification {
         var previous = genesis
         var lastSeq: Int64 = 0
         var result = AuditVerification(sealedRows: 0, pendingRows: 0, head: nil, problem: nil)
@@ -175,7 +184,12 @@ enum AuditChain {
                 result.problem = .rowsMissing(after: lastSeq, before: seq)
                 return result
             }
-            let expected = mac(key: key, previous: previous, row: row)
+            let expected: [UInt8]
+            if let epoch = epochs.first(where: { $0.first <= seq && seq <= $0.last }) {
+                expected = mac(key: epoch.key, previous: previous, row: row)
+            } else {
+                expected = mac(key: key, previous: previous, row: row)
+            }
             let ok = expected.withUnsafeBytes { a in stored.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } }
             guard ok else {
                 result.problem = .macMismatch(seq: seq)

@@ -125,7 +125,7 @@ public enum Doctor {
                 out.append(DoctorCheck(check: "version state", ok: true, detail: "every token's current version and expiries authenticate and match the audit log"))
                 out.append(DoctorCheck(check: "secrets", ok: true, detail: "all \(opened) stored versions of \(tokens) tokens decrypt and authenticate"))
             }
-            let chain = try u.vault.store.read { db in try AuditChain.verify(db, key: u.auditKey, expectHead: expectHead) }
+            let chain = try u.vault.store.read { db in try AuditChain.verify(db, key: u.auditKey, epochs: try u.auditEpochs(db), expectHead: expectHead) }
             out.append(DoctorCheck(check: "audit chain", ok: chain.intact,
                                    detail: chain.problem.map { "\($0)" } ?? "intact: \(chain.sealedRows) sealed rows, \(chain.pendingRows) pending"))
         } catch {

@@ -139,7 +139,7 @@ public final class UnlockedVault {
 
     /// Rewraps the master key under a KEK derived from `passphrase` with `parameters` and a new
     /// salt. O(1): no token row is touched. Used by `passwd` and `kdf set`.
-    public func rekey(passphrase: borrowing SecureBytes, parameters: KDFParameters, targetMilliseconds: Int64? = nil,
+    public func rewrap(passphrase: borrowing SecureBytes, parameters: KDFParameters, targetMilliseconds: Int64? = nil,
                       action: String = "passwd") throws(VaultError) {
         try parameters.validate()
         try Passphrase.validate(passphrase)
@@ -165,7 +165,7 @@ public final class UnlockedVault {
 
     /// Seals pending rows, records this verification, and walks the whole chain.
     public func verifyAudit(expectHead: AuditHead? = nil) throws(VaultError) -> AuditVerification {
-        let result = try vault.store.read { db in try AuditChain.verify(db, key: auditKey, expectHead: expectHead) }
+        let result = try vault.store.read { db in try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: expectHead) }
         try? vault.store.write { db in
             try appendSealed(db, action: "audit-verify", details: [
                 "result": result.problem.map { "\($0)" } ?? "intact", "expect_head": expectHead.map { "\($0)" } ?? "",
@@ -342,7 +342,7 @@ public final class UnlockedVault {
         guard unsealed > 0 else { return [] }
         if onlyIfNeverSealed {
             let (chain, marked) = try vault.store.read { db in
-                (try AuditChain.verify(db, key: auditKey, expectHead: nil),
+                (try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil),
                  try Bool.fetchOne(db, sql: """
                     SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND instr(details, '"state":"sealed"') > 0)
                     """) ?? true)

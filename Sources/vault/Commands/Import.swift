@@ -107,7 +107,7 @@ struct KDFSet: ParsableCommand {
         let unlocked = try vault.unlock(passphrase: passphrase)
         let current = try unlocked.kdfParameters()
         let (params, target) = try kdf.resolve(current: current)
-        try unlocked.rekey(passphrase: passphrase, parameters: params, targetMilliseconds: target, action: "kdf-set")
+        try unlocked.rewrap(passphrase: passphrase, parameters: params, targetMilliseconds: target, action: "kdf-set")
         Output.line("KDF set: argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit)")
     }
 }

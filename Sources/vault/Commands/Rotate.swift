@@ -100,7 +100,10 @@ struct Remove: ParsableCommand {
 struct Passwd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passwd",
-        abstract: "Change the passphrase (rewraps the master key; no token is re-encrypted).")
+        abstract: "Change the passphrase (rewraps the master key; no token is re-encrypted).",
+        discussion: """
+            O(1): only the header changes. The master key stays the same, so a copy of the old             header (an old backup, or the file copied before) plus the old passphrase still             decrypts every token, including ones added later. If the passphrase leaked, use             `vault rekey`.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("Read the new passphrase from this file instead of prompting twice.", valueName: "path"))
@@ -113,7 +116,7 @@ struct Passwd: ParsableCommand {
         let (params, target) = try kdf.resolve(current: try unlocked.kdfParameters())
         let source: PassphraseSource = newPassphraseFile.map { .file($0) } ?? .terminal
         let newPassphrase = try source.read(prompt: "New vault passphrase: ", confirm: true)
-        try unlocked.rekey(passphrase: newPassphrase, parameters: params, targetMilliseconds: target, action: "passwd")
+        try unlocked.rewrap(passphrase: newPassphrase, parameters: params, targetMilliseconds: target, action: "passwd")
         Output.line("passphrase changed (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
     }
 }

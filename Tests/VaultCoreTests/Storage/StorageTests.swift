@@ -116,7 +116,7 @@ struct StorageTests {
         }
         let header = { try f.raw().read { db in try Row.fetchOne(db, sql: "SELECT kdf_salt, wrap_nonce, wrapped_key FROM vault_header")! } }
         let before = try snapshot(), headerBefore = try header()
-        try u.rekey(passphrase: secure("new passphrase"), parameters: testKDF)
+        try u.rewrap(passphrase: secure("new passphrase"), parameters: testKDF)
         #expect(try snapshot() == before)
         #expect(try header() != headerBefore)
         #expect(before.count == 1000)

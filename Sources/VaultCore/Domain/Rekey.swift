@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+
+/// What `rekey` did.
+public struct RekeyResult: Sendable, Equatable {
+    public var tokens: Int
+    public var versions: Int
+    /// Audit rows sealed under earlier master keys, now verified through `audit_key_epochs`.
+    public var archivedAuditRows: Int64
+}
+
+extension UnlockedVault {
+    /// The audit keys of earlier master keys, opened and checked: each box holds
+    /// `u64be(first_seq) || u64be(last_seq) || audit key` under the archive key, its range must
+    /// equal its row's, and the ranges must run from 1 without gap or overlap.
+    func auditEpochs(_ db: Database) throws -> [AuditKeyEpoch] {
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM audit_key_epochs NOT INDEXED ORDER BY first_seq")
+        guard !rows.isEmpty else { return [] }
+        let archive = master.subkey(context: MasterKey.archiveContext)
+        var out: [AuditKeyEpoch] = []
+        var next: Int64 = 1
+        for row in rows {
+            let t = "audit_key_epochs"
+            let first = try row.integer("first_seq", t), last = try row.integer("last_seq", t)
+            guard first == next, last >= first,
+                  let plain = SecretBox.open(ciphertext: Array(try row.blob("sealed_key", t)), nonce: Array(try row.blob("nonce", t)), key: archive),
+                  plain.count == 48,
+                  plain.withUnsafeBytes({ Array($0[0..<16]) }) == Self.epochPrefix(first: first, last: last) else {
+                throw VaultError.corruptVault(reason: "the audit key for rows \(first)...\(last) failed authentication (audit_key_epochs was edited)")
+            }
+            out.append(AuditKeyEpoch(first: first, last: last, key: plain.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[16..<48])) }))
+            next = last + 1
+        }
+        return out
+    }
+
+    static func epochPrefix(first: Int64, last: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        withUnsafeBytes(of: UInt64(first).bigEndian) { out += $0 }
+        withUnsafeBytes(of: UInt64(last).bigEndian) { out += $0 }
+        return out
+    }
+
+    /// Replaces the master key: a new random master key wrapped under `passphrase` (new salt),
+    /// every kept version opened and sealed again under the new token key (fresh nonces, same
+    /// binding), every metadata and state MAC recomputed, the earlier audit keys kept sealed under
+    /// the new master so `audit verify` still checks the whole history, all in one transaction.
+    /// Unlike `rewrap` (passwd, kdf set), a copy of the old header plus the old passphrase then
+    /// opens nothing written after the rekey. O(versions); `progress(done, total)` per version.
+    /// Refuses (changing nothing) when any token fails its checks: run `vault doctor` first.
+    public func rekey(passphrase: borrowing SecureBytes, parameters: KDFParameters, targetMilliseconds: Int64? = nil,
+                      progress: ((Int, Int) -> Void)? = nil) throws(VaultError) -> RekeyResult {
+        try parameters.validate()
+        try Passphrase.validate(passphrase)
+        let salt = Sodium.randomBytes(KDF.saltBytes)
+        let kek = try KDF.deriveKEK(passphrase: passphrase, salt: salt, parameters: parameters)
+        let newMaster = MasterKey.generate()
+        let (wrapNonce, wrapped) = newMaster.wrap(vaultID: vaultID, kek: kek)
+        let newTokenKey = newMaster.subkey(context: MasterKey.tokenContext)
+        let newMetaKey = newMaster.subkey(context: MasterKey.metadataContext)
+        let newAuditKey = newMaster.subkey(context: MasterKey.auditContext)
+        let newArchive = newMaster.subkey(context: MasterKey.archiveContext)
+        let details = ["ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit)]
+        do throws(VaultError) {
+            // Written by hand rather than through `perform`: its audit row must be sealed under
+            // the *new* audit key, as the first row of the new epoch.
+            return try vault.store.write { db in
+                // 1. Everything pending is sealed under the old key: the old epoch ends here.
+                try AuditChain.sealPending(db, key: auditKey)
+                let lastOld = try AuditRecord.lastSealed(db)?.seq ?? 0
+                let oldEpochs = try auditEpochs(db)
+                // 2. Every token, checked as any use would, then re-sealed.
+                let names = try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name")
+                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM token_versions") ?? 0
+                var done = 0
+                var scratch = SecureBytes(capacity: 4096, empty: true)
+                var sealScratch = SecureBytes(capacity: 4096, empty: true)
+                for name in names {
+                    let t = try resolve(db, name)
+                    let id = t.record.id!
+                    for v in try VersionState.all(tokenID: id, db) {
+                        guard let row = try TokenVersionRecord.version(v.version, tokenID: id, db) else { continue }
+                        let range = try open(row, tokenID: id, version: v.version, name: name, into: &scratch)
+                        let binding = try SealedEntry.binding(vaultID: vaultID, tokenID: id, version: v.version)
+                        let (nonce, ciphertext) = scratch.withUnsafeBytes { raw in
+                            SealedEntry.seal(UnsafeRawBufferPointer(rebasing: raw[range]), binding: binding, key: newTokenKey, scratch: &sealScratch)
+                        }
+                        scratch.reset()
+                        try db.execute(sql: "UPDATE token_versions SET nonce = ?, ciphertext = ? WHERE token_id = ? AND version = ?",
+                                       arguments: [Data(nonce), Data(ciphertext), id, v.version])
+                        done += 1
+                        if let progress, done % 200 == 0 || done == total { progress(done, total) }
+                    }
+                    var record = t.record
+                    record.metaMac = Data(MetadataMAC.mac(key: newMetaKey, vaultID: vaultID, record))
+                    try record.updateMetaMac(db)
+                    let versions = try VersionState.all(tokenID: id, db)
+                    record.stateMac = Data(try StateMAC.mac(key: newMetaKey, vaultID: vaultID, tokenID: id, stateSeq: record.stateSeq!, versions: versions))
+                    try record.updateState(db)
+                }
+                // 3. Earlier audit keys, and now the old one, sealed under the new master.
+                try db.execute(sql: "DELETE FROM audit_key_epochs")
+                var archive: [(Int64, Int64, [UInt8], [UInt8])] = []
+                for e in oldEpochs {
+                    let sealed = Self.sealEpoch(first: e.first, last: e.last, key: e.key, under: newArchive)
+                    archive.append((e.first, e.last, sealed.nonce, sealed.ciphertext))
+                }
+                let firstOld = (oldEpochs.last?.last ?? 0) + 1
+                if lastOld >= firstOld {
+                    let sealed = Self.sealEpoch(first: firstOld, last: lastOld, key: auditKey, under: newArchive)
+                    archive.append((firstOld, lastOld, sealed.nonce, sealed.ciphertext))
+                }
+                for (first, last, nonce, box) in archive {
+                    try db.execute(sql: "INSERT INTO audit_key_epochs (first_seq, last_seq, nonce, sealed_key) VALUES (?, ?, ?, ?)",
+                                   arguments: [first, last, Data(nonce), Data(box)])
+                }
+                // 4. The header: the new master under the new KEK.
+                guard var header = try VaultHeaderRecord.fetch(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
+                header.kdfOps = Int64(parameters.opsLimit)
+                header.kdfMem = Int64(parameters.memLimit)
+                header.kdfSalt = Data(salt)
+                header.kdfTargetMs = targetMilliseconds
+                header.wrapNonce = Data(wrapNonce)
+                header.wrappedKey = Data(wrapped)
+                header.updatedAt = Timestamp.seconds(now)
+                try header.update(db)
+                try faultInjection?("rekey.beforeCommit")
+                // 5. This command's row, the first of the new epoch.
+                var d = details
+                d["tokens"] = "\(names.count)"; d["versions"] = "\(done)"; d["archived_rows"] = "\(lastOld)"
+                try vault.appendAudit(db, action: "rekey", details: d)
+                try AuditChain.sealPending(db, key: newAuditKey)
+                return RekeyResult(tokens: names.count, versions: done, archivedAuditRows: lastOld)
+            }
+        } catch {
+            recordFailure("rekey", subjects: [], details: details, error: error)
+            throw error
+        }
+    }
+
+    static func sealEpoch(first: Int64, last: Int64, key: borrowing SecureBytes, under archive: borrowing SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
+        var plain = SecureBytes(capacity: 48, empty: true)
+        epochPrefix(first: first, last: last).withUnsafeBytes { plain.append($0) }
+        plain.append(key)
+        return SecretBox.seal(plain, key: archive)
+    }
+}

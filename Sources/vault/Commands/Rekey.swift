@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct Rekey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rekey",
+        abstract: "Replace the master key and the passphrase; re-encrypt every kept version.",
+        discussion: """
+            For a passphrase (or a copy of the file) you believe leaked: a new random master key, \
+            wrapped under a new passphrase, and every kept version, metadata MAC and state MAC \
+            sealed again under it, in one transaction. An old copy of the file plus the old \
+            passphrase then opens nothing stored after the rekey (it still opens what that copy \
+            held). `audit verify` still checks the whole history: earlier audit keys are kept, \
+            sealed under the new master. O(versions), with a progress bar on a terminal. \
+            `vault passwd` is O(1) and does not do this.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("Read the new passphrase from this file instead of prompting twice.", valueName: "path"))
+    var newPassphraseFile: String?
+    @OptionGroup var kdf: KDFOptions
+
+    func run() throws {
+        let vault = try global.openVault()
+        let unlocked = try global.unlock(vault)
+        let (params, target) = try kdf.resolve(current: try unlocked.kdfParameters())
+        let source: PassphraseSource = newPassphraseFile.map { .file($0) } ?? .terminal
+        let newPassphrase = try source.read(prompt: "New vault passphrase: ", confirm: true)
+        let showProgress = isatty(2) == 1
+        let result = try unlocked.rekey(passphrase: newPassphrase, parameters: params, targetMilliseconds: target,
+                                        progress: showProgress ? { done, total in Output.progress(done, of: total, done: done == total) } : nil)
+        Output.line("rekeyed: new master key and passphrase; \(result.versions) version\(result.versions == 1 ? "" : "s") of \(result.tokens) token\(result.tokens == 1 ? "" : "s") re-encrypted; audit rows 1-\(result.archivedAuditRows) stay verifiable under their earlier key")
+        Output.hint("old backups still open with the old passphrase: destroy them, or keep them as safely as the old passphrase")
+    }
+}
