@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+@testable import VaultCore
+
+/// The known-answer vectors printed in SECURITY.md ("Known-answer vectors"), computed there by
+/// scripts/kat.py from the spec alone; here the implementation must produce the same bytes.
+@Suite("Known-answer vectors (SECURITY.md)")
+struct KnownAnswerTests {
+    static func bytes(_ hex: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = hex.startIndex
+        while i < hex.endIndex {
+            let j = hex.index(i, offsetBy: 2)
+            out.append(UInt8(hex[i..<j], radix: 16)!)
+            i = j
+        }
+        return out
+    }
+
+    static func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ b: borrowing SecureBytes) -> String { b.withUnsafeBytes { hex(Array($0)) } }
+
+    /// The master key 00 01 … 1f.
+    var master: MasterKey {
+        var key = SecureBytes(capacity: 32, empty: true)
+        for b in 0..<32 { key.append(UInt8(b)) }
+        return MasterKey(key: key)
+    }
+    let vaultID = (0xA0..<0xB0).map(UInt8.init)
+
+    @Test("subkeys from a master key")
+    func subkeys() {
+        #expect(Self.hex(master.subkey(context: "V1VTOKEN")) == "a0eabc9f4d2701d08b97b7cea3f63ebab61ddfb8cb806258dd3d6a5bbc796b92")
+        #expect(Self.hex(master.subkey(context: "V1VAUDIT")) == "54b0359d3562184cafba736525de5e0bf50c8543550d7b1e8bef2a23a683c010")
+        #expect(Self.hex(master.subkey(context: "V1VMETA_")) == "8c157b5d3840fb4bfae630e69c3dfb3bd11a75c76c499cadc58384cad4bdc732")
+        #expect(Self.hex(master.subkey(context: "V1VAKEYS")) == "2e8a28c70f83994a60c27d02d443dbf3fc872c1e6f42289082444075cbbd2af3")
+    }
+
+    @Test("a metadata MAC")
+    func metadataMAC() {
+        let t = TokenRecord(id: 1, name: "siem", region: "eu", baseUrl: "https://api.eu.xdr.trendmicro.com", role: "SIEM",
+                            description: nil, permissions: #"["a","b"]"#, createdAt: 1_767_225_600, metaMac: nil)
+        #expect(Self.hex(MetadataMAC.mac(key: master.subkey(context: "V1VMETA_"), vaultID: vaultID, t))
+                == "b6b5615446a2239e273edac9b06f3fd79e2c762e2ea08ca263583a686bb53383")
+    }
+
+    @Test("an audit MAC chain of two rows")
+    func auditChain() {
+        let key = master.subkey(context: "V1VAUDIT")
+        let row1 = AuditRecord(seq: 1, at: "2027-01-01T00:00:00.000Z", action: "init", tokens: "[]", outcome: "ok", reason: nil,
+                               details: #"{"state":"sealed"}"#, osUser: "u", uid: 7, host: "h", pid: 9, mac: nil)
+        let row2 = AuditRecord(seq: 2, at: "2027-01-01T00:00:01.000Z", action: "add", tokens: #"[{"name":"siem","version":1}]"#,
+                               outcome: "ok", reason: nil, details: #"{"region":"eu","state":"sealed"}"#, osUser: "u", uid: 7, host: "h", pid: 10, mac: nil)
+        let mac1 = AuditChain.mac(key: key, previous: AuditChain.genesis, row: row1)
+        #expect(Self.hex(mac1) == "47cddd7e25ab9f14b1a4b10290e80ec64e3f11279f0dc0626fd2c612a86f7090")
+        #expect(Self.hex(AuditChain.mac(key: key, previous: mac1, row: row2)) == "b818690be7332c2da6b3fc4b5842374fa8c80c65156ce9ce8a4b20ce193a40b3")
+    }
+
+    @Test("one sealed version opens to its token under its binding, and only under it")
+    func sealedVersion() throws {
+        let key = master.subkey(context: "V1VTOKEN")
+        let nonce = Self.bytes("404142434445464748494a4b4c4d4e4f5051525354555657")
+        let ct = Self.bytes("366802fd173d901c21fe39bb7cd5c8e9b004aaa84c13d46701c1e73ad70a645a24de7fc8c7f6bc7967ffb16b6b87a5d93e3360c4d1b4df1498")
+        guard let opened = SealedEntry.open(ciphertext: ct, nonce: nonce, binding: try SealedEntry.binding(vaultID: vaultID, tokenID: 1, version: 1), key: key) else {
+            Issue.record("the known sealed version does not open"); return
+        }
+        #expect(string(opened) == "eyJ.kat-token")
+        let wrongVersion = SealedEntry.open(ciphertext: ct, nonce: nonce, binding: try SealedEntry.binding(vaultID: vaultID, tokenID: 1, version: 2), key: key)
+        let refused = wrongVersion == nil
+        #expect(refused)
+        #expect(throws: VaultError.self) { try SealedEntry.binding(vaultID: vaultID, tokenID: 1, version: 4_294_967_297) }
+    }
+
+    @Test("a state MAC")
+    func stateMAC() throws {
+        let versions = [VersionState(version: 1, createdAt: 1_767_225_600, expiresAt: 1_798_761_600, retiredAt: nil,
+                                     nonce: Data(Self.bytes("404142434445464748494a4b4c4d4e4f5051525354555657")))]
+        #expect(Self.hex(try StateMAC.mac(key: master.subkey(context: "V1VMETA_"), vaultID: vaultID, tokenID: 1, stateSeq: 2, versions: versions))
+                == "e94ce25e44b7a9920e4ff63c9465846e056e8d1d82b693aa786cf59ab3c2a4a0")
+    }
+
+    @Test("the vectors in SECURITY.md are the ones tested here")
+    func specText() throws {
+        let spec = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("SECURITY.md"), encoding: .utf8)
+        for v in ["a0eabc9f4d2701d08b97b7cea3f63ebab61ddfb8cb806258dd3d6a5bbc796b92", "b6b5615446a2239e273edac9b06f3fd79e2c762e2ea08ca263583a686bb53383",
+                  "b818690be7332c2da6b3fc4b5842374fa8c80c65156ce9ce8a4b20ce193a40b3", "e94ce25e44b7a9920e4ff63c9465846e056e8d1d82b693aa786cf59ab3c2a4a0",
+                  "366802fd173d901c21fe39bb7cd5c8e9b004aaa84c13d46701c1e73ad70a645a24de7fc8c7f6bc7967ffb16b6b87a5d93e3360c4d1b4df1498"] {
+            #expect(spec.contains(v), "SECURITY.md lacks \(v)")
+        }
+    }
+}
