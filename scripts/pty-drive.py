@@ -4,14 +4,17 @@
     pty-drive.py STEPS_JSON COMMAND [ARGS...]
 
 STEPS_JSON is a list of [expected_text, reply]; each reply is sent once expected_text has appeared
-since the previous step. Prints {"status": exit code (negative = signal), "output": everything
-the terminal showed}. A step not satisfied within 30 s aborts with exit 2 (a safety net only).
+since the previous step. The reply "<SIGTERM>" sends SIGTERM to the command instead of typing. Prints {"status": exit code (negative = signal), "output": everything
+the terminal showed, "echo": whether echo was on when it ended}. A step not satisfied within 30 s aborts with exit 2 (a safety net only).
 """
-import json, os, pty, select, sys, time
+import json, os, pty, select, signal, sys, termios, time
 
 steps = json.loads(sys.argv[1])
 pid, fd = pty.fork()
 if pid == 0:
+    # The test runner's threads block most signals and children inherit that mask: give the
+    # command the ordinary one a shell would.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     os.execv(sys.argv[2], sys.argv[2:])
 
 seen = b""
@@ -38,9 +41,16 @@ for expected, reply in steps:
             print(json.dumps({"status": 2, "output": seen.decode("utf-8", "replace"), "error": "never saw %r" % expected}))
             sys.exit(2)
     pos = seen.index(expected.encode(), pos) + len(expected)
-    os.write(fd, reply.encode("latin-1"))
+    if reply == "<SIGTERM>":
+        os.kill(pid, 15)
+    else:
+        os.write(fd, reply.encode("latin-1"))
 
 while read_some(time.time() + 30):
     pass
 _, status = os.waitpid(pid, 0)
-print(json.dumps({"status": os.waitstatus_to_exitcode(status), "output": seen.decode("utf-8", "replace")}))
+try:  # the terminal's settings as the command left them (the master reports the slave's)
+    echo = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+except termios.error:
+    echo = None
+print(json.dumps({"status": os.waitstatus_to_exitcode(status), "output": seen.decode("utf-8", "replace"), "echo": echo}))

@@ -7,21 +7,26 @@ struct TerminalTests {
         .deletingLastPathComponent().appendingPathComponent("scripts/pty-drive.py").path
 
     /// Runs `vault ARGS` on a pty, answering `steps`; no passphrase file in the environment.
-    func onTTY(_ c: CLI, _ args: [String], _ steps: [(String, String)]) -> (status: Int, output: String) {
+    func onTTY(_ c: CLI, _ args: [String], _ steps: [(String, String)]) -> (status: Int, output: String, echo: Bool?) {
+        onTTYCommand(c, [CLI.binary] + args, steps)
+    }
+
+    /// Runs any command line on a pty (the same environment).
+    func onTTYCommand(_ c: CLI, _ argv: [String], _ steps: [(String, String)]) -> (status: Int, output: String, echo: Bool?) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var env = c.env
         env["V1VAULT_PASSPHRASE_FILE"] = nil
         p.environment = env
         let stepsJSON = String(decoding: try! JSONSerialization.data(withJSONObject: steps.map { [$0.0, $0.1] }), as: UTF8.self)
-        p.arguments = ["python3", Self.driver, stepsJSON, CLI.binary] + args
+        p.arguments = ["python3", Self.driver, stepsJSON] + argv
         let out = Pipe()
         p.standardOutput = out
         try! p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let obj = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-        return (obj["status"] as? Int ?? -999, obj["output"] as? String ?? String(decoding: data, as: UTF8.self))
+        return (obj["status"] as? Int ?? -999, obj["output"] as? String ?? String(decoding: data, as: UTF8.self), obj["echo"] as? Bool)
     }
 
     @Test("init asks twice with echo off; the passphrase never appears on screen")
@@ -79,5 +84,37 @@ struct TerminalTests {
         let yes = onTTY(c, ["remove", "k"], [("[y/N] ", "y\r"), ("Vault passphrase: ", "correct horse battery\r")])
         #expect(yes.status == 0 && yes.output.contains("removed k (1 version)"), "\(yes.output)")
         #expect(c.run("show", "k").status == 9)
+    }
+}
+
+@Suite("prompts on a real terminal: two processes, signals (pty)")
+struct TerminalSharingTests {
+    @Test("14: two vault processes prompting on one terminal take turns; echo is on again afterwards")
+    func twoPrompts() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "eyJ.piped-token")
+        let script = "\"$0\" export a --format raw | \"$0\" add b; echo \"rc=$?\"; stty -a"
+        let r = TerminalTests().onTTYCommand(c, ["/bin/sh", "-c", script, CLI.binary],
+                                             [("Vault passphrase: ", "correct horse battery\r"), ("Vault passphrase: ", "correct horse battery\r")])
+        #expect(r.status == 0 && r.output.contains("rc=0") && r.output.contains("stored b version 1"), "\(r.output)")
+        #expect(!r.output.contains("correct horse"), "a passphrase was echoed: \(r.output)")
+        let flags = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == ";" })
+        #expect(flags.contains("echo") && !flags.contains("-echo") && flags.contains("icanon"), "\(r.output)")
+        #expect(c.run("export", "b", "--format", "raw").out == "eyJ.piped-token")
+    }
+
+    @Test("15: a signal at the passphrase prompt restores the terminal and leaves no -o file")
+    func signalAtPrompt() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "eyJ.a")
+        let out = c.dir + "/out.env"
+        let r = TerminalTests().onTTY(c, ["export", "a", "-o", out], [("Vault passphrase: ", "<SIGTERM>")])
+        #expect(r.status == -15, "\(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: c.dir))?.filter { $0.contains("v1vault-") } ?? []
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }

@@ -61,12 +61,15 @@ public enum PassphraseSource: Equatable, Sendable {
             p = SecureBytes(copying: UnsafeRawBufferPointer(start: value, count: len))
         case .terminal:
             let tty = try Terminal.open()
-            let first = try tty.readHidden(prompt: prompt, max: Passphrase.maxBytes, what: "passphrase")
-            if confirm {
-                let second = try tty.readHidden(prompt: "Repeat passphrase: ", max: Passphrase.maxBytes, what: "passphrase")
-                guard first.constantTimeEquals(second) else { throw .passphraseMismatch }
+            // Both prompts under one hold of the terminal, so no other prompt comes between.
+            p = try tty.exclusive { () throws(VaultError) -> SecureBytes in
+                let first = try tty.readHidden(prompt: prompt, max: Passphrase.maxBytes, what: "passphrase")
+                if confirm {
+                    let second = try tty.readHidden(prompt: "Repeat passphrase: ", max: Passphrase.maxBytes, what: "passphrase")
+                    guard first.constantTimeEquals(second) else { throw .passphraseMismatch }
+                }
+                return first
             }
-            p = first
         }
         try Passphrase.validate(p)
         return p
@@ -156,18 +159,71 @@ public enum SecretInput {
 /// never stdout, so `vault … > file` stays clean.
 public final class Terminal {
     let fd: Int32
+    /// The terminal device itself (/dev/pts/N), flocked exclusively while a prompt runs: two
+    /// `vault` processes prompting on one terminal at once (`vault export a | vault add b`) take
+    /// turns, so neither reads the other's keystrokes nor saves the other's echo-off state as
+    /// "the state to restore". Held only during prompts — `add` holding it while it waits for
+    /// its token on a pipe from `export` would deadlock the pair.
+    let lockFD: Int32
+    private var lockDepth = 0
 
-    private init(fd: Int32) { self.fd = fd }
-    deinit { close(fd) }
+    private init(fd: Int32, lockFD: Int32) { self.fd = fd; self.lockFD = lockFD }
+    deinit {
+        close(fd)
+        if lockFD >= 0 { close(lockFD) }
+    }
 
-    /// Opens /dev/tty; throws `passphraseUnavailable` when there is no controlling terminal.
+    /// Opens /dev/tty and waits for the terminal's prompt lock; throws `passphraseUnavailable`
+    /// when there is no controlling terminal.
     public static func open() throws(VaultError) -> Terminal {
         let fd = Glibc.open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else {
             throw .passphraseUnavailable(reason: "no terminal to prompt on and no passphrase source given",
                                          hint: "use --passphrase-file PATH, --passphrase-fd N or V1VAULT_PASSPHRASE_FILE")
         }
-        return Terminal(fd: fd)
+        // /dev/tty is one node for every terminal; lock the device this one really is.
+        let lockFD = controllingDevice().map { Glibc.open($0, O_RDONLY | O_NOCTTY | O_CLOEXEC) } ?? -1
+        return Terminal(fd: fd, lockFD: lockFD)
+    }
+
+    /// The path of the controlling terminal's device (/dev/pts/N or /dev/ttyN), from the
+    /// `tty_nr` field of /proc/self/stat, checked against the node's device number; nil if
+    /// unknown (then prompts are not serialised). ttyname() on a descriptor opened through
+    /// /dev/tty returns "/dev/tty", which would serialise every terminal of the machine.
+    static func controllingDevice() -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 4, let nr = UInt32(fields[4]), nr != 0 else { return nil }
+        let major = (nr >> 8) & 0xfff, minor = (nr & 0xff) | ((nr >> 12) & 0xfff00)
+        let candidates = (136...143).contains(major) ? ["/dev/pts/\((major - 136) * 256 + minor)"] : ["/dev/tty\(minor)", "/dev/ttyS\(minor)"]
+        for path in candidates {
+            var st = stat()
+            if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR {
+                let rdev = UInt64(st.st_rdev)  // glibc's encoding of major/minor in dev_t
+                let maj = UInt32(truncatingIfNeeded: ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~UInt64(0xfff)))
+                let min = UInt32(truncatingIfNeeded: (rdev & 0xff) | ((rdev >> 12) & ~UInt64(0xff)))
+                if maj == major && min == minor { return path }
+            }
+        }
+        return nil
+    }
+
+    /// Runs `body` holding the terminal's prompt lock (re-entrant within this object); says so
+    /// on the terminal if another process holds it.
+    public func exclusive<T: ~Copyable>(_ body: () throws(VaultError) -> T) throws(VaultError) -> T {
+        if lockFD >= 0 && lockDepth == 0 {
+            if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+                write("(waiting for another vault prompt on this terminal)\n")
+                while flock(lockFD, LOCK_EX) != 0 && errno == EINTR {}
+            }
+        }
+        lockDepth += 1
+        defer {
+            lockDepth -= 1
+            if lockFD >= 0 && lockDepth == 0 { flock(lockFD, LOCK_UN) }
+        }
+        return try body()
     }
 
     public static var stdinIsTerminal: Bool { isatty(0) == 1 }
@@ -180,6 +236,10 @@ public final class Terminal {
     /// Reads one line with echo off. Handles backspace and Ctrl-U itself; Ctrl-C and Ctrl-D on an
     /// empty line cancel (`cancelled`), leaving the terminal as it was.
     public func readHidden(prompt: String, max: Int, what: String) throws(VaultError) -> SecureBytes {
+        try exclusive { () throws(VaultError) -> SecureBytes in try readHiddenLocked(prompt: prompt, max: max, what: what) }
+    }
+
+    func readHiddenLocked(prompt: String, max: Int, what: String) throws(VaultError) -> SecureBytes {
         var saved = termios()
         guard tcgetattr(fd, &saved) == 0 else { throw .io(reason: "cannot configure the terminal") }
         var raw = saved
@@ -188,10 +248,12 @@ public final class Terminal {
             cc[Int(VMIN)] = 1
             cc[Int(VTIME)] = 0
         }
+        Interrupt.guardTerminal(fd: fd, saved: saved)
         tcsetattr(fd, TCSAFLUSH, &raw)
         defer {
             var restore = saved
             tcsetattr(fd, TCSAFLUSH, &restore)
+            Interrupt.releaseTerminal()
             write("\n")
         }
         write(prompt)
@@ -225,6 +287,10 @@ public final class Terminal {
 
     /// Asks a yes/no question with echo on; only `y` or `yes` confirms.
     public func confirm(_ question: String) throws(VaultError) -> Bool {
+        try exclusive { () throws(VaultError) -> Bool in try confirmLocked(question) }
+    }
+
+    func confirmLocked(_ question: String) throws(VaultError) -> Bool {
         write(question + " [y/N] ")
         var line: [UInt8] = []
         var byte: UInt8 = 0

@@ -126,8 +126,18 @@ final class OutputFile {
     let fd: Int32
     let tempPath: String?
     private var done = false
+    private var closed = false
+    /// Until written, a signal (Ctrl-C at the passphrase prompt) removes the empty file.
+    private let signalSlot: Int?
 
-    private init(path: String, fd: Int32, tempPath: String?) { self.path = path; self.fd = fd; self.tempPath = tempPath }
+    private init(path: String, fd: Int32, tempPath: String?) {
+        self.path = path; self.fd = fd; self.tempPath = tempPath
+        signalSlot = Interrupt.removeOnSignal(tempPath ?? path)
+    }
+
+    private func closeOnce() {
+        if !closed { close(fd); closed = true }
+    }
 
     static func create(_ path: String, replace: Bool) throws -> OutputFile {
         var st = stat()
@@ -155,18 +165,20 @@ final class OutputFile {
     func write(_ bytes: borrowing SecureBytes) throws {
         try Output.writeSecret(bytes, fd: fd)
         guard fsync(fd) == 0 else { throw VaultError.io(reason: "cannot write \(path): \(String(cString: strerror(errno)))") }
-        close(fd)
+        closeOnce()
         if let tempPath, rename(tempPath, path) != 0 {
             throw VaultError.io(reason: "cannot replace \(path): \(String(cString: strerror(errno)))")
         }
+        Interrupt.keep(signalSlot)
         done = true
     }
 
     /// Removes what was created when the export failed.
     func abandon() {
         guard !done else { return }
-        close(fd)
+        closeOnce()
         unlink(tempPath ?? path)
+        Interrupt.keep(signalSlot)
         done = true
     }
 
