@@ -431,6 +431,25 @@ struct HardeningCLITests {
     }
 }
 
+extension HardeningCLITests {
+    @Test("15: JSON import refuses duplicate keys, names entries (not lines), and a byte-order mark is not part of a name")
+    func importEdges() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let dup = c.run(["import", "-", "--format", "json"], stdin: Data(#"[{"name":"a","token":"eyJ.seen","\u0074oken":"eyJ.hidden"}]"#.utf8))
+        #expect(dup.status == 64 && dup.stderr.hasPrefix("error: the key \"token\" appears twice in one object"), "\(dup)")
+        let twice = c.run(["import", "-", "--format", "json"], stdin: Data(#"[{"name":"a","token":"eyJ.1"},{"name":"a","token":"eyJ.2"}]"#.utf8))
+        #expect(twice.status == 64 && twice.stderr.hasPrefix("error: entry 2: duplicate name a in the input"), "\(twice)")
+        let listed = try JSONSerialization.jsonObject(with: c.run("list", "--json").stdout) as? [Any]
+        #expect(listed?.isEmpty == true, "nothing was imported")
+        let bom = c.run(["import", "-"], stdin: Data([0xEF, 0xBB, 0xBF] + Array("bomtok=eyJ.bom\n".utf8)))
+        #expect(bom.status == 0, "\(bom)")
+        #expect(c.run("export", "bomtok", "--format", "raw").out == "eyJ.bom")
+        let bomJSON = c.run(["import", "-", "--format", "json"], stdin: Data([0xEF, 0xBB, 0xBF] + Array(#"[{"name":"bj","token":"eyJ.bj"}]"#.utf8)))
+        #expect(bomJSON.status == 0, "\(bomJSON)")
+    }
+}
+
 extension Data {
     init?(hexString: String) {
         var out = Data()

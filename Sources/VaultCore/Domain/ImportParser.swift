@@ -8,13 +8,16 @@ public final class ImportEntry {
     public let expires: Date?
     /// 1-based line number (dotenv) or array index + 1 (json); 0 when not from a file.
     public let line: Int
+    /// Whether `line` counts JSON array entries rather than lines.
+    public let isEntry: Bool
 
-    public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0) {
-        self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line
+    public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0, isEntry: Bool = false) {
+        self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line; self.isEntry = isEntry
     }
 
-    /// `line N: ` to start an error message with, or nothing when not from a file.
-    var at: String { line > 0 ? "line \(line): " : "" }
+    /// `line N: ` (dotenv) or `entry N: ` (json) to start an error message with, or nothing
+    /// when not from a file.
+    var at: String { line > 0 ? "\(isEntry ? "entry" : "line") \(line): " : "" }
 }
 
 /// Parsers for `vault import`. Input is untrusted; every error names its line or entry.
@@ -27,7 +30,8 @@ public enum ImportParser {
     /// copied from the secure input buffer into their own secure buffers.
     public static func dotenv(_ input: consuming SecureBytes, metadata: TokenMetadata, expires: Date?) throws(VaultError) -> [ImportEntry] {
         var found: [(name: String, range: Range<Int>, line: Int)] = []
-        var lineStart = 0
+        // A UTF-8 byte-order mark (editors on Windows add one) is not part of the first name.
+        var lineStart = Self.hasBOM(input) ? 3 : 0
         var lineNumber = 0
         let count = input.count
         while lineStart < count {
@@ -61,6 +65,43 @@ public enum ImportParser {
         return found.map { ImportEntry(name: $0.name, token: arena.view($0.range), metadata: metadata, expires: expires, line: $0.line) }
     }
 
+    static func hasBOM(_ input: borrowing SecureBytes) -> Bool {
+        input.count >= 3 && input[0] == 0xEF && input[1] == 0xBB && input[2] == 0xBF
+    }
+
+    /// The first key that occurs twice in one JSON object of `json` (decoded, so `"a"` and
+    /// `"\u0061"` are the same key), or nil. Foundation's parser silently keeps the last one,
+    /// which would import a token the user did not see as the value.
+    static func duplicateKey(_ json: UnsafeRawBufferPointer) -> String? {
+        var objects: [Set<String>?] = []   // per open bracket: the keys seen, nil for an array
+        var expectKey = false
+        var i = 0
+        while i < json.count {
+            let b = json[i]
+            switch b {
+            case UInt8(ascii: "{"): objects.append([]); expectKey = true
+            case UInt8(ascii: "["): objects.append(nil); expectKey = false
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): _ = objects.popLast(); expectKey = false
+            case UInt8(ascii: ","): expectKey = objects.last.map { $0 != nil } ?? false
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                while j < json.count && json[j] != UInt8(ascii: "\"") { j += json[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                if expectKey, j < json.count, var keys = objects.last ?? nil {
+                    let literal = Data(json[i...j])
+                    let key = (try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed)) as? String ?? String(decoding: literal, as: UTF8.self)
+                    if keys.contains(key) { return key }
+                    keys.insert(key)
+                    objects[objects.count - 1] = keys
+                    expectKey = false
+                }
+                i = j
+            default: break
+            }
+            i += 1
+        }
+        return nil
+    }
+
     static let jsonFields: Set<String> = ["name", "token", "region", "base_url", "expires", "role", "description", "permissions"]
 
     /// A JSON array of objects with `name`, `token` and optional `region`, `base_url`,
@@ -69,10 +110,17 @@ public enum ImportParser {
     public static func json(_ input: borrowing SecureBytes, defaults: TokenMetadata, expires: Date?, now: Date) throws(VaultError) -> [ImportEntry] {
         let parsed: Any
         do {
-            parsed = try input.withUnsafeBytes { buf in
-                try JSONSerialization.jsonObject(with: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buf.baseAddress!),
-                                                            count: buf.count, deallocator: .none))
+            let skip = Self.hasBOM(input) ? 3 : 0
+            parsed = try input.withUnsafeBytes { whole in
+                let buf = UnsafeRawBufferPointer(rebasing: whole[skip...])
+                if let key = duplicateKey(buf) {
+                    throw VaultError.invalidInput(reason: "the key \(displayName(key)) appears twice in one object", hint: "each entry may name each field once")
+                }
+                return try JSONSerialization.jsonObject(with: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buf.baseAddress ?? whole.baseAddress!),
+                                                                   count: buf.count, deallocator: .none))
             }
+        } catch let e as VaultError {
+            throw e
         } catch {
             throw .invalidInput(reason: "not valid JSON", hint: "expected an array of objects with \"name\" and \"token\"")
         }
@@ -108,7 +156,7 @@ public enum ImportParser {
                 let entryExpires = try string("expires").map { e throws(VaultError) in try ExpirySpec.parse(e, now: now) } ?? expires
                 var text = tokenText
                 let token = text.withUTF8 { arena.store(UnsafeRawBufferPointer($0)) }
-                entries.append(ImportEntry(name: name, token: token, metadata: meta, expires: entryExpires, line: i + 1))
+                entries.append(ImportEntry(name: name, token: token, metadata: meta, expires: entryExpires, line: i + 1, isEntry: true))
             } catch {
                 throw .invalidInput(reason: "\(at): \(error)", hint: nil)
             }
