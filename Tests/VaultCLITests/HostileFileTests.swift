@@ -496,8 +496,8 @@ struct HostileFileRedTeamTests {
         defer { c.cleanup() }
         h.sqlite3(c, restoreOldRows(c, from: old) + "UPDATE audit_log SET action = CAST(action AS BLOB) WHERE action = 'rotate';")
         let r = c.run("export", "a", "--format", "raw")
-        #expect(r.status == 7 && r.out.isEmpty, "\(r)")
-        #expect(r.stderr.contains("audit_log.action holds a blob"), "\(r)")
+        #expect(r.status == 14 && r.out.isEmpty, "\(r)")
+        #expect(r.stderr.contains("the audit log after its last change does not verify (audit row 5 was edited outside v1vault: audit_log.action holds a blob)"), "\(r)")
         let verify = c.run("audit", "verify")
         #expect(verify.status == 20 && verify.stderr.contains("was edited outside v1vault: audit_log.action holds a blob"), "\(verify)")
         #expect(c.run("doctor").status == 21)
@@ -561,21 +561,64 @@ struct HostileFileRedTeamTests {
         #expect(r.stderr.contains("its rows were rolled back"), "\(r)")
     }
 
-    @Test("a forged pending row cannot lock a token out: it is ignored, and sealed as an error row", arguments: [
+    @Test("a forged pending row claiming a change is refused, never laundered into the chain; removing it by hand recovers", arguments: [
         #"'rotate', '[{"name":"b"}]'"#, #"'add', '[{'"#,
     ])
     func forgedPendingRow(values: String) throws {
         let (c, _) = rotatedWithOldCopy()
         defer { c.cleanup() }
         h.sqlite3(c, "INSERT INTO audit_log (at, action, tokens, outcome, details, os_user, uid, host, pid) VALUES ('x', \(values), 'ok', '{}', 'u', 0, 'h', 1);")
+        let r = c.run("export", "b", "--format", "raw")
+        #expect(r.status == 7 && r.out.isEmpty, "\(r)")
+        #expect(r.stderr.contains("is not sealed, but v1vault writes such rows sealed"), "\(r)")
+        #expect(c.run("rotate", "b", stdin: "eyJ.b2").status == 7)
+        h.sqlite3(c, "DELETE FROM audit_log WHERE mac IS NULL AND os_user = 'u';")
         #expect(c.run("export", "b", "--format", "raw").out == "eyJ.b")
-        #expect(c.run("rotate", "b", stdin: "eyJ.b2").status == 0)
-        #expect(c.run("export", "b", "--format", "raw").out == "eyJ.b2")
-        #expect(c.run("export", "a", "--format", "raw").out == "eyJ.a-NEW")
-        let forged = c.audit(action: values.hasPrefix("'rotate'") ? "rotate" : "add").first { ($0["user"] as? String) == "u" }
-        #expect(forged?["outcome"] as? String == "error", "\(String(describing: forged))")
-        #expect((forged?["reason"] as? String)?.hasPrefix("written without the key") == true)
-        #expect(c.run("audit", "verify").status == 0)
+        // The removal stays on record: the forged row's seq is a gap in the chain.
+        let verify = c.run("audit", "verify")
+        #expect(verify.status == 20 && verify.stderr.contains("audit row 6 was deleted"), "\(verify)")
+    }
+
+    @Test("round 2: clearing sealed rows' MACs (to unseal history) is refused at the next unlock, by reveal, rekey and the upgrade alike")
+    func unsealedHistory() throws {
+        // (a) one token rolled back, the rows after it un-sealed
+        let (c, old) = rotatedWithOldCopy()
+        defer { c.cleanup() }
+        let rotateSeq = try c.rows("SELECT seq FROM audit_log WHERE action = 'rotate'")[0]
+        h.sqlite3(c, restoreOldRows(c, from: old) + "UPDATE audit_log SET mac = NULL WHERE seq >= \(rotateSeq);")
+        let r = c.run("show", "a", "--reveal")
+        #expect(r.status == 7 && !r.out.contains("eyJ.a"), "\(r)")
+        #expect(r.stderr.contains("(rotate) is not sealed, but v1vault writes such rows sealed"), "\(r)")
+        let newPass = c.dir + "/np"
+        precondition(FileManager.default.createFile(atPath: newPass, contents: Data("np\n".utf8), attributes: [.posixPermissions: 0o600]))
+        let rekey = c.run("rekey", "--new-passphrase-file", newPass, "--kdf-memory", "8M", "--kdf-ops", "1")
+        #expect(rekey.status == 7, "\(rekey)")
+        #expect(c.run(["export", "b"], stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": newPass]).status == 3)  // the passphrase did not change
+        // (b) a sealed row edited so it no longer names the token it changed
+        let (d, old2) = rotatedWithOldCopy()
+        defer { d.cleanup() }
+        h.sqlite3(d, restoreOldRows(d, from: old2) + "UPDATE audit_log SET tokens = '[{\"name\":\"zz\",\"version\":2}]' WHERE action = 'rotate';")
+        let edited = d.run("export", "a", "--format", "raw")
+        #expect(edited.status == 14 && edited.out.isEmpty, "\(edited)")
+        #expect(edited.stderr.contains("the audit log after its last change does not verify"), "\(edited)")
+    }
+
+    @Test("round 2: every MAC cleared and the file presented as schema 2: nothing is sealed, everything fails closed")
+    func allMacsClearedAndDowngraded() throws {
+        let (c, _) = rotatedWithOldCopy()
+        defer { c.cleanup() }
+        h.sqlite3(c, """
+            ALTER TABLE tokens DROP COLUMN state_mac; ALTER TABLE tokens DROP COLUMN state_seq; DROP INDEX audit_log_state_changes;
+            DROP TABLE audit_key_epochs;
+            DELETE FROM grdb_migrations WHERE identifier IN ('0003_token_state_mac', '0004_audit_key_epochs');
+            UPDATE token_versions SET retired_at = 1 WHERE version = 2 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
+            UPDATE token_versions SET retired_at = NULL, expires_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
+            UPDATE audit_log SET mac = NULL;
+            """)
+        let r = c.run("show", "a", "--reveal")
+        #expect(r.status != 0 && !r.out.contains("eyJ.a-OLD"), "\(r)")
+        #expect(c.audit(action: "seal-state").isEmpty)
+        #expect(c.run("export", "a", "--format", "raw").out.isEmpty)
     }
 
     @Test("out-of-range timestamps are a clean error (exit 7), never a crash", arguments: ["expires_at = 9223372036854775807", "created_at = -9223372036854775808", "expires_at = 1.5", "expires_at = 'soon'"])

@@ -126,26 +126,24 @@ enum AuditChain {
 
     /// Seals every unsealed row, in order, continuing from the last sealed row. Runs inside the
     /// caller's write transaction.
-    /// `own` is the row of the change being committed in this very transaction (the only
-    /// pending row that may legitimately claim a change).
+    /// The actions of commands that never unlock, whose rows stay pending until the next
+    /// unlocked write (and a failed unlock's own row).
+    static let mayBePending: Set<String> = ["list", "show", "history", "expiring", "audit", "backup", "doctor", "exec", "unlock"]
+
+    /// `own` is the row this very transaction appended (the only pending row of another kind).
     static func sealPending(_ db: Database, key: borrowing SecureBytes, own: Int64? = nil) throws {
         let last = try AuditRecord.lastSealed(db)
         var previous = last?.mac.map(Array.init) ?? genesis
         let pending = try AuditRecord.pending(after: last?.seq ?? 0, db)
-        for var row in pending {
-            // Pending rows are unauthenticated: anyone who can write the file can add them. One
-            // that claims a successful change of a token's versions (which v1vault only ever
-            // writes sealed, in the transaction that made the change) or whose token list is not
-            // JSON is sealed as what it is — an error row written without the key — so it can
-            // never count as a change in the freshness check (SECURITY.md, "Token state MAC").
-            let claimsChange = row.seq != own && row.outcome == "ok" && StateMAC.changingActionNames.contains(row.action)
-            let malformed = StateMAC.names(inTokens: row.tokens) == nil
-            if claimsChange || malformed {
-                row.outcome = "error"
-                row.reason = "written without the key: " + (malformed ? "its token list is not JSON" : "it claims a change v1vault did not seal")
-                if malformed { row.tokens = "[]" }
-                try db.execute(sql: "UPDATE audit_log SET outcome = ?, reason = ?, tokens = ? WHERE seq = ?",
-                               arguments: [row.outcome, row.reason, row.tokens, row.seq])
+        for row in pending {
+            // Pending rows are unauthenticated: anyone who can write the file can add them, or
+            // turn sealed rows back into pending ones by clearing their MACs. v1vault itself only
+            // leaves rows of commands that never unlock pending; any other pending row (a change,
+            // an export, an init, a row carrying the "state":"sealed" marker) is tampering, and
+            // sealing it would launder it into the authenticated chain. Refuse, changing nothing.
+            if row.seq != own && (!Self.mayBePending.contains(row.action) || row.details.contains(#""state":"sealed""#)) {
+                throw VaultError.corruptVault(reason: "audit row \(row.seq!) (\(Sanitize.display(row.action))) is not sealed, but v1vault writes such rows sealed: "
+                                              + "a sealed row's MAC was removed or the row was forged; nothing was changed (restore from a backup)")
             }
             let m = mac(key: key, previous: previous, row: row)
             try db.execute(sql: "UPDATE audit_log SET mac = ? WHERE seq = ?", arguments: [Data(m), row.seq])
@@ -155,12 +153,24 @@ enum AuditChain {
 
     /// Walks all rows in sequence order with the key of each row's epoch (`epochs`, from
     /// earlier master keys; `key` for rows after them) and reports the first problem.
-    static func verify(_ db: Database, key: borrowing SecureBytes, epochs: [AuditKeyEpoch] = [], expectHead: AuditHead?) throws -> AuditVerification {
+    /// With `from`, walks only the rows after that one, starting from its stored MAC (which the
+    /// next row's MAC covers): the freshness check of a token whose state names row `from`.
+    static func verify(_ db: Database, key: borrowing SecureBytes, epochs: [AuditKeyEpoch] = [], expectHead: AuditHead?,
+                       from: Int64 = 0) throws -> AuditVerification {
         var previous = genesis
         var lastSeq: Int64 = 0
         var result = AuditVerification(sealedRows: 0, pendingRows: 0, head: nil, problem: nil)
+        if from > 0 {
+            guard let start = try Row.fetchOne(db, sql: "SELECT * FROM audit_log NOT INDEXED WHERE seq = ?", arguments: [from]),
+                  let mac = try AuditRecord(row: start).mac else {
+                result.problem = .rowsMissing(after: from - 1, before: from + 1)
+                return result
+            }
+            previous = Array(mac)
+            lastSeq = from
+        }
         var firstPending: Int64?
-        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_log NOT INDEXED ORDER BY seq")
+        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_log NOT INDEXED WHERE seq > ? ORDER BY seq", arguments: [from])
         while let raw = try cursor.next() {
             let row: AuditRecord
             do {

@@ -69,6 +69,11 @@ extension UnlockedVault {
                 try AuditChain.sealPending(db, key: auditKey)
                 let lastOld = try AuditRecord.lastSealed(db)?.seq ?? 0
                 let oldEpochs = try auditEpochs(db)
+                // Never carry a history that does not verify into the new key.
+                let chain = try AuditChain.verify(db, key: auditKey, epochs: oldEpochs, expectHead: nil)
+                if let problem = chain.problem {
+                    throw VaultError.corruptVault(reason: "the audit chain does not verify (\(problem)); rekey changes nothing until it does")
+                }
                 // 2. Every token, checked as any use would, then re-sealed.
                 let names = try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name")
                 let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM token_versions") ?? 0
@@ -115,21 +120,14 @@ extension UnlockedVault {
                                    arguments: [first, last, Data(nonce), Data(box)])
                 }
                 // 4. The header: the new master under the new KEK.
-                guard var header = try VaultHeaderRecord.fetch(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
-                header.kdfOps = Int64(parameters.opsLimit)
-                header.kdfMem = Int64(parameters.memLimit)
-                header.kdfSalt = Data(salt)
-                header.kdfTargetMs = targetMilliseconds
-                header.wrapNonce = Data(wrapNonce)
-                header.wrappedKey = Data(wrapped)
-                header.updatedAt = Timestamp.seconds(now)
-                try header.update(db)
+                try VaultHeaderRecord.rewrap(db, parameters: parameters, targetMilliseconds: targetMilliseconds, salt: salt,
+                                             nonce: wrapNonce, wrapped: wrapped, now: Timestamp.seconds(now))
                 try faultInjection?("rekey.beforeCommit")
                 // 5. This command's row, the first of the new epoch.
                 var d = details
                 d["tokens"] = "\(names.count)"; d["versions"] = "\(done)"; d["archived_rows"] = "\(lastOld)"
-                try vault.appendAudit(db, action: "rekey", details: d)
-                try AuditChain.sealPending(db, key: newAuditKey)
+                let own = try vault.appendAudit(db, action: "rekey", details: d)
+                try AuditChain.sealPending(db, key: newAuditKey, own: own)
                 return RekeyResult(tokens: names.count, versions: done, archivedAuditRows: lastOld)
             }
         } catch {

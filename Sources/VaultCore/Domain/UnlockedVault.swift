@@ -148,16 +148,9 @@ public final class UnlockedVault {
         let (nonce, wrapped) = master.wrap(vaultID: vaultID, kek: kek)
         try perform(action, subjects: [], details: ["ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit)]) { w in
             let db = w.db
-            guard var header = try VaultHeaderRecord.fetch(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
-            header.kdfOps = Int64(parameters.opsLimit)
-            header.kdfMem = Int64(parameters.memLimit)
-            header.kdfSalt = Data(salt)
-            header.kdfTargetMs = targetMilliseconds
-            header.wrapNonce = Data(nonce)
-            header.wrappedKey = Data(wrapped)
-            header.updatedAt = Timestamp.seconds(now)
             try faultInjection?("\(action).header")
-            try header.update(db)
+            try VaultHeaderRecord.rewrap(db, parameters: parameters, targetMilliseconds: targetMilliseconds, salt: salt,
+                                         nonce: nonce, wrapped: wrapped, now: Timestamp.seconds(now))
         }
     }
 
@@ -228,7 +221,10 @@ public final class UnlockedVault {
                 return result
             }
         } catch {
-            let reported = bodyError ?? (releasesSecrets ? .auditWriteFailed(reason: error.description) : error)
+            // A file found tampered while sealing stays that error (exit 7); any other failure to
+            // write the row of a release is "no audit, no access" (exit 17).
+            let tampered: Bool = switch error { case .corruptVault, .schemaTampered: true; default: false }
+            let reported = bodyError ?? (releasesSecrets && !tampered ? .auditWriteFailed(reason: error.description) : error)
             recordFailure(action, subjects: subjects, details: details, error: reported)
             throw reported
         }
@@ -248,8 +244,8 @@ public final class UnlockedVault {
 
     func appendSealed(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
                       outcome: String = "ok", reason: String? = nil) throws {
-        try vault.appendAudit(db, action: action, subjects: subjects, details: details, outcome: outcome, reason: reason)
-        try AuditChain.sealPending(db, key: auditKey)
+        let seq = try vault.appendAudit(db, action: action, subjects: subjects, details: details, outcome: outcome, reason: reason)
+        try AuditChain.sealPending(db, key: auditKey, own: seq)
     }
 
     // MARK: - Metadata and state MACs
@@ -286,6 +282,16 @@ public final class UnlockedVault {
             throw .stateTampered(name: record.name, reason: "its current version, an expiry or a kept version was changed outside v1vault")
         }
         return current
+    }
+
+    /// Throws unless every sealed audit row after `seq` verifies (MAC chain from row `seq` on):
+    /// the freshness check below reads those rows, so an edited row — one that no longer names
+    /// the token it changed — must not pass for an honest one.
+    func checkTail(_ db: Database, from seq: Int64, name: String) throws {
+        let tail = try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil, from: seq)
+        if let problem = tail.problem {
+            throw VaultError.stateTampered(name: name, reason: "the audit log after its last change does not verify (\(problem))")
+        }
     }
 
     /// Throws if a successful audit row newer than the one the state MAC names changed this
@@ -347,7 +353,9 @@ public final class UnlockedVault {
                     SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND instr(details, '"state":"sealed"') > 0)
                     """) ?? true)
             }
-            guard chain.intact, !marked else { return [] }
+            // An intact chain with no sealed row at all proves nothing (every MAC may have been
+            // cleared); a real vault's `init` row is always sealed.
+            guard chain.intact, chain.sealedRows > 0, !marked else { return [] }
         }
         return try perform("seal-state", subjects: []) { w in
             var sealed: [String] = []
@@ -382,12 +390,13 @@ public final class UnlockedVault {
     /// against the audit log (unless the caller checks that for many tokens at once), then the
     /// requested version by primary key. Every id that binds a secret comes from what was
     /// asked for and authenticated, never from the row that came back.
-    func resolve(_ db: Database, _ name: String, version: Int? = nil, newestChange: Int64?? = nil) throws -> ResolvedToken {
+    func resolve(_ db: Database, _ name: String, version: Int? = nil, newestChange: Int64?? = nil, tailVerified: Bool = false) throws -> ResolvedToken {
         guard let record = try TokenRecord.named(name, db), record.name == name, let id = record.id, id >= 1 else {
             throw VaultError.tokenNotFound(name: name)
         }
         try checkMetadata(record)
         let current = try checkState(record, try VersionState.all(tokenID: id, db))
+        if !tailVerified { try checkTail(db, from: record.stateSeq!, name: name) }
         try checkFresh(record, newestChange: try newestChange ?? AuditRecord.stateChanges(after: record.stateSeq!, db)[name])
         let wanted = version ?? current.version
         guard (1...Int(UInt32.max)).contains(wanted),
@@ -496,9 +505,11 @@ public final class UnlockedVault {
     func decryptAll(_ db: Database, _ requests: [(name: String, version: Int?)], allowExpired: Bool) throws -> [RevealedToken] {
         // Few tokens: one pass each from its own state. Many: one pass from the oldest state.
         let oldest = try Int64.fetchOne(db, sql: "SELECT min(state_seq) FROM tokens") ?? 1
-        let changes: [String: Int64]? = requests.count <= 8 ? nil : try AuditRecord.stateChanges(after: oldest - 1, db)
+        let many = requests.count > 8
+        if many { try checkTail(db, from: oldest, name: requests[0].name) }
+        let changes: [String: Int64]? = many ? try AuditRecord.stateChanges(after: oldest - 1, db) : nil
         let rows = try requests.map { r -> (ResolvedToken, String?) in
-            let t = try resolve(db, r.name, version: r.version, newestChange: changes.map { $0[r.name] })
+            let t = try resolve(db, r.name, version: r.version, newestChange: changes.map { $0[r.name] }, tailVerified: many)
             return (t, try expiryWarning(name: r.name, version: t.target.version, expiresAt: t.target.expiresAt, allowExpired: allowExpired))
         }
         let capacity = rows.reduce(0) { $0 + max($1.0.target.ciphertext.count - SecretBox.macBytes - SealedEntry.bindingBytes, 0) }

@@ -57,11 +57,11 @@ public final class Vault {
             let auditKey = master.subkey(context: MasterKey.auditContext)
             try store.write { db in
                 try header.insert(db)
-                try vault.appendAudit(db, action: "init", details: [
+                let initSeq = try vault.appendAudit(db, action: "init", details: [
                     "kdf": "argon2id13", "ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit),
                     "state": "sealed",
                 ])
-                try AuditChain.sealPending(db, key: auditKey)
+                try AuditChain.sealPending(db, key: auditKey, own: initSeq)
             }
             return vault
         } catch {

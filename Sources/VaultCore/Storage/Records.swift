@@ -264,6 +264,21 @@ extension AuditRecord {
 // (statements in loops are cached per connection: `export --all` runs them once per token)
 
 extension VaultHeaderRecord {
+    /// Stores a new KDF salt and parameters and the master key wrapped under the KEK they give
+    /// (passwd, kdf set, rekey).
+    static func rewrap(_ db: Database, parameters: KDFParameters, targetMilliseconds: Int64?, salt: [UInt8],
+                       nonce: [UInt8], wrapped: [UInt8], now: Int64) throws {
+        guard var header = try fetch(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
+        header.kdfOps = Int64(parameters.opsLimit)
+        header.kdfMem = Int64(parameters.memLimit)
+        header.kdfSalt = Data(salt)
+        header.kdfTargetMs = targetMilliseconds
+        header.wrapNonce = Data(nonce)
+        header.wrappedKey = Data(wrapped)
+        header.updatedAt = now
+        try header.update(db)
+    }
+
     static func fetch(_ db: Database) throws -> VaultHeaderRecord? {
         try fetchOne(db, sql: "SELECT * FROM vault_header WHERE id = 1")
     }

@@ -17,16 +17,13 @@ struct Rekey: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("Read the new passphrase from this file instead of prompting twice.", valueName: "path"))
-    var newPassphraseFile: String?
-    @OptionGroup var kdf: KDFOptions
+    @OptionGroup var new: NewPassphraseOptions
 
     func run() throws {
         let vault = try global.openVault()
         let unlocked = try global.unlock(vault)
-        let (params, target) = try kdf.resolve(current: try unlocked.kdfParameters())
-        let source: PassphraseSource = newPassphraseFile.map { .file($0) } ?? .terminal
-        let newPassphrase = try source.read(prompt: "New vault passphrase: ", confirm: true)
+        let (params, target) = try new.kdf.resolve(current: try unlocked.kdfParameters())
+        let newPassphrase = try new.read()
         let showProgress = isatty(2) == 1
         let result = try unlocked.rekey(passphrase: newPassphrase, parameters: params, targetMilliseconds: target,
                                         progress: showProgress ? { done, total in Output.progress(done, of: total, done: done == total) } : nil)

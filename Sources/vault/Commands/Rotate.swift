@@ -97,6 +97,18 @@ struct Remove: ParsableCommand {
     }
 }
 
+/// The new passphrase and KDF cost, for `passwd` and `rekey`.
+struct NewPassphraseOptions: ParsableArguments {
+    @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("Read the new passphrase from this file instead of prompting twice.", valueName: "path"))
+    var newPassphraseFile: String?
+    @OptionGroup var kdf: KDFOptions
+
+    func read() throws -> SecureBytes {
+        let source: PassphraseSource = newPassphraseFile.map { .file($0) } ?? .terminal
+        return try source.read(prompt: "New vault passphrase: ", confirm: true)
+    }
+}
+
 struct Passwd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passwd",
@@ -106,16 +118,13 @@ struct Passwd: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("Read the new passphrase from this file instead of prompting twice.", valueName: "path"))
-    var newPassphraseFile: String?
-    @OptionGroup var kdf: KDFOptions
+    @OptionGroup var new: NewPassphraseOptions
 
     func run() throws {
         let vault = try global.openVault()
         let unlocked = try global.unlock(vault)
-        let (params, target) = try kdf.resolve(current: try unlocked.kdfParameters())
-        let source: PassphraseSource = newPassphraseFile.map { .file($0) } ?? .terminal
-        let newPassphrase = try source.read(prompt: "New vault passphrase: ", confirm: true)
+        let (params, target) = try new.kdf.resolve(current: try unlocked.kdfParameters())
+        let newPassphrase = try new.read()
         try unlocked.rewrap(passphrase: newPassphrase, parameters: params, targetMilliseconds: target, action: "passwd")
         Output.line("passphrase changed (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
     }

@@ -143,16 +143,28 @@ struct AuditChainTests {
     func unwritableBetweenUnlockAndWrite() throws {
         let f = try populated()
         let u = try f.unlocked()
-        // After the unlock, another process makes audit inserts fail (as a read-only file or a
-        // full disk would; a trigger does it deterministically, even for root).
+        // After the unlock, another process makes audit inserts fail (as a full disk would: the
+        // next seq is past SQLite's largest rowid, so the insert fails with SQLITE_FULL).
         try f.raw().write { db in
-            try db.execute(sql: "CREATE TRIGGER deny BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'denied'); END")
+            try db.execute(sql: "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'audit_log'")
         }
         #expect { try u.reveal("b") } throws: { error in
             if case .auditWriteFailed = error as? VaultError { return true } else { return false }
         }
         #expect { try u.revealMany([("a", nil), ("c", nil)], action: "export") } throws: { error in
             if case .auditWriteFailed = error as? VaultError { return true } else { return false }
+        }
+    }
+
+    @Test("a trigger planted between unlock and write is caught by the per-transaction schema check; nothing is released")
+    func triggerBetweenUnlockAndWrite() throws {
+        let f = try populated()
+        let u = try f.unlocked()
+        try f.raw().write { db in
+            try db.execute(sql: "CREATE TRIGGER deny BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'denied'); END")
+        }
+        #expect { try u.reveal("b") } throws: { error in
+            if case .schemaTampered = error as? VaultError { return true } else { return false }
         }
     }
 
