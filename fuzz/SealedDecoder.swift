@@ -7,7 +7,7 @@ let fuzzKey: SecureBytes = {
     for i in 0..<32 { k.append(UInt8(i)) }
     return k
 }()
-let fuzzBinding = SealedEntry.binding(vaultID: Array(repeating: 7, count: 16), tokenID: 42, version: 3)
+let fuzzBinding = try! SealedEntry.binding(vaultID: Array(repeating: 7, count: 16), tokenID: 42, version: 3)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSealed(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -25,7 +25,7 @@ public func fuzzSealed(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         preconditionFailure("round trip failed")
     }
     precondition(back.withUnsafeBytes { Array($0) } == bytes)
-    let other = SealedEntry.binding(vaultID: Array(repeating: 7, count: 16), tokenID: 42, version: 4)
+    let other = try! SealedEntry.binding(vaultID: Array(repeating: 7, count: 16), tokenID: 42, version: 4)
     precondition(SealedEntry.open(ciphertext: ct, nonce: nonce, binding: other, key: fuzzKey) == nil, "binding not enforced")
     return 0
 }

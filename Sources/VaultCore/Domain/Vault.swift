@@ -95,7 +95,7 @@ public final class Vault {
         guard let master = MasterKey.unwrap(nonce: Array(header.wrapNonce), ciphertext: Array(header.wrappedKey),
                                             vaultID: Array(header.vaultId), kek: kek) else {
             try? store.write { db in
-                try appendAudit(db, action: action, outcome: "error", reason: VaultError.wrongPassphrase.description)
+                _ = try appendAudit(db, action: action, outcome: "error", reason: VaultError.wrongPassphrase.description)
             }
             throw .wrongPassphrase
         }
@@ -194,8 +194,8 @@ public final class Vault {
     /// Appends an unsealed audit row (for commands that never unlock). Sealed at the next unlock.
     public func recordUnsealed(action: String, subjects: [AuditSubject] = [], details: [String: String] = [:], error: (any Error)? = nil) throws(VaultError) {
         try store.write { db in
-            try appendAudit(db, action: action, subjects: subjects, details: details,
-                            outcome: error == nil ? "ok" : "error", reason: error.map { VaultStore.mapDatabaseError($0).description })
+            _ = try appendAudit(db, action: action, subjects: subjects, details: details,
+                                outcome: error == nil ? "ok" : "error", reason: error.map { VaultStore.mapDatabaseError($0).description })
         }
     }
 
