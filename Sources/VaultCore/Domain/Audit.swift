@@ -161,8 +161,8 @@ enum AuditChain {
         var lastSeq: Int64 = 0
         var result = AuditVerification(sealedRows: 0, pendingRows: 0, head: nil, problem: nil)
         if from > 0 {
-            guard let start = try Row.fetchOne(db, sql: "SELECT * FROM audit_log NOT INDEXED WHERE seq = ?", arguments: [from]),
-                  let mac = try AuditRecord(row: start).mac else {
+            guard let start = try Row.fetchOne(db, sql: "SELECT \(AuditRecord.orderedColumns) FROM audit_log NOT INDEXED WHERE seq = ?", arguments: [from]),
+                  let mac = try AuditRecord(columns: start).mac else {
                 result.problem = .rowsMissing(after: from - 1, before: from + 1)
                 return result
             }
@@ -170,13 +170,13 @@ enum AuditChain {
             lastSeq = from
         }
         var firstPending: Int64?
-        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_log NOT INDEXED WHERE seq > ? ORDER BY seq", arguments: [from])
+        let cursor = try Row.fetchCursor(db, sql: "SELECT \(AuditRecord.orderedColumns) FROM audit_log NOT INDEXED WHERE seq > ? ORDER BY seq", arguments: [from])
         while let raw = try cursor.next() {
             let row: AuditRecord
             do {
-                row = try AuditRecord(row: raw)
+                row = try AuditRecord(columns: raw)
             } catch let e as StoredTypeError {
-                result.problem = .wrongType(seq: (raw["seq"] as Int64?) ?? lastSeq + 1, detail: e.description)
+                result.problem = .wrongType(seq: (raw[0] as Int64?) ?? lastSeq + 1, detail: e.description)
                 return result
             }
             let seq = row.seq!
