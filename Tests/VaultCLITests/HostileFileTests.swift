@@ -480,6 +480,16 @@ struct HostileFileRedTeamTests {
         return (c, old)
     }
 
+    /// Removes what schemas 3 and 4 added (the columns' removal leaves the exact schema-2 text
+    /// of `tokens`) and retires `a`'s version 2; the caller makes version 1 current its own way.
+    static let downgradeToSchema2 = """
+        ALTER TABLE tokens DROP COLUMN state_mac; ALTER TABLE tokens DROP COLUMN state_seq; DROP INDEX audit_log_state_changes;
+        DROP TABLE audit_key_epochs;
+        DELETE FROM grdb_migrations WHERE identifier IN ('0003_token_state_mac', '0004_audit_key_epochs');
+        UPDATE token_versions SET retired_at = 1 WHERE version = 2 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
+
+        """
+
     func restoreOldRows(_ c: CLI, from old: String) -> String {
         """
         ATTACH '\(old)' AS old;
@@ -509,11 +519,7 @@ struct HostileFileRedTeamTests {
         defer { c.cleanup() }
         // The attacker makes version 1 current, removes the state columns and restores the exact
         // schema-2 text of `tokens`, so the file looks like a vault from before schema 3.
-        h.sqlite3(c, """
-            ALTER TABLE tokens DROP COLUMN state_mac; ALTER TABLE tokens DROP COLUMN state_seq; DROP INDEX audit_log_state_changes;
-            DROP TABLE audit_key_epochs;
-            DELETE FROM grdb_migrations WHERE identifier IN ('0003_token_state_mac', '0004_audit_key_epochs');
-            UPDATE token_versions SET retired_at = 1 WHERE version = 2 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
+        h.sqlite3(c, Self.downgradeToSchema2 + """
             UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
             """)
         let r = c.run("export", "a", "--format", "raw")
@@ -607,11 +613,7 @@ struct HostileFileRedTeamTests {
     func allMacsClearedAndDowngraded() throws {
         let (c, _) = rotatedWithOldCopy()
         defer { c.cleanup() }
-        h.sqlite3(c, """
-            ALTER TABLE tokens DROP COLUMN state_mac; ALTER TABLE tokens DROP COLUMN state_seq; DROP INDEX audit_log_state_changes;
-            DROP TABLE audit_key_epochs;
-            DELETE FROM grdb_migrations WHERE identifier IN ('0003_token_state_mac', '0004_audit_key_epochs');
-            UPDATE token_versions SET retired_at = 1 WHERE version = 2 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
+        h.sqlite3(c, Self.downgradeToSchema2 + """
             UPDATE token_versions SET retired_at = NULL, expires_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
             UPDATE audit_log SET mac = NULL;
             """)

@@ -73,6 +73,9 @@ public struct AuditVerification: Equatable, Sendable {
     public var pendingRows: Int
     public var head: AuditHead?
     public var problem: Problem?
+    /// For each token, the newest sealed, successful row that changed its versions (name →
+    /// seq), among the rows walked: the freshness check's input.
+    var changes: [String: Int64] = [:]
     public var intact: Bool { problem == nil }
 }
 
@@ -204,6 +207,13 @@ enum AuditChain {
             guard ok else {
                 result.problem = .macMismatch(seq: seq)
                 return result
+            }
+            if row.outcome == "ok", StateMAC.changingActionNames.contains(row.action) {
+                guard let names = StateMAC.names(inTokens: row.tokens) else {
+                    result.problem = .wrongType(seq: seq, detail: "its token list is not JSON")
+                    return result
+                }
+                for name in names { result.changes[name] = seq }
             }
             previous = expected
             lastSeq = seq

@@ -91,15 +91,18 @@ public enum Doctor {
             // Per token: the resolver's checks (metadata MAC, state MAC, freshness), then every
             // kept version opened bound to the token's id and that version, through one reused
             // secure buffer however many versions.
-            let (problems, tokens, opened) = try u.vault.store.read { db -> ([DoctorCheck], Int, Int) in
+            let (problems, tokens, opened, chain) = try u.vault.store.read { db -> ([DoctorCheck], Int, Int, AuditVerification) in
                 var problems: [DoctorCheck] = []
                 var opened = 0
                 var scratch = SecureBytes(capacity: 4096, empty: true)
                 let names = try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name")
+                // One walk of the whole chain serves every token's freshness check; if it is
+                // broken, each token walks its own tail and reports where it breaks.
+                let chain = try AuditChain.verify(db, key: u.auditKey, epochs: try u.auditEpochs(db), expectHead: expectHead)
                 for name in names {
                     let t: UnlockedVault.ResolvedToken
                     do {
-                        t = try u.resolve(db, name)
+                        t = try u.resolve(db, name, changes: chain.intact ? chain.changes : nil)
                     } catch {
                         let e = VaultStore.mapDatabaseError(error)
                         let check = switch e { case .metadataTampered, .metadataUnsealed: "metadata"; default: "version state" }
@@ -117,7 +120,7 @@ public enum Doctor {
                         }
                     }
                 }
-                return (problems, names.count, opened)
+                return (problems, names.count, opened, chain)
             }
             out += problems
             if problems.isEmpty {
@@ -125,7 +128,6 @@ public enum Doctor {
                 out.append(DoctorCheck(check: "version state", ok: true, detail: "every token's current version and expiries authenticate and match the audit log"))
                 out.append(DoctorCheck(check: "secrets", ok: true, detail: "all \(opened) stored versions of \(tokens) tokens decrypt and authenticate"))
             }
-            let chain = try u.vault.store.read { db in try AuditChain.verify(db, key: u.auditKey, epochs: try u.auditEpochs(db), expectHead: expectHead) }
             out.append(DoctorCheck(check: "audit chain", ok: chain.intact,
                                    detail: chain.problem.map { "\($0)" } ?? "intact: \(chain.sealedRows) sealed rows, \(chain.pendingRows) pending"))
         } catch {

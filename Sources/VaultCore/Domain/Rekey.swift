@@ -81,7 +81,7 @@ extension UnlockedVault {
                 var scratch = SecureBytes(capacity: 4096, empty: true)
                 var sealScratch = SecureBytes(capacity: 4096, empty: true)
                 for name in names {
-                    let t = try resolve(db, name)
+                    let t = try resolve(db, name, changes: chain.changes)  // the chain walked above, from row 1
                     let id = t.record.id!
                     for v in try VersionState.all(tokenID: id, db) {
                         guard let row = try TokenVersionRecord.version(v.version, tokenID: id, db) else { continue }

@@ -17,11 +17,11 @@ struct VersionState: Equatable {
 /// current, un-retire one, move an expiry, or drop a version without it failing closed.
 enum StateMAC {
     static let domain = Array("v1vault-state-v1".utf8)
-    /// Audit actions that change a token's versions; the newest successful row naming a token
-    /// must be the one its `state_seq` names. The same list as the partial index
-    /// `audit_log_state_changes` (migration 0003), which serves the query.
+    /// Audit actions that change a token's versions; the newest sealed, successful row naming a
+    /// token must be the one its `state_seq` names. (Migration 0003's partial index
+    /// `audit_log_state_changes` lists the same actions; it is not used: index contents can be
+    /// altered behind unchanged schema text, so the check walks the table.)
     static let changingActionNames: Set<String> = ["add", "rotate", "rollback", "remove", "import", "seal-state", "edit", "rename", "renew", "sync"]
-    static let changingActions = "(" + changingActionNames.sorted().map { "'\($0)'" }.joined(separator: ", ") + ")"
 
     /// The token names in an audit row's `tokens` text (a JSON array of objects with a string
     /// `name`); nil unless it is exactly that shape.

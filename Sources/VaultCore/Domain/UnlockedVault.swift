@@ -264,12 +264,15 @@ public final class UnlockedVault {
         guard MetadataMAC.verify(key: metadataKey, vaultID: vaultID, record) else { throw .metadataTampered(name: record.name) }
     }
 
-    /// Re-reads the token's versions and stores their state MAC, naming this command's audit row.
-    func sealState(_ w: AuditedWrite, _ record: inout TokenRecord) throws {
+    /// Re-reads the token's versions and stores their state MAC, naming this command's audit
+    /// row. Returns the current version.
+    @discardableResult
+    func sealState(_ w: AuditedWrite, _ record: inout TokenRecord) throws -> VersionState {
         let versions = try VersionState.all(tokenID: record.id!, w.db)
         record.stateSeq = w.seq
         record.stateMac = Data(try StateMAC.mac(key: metadataKey, vaultID: vaultID, tokenID: record.id!, stateSeq: w.seq, versions: versions))
         try record.updateState(w.db)
+        return try StateMAC.currentVersion(versions, name: record.name)
     }
 
     /// Throws unless `versions` are well formed and match the token's state MAC. Returns the
@@ -284,14 +287,16 @@ public final class UnlockedVault {
         return current
     }
 
-    /// Throws unless every sealed audit row after `seq` verifies (MAC chain from row `seq` on):
-    /// the freshness check below reads those rows, so an edited row — one that no longer names
-    /// the token it changed — must not pass for an honest one.
-    func checkTail(_ db: Database, from seq: Int64, name: String) throws {
+    /// One walk over the sealed audit rows after `seq`, verifying their MAC chain from row
+    /// `seq` on, and returning the newest successful change row naming each token (name → seq).
+    /// The freshness check relies on those rows, so an edited one — say one that no longer names
+    /// the token it changed — must not pass for an honest one: the walk throws instead.
+    func verifiedChanges(_ db: Database, after seq: Int64, name: String) throws -> [String: Int64] {
         let tail = try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil, from: seq)
         if let problem = tail.problem {
             throw VaultError.stateTampered(name: name, reason: "the audit log after its last change does not verify (\(problem))")
         }
+        return tail.changes
     }
 
     /// Throws if a successful audit row newer than the one the state MAC names changed this
@@ -302,11 +307,10 @@ public final class UnlockedVault {
         }
     }
 
-    /// Seals the metadata and version state of every token that has no MAC (vaults from
-    /// before schema 2 or 3), after the user has checked it. Returns the names and base URLs
-    /// sealed; audited.
+    /// Seals the metadata of every token that has no MAC (vaults from before schema 2), after the
+    /// user has checked it. Returns the names and base URLs sealed; audited.
     public func sealLegacyMetadata() throws(VaultError) -> [(name: String, baseURL: String)] {
-        let result = try perform("seal-metadata", subjects: []) { w in
+        try perform("seal-metadata", subjects: []) { w in
             var sealed: [(String, String)] = []
             for var legacy in try TokenRecord.fetchAll(w.db, sql: "SELECT * FROM tokens WHERE meta_mac IS NULL ORDER BY name") {
                 try sealMetadata(w.db, &legacy)
@@ -314,23 +318,6 @@ public final class UnlockedVault {
             }
             w.subjects = sealed.map { AuditSubject(name: $0.0) }
             return sealed
-        }
-        lastStateSealed = try sealLegacyState()
-        return result
-    }
-
-    /// The tokens whose version state the last `sealLegacyMetadata` vouched for.
-    public private(set) var lastStateSealed: [String] = []
-
-    /// What `doctor --seal-metadata` shows before vouching: each unsealed token's current
-    /// version and expiry, as the file says (not yet authenticated).
-    public func unsealedStates() throws(VaultError) -> [(name: String, current: TokenVersionInfo)] {
-        try vault.store.read { db in
-            try TokenRecord.fetchAll(db, sql: "SELECT * FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL ORDER BY name").compactMap { t in
-                guard let v = try TokenVersionRecord.fetchOne(db, sql: "SELECT * FROM token_versions WHERE token_id = ? AND retired_at IS NULL ORDER BY version DESC LIMIT 1",
-                                                              arguments: [t.id]) else { return nil }
-                return (t.name, Vault.info(v))
-            }
         }
     }
 
@@ -340,8 +327,9 @@ public final class UnlockedVault {
     /// which seals only if the authenticated audit chain is intact and shows the vault was never
     /// at schema 3 before (no sealed row marked `"state":"sealed"`): otherwise NULLs mean someone
     /// downgraded the file or deleted MACs, and they stay NULL, failing closed.
+    /// Returns each token sealed with the current version it vouched for.
     @discardableResult
-    func sealLegacyState(onlyIfNeverSealed: Bool = false) throws(VaultError) -> [String] {
+    public func sealLegacyState(onlyIfNeverSealed: Bool = false) throws(VaultError) -> [(name: String, current: TokenVersionInfo)] {
         let unsealed = try vault.store.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL") ?? 0
         }
@@ -358,13 +346,14 @@ public final class UnlockedVault {
             guard chain.intact, chain.sealedRows > 0, !marked else { return [] }
         }
         return try perform("seal-state", subjects: []) { w in
-            var sealed: [String] = []
+            var sealed: [(name: String, current: TokenVersionInfo)] = []
             for var t in try TokenRecord.fetchAll(w.db, sql: "SELECT * FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL ORDER BY name") {
                 guard (try? checkMetadata(t)) != nil else { continue }
-                try sealState(w, &t)
-                sealed.append(t.name)
+                let current = try sealState(w, &t)
+                sealed.append((t.name, TokenVersionInfo(version: current.version, created: Timestamp.date(current.createdAt),
+                                                        expires: current.expiresAt.map(Timestamp.date), retired: nil)))
             }
-            w.subjects = sealed.map { AuditSubject(name: $0) }
+            w.subjects = sealed.map { AuditSubject(name: $0.name) }
             return sealed
         }
     }
@@ -389,15 +378,15 @@ public final class UnlockedVault {
     /// The one way to find a token for use: by name, metadata MAC, state MAC, freshness
     /// against the audit log (unless the caller checks that for many tokens at once), then the
     /// requested version by primary key. Every id that binds a secret comes from what was
-    /// asked for and authenticated, never from the row that came back.
-    func resolve(_ db: Database, _ name: String, version: Int? = nil, newestChange: Int64?? = nil, tailVerified: Bool = false) throws -> ResolvedToken {
+    /// asked for and authenticated, never from the row that came back. `changes` is a verified
+    /// walk from at or before this token's `state_seq` when the caller made one for many tokens.
+    func resolve(_ db: Database, _ name: String, version: Int? = nil, changes: [String: Int64]? = nil) throws -> ResolvedToken {
         guard let record = try TokenRecord.named(name, db), record.name == name, let id = record.id, id >= 1 else {
             throw VaultError.tokenNotFound(name: name)
         }
         try checkMetadata(record)
         let current = try checkState(record, try VersionState.all(tokenID: id, db))
-        if !tailVerified { try checkTail(db, from: record.stateSeq!, name: name) }
-        try checkFresh(record, newestChange: try newestChange ?? AuditRecord.stateChanges(after: record.stateSeq!, db)[name])
+        try checkFresh(record, newestChange: try (changes ?? verifiedChanges(db, after: record.stateSeq!, name: name))[name])
         let wanted = version ?? current.version
         guard (1...Int(UInt32.max)).contains(wanted),
               let row = try TokenVersionRecord.version(wanted, tokenID: id, db) else {
@@ -503,13 +492,14 @@ public final class UnlockedVault {
     /// buffer: two guarded allocations however many tokens (see SecretArena). Freshness is
     /// checked for all of them with one pass over the audit rows that change tokens.
     func decryptAll(_ db: Database, _ requests: [(name: String, version: Int?)], allowExpired: Bool) throws -> [RevealedToken] {
-        // Few tokens: one pass each from its own state. Many: one pass from the oldest state.
-        let oldest = try Int64.fetchOne(db, sql: "SELECT min(state_seq) FROM tokens") ?? 1
-        let many = requests.count > 8
-        if many { try checkTail(db, from: oldest, name: requests[0].name) }
-        let changes: [String: Int64]? = many ? try AuditRecord.stateChanges(after: oldest - 1, db) : nil
+        // Few tokens: one walk each from its own state. Many: one walk from the oldest state.
+        var changes: [String: Int64]?
+        if requests.count > 8 {
+            let oldest = try Int64.fetchOne(db, sql: "SELECT min(state_seq) FROM tokens") ?? 1
+            changes = try verifiedChanges(db, after: oldest, name: requests[0].name)
+        }
         let rows = try requests.map { r -> (ResolvedToken, String?) in
-            let t = try resolve(db, r.name, version: r.version, newestChange: changes.map { $0[r.name] }, tailVerified: many)
+            let t = try resolve(db, r.name, version: r.version, changes: changes)
             return (t, try expiryWarning(name: r.name, version: t.target.version, expiresAt: t.target.expiresAt, allowExpired: allowExpired))
         }
         let capacity = rows.reduce(0) { $0 + max($1.0.target.ciphertext.count - SecretBox.macBytes - SealedEntry.bindingBytes, 0) }

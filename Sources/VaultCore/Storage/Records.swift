@@ -19,22 +19,25 @@ struct StoredTypeError: Error, CustomStringConvertible {
     var description: String { "\(table).\(column) holds \(found)" }
 }
 
+extension DatabaseValue.Storage {
+    /// The storage class, for an error message: "a blob", "text", …
+    var kind: String {
+        switch self {
+        case .null: return "NULL"
+        case .int64: return "an integer"
+        case .double: return "a real number"
+        case .string: return "text"
+        case .blob: return "a blob"
+        }
+    }
+}
+
 extension Row {
     static let minTimestamp: Int64 = -62_135_596_800   // 0001-01-01T00:00:00Z
     static let maxTimestamp: Int64 = 253_402_300_799   // 9999-12-31T23:59:59Z
 
     func kind(_ column: String) -> String {
-        switch self[column] as DatabaseValue? {
-        case nil: return "no such column"
-        case let v?:
-            switch v.storage {
-            case .null: return "NULL"
-            case .int64: return "an integer"
-            case .double: return "a real number"
-            case .string: return "text"
-            case .blob: return "a blob"
-            }
-        }
+        (self[column] as DatabaseValue?).map { $0.storage.kind } ?? "no such column"
     }
 
     func text(_ column: String, _ table: String) throws -> String {
@@ -254,11 +257,11 @@ extension AuditRecord {
             (row[i] as DatabaseValue).storage
         }
         func text(_ i: Int, _ name: String) throws -> String {
-            guard case .string(let s) = value(i, name) else { throw StoredTypeError(table: "audit_log", column: name, found: Self.kind(value(i, name))) }
+            guard case .string(let s) = value(i, name) else { throw StoredTypeError(table: "audit_log", column: name, found: value(i, name).kind) }
             return s
         }
         func integer(_ i: Int, _ name: String) throws -> Int64 {
-            guard case .int64(let v) = value(i, name) else { throw StoredTypeError(table: "audit_log", column: name, found: Self.kind(value(i, name))) }
+            guard case .int64(let v) = value(i, name) else { throw StoredTypeError(table: "audit_log", column: name, found: value(i, name).kind) }
             return v
         }
         seq = try integer(0, "seq")
@@ -269,19 +272,10 @@ extension AuditRecord {
         switch value(11, "mac") {
         case .null: mac = nil
         case .blob(let d): mac = d
-        case let other: throw StoredTypeError(table: "audit_log", column: "mac", found: Self.kind(other))
+        case let other: throw StoredTypeError(table: "audit_log", column: "mac", found: other.kind)
         }
     }
 
-    static func kind(_ s: DatabaseValue.Storage) -> String {
-        switch s {
-        case .null: return "NULL"
-        case .int64: return "an integer"
-        case .double: return "a real number"
-        case .string: return "text"
-        case .blob: return "a blob"
-        }
-    }
 
     init(row: Row) throws {
         let t = "audit_log"
@@ -362,30 +356,6 @@ extension VersionState {
 }
 
 extension AuditRecord {
-    /// The newest sealed, successful audit row after `seq` that changed each token's versions:
-    /// name → seq. Read from the table's own rowid range (NOT INDEXED: an index's contents can
-    /// be altered without changing its schema text), every column with its exact storage class
-    /// (a blob "rotate" would not match 'rotate' in SQL, so any row holding a non-text action,
-    /// outcome or token list is returned too, and refused here).
-    static func stateChanges(after seq: Int64, _ db: Database) throws -> [String: Int64] {
-        var out: [String: Int64] = [:]
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
-            SELECT seq, action, outcome, tokens FROM audit_log NOT INDEXED
-            WHERE seq > ? AND (typeof(action) != 'text' OR typeof(outcome) != 'text' OR typeof(tokens) != 'text'
-                               OR typeof(mac) NOT IN ('blob', 'null')
-                               OR (mac IS NOT NULL AND outcome = 'ok' AND action IN \(StateMAC.changingActions)))
-            """), arguments: [seq])
-        while let row = try rows.next() {
-            let at = try row.integer("seq", "audit_log")
-            _ = try row.text("action", "audit_log"); _ = try row.text("outcome", "audit_log")
-            guard let names = StateMAC.names(inTokens: try row.text("tokens", "audit_log")) else {
-                throw StoredTypeError(table: "audit_log", column: "tokens", found: "a token list that is not JSON in row \(at)")
-            }
-            for name in names { out[name] = max(out[name] ?? 0, at) }
-        }
-        return out
-    }
-
     /// The newest sealed row: the head of the chain.
     static func lastSealed(_ db: Database) throws -> AuditRecord? {
         try fetchOne(db, sql: "SELECT * FROM audit_log WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1")

@@ -102,7 +102,7 @@ public final class ConnectivityChecker: @unchecked Sendable {
         _ = req.token.secret.withUnsafeBytes { token in
             url.absoluteString.withCString { u in
                 v1v_http_get(u, token.baseAddress?.assumingMemoryBound(to: UInt8.self), token.count, timeoutMs,
-                             Validate.isLoopback(url.host ?? "") || url.host == "::1" ? 1 : 0, &result)
+                             Validate.isLoopback(url.host ?? "") ? 1 : 0, &result)
             }
         }
         defer { v1v_http_free(&result) }

@@ -35,9 +35,8 @@ struct DoctorCommand: ParsableCommand {
         if !noUnlock {
             let unlocked = try global.unlock(vault)
             if sealMetadata {
-                let states = try unlocked.unsealedStates()
                 for (name, url) in try unlocked.sealLegacyMetadata() { Output.note("sealed metadata of \(name) (\(url))") }
-                for (name, v) in states where unlocked.lastStateSealed.contains(name) {
+                for (name, v) in try unlocked.sealLegacyState() {
                     Output.note("sealed version state of \(name): version \(v.version) current, expires \(Output.expiry(v.expires))")
                 }
             }
