@@ -27,11 +27,13 @@ let package = Package(
             name: "CHTTP",
             linkerSettings: [.linkedLibrary("dl")]
         ),
+        .target(name: "CKeyring"),
         .target(
             name: "VaultCore",
             dependencies: [
                 "CSodium",
                 "CHTTP",
+                "CKeyring",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming

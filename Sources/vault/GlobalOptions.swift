@@ -13,6 +13,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("passphrase-fd"), help: ArgumentHelp("Read the passphrase from this open file descriptor.", valueName: "n"))
     var passphraseFD: Int32?
 
+    @Flag(name: .customLong("no-session"), help: "Ignore an unlocked session (`vault unlock`): ask for the passphrase (also V1VAULT_NO_SESSION=1).")
+    var noSession = false
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     /// The vault file: --vault, $V1VAULT_PATH, $XDG_DATA_HOME/v1vault/vault.db, ~/.local/share/v1vault/vault.db.
@@ -47,9 +50,35 @@ struct GlobalOptions: ParsableArguments {
         try Vault.open(at: resolvedPath, warnDays: try warnDays())
     }
 
-    /// Reads the passphrase from its source and unlocks. A wrong passphrase is audited by VaultCore.
-    func unlock(_ vault: Vault) throws -> UnlockedVault {
-        let passphrase = try passphraseSource.read()
-        return try vault.unlock(passphrase: passphrase)
+    /// Whether a session may serve this command: not with --no-session, nor with
+    /// V1VAULT_NO_SESSION set to anything but empty or 0.
+    var sessionAllowed: Bool {
+        let v = environment["V1VAULT_NO_SESSION"] ?? ""
+        return !noSession && (v.isEmpty || v == "0")
+    }
+
+    /// Unlocks from this vault's session when one is live (and `session` allows it), else
+    /// with the passphrase. At a terminal prompt a wrong passphrase asks again, three tries in
+    /// all, like sudo; each failure is audited by VaultCore.
+    func unlock(_ vault: Vault, session: Bool = true) throws -> UnlockedVault {
+        if session && sessionAllowed, let unlocked = try vault.unlockFromSession() { return unlocked }
+        return try withPassphrase { p in try vault.unlock(passphrase: p) }
+    }
+
+    /// Reads the passphrase and runs `body` with it; a wrong one read at a terminal is asked
+    /// for again, three tries in all.
+    func withPassphrase<T>(_ body: (borrowing SecureBytes) throws -> T) throws -> T {
+        let source = passphraseSource
+        let tries = source == .terminal ? 3 : 1
+        var attempt = 1
+        while true {
+            let passphrase = try source.read()
+            do {
+                return try body(passphrase)
+            } catch VaultError.wrongPassphrase where attempt < tries {
+                Output.note("wrong passphrase, try again (\(tries - attempt) left)")
+                attempt += 1
+            }
+        }
     }
 }

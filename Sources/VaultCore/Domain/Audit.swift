@@ -131,7 +131,7 @@ enum AuditChain {
     /// caller's write transaction.
     /// The actions of commands that never unlock, whose rows stay pending until the next
     /// unlocked write (and a failed unlock's own row).
-    static let mayBePending: Set<String> = ["list", "show", "history", "expiring", "audit", "backup", "doctor", "exec", "unlock"]
+    static let mayBePending: Set<String> = ["list", "show", "history", "expiring", "audit", "backup", "doctor", "exec", "unlock", "lock"]
 
     /// `own` is the row this very transaction appended (the only pending row of another kind).
     static func sealPending(_ db: Database, key: borrowing SecureBytes, own: Int64? = nil) throws {

@@ -23,6 +23,9 @@ public final class UnlockedVault {
     let tokenKey: SecureBytes
     let auditKey: SecureBytes
     let metadataKey: SecureBytes
+    /// The session this vault was unlocked from (`vault unlock`), nil when a passphrase was
+    /// typed or read. Every audit row this vault writes then says `"session": "keyring"`.
+    public internal(set) var session: SessionInfo?
     /// Test hook: called at named points inside write transactions; throwing aborts the
     /// transaction (used to prove that a failure mid-rotation changes nothing).
     var faultInjection: ((String) throws -> Void)?
@@ -202,6 +205,7 @@ public final class UnlockedVault {
             return try vault.store.write { db in
                 // The row names no token until the body is done, so the freshness check of the
                 // tokens it resolves does not mistake this very row for a later change.
+                let details = annotated(details)
                 let seq = try vault.appendAudit(db, action: action, subjects: [], details: details)
                 var w = AuditedWrite(db: db, seq: seq, subjects: subjects, details: details)
                 let result: T
@@ -244,8 +248,17 @@ public final class UnlockedVault {
 
     func appendSealed(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
                       outcome: String = "ok", reason: String? = nil) throws {
-        let seq = try vault.appendAudit(db, action: action, subjects: subjects, details: details, outcome: outcome, reason: reason)
+        let seq = try vault.appendAudit(db, action: action, subjects: subjects, details: annotated(details), outcome: outcome, reason: reason)
         try AuditChain.sealPending(db, key: auditKey, own: seq)
+    }
+
+    /// `details` plus `"session": "keyring"` when this vault was unlocked from a session
+    /// (a session's own `unlock`/`lock` rows already say "start"/"end").
+    func annotated(_ details: [String: String]) -> [String: String] {
+        guard session != nil, details["session"] == nil else { return details }
+        var d = details
+        d["session"] = "keyring"
+        return d
     }
 
     // MARK: - Metadata and state MACs

@@ -81,6 +81,28 @@ public final class Vault {
     /// Derives the KEK and unwraps the master key. A wrong passphrase is audited (unsealed)
     /// and throws `wrongPassphrase`. KDF parameters are bounds-checked before any work.
     public func unlock(passphrase: borrowing SecureBytes, action: String = "unlock") throws(VaultError) -> UnlockedVault {
+        let header = try unlockHeader()
+        let kek = try KDF.deriveKEK(passphrase: passphrase, salt: header.salt, parameters: header.parameters)
+        guard let unlocked = try open(header, kek: kek) else {
+            try? store.write { db in
+                _ = try appendAudit(db, action: action, outcome: "error", reason: VaultError.wrongPassphrase.description)
+            }
+            throw .wrongPassphrase
+        }
+        return unlocked
+    }
+
+    /// The header fields an unlock uses, checked before any work: format version, KDF
+    /// parameters within bounds, id and salt lengths.
+    struct UnlockHeader {
+        var vaultID: [UInt8]
+        var salt: [UInt8]
+        var parameters: KDFParameters
+        var nonce: [UInt8]
+        var wrapped: [UInt8]
+    }
+
+    func unlockHeader() throws(VaultError) -> UnlockHeader {
         let header = try store.read { db in try VaultHeaderRecord.fetch(db) }
         guard let header else { throw .corruptVault(reason: "vault header is missing") }
         guard header.formatVersion == VaultHeaderRecord.formatVersion else {
@@ -91,15 +113,16 @@ public final class Vault {
         guard header.vaultId.count == 16, header.kdfSalt.count == KDF.saltBytes else {
             throw .corruptVault(reason: "vault header fields have the wrong length")
         }
-        let kek = try KDF.deriveKEK(passphrase: passphrase, salt: Array(header.kdfSalt), parameters: params)
-        guard let master = MasterKey.unwrap(nonce: Array(header.wrapNonce), ciphertext: Array(header.wrappedKey),
-                                            vaultID: Array(header.vaultId), kek: kek) else {
-            try? store.write { db in
-                _ = try appendAudit(db, action: action, outcome: "error", reason: VaultError.wrongPassphrase.description)
-            }
-            throw .wrongPassphrase
+        return UnlockHeader(vaultID: Array(header.vaultId), salt: Array(header.kdfSalt), parameters: params,
+                            nonce: Array(header.wrapNonce), wrapped: Array(header.wrappedKey))
+    }
+
+    /// Unwraps the master key with `kek`; nil when it does not open this header.
+    func open(_ header: UnlockHeader, kek: borrowing SecureBytes) throws(VaultError) -> UnlockedVault? {
+        guard let master = MasterKey.unwrap(nonce: header.nonce, ciphertext: header.wrapped, vaultID: header.vaultID, kek: kek) else {
+            return nil
         }
-        let unlocked = UnlockedVault(vault: self, vaultID: Array(header.vaultId), master: master)
+        let unlocked = UnlockedVault(vault: self, vaultID: header.vaultID, master: master)
         // This process added the state columns a moment ago, so their NULLs come from the old
         // schema, not from someone deleting MACs: seal the tokens' current state (audited as
         // `seal-state`). Any later NULL fails closed (SECURITY.md, "Token state MAC").

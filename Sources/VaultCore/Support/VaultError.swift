@@ -23,6 +23,8 @@ public enum VaultError: Error, Equatable, Sendable {
     case passphraseUnavailable(reason: String, hint: String?)
     case passphraseInvalid(reason: String)
     case passphraseMismatch
+    /// `vault unlock`/`lock`/`status`: the kernel keyring cannot hold a session here.
+    case sessionUnavailable(reason: String, hint: String?)
 
     // Tokens and input
     case invalidName(String, reason: String)
@@ -72,6 +74,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .tokenExpired: return 15
         case .cancelled: return 16
         case .auditWriteFailed: return 17
+        case .sessionUnavailable: return 19
         case .invalidName, .invalidInput: return 64
         case .tokenRejected: return 22
         case .checkIncomplete: return 23
@@ -93,7 +96,8 @@ public enum VaultError: Error, Equatable, Sendable {
             return "chmod 600 \(shellQuoted(path))"
         case .wrongPassphrase:
             return nil
-        case .passphraseUnavailable(_, let hint), .invalidInput(_, let hint), .insecureFile(_, _, let hint):
+        case .passphraseUnavailable(_, let hint), .invalidInput(_, let hint), .insecureFile(_, _, let hint),
+             .sessionUnavailable(_, let hint):
             return hint
         case .schemaTampered:
             return "the file was changed outside v1vault; `vault doctor --no-unlock` lists the differences; restore from a backup"
@@ -148,6 +152,7 @@ extension VaultError: CustomStringConvertible {
         case .passphraseUnavailable(let reason, _): return "no passphrase: \(reason)"
         case .passphraseInvalid(let reason): return "invalid passphrase: \(reason)"
         case .passphraseMismatch: return "the passphrases do not match"
+        case .sessionUnavailable(let reason, _): return "cannot keep an unlocked session: \(reason)"
         case .invalidName(let name, let reason): return "invalid name \(displayName(name)): \(reason)"
         case .invalidInput(let reason, _): return reason
         case .invalidToken(let reason): return "invalid token: \(reason)"

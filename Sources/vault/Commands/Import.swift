@@ -103,11 +103,14 @@ struct KDFSet: ParsableCommand {
 
     func run() throws {
         let vault = try global.openVault()
-        let passphrase = try global.passphraseSource.read()
-        let unlocked = try vault.unlock(passphrase: passphrase)
-        let current = try unlocked.kdfParameters()
-        let (params, target) = try kdf.resolve(current: current)
-        try unlocked.rewrap(passphrase: passphrase, parameters: params, targetMilliseconds: target, action: "kdf-set")
+        // The KEK is re-derived from the passphrase itself, so this never uses a session.
+        let params = try global.withPassphrase { passphrase in
+            let unlocked = try vault.unlock(passphrase: passphrase)
+            let (params, target) = try kdf.resolve(current: try unlocked.kdfParameters())
+            try unlocked.rewrap(passphrase: passphrase, parameters: params, targetMilliseconds: target, action: "kdf-set")
+            return params
+        }
+        _ = try? vault.lock()
         Output.line("KDF set: argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit)")
     }
 }

@@ -21,12 +21,13 @@ struct Rekey: ParsableCommand {
 
     func run() throws {
         let vault = try global.openVault()
-        let unlocked = try global.unlock(vault)
+        let unlocked = try global.unlock(vault, session: false)
         let (params, target) = try new.kdf.resolve(current: try unlocked.kdfParameters())
         let newPassphrase = try new.read()
         let showProgress = isatty(2) == 1
         let result = try unlocked.rekey(passphrase: newPassphrase, parameters: params, targetMilliseconds: target,
                                         progress: showProgress ? { done, total in Output.progress(done, of: total, done: done == total) } : nil)
+        _ = try? vault.lock()
         Output.line("rekeyed: new master key and passphrase; \(result.versions) version\(result.versions == 1 ? "" : "s") of \(result.tokens) token\(result.tokens == 1 ? "" : "s") re-encrypted; audit rows 1-\(result.archivedAuditRows) stay verifiable under their earlier key")
         Output.hint("old backups still open with the old passphrase: destroy them, or keep them as safely as the old passphrase")
     }

@@ -122,10 +122,13 @@ struct Passwd: ParsableCommand {
 
     func run() throws {
         let vault = try global.openVault()
-        let unlocked = try global.unlock(vault)
+        // Changing the passphrase needs the current one, never a session.
+        let unlocked = try global.unlock(vault, session: false)
         let (params, target) = try new.kdf.resolve(current: try unlocked.kdfParameters())
         let newPassphrase = try new.read()
         try unlocked.rewrap(passphrase: newPassphrase, parameters: params, targetMilliseconds: target, action: "passwd")
+        // The new salt already makes every session of this vault useless; drop ours now too.
+        _ = try? vault.lock()
         Output.line("passphrase changed (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
     }
 }

@@ -1,0 +1,99 @@
+import Foundation
+
+/// `vault unlock`, `lock` and `status`, and unlocking from a session (see `Session`).
+extension Vault {
+    /// Unlocks with the passphrase (one KDF run), then caches the KEK in the kernel keyring for
+    /// `seconds`. Audited as a sealed `unlock` row naming the length and the keyring.
+    public func startSession(passphrase: borrowing SecureBytes, seconds: UInt32) throws(VaultError) -> SessionInfo {
+        let header = try unlockHeader()
+        let kek = try KDF.deriveKEK(passphrase: passphrase, salt: header.salt, parameters: header.parameters)
+        guard let unlocked = try open(header, kek: kek) else {
+            try? recordUnsealed(action: "unlock", details: ["session": "start"], error: VaultError.wrongPassphrase)
+            throw .wrongPassphrase
+        }
+        let info: SessionInfo
+        do throws(VaultError) {
+            info = try Session.store(vaultID: header.vaultID, salt: header.salt, kek: kek, seconds: seconds, now: clock.now())
+        } catch {
+            try? unlocked.record("unlock", details: ["session": "start"], error: error)
+            throw error
+        }
+        do throws(VaultError) {
+            try unlocked.record("unlock", details: [
+                "session": "start", "seconds": "\(seconds)", "until": Timestamp.iso(info.expires), "keyring": info.keyring.rawValue,
+            ])
+        } catch {
+            // No audit row, no session.
+            _ = try? lockSession(header)
+            throw error
+        }
+        return info
+    }
+
+    /// Unlocks with this vault's session, if a live one bound to the current header exists.
+    /// The returned vault marks every audit row it writes with `"session": "keyring"`. A stale
+    /// session (another salt, expired payload, foreign owner) is invalidated and ignored.
+    public func unlockFromSession() throws(VaultError) -> UnlockedVault? {
+        let header = try unlockHeader()
+        let found: Session.Found
+        do { found = try Session.find(vaultID: header.vaultID, salt: header.salt, now: clock.now()) } catch { return nil }
+        guard let unlocked = try open(header, kek: found.kek) else {
+            // Same id and salt but the KEK does not open the header: not ours, or the header
+            // was rewritten behind our back. Never use it again.
+            try? KernelKeyring.invalidate(found.key)
+            return nil
+        }
+        unlocked.session = found.info
+        return unlocked
+    }
+
+    /// Whether this vault is unlocked in this process's session keyring, and until when.
+    /// Reads the header only; writes nothing but the invalidation of a stale key.
+    public func sessionStatus() throws(VaultError) -> SessionStatus {
+        let header = try unlockHeader()
+        do {
+            return .unlocked(try Session.find(vaultID: header.vaultID, salt: header.salt, now: clock.now()).info)
+        } catch {
+            switch error {
+            case .none: return .locked
+            case .stale(let reason): return .stale(reason: reason)
+            case .unavailable(let reason): return .unavailable(reason: reason)
+            }
+        }
+    }
+
+    /// Forgets this vault's session at once (KEYCTL_INVALIDATE). Audited as `lock`: sealed when
+    /// the session was live, pending otherwise. Returns false when there was none.
+    @discardableResult
+    public func lock() throws(VaultError) -> Bool {
+        try lockSession(try unlockHeader())
+    }
+
+    func lockSession(_ header: UnlockHeader) throws(VaultError) -> Bool {
+        let found: Session.Found
+        do {
+            found = try Session.find(vaultID: header.vaultID, salt: header.salt, now: clock.now())
+        } catch {
+            switch error {
+            case .stale(let reason):
+                try recordUnsealed(action: "lock", details: ["session": "end", "stale": reason])
+                return true
+            case .none:
+                return false
+            case .unavailable(let reason):
+                throw .sessionUnavailable(reason: reason, hint: nil)
+            }
+        }
+        do throws(KernelKeyring.Failure) {
+            try KernelKeyring.invalidate(found.key)
+        } catch {
+            throw Session.unavailable(error)
+        }
+        if let unlocked = try open(header, kek: found.kek) {
+            try unlocked.record("lock", details: ["session": "end"])
+        } else {
+            try recordUnsealed(action: "lock", details: ["session": "end"])
+        }
+        return true
+    }
+}

@@ -1,0 +1,113 @@
+import CKeyring
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Linux kernel key-retention service (keyrings(7)): `user` keys whose payload lives in
+/// kernel memory only, expire on a kernel timer, and are freed with kfree_sensitive. The only
+/// Swift that calls CKeyring.
+public enum KernelKeyring {
+    /// A keyring call that failed, with errno.
+    public struct Failure: Error, Equatable, Sendable {
+        public let call: String
+        public let errno: Int32
+        public var message: String { "\(call): \(String(cString: strerror(errno)))" }
+        /// ENOSYS (no CONFIG_KEYS) or EPERM/EACCES on add_key (a seccomp profile, such as
+        /// Docker's default, that blocks the keyring syscalls).
+        public var meansUnavailable: Bool { [ENOSYS, EPERM].contains(errno) }
+    }
+
+    static let thread: Int32 = -1      // KEY_SPEC_THREAD_KEYRING
+    static let session: Int32 = -3     // KEY_SPEC_SESSION_KEYRING
+    static let userSession: Int32 = -5 // KEY_SPEC_USER_SESSION_KEYRING
+
+    /// Owner, group and permission mask of a key (KEYCTL_DESCRIBE).
+    struct Description {
+        var uid: UInt32
+        var permissions: UInt32
+        var name: String
+    }
+
+    static func check(_ rc: Int, _ call: String) throws(Failure) {
+        if rc < 0 { throw Failure(call: call, errno: errno) }
+    }
+
+    /// The serial of a `user` key named `name` reachable from the session keyring (what this
+    /// process possesses), or nil.
+    static func search(_ name: String) throws(Failure) -> Int32? {
+        let id = v1v_key_search(session, name)
+        if id >= 0 { return id }
+        // ENOKEY: none; EKEYEXPIRED/EKEYREVOKED: one that is already dead.
+        if [ENOKEY, EKEYEXPIRED, EKEYREVOKED].contains(errno) { return nil }
+        throw Failure(call: "keyctl_search", errno: errno)
+    }
+
+    /// Reads a key's payload into secure memory (at most `max` bytes; longer is an error).
+    static func read(_ key: Int32, max: Int) throws(Failure) -> SecureBytes {
+        var buf = SecureBytes(capacity: max)
+        let n = buf.withUnsafeMutableBytes { v1v_key_read(key, $0.baseAddress, $0.count) }
+        try check(n, "keyctl_read")
+        guard n <= max else { throw Failure(call: "keyctl_read", errno: EMSGSIZE) }
+        buf.removeLast(max - n)
+        return buf
+    }
+
+    static func describe(_ key: Int32) throws(Failure) -> Description {
+        var buf = [CChar](repeating: 0, count: 512)
+        let n = v1v_key_describe(key, &buf, buf.count)
+        try check(n, "keyctl_describe")
+        let text = String(cString: buf)
+        // type;uid;gid;perm;description (the description may itself contain ';')
+        let parts = text.split(separator: ";", maxSplits: 4, omittingEmptySubsequences: false)
+        guard parts.count == 5, let uid = UInt32(parts[1]), let perm = UInt32(parts[3], radix: 16) else {
+            throw Failure(call: "keyctl_describe", errno: EBADMSG)
+        }
+        return Description(uid: uid, permissions: perm, name: String(parts[4]))
+    }
+
+    /// Adds `payload` as a `user` key named `name` to the session keyring with `permissions`
+    /// and a kernel timeout of `seconds`, so that no moment exists at which the key is
+    /// reachable from the session keyring without its timeout and permissions: it is built in
+    /// the thread keyring (which dies with this thread), then linked into the session keyring,
+    /// displacing an older key of the same name. Returns the new key's serial.
+    static func addToSession(_ name: String, payload: borrowing SecureBytes, permissions: UInt32, seconds: UInt32) throws(Failure) -> Int32 {
+        // Resolve the session keyring first: without one, the kernel makes the user-session
+        // keyring this process's session keyring (KEY_SPEC_SESSION_KEYRING without create).
+        let ring = v1v_keyring_id(session, 0)
+        try check(Int(ring), "keyctl_get_keyring_id")
+        let key = payload.withUnsafeBytes { v1v_key_add(name, $0.baseAddress, $0.count, thread) }
+        try check(Int(key), "add_key")
+        do throws(Failure) {
+            try check(Int(v1v_key_set_timeout(key, seconds)), "keyctl_set_timeout")
+            try check(Int(v1v_key_setperm(key, permissions)), "keyctl_setperm")
+            try check(Int(v1v_key_link(key, ring)), "keyctl_link")
+        } catch {
+            _ = v1v_key_invalidate(key)
+            throw error
+        }
+        _ = v1v_key_unlink(key, thread)
+        return key
+    }
+
+    /// Invalidates a key at once (KEYCTL_INVALIDATE): gone from every keyring, payload freed.
+    static func invalidate(_ key: Int32) throws(Failure) {
+        try check(Int(v1v_key_invalidate(key)), "keyctl_invalidate")
+    }
+
+    /// Which keyring this process's session keyring is: its own (a login session's, from
+    /// pam_keyinit or systemd), or the per-uid default user-session keyring shared by every
+    /// process of the uid that has no session keyring of its own.
+    static func sessionIsUserDefault() -> Bool {
+        let s = v1v_keyring_id(session, 0), u = v1v_keyring_id(userSession, 0)
+        return s >= 0 && s == u
+    }
+
+    /// Serials of the keys the session keyring links directly.
+    static func sessionKeys() throws(Failure) -> [Int32] {
+        var ids = [Int32](repeating: 0, count: 1024)
+        let n = ids.withUnsafeMutableBytes { v1v_keyring_list(session, $0.baseAddress!.assumingMemoryBound(to: Int32.self), $0.count) }
+        try check(n, "keyctl_read")
+        return Array(ids.prefix(min(n, ids.count * 4) / 4))
+    }
+}

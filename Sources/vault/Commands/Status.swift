@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Say whether this vault is unlocked (`vault unlock`) and for how long.",
+        discussion: """
+            Exit 0 when unlocked, 18 when locked, 19 when this system cannot keep sessions. Needs \
+            no passphrase; writes nothing (a session that no longer opens the vault is dropped).
+            """)
+
+    static let lockedExit: Int32 = 18
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .customLong("json"), help: "One JSON object: vault, state, expires, seconds_left, keyring, reason.")
+    var json = false
+
+    func run() throws {
+        let vault = try global.openVault()
+        let status = try vault.sessionStatus()
+        if case .unavailable(let reason) = status { throw VaultError.sessionUnavailable(reason: reason, hint: nil) }
+        let now = Date()
+        if json {
+            var fields: [String] = ["\"vault\":" + Self.quoted(vault.path)]
+            switch status {
+            case .unlocked(let info):
+                fields += ["\"state\":\"unlocked\"", "\"expires\":\"\(Timestamp.iso(info.expires))\"",
+                           "\"seconds_left\":\(max(0, Int(info.expires.timeIntervalSince(now).rounded(.up))))",
+                           "\"keyring\":\"\(info.keyring.rawValue)\""]
+            case .stale(let reason):
+                fields += ["\"state\":\"locked\"", "\"reason\":" + Self.quoted("stale session dropped: " + reason)]
+            default:
+                fields += ["\"state\":\"locked\""]
+            }
+            Output.line("{" + fields.joined(separator: ",") + "}")
+        } else {
+            switch status {
+            case .unlocked(let info):
+                let ring = info.keyring == .session ? "this login session's keyring" : "uid \(getuid())'s default user-session keyring"
+                Output.line("unlocked until \(Timestamp.iso(info.expires)) (\(SessionText.length(info.expires.timeIntervalSince(now))) left), in \(ring)")
+            case .stale(let reason):
+                Output.line("locked: a session that no longer opens this vault was dropped (\(reason))")
+            default:
+                Output.line("locked: no session (`vault unlock` starts one)")
+            }
+        }
+        if case .unlocked = status { return }
+        throw ExitCode(Self.lockedExit)
+    }
+
+    static func quoted(_ s: String) -> String {
+        "\"" + s.unicodeScalars.map { c -> String in
+            switch c {
+            case "\"": return "\\\""
+            case "\\": return "\\\\"
+            case _ where c.value < 0x20: return String(format: "\\u%04x", c.value)
+            default: return String(c)
+            }
+        }.joined() + "\""
+    }
+}
