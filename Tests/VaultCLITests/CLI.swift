@@ -33,6 +33,9 @@ struct CLI {
     let vaultPath: String
     let passphraseFile: String
     var env: [String: String]
+    /// A command line every run goes through, e.g. `keyctl session NAME` (a keyring of the
+    /// test's own) or `setpriv --reuid …`; the vault binary and its arguments follow it.
+    var prefix: [String] = []
 
     /// A fresh private directory with a passphrase file; the vault is not created yet.
     init(passphrase: String = "correct horse battery") {
@@ -70,13 +73,9 @@ struct CLI {
 
     func run(_ args: [String], stdin: Data?, env extra: [String: String?] = [:], withoutTerminal: Bool = false) -> Result {
         let p = Process()
-        if withoutTerminal {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-            p.arguments = ["--wait", Self.binary] + args
-        } else {
-            p.executableURL = URL(fileURLWithPath: Self.binary)
-            p.arguments = args
-        }
+        let argv = (withoutTerminal ? ["/usr/bin/setsid", "--wait"] : []) + prefix + [Self.binary] + args
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
         var e = env
         for (k, v) in extra { e[k] = v }
         p.environment = e

@@ -85,6 +85,36 @@ struct TerminalTests {
         #expect(yes.status == 0 && yes.output.contains("removed k (1 version)"), "\(yes.output)")
         #expect(c.run("show", "k").status == 9)
     }
+
+    @Test("a wrong passphrase at the terminal asks again, three tries like sudo, each failure audited")
+    func retries() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.retry.tok")
+        let prompt = "Vault passphrase: "
+        let ok = onTTY(c, ["export", "k", "--format", "raw"], [(prompt, "wrong one\r"), (prompt, "wrong two\r"), (prompt, "correct horse battery\r")])
+        #expect(ok.status == 0 && ok.output.contains("eyJ.retry.tok"), "\(ok.output)")
+        #expect(ok.output.contains("wrong passphrase, try again (2 left)") && ok.output.contains("wrong passphrase, try again (1 left)"))
+        let failures = { c.audit(action: "unlock").filter { $0["outcome"] as? String == "error" }.count }
+        #expect(failures() == 2)
+        let no = onTTY(c, ["export", "k", "--format", "raw"], [(prompt, "a\r"), (prompt, "b\r"), (prompt, "c\r")])
+        #expect(no.status == 3 && no.output.hasSuffix("error: wrong passphrase\r\n") && !no.output.contains("eyJ"), "\(no.output)")
+        #expect(failures() == 5)
+    }
+
+    @Test("vault unlock asks once at the terminal; the next command in the session asks nothing")
+    func unlockOnTTY() {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        var c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.once.tok")
+        let r = onTTYCommand(c, ring.prefix + [CLI.binary, "unlock", "--for", "1m"], [("Vault passphrase: ", "correct horse battery\r")])
+        #expect(r.status == 0 && r.output.contains("unlocked ") && !r.output.contains("correct horse"), "\(r.output)")
+        c.prefix = ring.prefix
+        let e = onTTYCommand(c, ring.prefix + [CLI.binary, "export", "k", "--format", "raw"], [])
+        #expect(e.status == 0 && e.output.contains("eyJ.once.tok") && !e.output.contains("passphrase"), "\(e.output)")
+    }
 }
 
 @Suite("prompts on a real terminal: two processes, signals (pty)")

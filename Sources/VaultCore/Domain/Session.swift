@@ -27,7 +27,7 @@ public enum SessionStatus: Sendable, Equatable {
     /// changed since, or the key was not v1vault's); it has just been invalidated.
     case stale(reason: String)
     /// The kernel keyring cannot be used here (no CONFIG_KEYS, or a seccomp profile).
-    case unavailable(reason: String)
+    case unavailable(VaultError)
 }
 
 /// A time-bounded unlocked session (SECURITY.md, "Sessions"): the vault's key-encryption key,
@@ -117,7 +117,7 @@ public enum Session {
             guard let k = try KernelKeyring.search(name) else { throw Lookup.none }
             key = k
         } catch let error as KernelKeyring.Failure {
-            throw error.meansUnavailable ? .unavailable(error.message) : .none
+            throw error.meansUnavailable ? .unavailable(error) : .none
         } catch {
             throw .none
         }
@@ -144,7 +144,7 @@ public enum Session {
     enum Lookup: Error {
         case none
         case stale(String)
-        case unavailable(String)
+        case unavailable(KernelKeyring.Failure)
     }
 
     /// Stores the KEK for `seconds` (kernel timeout), replacing this vault's earlier session.

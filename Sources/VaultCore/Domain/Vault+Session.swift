@@ -6,6 +6,8 @@ extension Vault {
     /// `seconds`. Audited as a sealed `unlock` row naming the length and the keyring.
     public func startSession(passphrase: borrowing SecureBytes, seconds: UInt32) throws(VaultError) -> SessionInfo {
         let header = try unlockHeader()
+        // Before the KDF: where the keyring is blocked, say so without making the user wait.
+        do throws(KernelKeyring.Failure) { try KernelKeyring.checkAvailable() } catch { throw Session.unavailable(error) }
         let kek = try KDF.deriveKEK(passphrase: passphrase, salt: header.salt, parameters: header.parameters)
         guard let unlocked = try open(header, kek: kek) else {
             try? recordUnsealed(action: "unlock", details: ["session": "start"], error: VaultError.wrongPassphrase)
@@ -52,12 +54,18 @@ extension Vault {
     public func sessionStatus() throws(VaultError) -> SessionStatus {
         let header = try unlockHeader()
         do {
-            return .unlocked(try Session.find(vaultID: header.vaultID, salt: header.salt, now: clock.now()).info)
+            let found = try Session.find(vaultID: header.vaultID, salt: header.salt, now: clock.now())
+            // Only the master key's unwrap proves the cached KEK is this vault's.
+            guard MasterKey.unwrap(nonce: header.nonce, ciphertext: header.wrapped, vaultID: header.vaultID, kek: found.kek) != nil else {
+                try? KernelKeyring.invalidate(found.key)
+                return .stale(reason: "the cached key does not open this vault")
+            }
+            return .unlocked(found.info)
         } catch {
             switch error {
             case .none: return .locked
             case .stale(let reason): return .stale(reason: reason)
-            case .unavailable(let reason): return .unavailable(reason: reason)
+            case .unavailable(let failure): return .unavailable(Session.unavailable(failure))
             }
         }
     }
@@ -80,8 +88,8 @@ extension Vault {
                 return true
             case .none:
                 return false
-            case .unavailable(let reason):
-                throw .sessionUnavailable(reason: reason, hint: nil)
+            case .unavailable(let failure):
+                throw Session.unavailable(failure)
             }
         }
         do throws(KernelKeyring.Failure) {

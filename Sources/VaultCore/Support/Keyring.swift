@@ -12,7 +12,10 @@ public enum KernelKeyring {
     public struct Failure: Error, Equatable, Sendable {
         public let call: String
         public let errno: Int32
-        public var message: String { "\(call): \(String(cString: strerror(errno)))" }
+        public var message: String {
+            let text = String(cString: strerror(errno))
+            return "\(call): " + text.prefix(1).lowercased() + text.dropFirst()
+        }
         /// ENOSYS (no CONFIG_KEYS) or EPERM/EACCES on add_key (a seccomp profile, such as
         /// Docker's default, that blocks the keyring syscalls).
         public var meansUnavailable: Bool { [ENOSYS, EPERM].contains(errno) }
@@ -27,6 +30,11 @@ public enum KernelKeyring {
         var uid: UInt32
         var permissions: UInt32
         var name: String
+    }
+
+    /// Throws unless this process can reach a session keyring (without creating one).
+    static func checkAvailable() throws(Failure) {
+        try check(Int(v1v_keyring_id(session, 0)), "keyctl_get_keyring_id")
     }
 
     static func check(_ rc: Int, _ call: String) throws(Failure) {
@@ -54,10 +62,12 @@ public enum KernelKeyring {
     }
 
     static func describe(_ key: Int32) throws(Failure) -> Description {
-        var buf = [CChar](repeating: 0, count: 512)
-        let n = v1v_key_describe(key, &buf, buf.count)
+        var buf = [UInt8](repeating: 0, count: 512)
+        let n = buf.withUnsafeMutableBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { v1v_key_describe(key, $0.baseAddress, $0.count) }
+        }
         try check(n, "keyctl_describe")
-        let text = String(cString: buf)
+        let text = String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
         // type;uid;gid;perm;description (the description may itself contain ';')
         let parts = text.split(separator: ";", maxSplits: 4, omittingEmptySubsequences: false)
         guard parts.count == 5, let uid = UInt32(parts[1]), let perm = UInt32(parts[3], radix: 16) else {

@@ -21,7 +21,7 @@ struct Status: ParsableCommand {
     func run() throws {
         let vault = try global.openVault()
         let status = try vault.sessionStatus()
-        if case .unavailable(let reason) = status { throw VaultError.sessionUnavailable(reason: reason, hint: nil) }
+        if case .unavailable(let error) = status { throw error }
         let now = Date()
         if json {
             var fields: [String] = ["\"vault\":" + Self.quoted(vault.path)]

@@ -1,0 +1,340 @@
+import Foundation
+import Testing
+
+/// A session keyring of the test's own, so that its `vault unlock` is seen by its later
+/// commands and by no other test: `keyctl newring` under the user keyring (which keeps it
+/// alive between commands), joined by name with `keyctl session NAME` around every command.
+struct TestKeyring {
+    let name = "v1vtest-\(UUID().uuidString.prefix(8))"
+    let id: String
+
+    init() {
+        id = Self.keyctl(["newring", name, "@u"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        precondition(Int(id) != nil, "test setup: keyctl newring failed")
+        // Let `keyctl session NAME` find it (the user needs search permission on it).
+        precondition(Self.keyctl(["setperm", id, "0x3f3f0000"]).status == 0, "test setup: keyctl setperm failed")
+    }
+
+    /// Unlinks it from the user keyring; the kernel then frees it and every key in it.
+    func close() { Self.keyctl(["unlink", id, "@u"]) }
+
+    var prefix: [String] { ["/usr/bin/keyctl", "session", name] }
+
+    /// Runs `keyctl ARGS` inside this keyring.
+    func keyctl(_ args: [String], uid: UInt32? = nil) -> (status: Int32, out: String) {
+        let drop = uid.map { ["/usr/bin/setpriv", "--reuid", "\($0)", "--regid", "\($0)", "--clear-groups"] } ?? []
+        return Self.keyctl(["session", name] + drop + ["/usr/bin/keyctl"] + args)
+    }
+
+    @discardableResult
+    static func keyctl(_ args: [String]) -> (status: Int32, out: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/keyctl")
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try! p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+extension CLI {
+    /// A vault with one token, every command run inside `ring`.
+    static func inKeyring(_ ring: TestKeyring) -> CLI {
+        var c = CLI.initialized()
+        c.prefix = ring.prefix
+        c.add("siem", "eyJ.session-token.sig")
+        return c
+    }
+
+    /// `vault ARGS` with no passphrase source and no terminal: only a session can unlock.
+    func withoutPassphrase(_ args: String...) -> CLI.Result {
+        var r = run(args, stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil], withoutTerminal: true)
+        r.stderr = r.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("Joined session keyring:") }.joined(separator: "\n")
+        return r
+    }
+}
+
+@Suite("sessions: vault unlock, lock, status (kernel keyring)", .serialized)
+struct SessionCLITests {
+    static let exitLocked: Int32 = 18
+    static let exitUnavailable: Int32 = 19
+    static let exitNoPassphrase: Int32 = 4
+
+    @Test("unlock once: later processes need no passphrase, and their audit rows say so")
+    func reuseAcrossProcesses() throws {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        let u = c.run("unlock", "--for", "10m")
+        #expect(u.status == 0 && u.out.contains("unlocked \(c.vaultPath) until "), "\(u)")
+        for _ in 0..<2 {
+            let r = c.withoutPassphrase("export", "siem", "--format", "raw")
+            #expect(r.status == 0 && r.out == "eyJ.session-token.sig", "\(r)")
+        }
+        let s = c.withoutPassphrase("status", "--json")
+        #expect(s.status == 0, "\(s)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: s.stdout) as? [String: Any])
+        #expect(obj["state"] as? String == "unlocked" && obj["keyring"] as? String == "session")
+        #expect((obj["seconds_left"] as? Int).map { (590...600).contains($0) } == true, "\(obj)")
+        // The unlock row is sealed and names the length; the exports say they used the session.
+        let unlock = try #require(c.audit(action: "unlock").last)
+        let ud = unlock["details"] as? [String: String]
+        #expect(unlock["sealed"] as? Bool == true && ud?["session"] == "start" && ud?["seconds"] == "600", "\(unlock)")
+        let exports = c.audit(action: "export").filter { $0["outcome"] as? String == "ok" }
+        #expect(exports.count == 2 && exports.allSatisfy { ($0["details"] as? [String: String])?["session"] == "keyring" })
+        // Another keyring (another login session) does not see it.
+        let other = TestKeyring()
+        defer { other.close() }
+        var c2 = c
+        c2.prefix = other.prefix
+        #expect(c2.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        #expect(c2.withoutPassphrase("status").status == Self.exitLocked)
+    }
+
+    @Test("a 2 s session really ends: the next command needs a passphrase (exit 4 without a terminal)")
+    func expiry() {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        #expect(c.run("unlock", "--for", "2s").status == 0)
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == 0)
+        Thread.sleep(forTimeInterval: 3.2)
+        let r = c.withoutPassphrase("export", "siem", "--format", "raw")
+        #expect(r.status == Self.exitNoPassphrase && r.out.isEmpty, "\(r)")
+        let s = c.withoutPassphrase("status")
+        #expect(s.status == Self.exitLocked && s.out.hasPrefix("locked"), "\(s)")
+    }
+
+    @Test("lock forgets the session at once and is audited; lock --all forgets every vault's")
+    func lock() {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        var d = CLI.initialized()
+        d.prefix = ring.prefix
+        defer { c.cleanup(); d.cleanup() }
+        #expect(c.run("unlock").status == 0 && d.run("unlock").status == 0)
+        let l = c.withoutPassphrase("lock")
+        #expect(l.status == 0 && l.out == "locked \(c.vaultPath)\n", "\(l)")
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        #expect(c.withoutPassphrase("status").status == Self.exitLocked)
+        #expect(c.withoutPassphrase("lock").out == "\(c.vaultPath) was not unlocked\n")
+        let row = c.audit(action: "lock").last
+        #expect(row?["sealed"] as? Bool == true && (row?["details"] as? [String: String])?["session"] == "end", "\(String(describing: row))")
+        // d is still unlocked until lock --all.
+        #expect(d.withoutPassphrase("status").status == 0)
+        let all = d.withoutPassphrase("lock", "--all")
+        #expect(all.status == 0 && all.out == "locked 1 session\n", "\(all)")
+        #expect(d.withoutPassphrase("status").status == Self.exitLocked)
+    }
+
+    @Test("passwd, kdf set and rekey need the passphrase and end every session (new salt)", arguments: ["passwd", "kdf", "rekey"])
+    func passphraseChangeInvalidates(command: String) throws {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        #expect(c.run("unlock").status == 0)
+        let args: [String] = switch command {
+        case "passwd": ["passwd", "--new-passphrase-file", c.dir + "/new", "--kdf-memory", "8M", "--kdf-ops", "1"]
+        case "kdf": ["kdf", "set", "--kdf-memory", "16M", "--kdf-ops", "1"]
+        default: ["rekey", "--new-passphrase-file", c.dir + "/new", "--kdf-memory", "8M", "--kdf-ops", "1"]
+        }
+        precondition(FileManager.default.createFile(atPath: c.dir + "/new", contents: Data("another passphrase\n".utf8),
+                                                    attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        // The session does not stand in for the current passphrase.
+        let refused = c.run(args, stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil], withoutTerminal: true)
+        #expect(refused.status == Self.exitNoPassphrase, "\(refused)")
+        let done = c.run(args, stdin: nil)
+        #expect(done.status == 0, "\(done)")
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        #expect(c.withoutPassphrase("status").status == Self.exitLocked)
+        // The command dropped the now useless session itself, and said so in the audit log.
+        #expect(c.audit(action: "lock").last.map { ($0["details"] as? [String: String])?["stale"] != nil } == true)
+    }
+
+    @Test("--no-session and V1VAULT_NO_SESSION=1 ignore a live session")
+    func noSession() {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        #expect(c.run("unlock").status == 0)
+        #expect(c.withoutPassphrase("--no-session", "export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        let env = c.run(["export", "siem", "--format", "raw"], stdin: nil,
+                        env: ["V1VAULT_PASSPHRASE_FILE": nil, "V1VAULT_NO_SESSION": "1"], withoutTerminal: true)
+        #expect(env.status == Self.exitNoPassphrase, "\(env)")
+        // With a passphrase, --no-session works and its audit row does not claim the session.
+        #expect(c.run("--no-session", "export", "siem", "--format", "raw").status == 0)
+        let last = c.audit(action: "export").last
+        #expect((last?["details"] as? [String: String])?["session"] == nil)
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == 0)
+    }
+
+    @Test("another uid that shares the session keyring can neither use nor read the session key")
+    func otherUID() throws {
+        try #require(getuid() == 0, "needs root to switch uid with setpriv")
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        #expect(c.run("unlock").status == 0)
+        // A copy of the vault (same id and salt) that uid 65534 may open, in a directory of its own.
+        let other = "/tmp/v1vault-other-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        try FileManager.default.copyItem(atPath: c.vaultPath, toPath: other + "/vault.db")
+        chown(other, 65534, 65534)
+        chown(other + "/vault.db", 65534, 65534)
+        var nobody = c
+        nobody.prefix = ring.prefix + ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+        nobody.env["HOME"] = other
+        nobody.env["V1VAULT_PATH"] = other + "/vault.db"
+        let r = nobody.withoutPassphrase("export", "siem", "--format", "raw")
+        #expect(r.status == Self.exitNoPassphrase && r.out.isEmpty, "\(r)")
+        #expect(nobody.withoutPassphrase("status").status == Self.exitLocked)
+        // The kernel itself refuses: root finds and reads the key, uid 65534 can do neither.
+        let name = "v1vault:" + (try #require(try c.rows("SELECT lower(hex(vault_id)) FROM vault_header").first))
+        let serial = ring.keyctl(["search", "@s", "user", name]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Int(serial) != nil)
+        #expect(ring.keyctl(["pipe", serial]).status == 0)
+        #expect(ring.keyctl(["search", "@s", "user", name], uid: 65534).status != 0)
+        #expect(ring.keyctl(["pipe", serial], uid: 65534).status != 0)
+        // And the owner's session still works.
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == 0)
+    }
+
+    @Test("a planted or altered key is never used: it is invalidated and the passphrase is asked for")
+    func plantedKey() throws {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        let name = "v1vault:" + (try #require(try c.rows("SELECT lower(hex(vault_id)) FROM vault_header").first))
+        // A key of the right name, owner and permissions, bound to this vault id and salt,
+        // unexpired — but holding a KEK that is not the vault's.
+        let salt = try #require(try c.rows("SELECT lower(hex(kdf_salt)) FROM vault_header").first)
+        let expires = String(format: "%016llx", UInt64(Date().timeIntervalSince1970) + 600)
+        let fake = "5631565345535331" + String(name.dropFirst(8)) + salt + expires + String(repeating: "ab", count: 32)
+        let added = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake)
+        let planted = added.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(added.status == 0 && ring.keyctl(["setperm", planted, "0x350a0000"]).status == 0)
+        let st = c.withoutPassphrase("status")
+        #expect(st.status == Self.exitLocked && st.out.contains("does not open this vault"), "\(st)")
+        #expect(ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake).status == 0)
+        #expect(ring.keyctl(["setperm", ring.keyctl(["search", "@s", "user", name]).out.trimmingCharacters(in: .whitespacesAndNewlines), "0x350a0000"]).status == 0)
+        let r = c.withoutPassphrase("export", "siem", "--format", "raw")
+        #expect(r.status == Self.exitNoPassphrase, "\(r)")
+        #expect(ring.keyctl(["search", "@s", "user", name]).status != 0, "the planted key was not invalidated")
+        // A real session whose permissions someone widened is dropped as well.
+        #expect(c.run("unlock").status == 0)
+        let serial = ring.keyctl(["search", "@s", "user", name]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(ring.keyctl(["setperm", serial, "0x3f3f3f3f"]).status == 0)
+        let s = c.withoutPassphrase("status")
+        #expect(s.status == Self.exitLocked && s.out.contains("permissions were changed"), "\(s)")
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+    }
+
+    @Test("nothing about a session is written to disk: unlock writes only the vault's audit row")
+    func nothingOnDisk() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "strace is installed by scripts/bootstrap")
+        let ring = TestKeyring()
+        defer { ring.close() }
+        var c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        let log = c.dir + "/strace.log"
+        let base = c.prefix
+        c.prefix = base + ["/usr/bin/strace", "-f", "-qq", "-o", log, "-e", "trace=%file,add_key,keyctl,write"]
+        let r = c.run("unlock")
+        try #require(r.status == 0, "\(r)")
+        let trace = try String(contentsOfFile: log, encoding: .utf8)
+        // The key went to the kernel...
+        #expect(trace.contains("add_key(\"user\", \"v1vault:"))
+        // ...and every file opened for writing is the vault or its SQLite companions.
+        let writable = trace.split(separator: "\n").filter {
+            ($0.contains("open") || $0.contains("creat")) && ($0.contains("O_WRONLY") || $0.contains("O_RDWR") || $0.contains("O_CREAT"))
+                && !$0.contains("= -1")
+        }
+        let paths = writable.compactMap { line -> String? in
+            guard let q = line.firstIndex(of: "\""), let e = line[line.index(after: q)...].firstIndex(of: "\"") else { return nil }
+            return String(line[line.index(after: q)..<e])
+        }
+        let allowed: Set<String> = [c.vaultPath, c.vaultPath + "-wal", c.vaultPath + "-shm", c.vaultPath + "-journal", "/dev/null", "/dev/tty"]
+        #expect(!paths.isEmpty && paths.allSatisfy { allowed.contains($0) }, "\(paths)")
+        // No file created by another route, and only the vault's companions removed.
+        let calls = trace.split(separator: "\n").compactMap { line -> (String, String)? in
+            let fields = line.split(separator: " ", maxSplits: 1)
+            guard fields.count == 2, let paren = fields[1].firstIndex(of: "(") else { return nil }
+            return (String(fields[1][..<paren]).trimmingCharacters(in: .whitespaces), String(fields[1]))
+        }
+        let creating: Set<String> = ["rename", "renameat", "renameat2", "mkdir", "mkdirat", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat"]
+        #expect(!calls.contains { creating.contains($0.0) }, "\(calls.filter { creating.contains($0.0) })")
+        let unlinked = calls.filter { $0.0 == "unlink" || $0.0 == "unlinkat" }.map { $0.1 }
+        #expect(unlinked.allSatisfy { $0.contains(c.vaultPath + "-") }, "\(unlinked)")
+        // The passphrase and the KEK never pass through write(2): the only writes are the
+        // database pages and the one line on stdout.
+        #expect(!trace.contains("correct horse"))
+    }
+
+    @Test("where the keyring is blocked (Docker's seccomp profile), unlock says so (exit 19) and commands prompt as before")
+    func unavailable() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("siem", "eyJ.tok.sig")
+        var blocked = c
+        blocked.prefix = [SessionCLITests.withoutKeyring]
+        let u = blocked.run("unlock")
+        #expect(u.status == Self.exitUnavailable, "\(u)")
+        #expect(u.stderr.hasPrefix("error: cannot keep an unlocked session: the kernel keyring refused it (keyctl_get_keyring_id: operation not permitted)\nhint: a container's seccomp profile"), "\(u)")
+        // Refused before the KDF: no unlock row was written at all.
+        #expect(c.audit(action: "unlock").isEmpty)
+        #expect(blocked.run("export", "siem", "--format", "raw").out == "eyJ.tok.sig")
+        #expect(blocked.run("status").status == Self.exitUnavailable)
+    }
+
+    @Test("--for is bounded: 1s to 12h, usage error otherwise", arguments: ["0s", "13h", "721m", "15", "15d", "1.5h", "99999999s"])
+    func badLength(text: String) {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let r = c.run("unlock", "--for", text)
+        #expect(r.status == 64 && r.stderr.hasPrefix("error: "), "\(r)")
+        #expect(c.audit(action: "unlock").isEmpty)
+    }
+
+    static let withoutKeyring = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/without-keyring.py").path
+}
+
+extension TestKeyring {
+    /// `keyctl padd …` with `fakeHex` decoded on its stdin.
+    func keyctl(_ args: [String], fakeHex: String) -> (status: Int32, out: String) {
+        var bytes = [UInt8]()
+        var i = fakeHex.startIndex
+        while i < fakeHex.endIndex {
+            let j = fakeHex.index(i, offsetBy: 2)
+            bytes.append(UInt8(fakeHex[i..<j], radix: 16)!)
+            i = j
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/keyctl")
+        p.arguments = ["session", name, "/usr/bin/keyctl"] + args
+        let inp = Pipe(), out = Pipe()
+        p.standardInput = inp
+        p.standardOutput = out
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try! p.run()
+        inp.fileHandleForWriting.write(Data(bytes))
+        try? inp.fileHandleForWriting.close()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
