@@ -50,7 +50,8 @@ public enum Session {
     static let permissions: UInt32 = 0x3500_0000 | 0x000a_0000
 
     static func keyName(vaultID: [UInt8]) -> String {
-        namePrefix + vaultID.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        return namePrefix + String(decoding: vaultID.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }
 
     /// `15m`, `90s`, `2h` → seconds, 1 s to 12 h.
