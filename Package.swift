@@ -1,6 +1,17 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// The version of v1vault: set here and nowhere else (`vault --version`, scripts/package).
+let version = "0.2.0"
+
+/// The commit the binary is built from: scripts/build-release passes V1VAULT_COMMIT (a hex
+/// id, "-dirty" when the tree has changes); anything else is ignored.
+let commit: String = {
+    let c = Context.environment["V1VAULT_COMMIT"] ?? ""
+    let ok = !c.isEmpty && c.count <= 48 && c.allSatisfy { "0123456789abcdef-dirty".contains($0) }
+    return ok ? c : "unknown"
+}()
+
 let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -29,6 +40,10 @@ let package = Package(
         ),
         .target(name: "CKeyring"),
         .target(
+            name: "CBuildInfo",
+            cSettings: [.define("V1VAULT_VERSION", to: "\"\(version)\""), .define("V1VAULT_COMMIT", to: "\"\(commit)\"")]
+        ),
+        .target(
             name: "VaultCore",
             dependencies: [
                 "CSodium",
@@ -42,6 +57,7 @@ let package = Package(
             name: "vault",
             dependencies: [
                 "VaultCore",
+                "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming

@@ -10,10 +10,6 @@ int32_t v1v_key_add(const char *description, const void *payload, size_t length,
     return (int32_t)syscall(SYS_add_key, "user", description, payload, length, keyring);
 }
 
-int32_t v1v_key_search(int32_t keyring, const char *description) {
-    return (int32_t)syscall(SYS_keyctl, KEYCTL_SEARCH, keyring, "user", description, 0);
-}
-
 long v1v_key_read(int32_t key, void *buffer, size_t length) {
     return syscall(SYS_keyctl, KEYCTL_READ, key, buffer, length);
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBuildInfo
 import Foundation
 import VaultCore
 
@@ -42,14 +43,14 @@ enum Main {
 
 struct VaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "vault",
+        commandName: Output.program,
         abstract: "A local, encrypted vault for Trend Vision One API keys.",
         discussion: """
             Store a key right after the console shows it (`vault add`), rotate it before it \
             expires (`vault rotate`), and hand it to pipelines (`vault export`, `vault exec`). \
             Exit codes and environment variables are listed in the README.
             """,
-        version: "0.1.0",
+        version: "\(String(cString: v1v_version())) (commit \(String(cString: v1v_commit())))",
         subcommands: [
             Init.self, Add.self, List.self, Show.self, Rotate.self, History.self, Rollback.self,
             Expiring.self, Export.self, ExecCommand.self, Remove.self, Passwd.self, Rekey.self, Audit.self,

@@ -8,6 +8,18 @@ enum Output {
     /// not come this way (`writeSecret`), and JSON stays valid (`\uXXXX` is a JSON escape).
     static func line(_ s: String = "") { print(Sanitize.display(s, keepNewlines: true)) }
 
+    /// The name the user typed: `v1vault` (the Debian package's command) or `vault`. Usage,
+    /// help and every hint that names a command use it.
+    static let program: String = {
+        let base = (CommandLine.arguments.first ?? "vault").split(separator: "/").last.map(String.init) ?? "vault"
+        return base == "v1vault" ? "v1vault" : "vault"
+    }()
+
+    /// `text` with each "`vault " (a command in a hint) spelled as the user invoked it.
+    static func spelled(_ text: String) -> String {
+        program == "vault" ? text : text.replacingOccurrences(of: "`vault ", with: "`\(program) ")
+    }
+
     static func warn(_ s: String) { stderr("warning: \(s)\n") }
     static func hint(_ s: String) { stderr("hint: \(s)\n") }
     static func note(_ s: String) { stderr("\(s)\n") }
@@ -15,7 +27,7 @@ enum Output {
     /// Writes to stderr after flushing stdout, so interleaved output keeps its order.
     static func stderr(_ text: String) {
         fflush(nil)
-        FileHandle.standardError.write(Data(Sanitize.display(text, keepNewlines: true).utf8))
+        FileHandle.standardError.write(Data(Sanitize.display(spelled(text), keepNewlines: true).utf8))
     }
 
     static func fail(_ error: VaultError) {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 /// A session keyring of the test's own, so that its `vault unlock` is seen by its later
@@ -105,6 +106,11 @@ struct SessionCLITests {
         let c = CLI.inKeyring(ring)
         defer { c.cleanup() }
         #expect(c.run("unlock", "--for", "2s").status == 0)
+        // The kernel holds the timeout (/proc/keys' fourth column: "2s" or "1s", never "perm").
+        let line = TestKeyring.keyctl(["session", ring.name, "cat", "/proc/keys"]).out
+            .split(separator: "\n").first { $0.contains(" v1vault:") }
+        let fields = line.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(fields.map { $0.count > 3 && ["1s", "2s"].contains(String($0[3])) } == true, "\(String(describing: line))")
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == 0)
         Thread.sleep(forTimeInterval: 3.2)
         let r = c.withoutPassphrase("export", "siem", "--format", "raw")
@@ -208,11 +214,15 @@ struct SessionCLITests {
         #expect(ring.keyctl(["pipe", serial]).status == 0)
         #expect(ring.keyctl(["search", "@s", "user", name], uid: 65534).status != 0)
         #expect(ring.keyctl(["pipe", serial], uid: 65534).status != 0)
+        // Nor replace its payload (which would also drop its timeout) or re-time it.
+        #expect(ring.keyctl(["padd", "user", name, "@s"], fakeHex: "00", uid: 65534).status != 0)
+        #expect(ring.keyctl(["timeout", serial, "0"], uid: 65534).status != 0)
+        #expect(ring.keyctl(["setperm", serial, "0x3f3f3f3f"], uid: 65534).status != 0)
         // And the owner's session still works.
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == 0)
     }
 
-    @Test("a planted or altered key is never used: it is invalidated and the passphrase is asked for")
+    @Test("a planted, foreign or altered key is never used; bad keys are dropped, a mere mismatch is left for lock")
     func plantedKey() throws {
         let ring = TestKeyring()
         defer { ring.close() }
@@ -220,27 +230,89 @@ struct SessionCLITests {
         defer { c.cleanup() }
         let name = "v1vault:" + (try #require(try c.rows("SELECT lower(hex(vault_id)) FROM vault_header").first))
         // A key of the right name, owner and permissions, bound to this vault id and salt,
-        // unexpired — but holding a KEK that is not the vault's.
+        // unexpired — but holding a KEK that is not the vault's: not used, and (since a file
+        // cannot tell a planted key from a real one for another copy) not removed either.
         let salt = try #require(try c.rows("SELECT lower(hex(kdf_salt)) FROM vault_header").first)
         let expires = String(format: "%016llx", UInt64(Date().timeIntervalSince1970) + 600)
         let fake = "5631565345535331" + String(name.dropFirst(8)) + salt + expires + String(repeating: "ab", count: 32)
         let added = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake)
         let planted = added.out.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(added.status == 0 && ring.keyctl(["setperm", planted, "0x350a0000"]).status == 0)
+        #expect(added.status == 0 && ring.keyctl(["setperm", planted, "0x013a0000"]).status == 0)
         let st = c.withoutPassphrase("status")
-        #expect(st.status == Self.exitLocked && st.out.contains("does not open this vault"), "\(st)")
-        #expect(ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake).status == 0)
-        #expect(ring.keyctl(["setperm", ring.keyctl(["search", "@s", "user", name]).out.trimmingCharacters(in: .whitespacesAndNewlines), "0x350a0000"]).status == 0)
+        #expect(st.status == Self.exitLocked && st.out.contains("does not open this file"), "\(st)")
         let r = c.withoutPassphrase("export", "siem", "--format", "raw")
         #expect(r.status == Self.exitNoPassphrase, "\(r)")
-        #expect(ring.keyctl(["search", "@s", "user", name]).status != 0, "the planted key was not invalidated")
-        // A real session whose permissions someone widened is dropped as well.
+        #expect(ring.keyctl(["search", "@s", "user", name]).status == 0)
+        // `lock` removes it, with a pending lock row saying why.
+        #expect(c.withoutPassphrase("lock").status == 0)
+        #expect(ring.keyctl(["search", "@s", "user", name]).status != 0)
+        let lockRow = c.audit(action: "lock").last
+        #expect(lockRow?["sealed"] as? Bool == false && (lockRow?["details"] as? [String: String])?["stale"] != nil, "\(String(describing: lockRow))")
+        // A real session whose permissions someone widened is dropped.
         #expect(c.run("unlock").status == 0)
         let serial = ring.keyctl(["search", "@s", "user", name]).out.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(ring.keyctl(["setperm", serial, "0x3f3f3f3f"]).status == 0)
         let s = c.withoutPassphrase("status")
         #expect(s.status == Self.exitLocked && s.out.contains("permissions were changed"), "\(s)")
+        #expect(ring.keyctl(["search", "@s", "user", name]).status != 0)
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        // A key of the right name owned by another uid, linked into our keyring: ignored.
+        if getuid() == 0 {
+            let foreign = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake, uid: 65534)
+            #expect(foreign.status == 0)
+            #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+            #expect(c.withoutPassphrase("status").status == Self.exitLocked)
+        }
+    }
+
+    @Test("a copy of the vault with another header (same vault id) neither uses nor ends the real session")
+    func sameIDOtherFile() throws {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        #expect(c.run("unlock").status == 0)
+        var copy = c
+        copy.env["V1VAULT_PATH"] = c.dir + "/copy.db"
+        try FileManager.default.copyItem(atPath: c.vaultPath, toPath: c.dir + "/copy.db")
+        let q = try DatabaseQueue(path: c.dir + "/copy.db")
+        try q.write { db in try db.execute(sql: "UPDATE vault_header SET kdf_salt = zeroblob(16)") }
+        try q.close()
+        let s = copy.withoutPassphrase("status")
+        #expect(s.status == Self.exitLocked && s.out.contains("another passphrase or KDF salt"), "\(s)")
+        #expect(copy.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        // The real vault's session is still there.
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").out == "eyJ.session-token.sig")
+        // A process outside this keyring (the test runner's own, which links the user keyring
+        // that keeps this test's keyring alive) does not see the session: only keys linked
+        // directly in a process's own session keyring count.
+        var outside = c
+        outside.prefix = []
+        #expect(outside.withoutPassphrase("status").status == Self.exitLocked)
+    }
+
+    @Test("a forged pending unlock or lock row is refused before sealing (exit 7); genuine pending ones are sealed")
+    func forgedSessionRows() throws {
+        for (action, outcome, details, refused) in [
+            ("unlock", "ok", #"{"session":"start","seconds":"43200"}"#, true),
+            ("lock", "ok", #"{"session":"end"}"#, true),
+            ("unlock", "error", "{}", false),
+            ("lock", "ok", #"{"session":"end","stale":"x"}"#, false),
+        ] {
+            let c = CLI.initialized()
+            defer { c.cleanup() }
+            try c.sql("""
+                INSERT INTO audit_log (at, action, tokens, outcome, details, os_user, uid, host, pid)
+                VALUES ('2026-12-01T00:00:00.000Z', '\(action)', '[]', '\(outcome)', '\(details)', 'alice', 1000, 'laptop', 1)
+                """)
+            let r = c.run(["add", "k"], stdin: Data("eyJ.a.b".utf8))
+            if refused {
+                #expect(r.status == 7 && r.stderr.contains("is not sealed, but v1vault writes such rows sealed"), "\(action) \(details): \(r)")
+            } else {
+                #expect(r.status == 0, "\(action) \(details): \(r)")
+                #expect(c.run("audit", "verify").status == 0)
+            }
+        }
     }
 
     @Test("nothing about a session is written to disk: unlock writes only the vault's audit row")
@@ -252,7 +324,9 @@ struct SessionCLITests {
         defer { c.cleanup() }
         let log = c.dir + "/strace.log"
         let base = c.prefix
-        c.prefix = base + ["/usr/bin/strace", "-f", "-qq", "-o", log, "-e", "trace=%file,add_key,keyctl,write"]
+        // -x: every string with a non-ASCII byte (a key, a database page) printed whole in hex.
+        c.prefix = base + ["/usr/bin/strace", "-f", "-qq", "-x", "-s", "1000000", "-o", log, "-e",
+                           "trace=%file,add_key,keyctl,write,pwrite64,writev,pwritev,pwritev2,sendto,sendmsg"]
         let r = c.run("unlock")
         try #require(r.status == 0, "\(r)")
         let trace = try String(contentsOfFile: log, encoding: .utf8)
@@ -279,8 +353,24 @@ struct SessionCLITests {
         #expect(!calls.contains { creating.contains($0.0) }, "\(calls.filter { creating.contains($0.0) })")
         let unlinked = calls.filter { $0.0 == "unlink" || $0.0 == "unlinkat" }.map { $0.1 }
         #expect(unlinked.allSatisfy { $0.contains(c.vaultPath + "-") }, "\(unlinked)")
-        // The passphrase and the KEK never pass through write(2): the only writes are the
-        // database pages and the one line on stdout.
+        // The KEK (read back from the kernel) left the process only through add_key: in no
+        // write of any kind, and in no file of the test's directory; the passphrase in none.
+        c.prefix = base
+        let name = "v1vault:" + (try #require(try c.rows("SELECT lower(hex(vault_id)) FROM vault_header").first))
+        let serial = ring.keyctl(["search", "@s", "user", name]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let printed = ring.keyctl(["print", serial]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(printed.hasPrefix(":hex:") && printed.count == 5 + 160, "\(printed)")
+        let kekHex = String(printed.suffix(64))
+        var kek = [UInt8]()
+        var i = kekHex.startIndex
+        while i < kekHex.endIndex { let j = kekHex.index(i, offsetBy: 2); kek.append(UInt8(kekHex[i..<j], radix: 16)!); i = j }
+        let needle = kek.map { String(format: "\\x%02x", $0) }.joined()
+        let carrying = trace.split(separator: "\n").filter { $0.contains(needle) }
+        #expect(carrying.count == 1 && carrying[0].contains("add_key("), "\(carrying.map { $0.prefix(60) })")
+        for file in try FileManager.default.contentsOfDirectory(atPath: c.dir) {
+            let data = try Data(contentsOf: URL(fileURLWithPath: c.dir + "/" + file))
+            #expect(data.firstRange(of: Data(kek)) == nil, "the KEK is in \(file)")
+        }
         #expect(!trace.contains("correct horse"))
     }
 
@@ -315,7 +405,7 @@ struct SessionCLITests {
 
 extension TestKeyring {
     /// `keyctl padd …` with `fakeHex` decoded on its stdin.
-    func keyctl(_ args: [String], fakeHex: String) -> (status: Int32, out: String) {
+    func keyctl(_ args: [String], fakeHex: String, uid: UInt32? = nil) -> (status: Int32, out: String) {
         var bytes = [UInt8]()
         var i = fakeHex.startIndex
         while i < fakeHex.endIndex {
@@ -325,7 +415,8 @@ extension TestKeyring {
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/keyctl")
-        p.arguments = ["session", name, "/usr/bin/keyctl"] + args
+        let drop = uid.map { ["/usr/bin/setpriv", "--reuid", "\($0)", "--regid", "\($0)", "--clear-groups"] } ?? []
+        p.arguments = ["session", name] + drop + ["/usr/bin/keyctl"] + args
         let inp = Pipe(), out = Pipe()
         p.standardInput = inp
         p.standardOutput = out

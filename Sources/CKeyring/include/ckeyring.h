@@ -10,8 +10,6 @@
 
 /// add_key(2) of a "user" key: creates or updates `description` in `keyring`.
 int32_t v1v_key_add(const char *description, const void *payload, size_t length, int32_t keyring);
-/// KEYCTL_SEARCH for a "user" key in `keyring` and the keyrings it links (0 = do not link).
-int32_t v1v_key_search(int32_t keyring, const char *description);
 /// KEYCTL_READ into `buffer`; returns the payload's full length (which may exceed `length`).
 long v1v_key_read(int32_t key, void *buffer, size_t length);
 /// KEYCTL_DESCRIBE: "type;uid;gid;perm;description".

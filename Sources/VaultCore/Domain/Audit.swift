@@ -133,6 +133,19 @@ enum AuditChain {
     /// unlocked write (and a failed unlock's own row).
     static let mayBePending: Set<String> = ["list", "show", "history", "expiring", "audit", "backup", "doctor", "exec", "unlock", "lock"]
 
+    /// Whether v1vault itself could have left `row` pending: an action of `mayBePending`,
+    /// without the "state":"sealed" marker; an `unlock` only when it failed (a session start
+    /// is always written sealed); a `lock` only of a session that no longer opened the vault
+    /// (it carries `stale`; a live session's lock is sealed).
+    static func mayStayPending(_ row: AuditRecord) -> Bool {
+        guard mayBePending.contains(row.action), !row.details.contains(#""state":"sealed""#) else { return false }
+        switch row.action {
+        case "unlock": return row.outcome == "error"
+        case "lock": return row.details.contains(#""stale":"#)
+        default: return true
+        }
+    }
+
     /// `own` is the row this very transaction appended (the only pending row of another kind).
     static func sealPending(_ db: Database, key: borrowing SecureBytes, own: Int64? = nil) throws {
         let last = try AuditRecord.lastSealed(db)
@@ -144,7 +157,7 @@ enum AuditChain {
             // leaves rows of commands that never unlock pending; any other pending row (a change,
             // an export, an init, a row carrying the "state":"sealed" marker) is tampering, and
             // sealing it would launder it into the authenticated chain. Refuse, changing nothing.
-            if row.seq != own && (!Self.mayBePending.contains(row.action) || row.details.contains(#""state":"sealed""#)) {
+            if row.seq != own && !Self.mayStayPending(row) {
                 throw VaultError.corruptVault(reason: "audit row \(row.seq!) (\(Sanitize.display(row.action))) is not sealed, but v1vault writes such rows sealed: "
                                               + "a sealed row's MAC was removed or the row was forged; nothing was changed (restore from a backup)")
             }

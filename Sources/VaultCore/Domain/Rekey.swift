@@ -66,7 +66,7 @@ extension UnlockedVault {
             // the *new* audit key, as the first row of the new epoch.
             return try vault.store.write { db in
                 // 1. Everything pending is sealed under the old key: the old epoch ends here.
-                try AuditChain.sealPending(db, key: auditKey)
+                try seal(db, own: nil)
                 let lastOld = try AuditRecord.lastSealed(db)?.seq ?? 0
                 let oldEpochs = try auditEpochs(db)
                 // Never carry a history that does not verify into the new key.

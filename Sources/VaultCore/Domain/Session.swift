@@ -23,9 +23,11 @@ public enum SessionStatus: Sendable, Equatable {
     case unlocked(SessionInfo)
     /// No session for this vault in this process's keyrings.
     case locked
-    /// A session key exists but no longer opens this vault (the passphrase, KDF or master key
-    /// changed since, or the key was not v1vault's); it has just been invalidated.
-    case stale(reason: String)
+    /// A session key of this vault id exists but does not open this file. `dropped`: it was
+    /// bad in itself and has just been invalidated; otherwise it is sound but for another
+    /// header (another salt, or a KEK this file's wrapped key does not open) and is left for
+    /// `vault lock` or its timeout.
+    case stale(reason: String, dropped: Bool)
     /// The kernel keyring cannot be used here (no CONFIG_KEYS, or a seccomp profile).
     case unavailable(VaultError)
 }
@@ -43,11 +45,12 @@ public enum Session {
     static let magic = Array("V1VSESS1".utf8)
     static let payloadBytes = 8 + 16 + 16 + 8 + 32
     static let namePrefix = "v1vault:"
-    /// Possessor: view, write, link, setattr. Owner uid: read, search. Group, other: nothing.
-    /// Reading or finding the key needs the owner's uid; finding it by search also needs
-    /// possession (the session keyring). A process of another uid that possesses the keyring
-    /// (started with setpriv or sudo without pam_keyinit) can neither find nor read it.
-    static let permissions: UInt32 = 0x3500_0000 | 0x000a_0000
+    /// Possessor: view. Owner uid: read, search, link, setattr. Group, other: nothing. Every
+    /// operation but viewing needs the owner's uid, so a process of another uid that possesses
+    /// the keyring (started with setpriv, or sudo without pam_keyinit) can neither read, find,
+    /// update nor re-time the key; one of the owner's uid that does not possess it cannot list
+    /// it (/proc/keys and keyring reads need view).
+    static let permissions: UInt32 = 0x0100_0000 | 0x003a_0000
 
     static func keyName(vaultID: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
@@ -91,7 +94,7 @@ public enum Session {
             guard Array(b[0..<8]) == magic else { return .failure(Stale("the cached key is not a v1vault session")) }
             guard Array(b[8..<24]) == vaultID else { return .failure(Stale("the cached key is for another vault")) }
             guard Array(b[24..<40]) == salt else {
-                return .failure(Stale("the passphrase or KDF changed since `vault unlock` (passwd, kdf set or rekey)"))
+                return .failure(Stale("the session is for another passphrase or KDF salt of this vault (passwd, kdf set or rekey since, or another copy of the file)", salt: true))
             }
             let e = b[40..<48].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             let kek = SecureBytes(copying: UnsafeRawBufferPointer(rebasing: b[48..<80]))
@@ -99,7 +102,12 @@ public enum Session {
         }
     }
 
-    struct Stale: Error { let reason: String; init(_ r: String) { reason = r } }
+    struct Stale: Error {
+        let reason: String
+        /// Only the salt differs: a sound key for another header of this vault id.
+        var salt = false
+        init(_ r: String, salt: Bool = false) { reason = r; self.salt = salt }
+    }
 
     /// A usable session key: its serial, the KEK it holds, and until when.
     struct Found: ~Copyable {
@@ -108,14 +116,17 @@ public enum Session {
         let info: SessionInfo
     }
 
-    /// The session key of `vaultID` this process can use: owned by this uid, with v1vault's
-    /// permissions, bound to `salt`, not expired. A key that exists but fails one of these
-    /// checks is invalidated and thrown as `.stale`.
+    /// The session key of `vaultID` this process can use: linked in its session keyring,
+    /// owned by this uid, with v1vault's permissions, a well-formed payload bound to this vault
+    /// id and `salt`, not expired. A key that is itself bad (foreign permissions, unreadable,
+    /// malformed, expired) is invalidated and thrown as `.stale`. One that is merely for another
+    /// salt is left alone (`.mismatch`): a file of the same vault id with another header — an
+    /// older copy, or a planted one — must not be able to end the real vault's session.
     static func find(vaultID: [UInt8], salt: [UInt8], now: Date) throws(Lookup) -> Found {
         let name = keyName(vaultID: vaultID)
         let key: Int32
         do {
-            guard let k = try KernelKeyring.search(name) else { throw Lookup.none }
+            guard let k = try KernelKeyring.findInSession(name) else { throw Lookup.none }
             key = k
         } catch let error as KernelKeyring.Failure {
             throw error.meansUnavailable ? .unavailable(error) : .none
@@ -126,12 +137,13 @@ public enum Session {
             try? KernelKeyring.invalidate(key)
             return .stale(reason)
         }
-        guard let d = try? KernelKeyring.describe(key), d.name == name else { throw .none }
-        guard d.uid == geteuid() else { throw stale("the cached key belongs to uid \(d.uid)") }
+        // Another uid's key in our keyring cannot be ours (nor can we remove it): not there.
+        guard let d = try? KernelKeyring.describe(key), d.uid == geteuid() else { throw .none }
         guard d.permissions == permissions else { throw stale("the cached key's permissions were changed") }
-        guard let p = try? KernelKeyring.read(key, max: payloadBytes) else { throw .none }
+        guard let p = try? KernelKeyring.read(key, max: payloadBytes) else { throw stale("the cached key is unreadable or too long") }
         switch parse(p, vaultID: vaultID, salt: salt) {
-        case .failure(let s): throw stale(s.reason)
+        case .failure(let s):
+            throw s.salt ? .mismatch(key: key, reason: s.reason) : stale(s.reason)
         case .success(let parsed):
             let expires = parsed.expires
             guard expires > now, expires.timeIntervalSince(now) <= TimeInterval(maxSeconds) + 60 else {
@@ -144,7 +156,10 @@ public enum Session {
 
     enum Lookup: Error {
         case none
+        /// A bad key, invalidated just now.
         case stale(String)
+        /// A sound key for another salt of this vault id, left in place.
+        case mismatch(key: Int32, reason: String)
         case unavailable(KernelKeyring.Failure)
     }
 

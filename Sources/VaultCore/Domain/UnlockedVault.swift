@@ -30,9 +30,13 @@ public final class UnlockedVault {
     /// transaction (used to prove that a failure mid-rotation changes nothing).
     var faultInjection: ((String) throws -> Void)?
 
-    init(vault: Vault, vaultID: [UInt8], master: consuming MasterKey) {
+    /// The header's wrap nonce and wrapped key this vault was opened from (see `seal`).
+    let wrappedFrom: (nonce: [UInt8], key: [UInt8])
+
+    init(vault: Vault, vaultID: [UInt8], master: consuming MasterKey, wrappedFrom: (nonce: [UInt8], key: [UInt8])) {
         self.vault = vault
         self.vaultID = vaultID
+        self.wrappedFrom = wrappedFrom
         self.tokenKey = master.subkey(context: MasterKey.tokenContext)
         self.auditKey = master.subkey(context: MasterKey.auditContext)
         self.metadataKey = master.subkey(context: MasterKey.metadataContext)
@@ -205,6 +209,7 @@ public final class UnlockedVault {
             return try vault.store.write { db in
                 // The row names no token until the body is done, so the freshness check of the
                 // tokens it resolves does not mistake this very row for a later change.
+                try checkKeysUnchanged(db)
                 let details = annotated(details)
                 let seq = try vault.appendAudit(db, action: action, subjects: [], details: details)
                 var w = AuditedWrite(db: db, seq: seq, subjects: subjects, details: details)
@@ -225,9 +230,10 @@ public final class UnlockedVault {
                 return result
             }
         } catch {
-            // A file found tampered while sealing stays that error (exit 7); any other failure to
+            // A file found tampered while sealing stays that error (exit 7), as does a key change
+            // by another process (exit 24); any other failure to
             // write the row of a release is "no audit, no access" (exit 17).
-            let tampered: Bool = switch error { case .corruptVault, .schemaTampered: true; default: false }
+            let tampered: Bool = switch error { case .corruptVault, .schemaTampered, .keysChanged: true; default: false }
             let reported = bodyError ?? (releasesSecrets && !tampered ? .auditWriteFailed(reason: error.description) : error)
             recordFailure(action, subjects: subjects, details: details, error: reported)
             throw reported
@@ -249,7 +255,28 @@ public final class UnlockedVault {
     func appendSealed(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
                       outcome: String = "ok", reason: String? = nil) throws {
         let seq = try vault.appendAudit(db, action: action, subjects: subjects, details: annotated(details), outcome: outcome, reason: reason)
-        try AuditChain.sealPending(db, key: auditKey, own: seq)
+        try seal(db, own: seq)
+    }
+
+    /// Seals the pending rows (this command's `own` among them) under this vault's audit key —
+    /// after checking, inside the same write transaction, that the header still holds the
+    /// wrapped key this vault was opened from. A `rekey`, `passwd` or `kdf set` that committed
+    /// since (in another process, or while this one waited for input) would otherwise get rows
+    /// sealed under a retired audit key and tokens sealed under a retired master key.
+    func seal(_ db: Database, own: Int64?) throws {
+        try checkKeysUnchanged(db)
+        try AuditChain.sealPending(db, key: auditKey, own: own)
+    }
+
+    /// Throws `keysChanged` unless the header still holds the wrapped key this vault was
+    /// opened from. Called first in every write transaction (which is IMMEDIATE, so nothing
+    /// can change the header until it ends).
+    func checkKeysUnchanged(_ db: Database) throws {
+        let row = try Row.fetchOne(db, sql: "SELECT wrap_nonce, wrapped_key FROM vault_header WHERE id = 1")
+        let nonce = try row?.blob("wrap_nonce", "vault_header"), key = try row?.blob("wrapped_key", "vault_header")
+        guard let nonce, let key, Array(nonce) == wrappedFrom.nonce, Array(key) == wrappedFrom.key else {
+            throw VaultError.keysChanged
+        }
     }
 
     /// `details` plus `"session": "keyring"` when this vault was unlocked from a session

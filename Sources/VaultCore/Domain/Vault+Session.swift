@@ -33,45 +33,46 @@ extension Vault {
     }
 
     /// Unlocks with this vault's session, if a live one bound to the current header exists.
-    /// The returned vault marks every audit row it writes with `"session": "keyring"`. A stale
-    /// session (another salt, expired payload, foreign owner) is invalidated and ignored.
+    /// The returned vault marks every audit row it writes with `"session": "keyring"`. A bad
+    /// key is invalidated; a sound one for another header of this vault id is left alone.
     public func unlockFromSession() throws(VaultError) -> UnlockedVault? {
         let header = try unlockHeader()
         let found: Session.Found
         do { found = try Session.find(vaultID: header.vaultID, salt: header.salt, now: clock.now()) } catch { return nil }
-        guard let unlocked = try open(header, kek: found.kek) else {
-            // Same id and salt but the KEK does not open the header: not ours, or the header
-            // was rewritten behind our back. Never use it again.
-            try? KernelKeyring.invalidate(found.key)
-            return nil
-        }
+        // Same id and salt, but the KEK does not open this file's wrapped key: the file is not
+        // the one the session was made for (or was rewritten). Not used; not removed either,
+        // so that such a file cannot end the real vault's session.
+        guard let unlocked = try open(header, kek: found.kek) else { return nil }
         unlocked.session = found.info
         return unlocked
     }
 
     /// Whether this vault is unlocked in this process's session keyring, and until when.
-    /// Reads the header only; writes nothing but the invalidation of a stale key.
+    /// Reads the header only; writes nothing but the invalidation of a bad key.
     public func sessionStatus() throws(VaultError) -> SessionStatus {
         let header = try unlockHeader()
         do {
             let found = try Session.find(vaultID: header.vaultID, salt: header.salt, now: clock.now())
-            // Only the master key's unwrap proves the cached KEK is this vault's.
+            // Only the master key's unwrap proves the cached KEK is this file's.
             guard MasterKey.unwrap(nonce: header.nonce, ciphertext: header.wrapped, vaultID: header.vaultID, kek: found.kek) != nil else {
-                try? KernelKeyring.invalidate(found.key)
-                return .stale(reason: "the cached key does not open this vault")
+                return .stale(reason: Self.notThisFile, dropped: false)
             }
             return .unlocked(found.info)
         } catch {
             switch error {
             case .none: return .locked
-            case .stale(let reason): return .stale(reason: reason)
+            case .stale(let reason): return .stale(reason: reason, dropped: true)
+            case .mismatch(_, let reason): return .stale(reason: reason, dropped: false)
             case .unavailable(let failure): return .unavailable(Session.unavailable(failure))
             }
         }
     }
 
-    /// Forgets this vault's session at once (KEYCTL_INVALIDATE). Audited as `lock`: sealed when
-    /// the session was live, pending otherwise. Returns false when there was none.
+    static let notThisFile = "the session's key does not open this file's wrapped key"
+
+    /// Forgets this vault's session at once (KEYCTL_INVALIDATE), whatever state it is in.
+    /// Audited as `lock`: sealed when the session opened the vault, otherwise pending with the
+    /// reason it did not (`stale`). Returns false when there was none.
     @discardableResult
     public func lock() throws(VaultError) -> Bool {
         try lockSession(try unlockHeader())
@@ -86,22 +87,26 @@ extension Vault {
             case .stale(let reason):
                 try recordUnsealed(action: "lock", details: ["session": "end", "stale": reason])
                 return true
+            case .mismatch(let key, let reason):
+                try invalidate(key)
+                try recordUnsealed(action: "lock", details: ["session": "end", "stale": reason])
+                return true
             case .none:
                 return false
             case .unavailable(let failure):
                 throw Session.unavailable(failure)
             }
         }
-        do throws(KernelKeyring.Failure) {
-            try KernelKeyring.invalidate(found.key)
-        } catch {
-            throw Session.unavailable(error)
-        }
+        try invalidate(found.key)
         if let unlocked = try open(header, kek: found.kek) {
             try unlocked.record("lock", details: ["session": "end"])
         } else {
-            try recordUnsealed(action: "lock", details: ["session": "end"])
+            try recordUnsealed(action: "lock", details: ["session": "end", "stale": Self.notThisFile])
         }
         return true
+    }
+
+    private func invalidate(_ key: Int32) throws(VaultError) {
+        do throws(KernelKeyring.Failure) { try KernelKeyring.invalidate(key) } catch { throw Session.unavailable(error) }
     }
 }

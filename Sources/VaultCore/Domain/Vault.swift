@@ -122,7 +122,7 @@ public final class Vault {
         guard let master = MasterKey.unwrap(nonce: header.nonce, ciphertext: header.wrapped, vaultID: header.vaultID, kek: kek) else {
             return nil
         }
-        let unlocked = UnlockedVault(vault: self, vaultID: header.vaultID, master: master)
+        let unlocked = UnlockedVault(vault: self, vaultID: header.vaultID, master: master, wrappedFrom: (header.nonce, header.wrapped))
         // This process added the state columns a moment ago, so their NULLs come from the old
         // schema, not from someone deleting MACs: seal the tokens' current state (audited as
         // `seal-state`). Any later NULL fails closed (SECURITY.md, "Token state MAC").

@@ -16,9 +16,9 @@ public enum KernelKeyring {
             let text = String(cString: strerror(errno))
             return "\(call): " + text.prefix(1).lowercased() + text.dropFirst()
         }
-        /// ENOSYS (no CONFIG_KEYS) or EPERM/EACCES on add_key (a seccomp profile, such as
-        /// Docker's default, that blocks the keyring syscalls).
-        public var meansUnavailable: Bool { [ENOSYS, EPERM].contains(errno) }
+        /// ENOSYS (no CONFIG_KEYS), EPERM (a seccomp profile, such as Docker's default, that
+        /// blocks the keyring syscalls) or EACCES (a profile that answers with that).
+        public var meansUnavailable: Bool { [ENOSYS, EPERM, EACCES].contains(errno) }
     }
 
     static let thread: Int32 = -1      // KEY_SPEC_THREAD_KEYRING
@@ -27,6 +27,7 @@ public enum KernelKeyring {
 
     /// Owner, group and permission mask of a key (KEYCTL_DESCRIBE).
     struct Description {
+        var type: String
         var uid: UInt32
         var permissions: UInt32
         var name: String
@@ -41,14 +42,15 @@ public enum KernelKeyring {
         if rc < 0 { throw Failure(call: call, errno: errno) }
     }
 
-    /// The serial of a `user` key named `name` reachable from the session keyring (what this
-    /// process possesses), or nil.
-    static func search(_ name: String) throws(Failure) -> Int32? {
-        let id = v1v_key_search(session, name)
-        if id >= 0 { return id }
-        // ENOKEY: none; EKEYEXPIRED/EKEYREVOKED: one that is already dead.
-        if [ENOKEY, EKEYEXPIRED, EKEYREVOKED].contains(errno) { return nil }
-        throw Failure(call: "keyctl_search", errno: errno)
+    /// The serial of the `user` key named `name` that the session keyring links directly, or
+    /// nil. Never a search: KEYCTL_SEARCH would also descend into keyrings linked from the
+    /// session keyring (the user keyring, or anything linked there), which belong to other
+    /// sessions of the uid.
+    static func findInSession(_ name: String) throws(Failure) -> Int32? {
+        for key in try sessionKeys() {
+            if let d = try? describe(key), d.type == "user", d.name == name { return key }
+        }
+        return nil
     }
 
     /// Reads a key's payload into secure memory (at most `max` bytes; longer is an error).
@@ -73,7 +75,7 @@ public enum KernelKeyring {
         guard parts.count == 5, let uid = UInt32(parts[1]), let perm = UInt32(parts[3], radix: 16) else {
             throw Failure(call: "keyctl_describe", errno: EBADMSG)
         }
-        return Description(uid: uid, permissions: perm, name: String(parts[4]))
+        return Description(type: String(parts[0]), uid: uid, permissions: perm, name: String(parts[4]))
     }
 
     /// Adds `payload` as a `user` key named `name` to the session keyring with `permissions`

@@ -12,11 +12,19 @@ public enum PassphraseSource: Equatable, Sendable {
     /// A hidden prompt on the controlling terminal (/dev/tty).
     case terminal
 
+    /// The systemd credential v1vault reads (LoadCredential=, LoadCredentialEncrypted=).
+    public static let credentialName = "v1vault-passphrase"
+
     /// Picks the source from flags and the environment: --passphrase-fd, --passphrase-file,
+    /// the systemd credential `$CREDENTIALS_DIRECTORY/v1vault-passphrase` when it exists,
     /// $V1VAULT_PASSPHRASE_FILE, $V1VAULT_PASSPHRASE, then the terminal.
     public static func resolve(fd: Int32?, file: String?, environment: [String: String]) -> PassphraseSource {
         if let fd { return .fd(fd) }
         if let file { return .file(file) }
+        if let dir = environment["CREDENTIALS_DIRECTORY"], dir.hasPrefix("/") {
+            let path = dir + "/" + credentialName
+            if access(path, F_OK) == 0 { return .file(path) }
+        }
         if let f = environment["V1VAULT_PASSPHRASE_FILE"], !f.isEmpty { return .file(f) }
         if environment["V1VAULT_PASSPHRASE"] != nil { return .environment("V1VAULT_PASSPHRASE") }
         return .terminal

@@ -46,6 +46,8 @@ public enum VaultError: Error, Equatable, Sendable {
     // Process
     case cancelled(reason: String)
     case auditWriteFailed(reason: String)
+    /// `passwd`, `kdf set` or `rekey` committed in another process after this one unlocked.
+    case keysChanged
     case io(reason: String)
     case database(reason: String)
 
@@ -75,6 +77,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .cancelled: return 16
         case .auditWriteFailed: return 17
         case .sessionUnavailable: return 19
+        case .keysChanged: return 24
         case .invalidName, .invalidInput: return 64
         case .tokenRejected: return 22
         case .checkIncomplete: return 23
@@ -121,6 +124,8 @@ public enum VaultError: Error, Equatable, Sendable {
             return "check its base URL with `vault list`; if it is right, `vault doctor --seal-metadata` vouches for it"
         case .auditWriteFailed:
             return "no audit, no access: the secret was not released"
+        case .keysChanged:
+            return "run the command again"
         case .tokenRejected:
             return "nothing was stored; check that you copied the whole key and chose its region (--region)"
         case .checkIncomplete:
@@ -174,6 +179,7 @@ extension VaultError: CustomStringConvertible {
             return "token \(displayName(name)) version state failed authentication: \(reason)"
         case .cancelled(let reason): return "cancelled: \(reason)"
         case .auditWriteFailed(let reason): return "could not write the audit log: \(reason)"
+        case .keysChanged: return "the vault's keys changed while this command ran (passwd, kdf set or rekey in another process); nothing was written"
         case .io(let reason): return reason
         case .database(let reason): return "database error: \(reason)"
         case .tokenRejected(let name, let outcome, let status, let code):

@@ -30,8 +30,8 @@ struct Status: ParsableCommand {
                 fields += ["\"state\":\"unlocked\"", "\"expires\":\"\(Timestamp.iso(info.expires))\"",
                            "\"seconds_left\":\(max(0, Int(info.expires.timeIntervalSince(now).rounded(.up))))",
                            "\"keyring\":\"\(info.keyring.rawValue)\""]
-            case .stale(let reason):
-                fields += ["\"state\":\"locked\"", "\"reason\":" + Self.quoted("stale session dropped: " + reason)]
+            case .stale(let reason, let dropped):
+                fields += ["\"state\":\"locked\"", "\"reason\":" + Self.quoted((dropped ? "a bad session key was dropped: " : "a session key of this vault does not apply: ") + reason)]
             default:
                 fields += ["\"state\":\"locked\""]
             }
@@ -41,10 +41,12 @@ struct Status: ParsableCommand {
             case .unlocked(let info):
                 let ring = info.keyring == .session ? "this login session's keyring" : "uid \(getuid())'s default user-session keyring"
                 Output.line("unlocked until \(Timestamp.iso(info.expires)) (\(SessionText.length(info.expires.timeIntervalSince(now))) left), in \(ring)")
-            case .stale(let reason):
-                Output.line("locked: a session that no longer opens this vault was dropped (\(reason))")
+            case .stale(let reason, true):
+                Output.line("locked: a bad session key was dropped (\(reason))")
+            case .stale(let reason, false):
+                Output.line(Output.spelled("locked: the session key of this vault id does not open this file (\(reason)); `vault lock` removes it"))
             default:
-                Output.line("locked: no session (`vault unlock` starts one)")
+                Output.line(Output.spelled("locked: no session (`vault unlock` starts one)"))
             }
         }
         if case .unlocked = status { return }

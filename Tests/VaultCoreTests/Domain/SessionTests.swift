@@ -31,7 +31,7 @@ struct SessionTests {
             case .success: return nil
             }
         }
-        #expect(reason(Session.parse(p, vaultID: id, salt: Array(repeating: 3, count: 16)))?.contains("passphrase or KDF changed") == true)
+        #expect(reason(Session.parse(p, vaultID: id, salt: Array(repeating: 3, count: 16)))?.contains("another passphrase or KDF salt") == true)
         #expect(reason(Session.parse(p, vaultID: Array(repeating: 9, count: 16), salt: salt)) == "the cached key is for another vault")
         var bad = SecureBytes(capacity: 80)
         p.withUnsafeBytes { src in bad.withUnsafeMutableBytes { $0.copyMemory(from: src) } }
@@ -71,5 +71,26 @@ struct SessionTests {
         #expect(try v.lock())
         #expect(try v.sessionStatus() == .locked)
         #expect(try v.lock() == false)
+    }
+
+    @Test("a vault unlocked before another process's rekey, passwd or kdf set writes nothing after it (keysChanged), and the chain stays intact",
+          arguments: ["rekey", "passwd"])
+    func keysChangedMeanwhile(change: String) throws {
+        let f = Fixture()
+        _ = try f.create()
+        let early = try f.unlocked()
+        try early.add("k", token: secure("eyJ.before"), metadata: TokenMetadata(), expires: nil)
+        let other = try f.unlocked()
+        if change == "rekey" {
+            _ = try other.rekey(passphrase: secure("new phrase"), parameters: testKDF)
+        } else {
+            try other.rewrap(passphrase: secure("new phrase"), parameters: testKDF)
+        }
+        #expect(throws: VaultError.keysChanged) { try early.add("k2", token: secure("eyJ.after"), metadata: TokenMetadata(), expires: nil) }
+        #expect(throws: VaultError.keysChanged) { try early.reveal("k") }
+        let now = try f.open().unlock(passphrase: secure("new phrase"))
+        #expect(try now.verifyAudit().problem == nil)
+        #expect(string(try now.reveal("k").secret) == "eyJ.before")
+        #expect(throws: VaultError.tokenNotFound(name: "k2")) { try now.reveal("k2") }
     }
 }
