@@ -173,6 +173,34 @@ struct CoreCommandTests {
         #expect(badFD.status == 4 && badFD.stderr.hasPrefix("error: no passphrase: file descriptor 9 is not open"))
     }
 
+    @Test("a systemd credential ($CREDENTIALS_DIRECTORY/v1vault-passphrase) is a passphrase source, after the flags and before the variables")
+    func systemdCredential() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.cred")
+        let creds = c.dir + "/credentials"
+        try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        precondition(FileManager.default.createFile(atPath: creds + "/v1vault-passphrase", contents: Data("correct horse battery".utf8),
+                                                    attributes: [.posixPermissions: 0o400]), "test setup: cannot create a file")
+        let wrong = c.dir + "/wrong"
+        precondition(FileManager.default.createFile(atPath: wrong, contents: Data("not it\n".utf8), attributes: [.posixPermissions: 0o600]),
+                     "test setup: cannot create a file")
+        // Alone, and ahead of V1VAULT_PASSPHRASE_FILE / V1VAULT_PASSPHRASE (both wrong here).
+        let alone = c.runWithoutTerminal("export", "k", "--format", "raw", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds])
+        #expect(alone.status == 0 && alone.out == "eyJ.cred", "\(alone)")
+        let ahead = c.run("export", "k", "--format", "raw", env: ["V1VAULT_PASSPHRASE_FILE": wrong, "V1VAULT_PASSPHRASE": "nope", "CREDENTIALS_DIRECTORY": creds])
+        #expect(ahead.status == 0 && ahead.out == "eyJ.cred", "\(ahead)")
+        // --passphrase-file beats it.
+        let flag = c.run("--passphrase-file", wrong, "export", "k", "--format", "raw", env: ["CREDENTIALS_DIRECTORY": creds])
+        #expect(flag.status == 3, "\(flag)")
+        // A directory without the credential changes nothing; so does a relative path.
+        #expect(c.run("export", "k", "--format", "raw", env: ["CREDENTIALS_DIRECTORY": c.dir + "/nowhere"]).status == 0)
+        #expect(c.run("export", "k", "--format", "raw", env: ["V1VAULT_PASSPHRASE_FILE": wrong, "CREDENTIALS_DIRECTORY": "credentials"]).status == 3)
+        // It is held to the passphrase-file rules: readable by others is refused (exit 8).
+        chmod(creds + "/v1vault-passphrase", 0o444)
+        #expect(c.runWithoutTerminal("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds]).status == 8)
+    }
+
     @Test("--vault pointing at bad places", arguments: [
         ("directory", Int32(7), "error: cannot use vault path"),
         ("missing-parent", 7, "does not exist"),
