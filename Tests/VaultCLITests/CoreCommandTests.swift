@@ -201,9 +201,20 @@ struct CoreCommandTests {
         #expect(c.runWithoutTerminal("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds]).status == 8)
     }
 
+    @Test("first run without init: no vault here (exit 5) and the hint says vault init, whatever the command")
+    func firstRun() {
+        let c = CLI()
+        defer { c.cleanup() }
+        for args in [["list"], ["expiring"], ["export", "k"], ["status"], ["unlock"]] {
+            let r = c.run(args, stdin: nil, env: ["V1VAULT_PATH": nil, "XDG_DATA_HOME": nil])
+            #expect(r.status == 5, "\(args): \(r)")
+            #expect(r.stderr == "error: no vault at \(c.dir)/.local/share/v1vault/vault.db\nhint: create one with `vault init`, or point --vault / V1VAULT_PATH at an existing vault\n", "\(args): \(r)")
+        }
+    }
+
     @Test("--vault pointing at bad places", arguments: [
         ("directory", Int32(7), "error: cannot use vault path"),
-        ("missing-parent", 7, "does not exist"),
+        ("missing-parent", 5, "error: no vault at"),
         ("not-sqlite", 7, "is not a v1vault vault: not a SQLite database"),
         ("foreign-sqlite", 7, "is not a v1vault vault: no vault header"),
         ("missing", 5, "error: no vault at"),

@@ -180,7 +180,12 @@ struct ExportCLITests {
         #expect(c.run("exec", "nosuch", "--", "true").status == 125)
         #expect(c.run("exec", "k", "--", "true", env: ["V1VAULT_PASSPHRASE_FILE": c.dir + "/missing"]).status == 125)
         #expect(c.run("exec", "--bogus-flag", "k", "--", "true").status == 125)
-        #expect(c.run("exec", "k").status == 125)
+        // No command (a forgotten --) is a usage error, 64, with the form that works; nothing is revealed or audited.
+        let forgot = c.run("exec", "k", "env")
+        #expect(forgot.status == 64 && forgot.stderr == "error: no command given: the command goes after --\nhint: put -- before the command: vault exec k -- env\n", "\(forgot)")
+        #expect(c.run("exec", "k").status == 64)
+        #expect(c.run("exec", "k", "--").status == 64)
+        #expect(c.audit(action: "exec").isEmpty)
         let notFound = c.run("exec", "k", "--", "definitely-not-a-command-v1v")
         #expect(notFound.status == 127 && notFound.stderr.hasPrefix("error: command not found"))
         let file = c.dir + "/not-exec"

@@ -293,17 +293,23 @@ struct SessionCLITests {
 
     @Test("a forged pending unlock or lock row is refused before sealing (exit 7); genuine pending ones are sealed")
     func forgedSessionRows() throws {
-        for (action, outcome, details, refused) in [
-            ("unlock", "ok", #"{"session":"start","seconds":"43200"}"#, true),
-            ("lock", "ok", #"{"session":"end"}"#, true),
-            ("unlock", "error", "{}", false),
-            ("lock", "ok", #"{"session":"end","stale":"x"}"#, false),
+        for (action, outcome, details, tokens, refused) in [
+            ("unlock", "ok", #"{"session":"start","seconds":"43200"}"#, "[]", true),
+            ("lock", "ok", #"{"session":"end"}"#, "[]", true),
+            // Only the exact shapes v1vault writes: no extra details, no tokens, no escaped tricks.
+            ("unlock", "error", #"{"seconds":"43200","until":"2099-01-01T00:00:00Z"}"#, "[]", true),
+            ("lock", "ok", #"{"session":"start","stale":"x"}"#, "[]", true),
+            ("lock", "ok", #"{"session":"end","note":"\"stale\":"}"#, "[]", true),
+            ("lock", "ok", #"{"session":"end","stale":"x"}"#, #"[{"name":"k"}]"#, true),
+            ("unlock", "error", "{}", "[]", false),
+            ("unlock", "error", #"{"session":"start"}"#, "[]", false),
+            ("lock", "ok", #"{"session":"end","stale":"x"}"#, "[]", false),
         ] {
             let c = CLI.initialized()
             defer { c.cleanup() }
             try c.sql("""
                 INSERT INTO audit_log (at, action, tokens, outcome, details, os_user, uid, host, pid)
-                VALUES ('2026-12-01T00:00:00.000Z', '\(action)', '[]', '\(outcome)', '\(details)', 'alice', 1000, 'laptop', 1)
+                VALUES ('2026-12-01T00:00:00.000Z', '\(action)', '\(tokens)', '\(outcome)', '\(details)', 'alice', 1000, 'laptop', 1)
                 """)
             let r = c.run(["add", "k"], stdin: Data("eyJ.a.b".utf8))
             if refused {

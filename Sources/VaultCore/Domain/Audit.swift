@@ -140,10 +140,21 @@ enum AuditChain {
     static func mayStayPending(_ row: AuditRecord) -> Bool {
         guard mayBePending.contains(row.action), !row.details.contains(#""state":"sealed""#) else { return false }
         switch row.action {
-        case "unlock": return row.outcome == "error"
-        case "lock": return row.details.contains(#""stale":"#)
+        case "unlock": return row.outcome == "error" && row.tokens == "[]" && detailsShape(row, ["session": "start"], required: [])
+        case "lock": return row.outcome == "ok" && row.tokens == "[]" && detailsShape(row, ["session": "end", "stale": nil], required: ["session", "stale"])
         default: return true
         }
+    }
+
+    /// The row's details are a JSON object of strings with only the `allowed` keys (a non-nil
+    /// value: that exact value), and all of `required`: the exact shape v1vault writes.
+    static func detailsShape(_ row: AuditRecord, _ allowed: [String: String?], required: Set<String>) -> Bool {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(row.details.utf8)) as? [String: Any] else { return false }
+        for (key, value) in object {
+            guard let rule = allowed[key], let text = value as? String else { return false }
+            if let exact = rule, exact != text { return false }
+        }
+        return required.isSubset(of: Set(object.keys))
     }
 
     /// `own` is the row this very transaction appended (the only pending row of another kind).

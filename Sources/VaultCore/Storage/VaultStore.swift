@@ -204,14 +204,9 @@ public final class VaultStore: Sendable {
     static func checkExistingFile(_ path: String) throws(VaultError) {
         var st = stat()
         guard lstat(path, &st) == 0 else {
-            if errno == ENOENT {
-                let parent = (path as NSString).deletingLastPathComponent
-                var pst = stat()
-                if !parent.isEmpty, stat(parent, &pst) != 0 {
-                    throw .vaultPathInvalid(path: path, reason: "directory \(parent) does not exist")
-                }
-                throw .vaultNotFound(path: path)
-            }
+            // No file — whether or not its directory exists yet (a first run before `init`
+            // has neither): there is no vault here (exit 5, with the `init` hint).
+            if errno == ENOENT { throw .vaultNotFound(path: path) }
             throw .vaultPathInvalid(path: path, reason: String(cString: strerror(errno)))
         }
         var real = path

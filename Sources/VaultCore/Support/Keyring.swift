@@ -117,9 +117,13 @@ public enum KernelKeyring {
 
     /// Serials of the keys the session keyring links directly.
     static func sessionKeys() throws(Failure) -> [Int32] {
-        var ids = [Int32](repeating: 0, count: 1024)
-        let n = ids.withUnsafeMutableBytes { v1v_keyring_list(session, $0.baseAddress!.assumingMemoryBound(to: Int32.self), $0.count) }
-        try check(n, "keyctl_read")
-        return Array(ids.prefix(min(n, ids.count * 4) / 4))
+        var ids = [Int32](repeating: 0, count: 256)
+        while true {
+            let n = ids.withUnsafeMutableBytes { v1v_keyring_list(session, $0.baseAddress!.assumingMemoryBound(to: Int32.self), $0.count) }
+            try check(n, "keyctl_read")
+            // KEYCTL_READ reports the whole size even when it copied less: read again, bigger.
+            if n <= ids.count * 4 { return Array(ids.prefix(n / 4)) }
+            ids = [Int32](repeating: 0, count: n / 4 + 64)
+        }
     }
 }

@@ -219,11 +219,19 @@ struct ExecCommand: ParsableCommand {
 
     var tokens: [String] { Array(positionals.dropLast(command.count)) }
 
+    var argvHasDashDash: Bool { CommandLine.arguments.contains("--") }
+
     func run() throws {
+        // A forgotten `--` (`vault exec siem env`) is a usage error (exit 64), not a vault
+        // failure: nothing was tried, and the hint shows the form that works.
+        guard !command.isEmpty else {
+            let hint = positionals.count >= 2
+                ? "put -- before the command: vault exec \(positionals[0]) -- \(positionals.dropFirst().joined(separator: " "))"
+                : "vault exec NAME… -- COMMAND [ARGS…]"
+            Output.fail(.invalidInput(reason: argvHasDashDash ? "no command given after --" : "no command given: the command goes after --", hint: hint))
+            throw ExitCode(VaultError.invalidInput(reason: "", hint: nil).exitCode)
+        }
         do {
-            guard !command.isEmpty else {
-                throw VaultError.invalidInput(reason: "no command given after --", hint: "vault exec NAME… -- COMMAND [ARGS…]")
-            }
             try naming.check(tokens)
             let executable = try Exec.resolve(command[0], path: global.environment["PATH"])
             let vault = try global.openVault()
