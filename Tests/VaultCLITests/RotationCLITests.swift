@@ -24,6 +24,21 @@ struct RotationCLITests {
         #expect(audit.count == 2 && audit[0]["outcome"] as? String == "ok" && audit[1]["outcome"] as? String == "error")
     }
 
+    @Test("rotate without --expires keeps the lifetime the key had (not the 1-year default); never stays never")
+    func sameLifetime() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k30", "t1", "--expires", "30d")
+        let r = c.run("rotate", "k30", stdin: "t2")
+        #expect(r.status == 0 && r.out.contains("version 2 is current, expires \(day(30))"), "\(r)")
+        c.add("forever", "t1", "--expires", "never")
+        let n = c.run("rotate", "forever", stdin: "t2")
+        #expect(n.status == 0 && n.out.contains("expires never"), "\(n)")
+        #expect((c.audit(action: "rotate").first?["details"] as? [String: String])?["expiry"] == "same lifetime")
+        // An explicit --expires still wins.
+        #expect(c.run("rotate", "k30", "--expires", "1y", stdin: "t3").out.contains("expires \(day(365))"))
+    }
+
     @Test("rotate --keep destroys versions beyond N")
     func keep() throws {
         let c = CLI.initialized()

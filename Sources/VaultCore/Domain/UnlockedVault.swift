@@ -69,15 +69,35 @@ public final class UnlockedVault {
         }
     }
 
+    /// When a rotated-in version expires.
+    public enum RotationExpiry: Sendable, Equatable {
+        /// This date (nil: never).
+        case at(Date?)
+        /// As long after now as the current version's lifetime (created → expires, from the
+        /// authenticated version state); never if the current version never expires.
+        case sameLifetime
+    }
+
     /// Makes `token` the current version of `name`, retiring the previous one and destroying
     /// versions beyond the newest `keep`. One transaction: on any failure nothing changes.
     public func rotate(_ name: String, token: borrowing SecureBytes, expires: Date?, keep: Int = 10) throws(VaultError) -> RotationResult {
+        try rotate(name, token: token, expiry: .at(expires), keep: keep)
+    }
+
+    public func rotate(_ name: String, token: borrowing SecureBytes, expiry: RotationExpiry, keep: Int = 10) throws(VaultError) -> RotationResult {
         try TokenInput.validate(token)
         try Self.checkKeep(keep)
         var result = try perform("rotate", subjects: [AuditSubject(name: name)], details: ["keep": "\(keep)"]) { w in
             let t = try resolve(w.db, name)
             let previous = try open(t)
             guard !previous.constantTimeEquals(token) else { throw VaultError.identicalToken(name: name) }
+            let expires: Date?
+            switch expiry {
+            case .at(let date): expires = date
+            case .sameLifetime:
+                expires = t.current.expiresAt.map { now.addingTimeInterval(TimeInterval(max(86_400, $0 - t.current.createdAt))) }
+                w.details["expiry"] = "same lifetime"
+            }
             return try replaceCurrent(&w, t, secret: token, expires: expires, keep: keep)
         }
         if !result.pruned.isEmpty { result.walPurged = vault.store.purgeWAL() }

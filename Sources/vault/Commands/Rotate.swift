@@ -10,7 +10,8 @@ struct Rotate: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
-    @OptionGroup var expiry: ExpiryOption
+    @Option(help: ArgumentHelp("When the new version expires: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD (default: as long from now as the current version's lifetime).", valueName: "when"))
+    var expires: String?
     @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed (default 10).", valueName: "n")) var keep: Int = 10
     @OptionGroup var verify: CheckOption
 
@@ -18,7 +19,7 @@ struct Rotate: ParsableCommand {
         try Validate.tokenName(name)
         try UnlockedVault.checkKeep(keep)  // before the token is asked for, not after
         let vault = try global.openVault()
-        let expires = try expiry.date(now: vault.clock.now())
+        let expiry: UnlockedVault.RotationExpiry = try expires.map { .at(try ExpirySpec.parse($0, now: vault.clock.now())) } ?? .sameLifetime
         try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
         let token = try SecretInput.readToken(prompt: "Paste the new Vision One API key (input hidden): ")
@@ -26,7 +27,7 @@ struct Rotate: ParsableCommand {
             let url = try unlocked.verifiedBaseURL(name)
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: url, checker: try verify.checker()))
         }
-        let result = try unlocked.rotate(name, token: token, expires: expires, keep: keep)
+        let result = try unlocked.rotate(name, token: token, expiry: expiry, keep: keep)
         RotationReport.print(name: name, result, verb: "rotated")
     }
 }
