@@ -201,6 +201,24 @@ struct CoreCommandTests {
         #expect(c.runWithoutTerminal("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds]).status == 8)
     }
 
+    @Test("a pasted key loses surrounding whitespace and a leading Bearer (said on stderr); inner whitespace is still refused", arguments: [
+        ("  eyJa.b.c \r\n\n", "surrounding whitespace"),
+        ("Bearer eyJa.b.c", "a leading \"Bearer \""),
+        ("\tbearer\t eyJa.b.c\n", "a leading \"Bearer \" and surrounding whitespace"),
+    ])
+    func pastedKey(input: String, said: String) {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let r = c.run("add", "k", stdin: input)
+        #expect(r.status == 0 && r.stderr == "note: stripped \(said) from the key\n", "\(r)")
+        #expect(c.run("export", "k", "--format", "raw").out == "eyJa.b.c")
+        let rot = c.run("rotate", "k", stdin: "Bearer eyJa.b.d\n")
+        #expect(rot.status == 0 && rot.stderr.hasPrefix("note: stripped a leading \"Bearer \" from the key\n"), "\(rot)")
+        let inner = c.run("add", "k2", stdin: "Bearer eyJa b.c")
+        #expect(inner.status == 13 && inner.stderr.hasPrefix("error: invalid token: contains whitespace at byte 5"), "\(inner)")
+        #expect(c.run("add", "k3", stdin: " \n\t").status == 13)
+    }
+
     @Test("first run without init: no vault here (exit 5) and the hint says vault init, whatever the command")
     func firstRun() {
         let c = CLI()

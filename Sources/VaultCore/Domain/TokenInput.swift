@@ -16,6 +16,31 @@ public enum TokenInput {
         if let problem { throw problem }
     }
 
+    /// `raw` without surrounding whitespace (space, tab, CR, LF) and without a leading
+    /// `Bearer ` (any case, then spaces or tabs); `stripped` gets a phrase for each. Interior
+    /// whitespace stays, for `validate` to refuse.
+    public static func trimmed(_ raw: consuming SecureBytes, stripped: inout [String]) -> SecureBytes {
+        let range: (Int, Int, Bool, Bool) = raw.withUnsafeBytes { b in
+            func space(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
+            var lo = 0, hi = b.count
+            while lo < hi, space(b[lo]) { lo += 1 }
+            while hi > lo, space(b[hi - 1]) { hi -= 1 }
+            let trimmedSpace = lo > 0 || hi < b.count
+            var bearer = false
+            let word = Array("bearer".utf8)
+            if hi - lo > word.count, zip(b[lo..<(lo + word.count)], word).allSatisfy({ $0 | 0x20 == $1 }), b[lo + word.count] == 0x20 || b[lo + word.count] == 0x09 {
+                var i = lo + word.count
+                while i < hi, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
+                if i < hi { lo = i; bearer = true }
+            }
+            return (lo, hi, trimmedSpace, bearer)
+        }
+        if range.3 { stripped.append("a leading \"Bearer \"") }
+        if range.2 { stripped.append("surrounding whitespace") }
+        guard range.2 || range.3 else { return raw }
+        return raw.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[range.0..<range.1])) }
+    }
+
     /// The same rule as a predicate, for plaintext read back from the file: a reader MUST
     /// refuse a version that `add` would have refused (SECURITY.md).
     static func isWellFormed(_ token: UnsafeRawBufferPointer) -> Bool {

@@ -86,15 +86,20 @@ public enum PassphraseSource: Equatable, Sendable {
 
 /// Reading secrets from descriptors, files and the terminal straight into secure memory.
 public enum SecretInput {
-    /// Reads a token for `add`/`rotate`: from a hidden terminal prompt when stdin is a TTY,
-    /// otherwise all of stdin (one trailing newline stripped). Validated by `TokenInput`.
-    public static func readToken(prompt: String = "Paste the Vision One API key (input hidden): ") throws(VaultError) -> SecureBytes {
-        let token: SecureBytes
+    /// Reads a token for `add`/`rotate`: from a hidden prompt when stdin is a TTY, otherwise
+    /// all of stdin. What a paste commonly brings along — surrounding whitespace and line
+    /// breaks, a leading `Bearer ` copied from a header — is stripped, and `stripped` says
+    /// which (for a note on stderr); the rest is validated by `TokenInput`.
+    public static func readToken(prompt: String = "Paste the Vision One API key (input hidden): ",
+                                 stripped: inout [String]) throws(VaultError) -> SecureBytes {
+        let raw: SecureBytes
+        let max = TokenInput.maxBytes + 256  // room for what is stripped
         if isatty(0) == 1 {
-            token = try Terminal.open().readHidden(prompt: prompt, max: TokenInput.maxBytes, what: "token")
+            raw = try Terminal.open().readHidden(prompt: prompt, max: max, what: "token")
         } else {
-            token = try readAll(fd: 0, max: TokenInput.maxBytes, what: "token", stripNewline: true)
+            raw = try readAll(fd: 0, max: max, what: "token", stripNewline: true)
         }
+        let token = TokenInput.trimmed(raw, stripped: &stripped)
         try TokenInput.validate(token)
         return token
     }

@@ -26,7 +26,9 @@ struct Add: ParsableCommand {
         // Fail fast on a duplicate before asking for anything secret.
         if (try? vault.store.tokenExists(name)) == true { throw VaultError.tokenExists(name: name) }
         let unlocked = try global.unlock(vault)
-        let token = try SecretInput.readToken()
+        var stripped: [String] = []
+        let token = try SecretInput.readToken(stripped: &stripped)
+        if !stripped.isEmpty { Output.note("note: stripped \(stripped.joined(separator: " and ")) from the key") }
         if verify.check {
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: metadata.baseURL, checker: try verify.checker()))
         }

@@ -22,7 +22,9 @@ struct Rotate: ParsableCommand {
         let expiry: UnlockedVault.RotationExpiry = try expires.map { .at(try ExpirySpec.parse($0, now: vault.clock.now())) } ?? .sameLifetime
         try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
-        let token = try SecretInput.readToken(prompt: "Paste the new Vision One API key (input hidden): ")
+        var stripped: [String] = []
+        let token = try SecretInput.readToken(prompt: "Paste the new Vision One API key (input hidden): ", stripped: &stripped)
+        if !stripped.isEmpty { Output.note("note: stripped \(stripped.joined(separator: " and ")) from the key") }
         if verify.check {
             let url = try unlocked.verifiedBaseURL(name)
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: url, checker: try verify.checker()))
