@@ -216,4 +216,32 @@ struct ExportCLITests {
         let audit = c.audit(action: "exec").last
         #expect((audit?["details"] as? [String: String])?["program"]?.hasSuffix("/sh") == true)
     }
+
+    @Test("the README's shell pattern stops at a failed export under set -eu (eval \"$(…)\" would not)")
+    func readmeEvalPattern() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.k.v")
+        func sh(_ script: String) -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", script]
+            p.environment = c.env
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try! p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let v = CLI.binary
+        let good = sh("set -eu; vars=\"$(\(v) export k --names terraform)\"; eval \"$vars\"; echo \"ran with $VISIONONE_API_KEY\"")
+        #expect(good.0 == 0 && good.1 == "ran with eyJ.k.v\n", "\(good)")
+        let failed = sh("set -eu; vars=\"$(\(v) export nosuch --names terraform)\"; eval \"$vars\"; echo ran")
+        #expect(failed.0 == 9 && failed.1.isEmpty, "\(failed)")
+        // What the README used to show, for the record: the script goes on.
+        let old = sh("set -eu; eval \"$(\(v) export nosuch --names terraform)\"; echo ran")
+        #expect(old.1 == "ran\n")
+    }
 }
