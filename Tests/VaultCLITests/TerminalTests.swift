@@ -43,14 +43,40 @@ struct TerminalTests {
         #expect(c.run("audit", "head", env: ["V1VAULT_PASSPHRASE_FILE": file]).status == 0)
     }
 
-    @Test("mismatched confirmation fails with exit 4 and creates nothing")
+    @Test("a typo in the repeat asks again; three mismatches fail with exit 4 and create nothing")
     func mismatch() {
         let c = CLI()
         defer { c.cleanup() }
+        let new = "New vault passphrase: ", rep = "Repeat passphrase: "
         let r = onTTY(c, ["init", "--kdf-memory", "8M", "--kdf-ops", "1"],
-                      [("New vault passphrase: ", "one\r"), ("Repeat passphrase: ", "two\r")])
-        #expect(r.status == 4 && r.output.contains("error: the passphrases do not match"), "\(r.output)")
+                      [(new, "one long passphrase\r"), (rep, "two\r"), (new, "one long passphrase\r"), (rep, "three\r"),
+                       (new, "one long passphrase\r"), (rep, "four\r")])
+        #expect(r.status == 4 && r.output.contains("the passphrases do not match; try again") && r.output.contains("error: the passphrases do not match"), "\(r.output)")
         #expect(!FileManager.default.fileExists(atPath: c.vaultPath))
+        let ok = onTTY(c, ["init", "--kdf-memory", "8M", "--kdf-ops", "1"],
+                       [(new, "one long passphrase\r"), (rep, "one long passhrase\r"), (new, "one long passphrase\r"), (rep, "one long passphrase\r")])
+        #expect(ok.status == 0 && ok.output.contains("created vault"), "\(ok.output)")
+        #expect(ok.output.contains("next: `vault add NAME`") && ok.output.contains("it cannot be recovered"))
+    }
+
+    @Test("init refuses an empty passphrase at once and makes a weak one be confirmed")
+    func weakPassphrase() {
+        let c = CLI()
+        defer { c.cleanup() }
+        let new = "New vault passphrase: ", rep = "Repeat passphrase: "
+        // Empty: asked again straight away. "abc": weak, declined, asked again. "password123!":
+        // weak (a common password), accepted. Then the repeat.
+        let r = onTTY(c, ["init", "--kdf-memory", "8M", "--kdf-ops", "1"],
+                      [(new, "\r"), ("the passphrase cannot be empty", ""), (new, "abc\r"), ("Use it anyway? [y/N] ", "n\r"),
+                       (new, "password123!\r"), ("Use it anyway? [y/N] ", "y\r"), (rep, "password123!\r")])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("warning: this passphrase is weak (fewer than 12 characters)"))
+        #expect(r.output.contains("warning: this passphrase is weak (a common password with digits or symbols around it)"))
+        // From a file, a weak passphrase is a warning on stderr, not a question.
+        let d = CLI(passphrase: "aaaaaaaaaaaaaaaa")
+        defer { d.cleanup() }
+        let f = d.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
+        #expect(f.status == 0 && f.stderr.contains("warning: this passphrase is weak (one character repeated)"), "\(f)")
     }
 
     @Test("Ctrl-C and Ctrl-D at a prompt cancel with exit 16", arguments: [("\u{03}", "interrupted"), ("\u{04}", "end of input")])

@@ -71,4 +71,28 @@ public enum Passphrase {
         guard !p.isEmpty else { throw .passphraseInvalid(reason: "empty") }
         guard p.count <= maxBytes else { throw .passphraseInvalid(reason: "longer than \(maxBytes) bytes") }
     }
+
+    /// Why a new passphrase is weak, or nil: fewer than 12 characters, one character
+    /// repeated, only digits, a run of a keyboard row or of consecutive characters, or one of
+    /// the most common passwords (with digits and punctuation around it). A guard against
+    /// the obvious, not a strength estimate.
+    public static func weakness(_ p: borrowing SecureBytes) -> String? {
+        p.withUnsafeBytes { b -> String? in
+            let lower = b.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
+            let chars = b.count  // bytes: multi-byte characters only make a passphrase look longer
+            if chars < 12 { return "fewer than 12 characters" }
+            if Set(lower).count == 1 { return "one character repeated" }
+            if lower.allSatisfy({ (0x30...0x39).contains($0) }) { return "only digits" }
+            let steps = zip(lower, lower.dropFirst()).map { Int($1) - Int($0) }
+            if Set(steps).count == 1, let s = steps.first, abs(s) == 1 { return "a run of consecutive characters" }
+            let letters = lower.filter { (0x61...0x7A).contains($0) }
+            let core = String(decoding: letters, as: UTF8.self)
+            for row in ["qwertyuiop", "asdfghjkl", "zxcvbnm", "azertyuiop", "qwertzuiop"] where row.contains(core) && core.count == letters.count && letters.count * 2 >= chars {
+                return "a keyboard row"
+            }
+            let common = ["password", "passphrase", "letmein", "welcome", "iloveyou", "admin", "secret", "changeme", "trendmicro", "visionone", "vault", "qwerty", "monkey", "dragon"]
+            if common.contains(where: { core == $0 || core == $0 + $0 }) { return "a common password with digits or symbols around it" }
+            return nil
+        }
+    }
 }

@@ -69,18 +69,39 @@ public enum PassphraseSource: Equatable, Sendable {
             p = SecureBytes(copying: UnsafeRawBufferPointer(start: value, count: len))
         case .terminal:
             let tty = try Terminal.open()
-            // Both prompts under one hold of the terminal, so no other prompt comes between.
+            // Every prompt under one hold of the terminal, so no other prompt comes between.
             p = try tty.exclusive { () throws(VaultError) -> SecureBytes in
-                let first = try tty.readHidden(prompt: prompt, max: Passphrase.maxBytes, what: "passphrase")
-                if confirm {
-                    let second = try tty.readHidden(prompt: "Repeat passphrase: ", max: Passphrase.maxBytes, what: "passphrase")
-                    guard first.constantTimeEquals(second) else { throw .passphraseMismatch }
-                }
-                return first
+                confirm ? try Self.newOnTerminal(tty, prompt: prompt)
+                        : try tty.readHidden(prompt: prompt, max: Passphrase.maxBytes, what: "passphrase")
             }
         }
         try Passphrase.validate(p)
         return p
+    }
+}
+
+extension PassphraseSource {
+    /// A new passphrase at the terminal (`init`, `passwd`, `rekey`): an empty one is refused at
+    /// once, a weak one (`Passphrase.weakness`) must be confirmed, and a typo in the repeat asks
+    /// for both again — three rounds in all, then `passphraseMismatch` (exit 4).
+    static func newOnTerminal(_ tty: Terminal, prompt: String) throws(VaultError) -> SecureBytes {
+        var round = 1
+        while true {
+            let first = try tty.readHidden(prompt: prompt, max: Passphrase.maxBytes, what: "passphrase")
+            if first.isEmpty {
+                tty.write("the passphrase cannot be empty\n")
+                continue
+            }
+            if let weak = Passphrase.weakness(first) {
+                tty.write("warning: this passphrase is weak (\(weak)); the vault is only as safe as it is\n")
+                guard try tty.confirm("Use it anyway?") else { continue }
+            }
+            let second = try tty.readHidden(prompt: "Repeat passphrase: ", max: Passphrase.maxBytes, what: "passphrase")
+            if first.constantTimeEquals(second) { return first }
+            guard round < 3 else { throw .passphraseMismatch }
+            round += 1
+            tty.write("the passphrases do not match; try again\n")
+        }
     }
 }
 

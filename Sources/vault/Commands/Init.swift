@@ -73,8 +73,18 @@ struct Init: ParsableCommand {
         if FileManager.default.fileExists(atPath: path) { throw VaultError.vaultExists(path: path) }
         try VaultStore.checkCreatable(path)
         let (params, target) = try kdf.resolve()
-        let passphrase = try global.passphraseSource.read(prompt: "New vault passphrase: ", confirm: true)
+        let source = global.passphraseSource
+        let passphrase = try source.read(prompt: "New vault passphrase: ", confirm: true)
+        // At a terminal a weak passphrase was confirmed; from a file, fd or variable, say so.
+        if source != .terminal, let weak = Passphrase.weakness(passphrase) {
+            Output.warn("this passphrase is weak (\(weak)); the vault is only as safe as it is")
+        }
         _ = try Vault.create(at: path, passphrase: passphrase, parameters: params, targetMilliseconds: target, warnDays: try global.warnDays())
         Output.line("created vault \(path) (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
+        Output.note("""
+            next: `vault add NAME` stores a key the moment the console shows it (Administration > API Keys)
+            keep the passphrase safe: it cannot be recovered, and nothing in the vault opens without it
+            back the vault up (`vault backup PATH`) and keep the copy as safely as the passphrase
+            """)
     }
 }

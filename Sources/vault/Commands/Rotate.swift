@@ -108,7 +108,11 @@ struct NewPassphraseOptions: ParsableArguments {
 
     func read() throws -> SecureBytes {
         let source: PassphraseSource = newPassphraseFile.map { .file($0) } ?? .terminal
-        return try source.read(prompt: "New vault passphrase: ", confirm: true)
+        let p = try source.read(prompt: "New vault passphrase: ", confirm: true)
+        if source != .terminal, let weak = Passphrase.weakness(p) {
+            Output.warn("the new passphrase is weak (\(weak)); the vault is only as safe as it is")
+        }
+        return p
     }
 }
 

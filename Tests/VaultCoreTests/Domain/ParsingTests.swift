@@ -142,4 +142,14 @@ struct CalendarTests {
         #expect(Timestamp.isoMilliseconds(Date(timeIntervalSince1970: 1.25)) == "1970-01-01T00:00:01.250Z")
         #expect(Timestamp.parseDate("2028-02-29") != nil && Timestamp.parseDate("2027-02-29") == nil && Timestamp.parseDate("2000-02-29") != nil && Timestamp.parseDate("2100-02-29") == nil)
     }
+
+    @Test("weak passphrases: short, repeated, digits only, runs, keyboard rows, common words; strong ones pass", arguments: [
+        ("short", "fewer than 12 characters"), ("zzzzzzzzzzzzzz", "one character repeated"), ("123456789012345", "only digits"),
+        ("abcdefghijklmn", "a run of consecutive characters"), ("qwertyuiop12", "a keyboard row"),
+        ("Password2024!", "a common password with digits or symbols around it"), ("!!visionone!!", "a common password with digits or symbols around it"),
+        ("correct horse battery", nil), ("tr0ub4dor&3-staple", nil), ("ünïcødé pässphräsé", nil),
+    ] as [(String, String?)])
+    func weakness(passphrase: String, reason: String?) {
+        #expect(Passphrase.weakness(secure(passphrase)) == reason)
+    }
 }
