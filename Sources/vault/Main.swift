@@ -11,21 +11,57 @@ enum Main {
         ProcessHardening.apply()
         Descriptors.reserveStandard()
         PassphraseSource.recordInheritedDescriptors()
+        var parsed: (any ParsableCommand)?
         do {
             var command = try VaultCommand.parseAsRoot()
+            parsed = command
             try command.run()
         } catch let error as VaultError {
-            Output.fail(error)
+            Output.fail(error, suggestion: suggestion(for: error, in: parsed))
             exit(error.exitCode)
         } catch {
-            // `vault exec` follows GNU env: its own failures, usage errors included, exit 125.
             let code = VaultCommand.exitCode(for: error)
-            if subcommand(of: CommandLine.arguments) == "exec", code != .success, !(error is ExitCode) {
-                Output.stderr(VaultCommand.fullMessage(for: error) + "\n")
-                exit(ExecCommand.vaultFailure)
+            // Help, --version and the like: ArgumentParser prints them as it does.
+            if code == .success || error is ExitCode { VaultCommand.exit(withError: error) }
+            // Everything else in one style with v1vault's own errors: "error: …", lowercase.
+            var text = lowercasedPrefix(VaultCommand.fullMessage(for: error))
+            if let typo = unknownSubcommand(CommandLine.arguments), let guess = Suggest.closest(to: typo, in: subcommandNames) {
+                text += "\nhint: did you mean `\(Output.program) \(guess)`?"
             }
-            VaultCommand.exit(withError: error)
+            Output.stderr(text + "\n")
+            // `vault exec` follows GNU env: its own failures, usage errors included, exit 125.
+            if subcommand(of: CommandLine.arguments) == "exec" { exit(ExecCommand.vaultFailure) }
+            exit(code.rawValue)
         }
+    }
+
+    /// ArgumentParser's "Error: Unexpected argument …" as "error: unexpected argument …".
+    static func lowercasedPrefix(_ message: String) -> String {
+        guard message.hasPrefix("Error: ") else { return message }
+        let rest = message.dropFirst("Error: ".count)
+        return "error: " + rest.prefix(1).lowercased() + rest.dropFirst()
+    }
+
+    static var subcommandNames: [String] {
+        VaultCommand.configuration.subcommands.compactMap { $0.configuration.commandName }
+    }
+
+    /// The first word that is not an option, when it names no subcommand (`vault lst`).
+    static func unknownSubcommand(_ args: [String]) -> String? {
+        guard let word = subcommand(of: args), !subcommandNames.contains(word), word != "help" else { return nil }
+        return word
+    }
+
+    /// For a token that is not stored: the stored name it was probably meant to be. Names are
+    /// read as `list` reads them (no passphrase), from the vault the command was given.
+    static func suggestion(for error: VaultError, in command: (any ParsableCommand)?) -> String? {
+        guard case .tokenNotFound(let name) = error, let command,
+              let group = Mirror(reflecting: command).children.first(where: { $0.label == "_global" })?.value as? OptionGroup<GlobalOptions>,
+              case let global = group.wrappedValue,
+              let store = try? VaultStore.open(at: global.resolvedPath, readonly: true),
+              let names = try? store.tokenNames() else { return nil }
+        store.close()
+        return Suggest.closest(to: name, in: names.filter { (try? Validate.tokenName($0)) != nil })
     }
 
     /// The subcommand name, skipping global options and their values.

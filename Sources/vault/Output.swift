@@ -30,9 +30,13 @@ enum Output {
         FileHandle.standardError.write(Data(Sanitize.display(spelled(text), keepNewlines: true).utf8))
     }
 
-    static func fail(_ error: VaultError) {
+    static func fail(_ error: VaultError, suggestion: String? = nil) {
         var text = "error: \(error)\n"
-        if let h = error.hint { text += "hint: \(h)\n" }
+        if let suggestion {
+            text += "hint: did you mean \(suggestion)? (`vault list` shows the stored names)\n"
+        } else if let h = error.hint {
+            text += "hint: \(h)\n"
+        }
         stderr(text)
     }
 

@@ -80,7 +80,7 @@ public final class VaultStore: Sendable {
     /// Opens an existing vault after checking that it is a private regular file in a private
     /// directory with no foreign `-wal`/`-shm`/`-journal` companions, a SQLite database, and a
     /// v1vault vault whose schema is exactly what the migrations create. Applies pending migrations.
-    static func open(at path: String, readonly: Bool = false) throws(VaultError) -> VaultStore {
+    public static func open(at path: String, readonly: Bool = false) throws(VaultError) -> VaultStore {
         try checkExistingFile(path)
         let queue: DatabaseQueue
         do {
@@ -324,7 +324,7 @@ public final class VaultStore: Sendable {
 }
 
 extension VaultStore {
-    /// Every token name, sorted (metadata only).
+    /// Every token name, sorted (metadata only; also for completion and "did you mean").
     public func tokenNames() throws(VaultError) -> [String] {
         try read { db in try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name") }
     }

@@ -45,7 +45,7 @@ struct Check: ParsableCommand {
     static let unreachable: Int32 = 23
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("Tokens to check.", valueName: "name")) var names: [String] = []
+    @Argument(help: ArgumentHelp("Tokens to check.", valueName: "name"), completion: Completions.tokenNames) var names: [String] = []
     @Flag(help: "Check every stored token.") var all = false
     @OptionGroup var timeout: TimeoutOption
     @Flag(help: "Print JSON.") var json = false

@@ -46,7 +46,7 @@ struct Export: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("Tokens to export.", valueName: "name")) var tokens: [String] = []
+    @Argument(help: ArgumentHelp("Tokens to export.", valueName: "name"), completion: Completions.tokenNames) var tokens: [String] = []
     @Option(help: ArgumentHelp("env, dotenv, json, github or raw (default env).", valueName: "format")) var format: ExportFormat = .env
     @OptionGroup var naming: NamingOptions
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write to this file (created 0600; never overwritten without --force).", valueName: "file"))
@@ -204,7 +204,7 @@ struct ExecCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var naming: NamingOptions
     @Flag(help: "Give the command only PATH, HOME, LANG and the token variables.") var pristine = false
-    @Argument(help: ArgumentHelp("NAME… -- COMMAND [ARGS…]", valueName: "name"))
+    @Argument(help: ArgumentHelp("NAME… -- COMMAND [ARGS…]", valueName: "name"), completion: Completions.tokenNames)
     var positionals: [String] = []
 
     static let vaultFailure: Int32 = 125

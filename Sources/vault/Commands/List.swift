@@ -33,7 +33,7 @@ struct Show: ParsableCommand {
         abstract: "Show a key's metadata; --reveal also prints the token (audited).")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Also print the token (needs the passphrase; audited).") var reveal = false
     @Option(help: ArgumentHelp("With --reveal: a retired version instead of the current one.", valueName: "n")) var version: Int?
@@ -99,7 +99,7 @@ struct History: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "history", abstract: "List every kept version of a key, newest first.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

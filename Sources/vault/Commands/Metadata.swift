@@ -4,7 +4,7 @@ import VaultCore
 
 /// --region / --base-url / --role / --description / --permission, shared by `add`.
 struct MetadataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Vision One region: us au eu in jp sg mea uk usgov ca za (default us).", valueName: "code"))
+    @Option(help: ArgumentHelp("Vision One region: us au eu in jp sg mea uk usgov ca za (default us).", valueName: "code"), completion: Completions.regions)
     var region: String?
 
     @Option(name: .customLong("base-url"), help: ArgumentHelp("API base URL instead of a region (https only).", valueName: "url"))

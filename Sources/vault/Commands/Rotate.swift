@@ -9,7 +9,7 @@ struct Rotate: ParsableCommand {
         discussion: "Create the new key in the Vision One console first; the token is read as in `add`.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Option(help: ArgumentHelp("When the new version expires: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD (default: as long from now as the current version's lifetime).", valueName: "when"))
     var expires: String?
     @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed (default 10).", valueName: "n")) var keep: Int = 10
@@ -40,7 +40,7 @@ struct Rollback: ParsableCommand {
         abstract: "Make an older version's secret current again, as a new version.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Option(help: ArgumentHelp("The version to restore.", valueName: "n")) var to: Int
     @Option(help: ArgumentHelp("Keep the newest N versions (default 10).", valueName: "n")) var keep: Int = 10
     @Flag(name: .customLong("allow-expired"), help: "Restore even if that version has expired.") var allowExpired = false
@@ -77,7 +77,7 @@ struct Remove: ParsableCommand {
         abstract: "Delete a key and every version of it (overwritten on disk).")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name")) var name: String
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Flag(help: "Do not ask for confirmation.") var yes = false
 
     func run() throws {

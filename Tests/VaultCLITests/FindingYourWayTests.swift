@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+@Suite("finding your way: did you mean, one error style, completion of names and regions (out of process)")
+struct FindingYourWayTests {
+    @Test("a mistyped subcommand: one lowercase error, usage, and the likely command; exit 64")
+    func subcommandTypo() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let r = c.run("lst")
+        #expect(r.status == 64, "\(r)")
+        #expect(r.stderr.hasPrefix("error: unexpected argument 'lst'\n"), "\(r)")
+        #expect(r.stderr.hasSuffix("hint: did you mean `vault list`?\n"), "\(r)")
+        let far = c.run("frobnicate")
+        #expect(far.status == 64 && !far.stderr.contains("did you mean"), "\(far)")
+        // Every usage error is in the same style as v1vault's own: "error: " and lowercase.
+        for args in [["unlock", "--for"], ["show"], ["list", "--bogus"], ["rotate", "k", "--keep", "x"]] {
+            let u = c.run(args, stdin: nil)
+            #expect(u.status == 64 && u.stderr.hasPrefix("error: ") && !u.stderr.contains("Error:"), "\(args): \(u)")
+            let first = u.stderr.dropFirst("error: ".count).first
+            #expect(first.map { !$0.isUppercase } == true, "\(args): \(u)")
+        }
+    }
+
+    @Test("a mistyped key name: exit 9 and the stored name it was probably meant to be")
+    func keyTypo() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("siem-connector", "eyJ.a.b")
+        c.add("ci-scanner", "eyJ.c.d")
+        let r = c.run("export", "siem-conector")
+        #expect(r.status == 9, "\(r)")
+        #expect(r.stderr == "error: no token named \"siem-conector\"\nhint: did you mean siem-connector? (`vault list` shows the stored names)\n", "\(r)")
+        let none = c.run("show", "zzz")
+        #expect(none.status == 9 && none.stderr.hasSuffix("hint: `vault list` shows the stored names\n"), "\(none)")
+        // Looking up the suggestion reads names only: no audit row, no passphrase.
+        #expect(c.run(["show", "siem-connectr"], stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil]).stderr.contains("did you mean siem-connector?"))
+    }
+
+    @Test("bash completion offers the vault's key names (no passphrase, nothing written) and the regions")
+    func completion() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("siem-connector", "eyJ.a.b")
+        c.add("sierra", "eyJ.c.d")
+        c.add("ci-scanner", "eyJ.e.f")
+        let script = c.dir + "/vault.bash"
+        let gen = c.run("--generate-completion-script", "bash")
+        try gen.stdout.write(to: URL(fileURLWithPath: script))
+        let before = try c.snapshot()
+        let auditBefore = try c.rows("SELECT count(*) FROM audit_log")
+        func complete(_ line: [String]) -> [String] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            let words = line.map { "'\($0)'" }.joined(separator: " ")
+            p.arguments = ["-c", """
+                source "$1"; COMP_WORDS=(\(words)); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMP_LINE="${COMP_WORDS[*]}"
+                COMP_POINT=${#COMP_LINE}; _vault vault "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; printf '%s\\n' "${COMPREPLY[@]}"
+                """, "_", script]
+            // The script runs `vault ---completion …`: the binary under test, first on PATH.
+            var env = c.env
+            env["PATH"] = URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":" + (env["PATH"] ?? "")
+            env["V1VAULT_PASSPHRASE_FILE"] = nil
+            p.environment = env
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try! p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        #expect(Set(complete(["vault", "show", "si"])) == ["siem-connector", "sierra"])
+        #expect(complete(["vault", "export", "ci"]) == ["ci-scanner"])
+        #expect(complete(["vault", "add", "x", "--region", "e"]) == ["eu"])
+        #expect(complete(["vault", "unl"]) == ["unlock"])
+        #expect(try c.snapshot() == before)
+        #expect(try c.rows("SELECT count(*) FROM audit_log") == auditBefore)
+    }
+}
