@@ -77,4 +77,18 @@ struct FindingYourWayTests {
         #expect(try c.snapshot() == before)
         #expect(try c.rows("SELECT count(*) FROM audit_log") == auditBefore)
     }
+
+    @Test("no option's help says its default twice (ArgumentParser adds \"(default: …)\" itself)")
+    func defaultsOnce() throws {
+        let c = CLI()
+        defer { c.cleanup() }
+        let twice = try NSRegularExpression(pattern: #"\(default [^:)][^)]*\)[^()]*\(default: "#)
+        for cmd in [["init"], ["add"], ["list"], ["show"], ["rotate"], ["history"], ["rollback"], ["expiring"], ["export"], ["exec"],
+                    ["remove"], ["passwd"], ["rekey"], ["audit"], ["audit", "verify"], ["doctor"], ["backup"], ["import"],
+                    ["kdf", "benchmark"], ["kdf", "set"], ["check"], ["unlock"], ["lock"], ["status"]] {
+            let help = c.run(cmd + ["--help"], stdin: nil).out.replacingOccurrences(of: "\n", with: " ")
+            #expect(!help.isEmpty)
+            #expect(twice.firstMatch(in: help, range: NSRange(help.startIndex..., in: help)) == nil, "\(cmd)")
+        }
+    }
 }

@@ -4,7 +4,7 @@ import VaultCore
 
 /// `--timeout`, the same for `check`, `add --check` and `rotate --check`: 1 ms to 300 s.
 struct TimeoutOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Time limit per request, 1ms to 300s (default 10s).", valueName: "time"))
+    @Option(help: ArgumentHelp("Time limit per request, 1ms to 300s.", valueName: "time"))
     var timeout: String = "10s"
 
     func validate() throws {

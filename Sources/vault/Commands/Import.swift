@@ -68,7 +68,7 @@ struct KDFBenchmark: ParsableCommand {
 
     @Option(name: .customLong("kdf-memory"), help: ArgumentHelp("Only this memory size (default: 64M, 256M and 1G).", valueName: "size"))
     var memory: String?
-    @Option(name: .customLong("max-ops"), help: ArgumentHelp("Measure ops 1 through N (default 4).", valueName: "n")) var maxOps: UInt64 = 4
+    @Option(name: .customLong("max-ops"), help: ArgumentHelp("Measure ops 1 through N.", valueName: "n")) var maxOps: UInt64 = 4
 
     func run() throws {
         var sizes: [UInt64] = [64 << 20, 256 << 20, 1 << 30]

@@ -120,7 +120,7 @@ struct Expiring: ParsableCommand {
         discussion: "Exit 0: nothing due. Exit 10: some expire within the window. Exit 11: at least one has expired. Prints nothing when nothing is due.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Window, e.g. 30d, 2w, 1y (default 30d).", valueName: "duration")) var within: String = "30d"
+    @Option(help: ArgumentHelp("Window, e.g. 30d, 2w, 1y.", valueName: "duration")) var within: String = "30d"
     @Flag(help: "Print JSON.") var json = false
 
     static let someExpiring: Int32 = 10

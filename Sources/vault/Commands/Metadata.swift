@@ -36,7 +36,7 @@ struct MetadataOptions: ParsableArguments {
 
 /// --expires, shared by `add` and `rotate`.
 struct ExpiryOption: ParsableArguments {
-    @Option(help: ArgumentHelp("When the key expires: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD (default 1y, the console's default).", valueName: "when"))
+    @Option(help: ArgumentHelp("When the key expires: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD; 1y is also the console's default.", valueName: "when"))
     var expires: String = "1y"
 
     func date(now: Date) throws -> Date? { try ExpirySpec.parse(expires, now: now) }

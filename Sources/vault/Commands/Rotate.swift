@@ -12,7 +12,7 @@ struct Rotate: ParsableCommand {
     @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Option(help: ArgumentHelp("When the new version expires: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD (default: as long from now as the current version's lifetime).", valueName: "when"))
     var expires: String?
-    @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed (default 10).", valueName: "n")) var keep: Int = 10
+    @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed.", valueName: "n")) var keep: Int = 10
     @OptionGroup var verify: CheckOption
 
     func run() throws {
@@ -42,7 +42,7 @@ struct Rollback: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Option(help: ArgumentHelp("The version to restore.", valueName: "n")) var to: Int
-    @Option(help: ArgumentHelp("Keep the newest N versions (default 10).", valueName: "n")) var keep: Int = 10
+    @Option(help: ArgumentHelp("Keep the newest N versions.", valueName: "n")) var keep: Int = 10
     @Flag(name: .customLong("allow-expired"), help: "Restore even if that version has expired.") var allowExpired = false
 
     func run() throws {
