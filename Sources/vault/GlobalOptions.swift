@@ -78,6 +78,8 @@ struct GlobalOptions: ParsableArguments {
             } catch VaultError.wrongPassphrase where attempt < tries {
                 Output.note("wrong passphrase, try again (\(tries - attempt) left)")
                 attempt += 1
+            } catch VaultError.wrongPassphrase where source != .terminal && passphrase.count > 0 && passphrase[passphrase.count - 1] == 0x0D {
+                throw VaultError.wrongPassphraseCarriageReturn
             }
         }
     }

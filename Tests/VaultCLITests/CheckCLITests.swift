@@ -132,6 +132,8 @@ struct CheckCLITests {
         #expect(c.run("export", "k", "--format", "raw").out == "eyJ.ok-original")
         let unreachable = c.run(["rotate", "k", "--check", "--timeout", "1s"], stdin: Data("eyJ.slow".utf8))
         #expect(unreachable.status == 23 && unreachable.stderr.contains("could not verify"), "\(unreachable)")
+        // The error names the host it could not reach.
+        #expect(unreachable.stderr.contains("(host \(URLComponents(string: server.baseURL)!.host!)"), "\(unreachable)")
         let ok = c.run(["rotate", "k", "--check"], stdin: Data("eyJ.ok-rotated".utf8))
         #expect(ok.status == 0, "\(ok)")
         #expect(c.run("export", "k", "--format", "raw").out == "eyJ.ok-rotated")

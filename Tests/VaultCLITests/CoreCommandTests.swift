@@ -219,6 +219,20 @@ struct CoreCommandTests {
         #expect(c.run("add", "k3", stdin: " \n\t").status == 13)
     }
 
+    @Test("a passphrase file with a Windows line ending gets a hint, not just 'wrong passphrase' (exit 3)")
+    func carriageReturn() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.cr")
+        let file = c.dir + "/crlf"
+        precondition(FileManager.default.createFile(atPath: file, contents: Data("correct horse battery\r\n".utf8), attributes: [.posixPermissions: 0o600]),
+                     "test setup: cannot create a file")
+        let r = c.run("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": file])
+        #expect(r.status == 3 && r.stderr.hasPrefix("error: wrong passphrase\nhint: the passphrase ends in a carriage return"), "\(r)")
+        let plain = c.run("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": nil, "V1VAULT_PASSPHRASE": "nope"])
+        #expect(plain.status == 3 && plain.stderr == "error: wrong passphrase\n", "\(plain)")
+    }
+
     @Test("first run without init: no vault here (exit 5) and the hint says vault init, whatever the command")
     func firstRun() {
         let c = CLI()

@@ -128,6 +128,16 @@ struct TerminalTests {
         #expect(failures() == 5)
     }
 
+    @Test("export --format raw ends with a newline on a terminal (and not into a pipe)")
+    func rawOnTerminal() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.raw.tty")
+        let r = onTTYCommand(c, ["/usr/bin/env", "V1VAULT_PASSPHRASE_FILE=" + c.passphraseFile, CLI.binary, "export", "k", "--format", "raw"], [])
+        #expect(r.status == 0 && r.output == "eyJ.raw.tty\r\n", "\(r.output)")
+        #expect(c.run("export", "k", "--format", "raw").out == "eyJ.raw.tty")
+    }
+
     @Test("vault unlock asks once at the terminal; the next command in the session asks nothing")
     func unlockOnTTY() {
         let ring = TestKeyring()

@@ -37,8 +37,9 @@ extension UnlockedVault {
             throw .tokenRejected(name: name, outcome: result.outcome.rawValue, status: result.httpStatus, code: result.errorCode)
         }
         guard result.outcome == .ok else {
+            let host = URLComponents(string: baseURL)?.host.map { "host \($0)" }
             throw .checkIncomplete(name: name, outcome: result.outcome.rawValue,
-                                   detail: [result.httpStatus.map { "HTTP \($0)" }, result.message].compactMap { $0 }.joined(separator: ", "))
+                                   detail: [host, result.httpStatus.map { "HTTP \($0)" }, result.message].compactMap { $0 }.joined(separator: ", "))
         }
         return result
     }

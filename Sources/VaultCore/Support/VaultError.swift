@@ -20,6 +20,9 @@ public enum VaultError: Error, Equatable, Sendable {
 
     // Passphrase
     case wrongPassphrase
+    /// A wrong passphrase read from a file or descriptor that ends in CR (after the one LF
+    /// stripped): most likely a Windows line ending.
+    case wrongPassphraseCarriageReturn
     case passphraseUnavailable(reason: String, hint: String?)
     case passphraseInvalid(reason: String)
     case passphraseMismatch
@@ -63,7 +66,7 @@ public enum VaultError: Error, Equatable, Sendable {
     public var exitCode: Int32 {
         switch self {
         case .io, .database: return 1
-        case .wrongPassphrase: return 3
+        case .wrongPassphrase, .wrongPassphraseCarriageReturn: return 3
         case .passphraseUnavailable, .passphraseInvalid, .passphraseMismatch: return 4
         case .vaultNotFound: return 5
         case .vaultExists: return 6
@@ -99,6 +102,8 @@ public enum VaultError: Error, Equatable, Sendable {
             return "chmod 600 \(shellQuoted(path))"
         case .wrongPassphrase:
             return nil
+        case .wrongPassphraseCarriageReturn:
+            return "the passphrase ends in a carriage return (a Windows line ending: only the final newline is stripped); remove it, e.g. sed -i 's/\\r$//' FILE"
         case .passphraseUnavailable(_, let hint), .invalidInput(_, let hint), .insecureFile(_, _, let hint),
              .sessionUnavailable(_, let hint):
             return hint
@@ -153,7 +158,7 @@ extension VaultError: CustomStringConvertible {
             return "vault schema differs from what v1vault creates: \(shown)"
         case .unsafeKDFParameters(let reason): return "vault header has unsafe KDF parameters: \(reason)"
         case .corruptVault(let reason): return "vault is corrupt: \(reason)"
-        case .wrongPassphrase: return "wrong passphrase"
+        case .wrongPassphrase, .wrongPassphraseCarriageReturn: return "wrong passphrase"
         case .passphraseUnavailable(let reason, _): return "no passphrase: \(reason)"
         case .passphraseInvalid(let reason): return "invalid passphrase: \(reason)"
         case .passphraseMismatch: return "the passphrases do not match"

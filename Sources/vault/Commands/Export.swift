@@ -47,13 +47,13 @@ struct Export: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Tokens to export.", valueName: "name"), completion: Completions.tokenNames) var tokens: [String] = []
-    @Option(help: ArgumentHelp("env, dotenv, json, github or raw (default env).", valueName: "format")) var format: ExportFormat = .env
+    @Option(help: ArgumentHelp("env, dotenv, json, github or raw.", valueName: "format")) var format: ExportFormat = .env
     @OptionGroup var naming: NamingOptions
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write to this file (created 0600; never overwritten without --force).", valueName: "file"))
     var output: String?
     @Flag(help: "With -o: replace an existing file atomically.") var force = false
     @Flag(name: .customLong("json-meta"), help: "With --format json: add version, expiry and region under _meta.") var jsonMeta = false
-    @Flag(help: "With --format raw: end with a newline.") var newline = false
+    @Flag(help: "With --format raw: end with a newline (always done when stdout is a terminal).") var newline = false
     @Flag(help: "Export every stored token (needs --prefix unless there is only one).") var all = false
 
     func validate() throws {
@@ -95,7 +95,8 @@ struct Export: ParsableCommand {
                 case .env: rendered = Exporter.env(vars)
                 case .dotenv: rendered = try Exporter.dotenv(vars)
                 case .json: rendered = Exporter.json(vars, meta: jsonMeta)
-                case .raw: rendered = try Exporter.raw(vars, newline: newline)
+                // On a terminal the prompt would otherwise follow the key on its line.
+                case .raw: rendered = try Exporter.raw(vars, newline: newline || (output == nil && isatty(1) == 1))
                 case .github:
                     mask = Exporter.githubMask(vars)
                     rendered = Exporter.githubEnv(vars)
