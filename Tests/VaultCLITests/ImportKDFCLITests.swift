@@ -58,4 +58,44 @@ struct ImportKDFCLITests {
         #expect(r.status == 0)
         #expect(r.out.split(separator: "\n").count == 3 && r.out.hasPrefix("MEMORY  OPS  TIME"), "\(r)")
     }
+
+    @Test("export --all --format json --json-meta imports back into another vault with every name, token and piece of metadata")
+    func roundTrip() throws {
+        let a = CLI.initialized(), b = CLI.initialized()
+        defer { a.cleanup(); b.cleanup() }
+        a.add("siem", "eyJ.siem.tok", "--region", "eu", "--role", "SIEM", "--description", "connector \"prod\"", "--permission", "alerts", "--permission", "oat", "--expires", "90d")
+        a.add("custom", "eyJ.custom.tok", "--base-url", "https://api.example.test", "--expires", "never")
+        a.add("plain", "eyJ.plain.tok")
+        let file = a.dir + "/all.json"
+        #expect(a.run("export", "--all", "--prefix", "--format", "json", "--json-meta", "-o", file).status == 0)
+        let imp = b.run("import", file, "--format", "json")
+        #expect(imp.status == 0 && imp.out.contains("imported 3 tokens"), "\(imp)")
+        func view(_ c: CLI) throws -> [[String: Any]] {
+            try (JSONSerialization.jsonObject(with: c.run("list", "--json").stdout) as! [[String: Any]]).map { t in
+                t.filter { ["name", "region", "base_url", "role", "description", "permissions", "expires"].contains($0.key) }
+            }
+        }
+        let (va, vb) = (try view(a), try view(b))
+        #expect(va.count == 3 && NSArray(array: va).isEqual(to: vb), "\(va)\n\(vb)")
+        for name in ["siem", "custom", "plain"] {
+            #expect(b.run("export", name, "--format", "raw").out == a.run("export", name, "--format", "raw").out)
+        }
+    }
+
+    @Test("import refuses what is plainly export output: a dotenv export (URL lines) and a JSON export without --json-meta (exit 64, vault untouched)")
+    func exportOutputRefused() throws {
+        let a = CLI.initialized()
+        defer { a.cleanup() }
+        a.add("siem", "eyJ.siem.tok", "--region", "eu")
+        let before = try a.snapshot()
+        let env = a.dir + "/siem.env"
+        #expect(a.run("export", "siem", "--format", "dotenv", "-o", env).status == 0)
+        let r = a.run("import", env)
+        #expect(r.status == 64 && r.stderr.hasPrefix("error: line 2: \"TMV1_URL\" holds a URL, not a key: this looks like `vault export` output\nhint: to move keys"), "\(r)")
+        let json = a.dir + "/siem.json"
+        #expect(a.run("export", "siem", "--format", "json", "-o", json).status == 0)
+        let j = a.run("import", json, "--format", "json")
+        #expect(j.status == 64 && j.stderr.hasPrefix("error: this looks like `vault export --format json` output without --json-meta"), "\(j)")
+        #expect(try a.snapshot() == before)
+    }
 }

@@ -159,16 +159,21 @@ public enum Exporter {
         return out
     }
 
-    /// A JSON object of name → value; with `meta`, a `_meta` object of token name → version,
-    /// expiry, region and base URL.
+    /// A JSON object of name → value; with `meta`, a `_meta` object of token name → the
+    /// variable holding its token (`token_var`), version, expiry, region, base URL, role,
+    /// description and permissions: everything `vault import --format json` needs to recreate
+    /// the tokens as they were.
     public static func json(_ vars: [ExportVariable], meta: Bool) -> SecureBytes {
         let metaText: String? = meta ? {
             var seen = Set<String>()
             let entries = vars.compactMap { v -> String? in
-                guard seen.insert(v.token.name).inserted else { return nil }
-                let expires = v.token.expires.map { "\"\(Timestamp.iso($0))\"" } ?? "null"
-                let region = v.token.region.map { "\"\($0.rawValue)\"" } ?? "null"
-                return "    \(JSONText.string(v.token.name)): {\"version\": \(v.token.version), \"expires\": \(expires), \"region\": \(region), \"base_url\": \(JSONText.string(v.token.baseURL))}"
+                guard v.isSecret, seen.insert(v.token.name).inserted else { return nil }
+                let t = v.token
+                func text(_ s: String?) -> String { s.map(JSONText.string) ?? "null" }
+                return "    \(JSONText.string(t.name)): {\"token_var\": \(JSONText.string(v.name)), \"version\": \(t.version), "
+                    + "\"expires\": \(text(t.expires.map(Timestamp.iso))), \"region\": \(text(t.region?.rawValue)), "
+                    + "\"base_url\": \(JSONText.string(t.baseURL)), \"role\": \(text(t.role)), \"description\": \(text(t.description)), "
+                    + "\"permissions\": \(JSONText.array(t.permissions))}"
             }
             return "  \"_meta\": {\n" + entries.joined(separator: ",\n") + "\n  }"
         }() : nil

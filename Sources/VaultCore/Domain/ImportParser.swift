@@ -58,6 +58,15 @@ public enum ImportParser {
             let name = String(decoding: nameBytes, as: UTF8.self)
             var vs = eq + 1, ve = end
             if ve - vs >= 2, input[vs] == input[ve - 1], input[vs] == 0x22 || input[vs] == 0x27 { vs += 1; ve -= 1 }
+            // `vault export` output (a *_TMV1_URL or *_REGIONAL_FQDN line beside each token)
+            // is not a list of tokens: refuse it rather than store URLs as keys and lose the
+            // regions, names and expiry dates. (A URL is never a key; the check reads only
+            // the value's first bytes.)
+            let url = ["https://", "http://"].contains { p in ve - vs >= p.utf8.count && zip(p.utf8, vs..<ve).allSatisfy { $0 == (input[$1] | 0x20) } }
+            if url || name.hasSuffix("_TMV1_URL") || name.hasSuffix("REGIONAL_FQDN") {
+                throw .invalidInput(reason: "line \(lineNumber): \(displayName(name)) holds a URL, not a key: this looks like `vault export` output",
+                                    hint: "to move keys between vaults with their names, regions and expiry: vault export --all --prefix --format json --json-meta -o FILE, then vault import FILE --format json")
+            }
             found.append((name, vs..<ve, lineNumber))
         }
         // The tokens stay where they are: the input buffer becomes their arena.
@@ -103,6 +112,36 @@ public enum ImportParser {
     }
 
     static let jsonFields: Set<String> = ["name", "token", "region", "base_url", "expires", "role", "description", "permissions"]
+    static let metaFields: Set<String> = ["token_var", "version", "expires", "region", "base_url", "role", "description", "permissions"]
+
+    /// `vault export --format json --json-meta` output — variables plus `_meta` — as import
+    /// entries: each `_meta` entry names its token's variable (`token_var`) and carries the
+    /// metadata. Without `_meta` the token names cannot be known: refused with a hint.
+    static func exportedEntries(_ object: [String: Any]) throws(VaultError) -> [Any] {
+        guard let meta = object["_meta"] as? [String: Any] else {
+            throw .invalidInput(reason: "this looks like `vault export --format json` output without --json-meta: the token names and metadata are not in it",
+                                hint: "export again with --json-meta, or import a JSON array of {\"name\", \"token\", …}")
+        }
+        var entries: [Any] = []
+        for name in meta.keys.sorted() {
+            let at = "_meta.\(displayName(name))"
+            guard let m = meta[name] as? [String: Any] else { throw .invalidInput(reason: "\(at): not an object", hint: nil) }
+            if let unknown = m.keys.sorted().first(where: { !metaFields.contains($0) }) {
+                throw .invalidInput(reason: "\(at): unknown field \(displayName(unknown))", hint: nil)
+            }
+            guard let variable = m["token_var"] as? String else {
+                throw .invalidInput(reason: "\(at): no token_var (written by a v1vault before 0.2; export again)", hint: nil)
+            }
+            guard let token = object[variable] as? String else { throw .invalidInput(reason: "\(at): no variable \(displayName(variable)) holds its token", hint: nil) }
+            var entry: [String: Any] = ["name": name, "token": token]
+            // The region implies the base URL; a custom base URL has no region.
+            if let region = m["region"] as? String { entry["region"] = region } else if let url = m["base_url"] { entry["base_url"] = url }
+            for key in ["expires", "role", "description", "permissions"] where m[key] != nil && !(m[key] is NSNull) { entry[key] = m[key] }
+            if m["expires"] is NSNull { entry["expires"] = "never" }
+            entries.append(entry)
+        }
+        return entries
+    }
 
     /// A JSON array of objects with `name`, `token` and optional `region`, `base_url`,
     /// `expires`, `role`, `description`, `permissions`; missing metadata comes from `defaults`.
@@ -124,8 +163,13 @@ public enum ImportParser {
         } catch {
             throw .invalidInput(reason: "not valid JSON", hint: "expected an array of objects with \"name\" and \"token\"")
         }
-        guard let array = parsed as? [Any] else {
-            throw .invalidInput(reason: "expected a JSON array of objects", hint: nil)
+        let array: [Any]
+        if let list = parsed as? [Any] {
+            array = list
+        } else if let object = parsed as? [String: Any] {
+            array = try exportedEntries(object)
+        } else {
+            throw .invalidInput(reason: "expected a JSON array of objects, or the output of `vault export --format json --json-meta`", hint: nil)
         }
         var entries: [ImportEntry] = []
         let arena = SecretArena(capacity: array.reduce(0) { $0 + ((($1 as? [String: Any])?["token"] as? String)?.utf8.count ?? 0) })

@@ -573,7 +573,8 @@ public final class UnlockedVault {
             scratch.reset()
             out.append(RevealedToken(name: t.record.name, version: t.target.version, baseURL: t.record.baseUrl,
                                      region: t.record.region.flatMap(Region.init(rawValue:)), expires: t.target.expiresAt.map(Timestamp.date),
-                                     secret: view, warning: warning))
+                                     secret: view, warning: warning, role: t.record.role, description: t.record.description,
+                                     permissions: t.record.permissionList))
         }
         return out
     }

@@ -71,7 +71,11 @@ struct ImportTests {
         #expect(entries[0].metadata.region == .jp && entries[0].metadata.role == "SOAR" && entries[0].expires == nil)
         #expect(entries[0].metadata.permissions == ["a", "b"])
         #expect(entries[1].metadata.region == .eu && entries[1].metadata.role == "default" && entries[1].expires == fixedStart.addingTimeInterval(86400))
-        for (bad, reason) in [("{}", "expected a JSON array of objects"), ("[1]", "entry 1: not an object"), (#"[{"name":"x"}]"#, "entry 1: missing token"),
+        for (bad, reason) in [("{}", "this looks like `vault export --format json` output without --json-meta"),
+                              (#"{"T":"eyJ","_meta":{"x":{"token_var":"U"}}}"#, #"_meta."x": no variable "U" holds its token"#),
+                              (#"{"T":"eyJ","_meta":{"x":{"region":"eu"}}}"#, #"_meta."x": no token_var"#),
+                              (#"{"T":"eyJ","_meta":{"x":{"token_var":"T","colour":"red"}}}"#, #"_meta."x": unknown field "colour""#),
+                              ("[1]", "entry 1: not an object"), (#"[{"name":"x"}]"#, "entry 1: missing token"),
                               (#"[{"name":"x","token":"t","colour":"red"}]"#, #"entry 1: unknown field "colour""#), ("[", "not valid JSON"),
                               (#"[{"name":"x","token":"t","region":"mars"}]"#, #"entry 1: unknown region "mars""#)] {
             #expect(throws: (any Error).self) { try ImportParser.json(bytes(bad), defaults: TokenMetadata(), expires: nil, now: fixedStart) }
