@@ -386,6 +386,12 @@ extension TokenRecord {
         try db.cachedStatement(sql: "UPDATE tokens SET state_seq = ?, state_mac = ? WHERE id = ?").execute(arguments: [stateSeq, stateMac, id])
     }
 
+    /// Writes the name and metadata columns (`edit`, `rename`); the MACs are sealed after.
+    func updateMetadata(_ db: Database) throws {
+        try db.cachedStatement(sql: "UPDATE tokens SET name = ?, region = ?, base_url = ?, role = ?, description = ?, permissions = ? WHERE id = ?")
+            .execute(arguments: [name, region, baseUrl, role, description, permissions, id])
+    }
+
     func updateMetaMac(_ db: Database) throws {
         try db.cachedStatement(sql: "UPDATE tokens SET meta_mac = ? WHERE id = ?").execute(arguments: [metaMac, id])
     }
@@ -400,6 +406,12 @@ extension TokenRecord {
 }
 
 extension TokenVersionRecord {
+    /// Moves one version's expiry (`edit --expires`); the state MAC is sealed after.
+    static func updateExpiry(_ db: Database, tokenID: Int64, version: Int, expiresAt: Int64?) throws {
+        try db.cachedStatement(sql: "UPDATE token_versions SET expires_at = ? WHERE token_id = ? AND version = ?")
+            .execute(arguments: [expiresAt, tokenID, version])
+    }
+
     func insertRow(_ db: Database) throws {
         try db.cachedStatement(sql: """
             INSERT INTO token_versions (token_id, version, nonce, ciphertext, created_at, expires_at, retired_at)

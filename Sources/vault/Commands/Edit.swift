@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct Edit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edit",
+        abstract: "Change a key's region or base URL, role, description, permissions or current expiry.",
+        discussion: """
+            Touches nothing else: no secret is read or written. The metadata and version-state \
+            MACs are sealed again and the change is audited with the fields it changed. \
+            `--role ''` or `--description ''` clears the field; --permission replaces the list \
+            (--clear-permissions empties it).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @Option(help: ArgumentHelp("Vision One region: us au eu in jp sg mea uk usgov ca za.", valueName: "code"), completion: Completions.regions)
+    var region: String?
+    @Option(name: .customLong("base-url"), help: ArgumentHelp("API base URL instead of a region (https only).", valueName: "url"))
+    var baseURL: String?
+    @Option(help: ArgumentHelp("The key's role in the console ('' clears it).", valueName: "text")) var role: String?
+    @Option(help: ArgumentHelp("Free-text description ('' clears it).", valueName: "text")) var description: String?
+    @Option(name: .customLong("permission"), help: ArgumentHelp("A permission (repeatable; replaces the list).", valueName: "text"))
+    var permissions: [String] = []
+    @Flag(name: .customLong("clear-permissions"), help: "Remove every permission.") var clearPermissions = false
+    @Option(help: ArgumentHelp("The current version's expiry: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD.", valueName: "when"))
+    var expires: String?
+
+    func validate() throws {
+        if region != nil, baseURL != nil { throw ValidationError("give --region or --base-url, not both") }
+        if clearPermissions, !permissions.isEmpty { throw ValidationError("give --permission or --clear-permissions, not both") }
+        if permissions.count > 64 { throw ValidationError("at most 64 permissions") }
+    }
+
+    func run() throws {
+        try Validate.tokenName(name)
+        let vault = try global.openVault()
+        var change = TokenEdit()
+        if let region { change.endpoint = .region(try Region.parse(region)) }
+        if let baseURL { change.endpoint = .custom(try Validate.baseURL(baseURL)) }
+        if let role { change.role = .some(role.isEmpty ? nil : role) }
+        if let description { change.description = .some(description.isEmpty ? nil : description) }
+        if !permissions.isEmpty || clearPermissions { change.permissions = permissions }
+        if let expires { change.expires = .some(try ExpirySpec.parse(expires, now: vault.clock.now())) }
+        guard !change.isEmpty else {
+            throw VaultError.invalidInput(reason: "nothing to change", hint: "give --region, --base-url, --role, --description, --permission, --clear-permissions or --expires")
+        }
+        try vault.store.requireTokens([name])
+        let unlocked = try global.unlock(vault)
+        try unlocked.edit(name, change)
+        Output.line("edited \(name)")
+    }
+}
+
+struct Rename: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rename",
+        abstract: "Give a key a new name; its versions, secrets and history stay.",
+        discussion: "Refuses a name that is in use. Audited; the metadata and version-state MACs are sealed again.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "old"), completion: Completions.tokenNames) var old: String
+    @Argument(help: ArgumentHelp("Its new name.", valueName: "new")) var new: String
+
+    func run() throws {
+        try Validate.tokenName(old)
+        try Validate.tokenName(new)
+        let vault = try global.openVault()
+        try vault.store.requireTokens([old])
+        if try vault.store.tokenExists(new) { throw VaultError.tokenExists(name: new) }
+        let unlocked = try global.unlock(vault)
+        try unlocked.rename(old, to: new)
+        Output.line("renamed \(old) to \(new)")
+    }
+}
