@@ -177,11 +177,21 @@ public enum ExpiryStatus: String, Codable, Sendable {
 
     public static let defaultWarnDays = 30
 
-    public static func of(expires: Date?, now: Date, warnDays: Int = defaultWarnDays) -> ExpiryStatus {
+    /// `created` scales the warning window to the version's lifetime (see `window`).
+    public static func of(expires: Date?, created: Date? = nil, now: Date, warnDays: Int = defaultWarnDays) -> ExpiryStatus {
         guard let expires else { return .never }
         if expires <= now { return .expired }
-        if expires.timeIntervalSince(now) <= TimeInterval(warnDays) * 86400 { return .expiring }
+        if expires.timeIntervalSince(now) <= window(expires: expires, created: created, warnDays: warnDays) { return .expiring }
         return .ok
+    }
+
+    /// How long before `expires` a version counts as expiring: `warnDays` (V1VAULT_WARN_DAYS,
+    /// default 30), but never more than a third of the version's lifetime — a 30-day key
+    /// warns in its last 10 days, not from its first; a one-year key in its last 30.
+    public static func window(expires: Date, created: Date?, warnDays: Int) -> TimeInterval {
+        let fixed = TimeInterval(warnDays) * 86400
+        guard let created, expires > created else { return fixed }
+        return min(fixed, expires.timeIntervalSince(created) / 3)
     }
 
     /// Whole days until `expires`, rounded down; negative once expired.

@@ -534,9 +534,9 @@ public final class UnlockedVault {
 
     /// The expiry warning to print for a version about to be released, or the error when it
     /// has expired and that is not allowed.
-    func expiryWarning(name: String, version: Int, expiresAt: Int64?, allowExpired: Bool) throws(VaultError) -> String? {
+    func expiryWarning(name: String, version: Int, expiresAt: Int64?, createdAt: Int64?, allowExpired: Bool) throws(VaultError) -> String? {
         let expires = expiresAt.map(Timestamp.date)
-        switch ExpiryStatus.of(expires: expires, now: now, warnDays: vault.warnDays) {
+        switch ExpiryStatus.of(expires: expires, created: createdAt.map(Timestamp.date), now: now, warnDays: vault.warnDays) {
         case .expired:
             if !allowExpired { throw .tokenExpired(name: name, version: version, expired: expires!) }
             return "token \(name) version \(version) expired on \(Timestamp.day(expires!))"
@@ -560,7 +560,7 @@ public final class UnlockedVault {
         }
         let rows = try requests.map { r -> (ResolvedToken, String?) in
             let t = try resolve(db, r.name, version: r.version, changes: changes)
-            return (t, try expiryWarning(name: r.name, version: t.target.version, expiresAt: t.target.expiresAt, allowExpired: allowExpired))
+            return (t, try expiryWarning(name: r.name, version: t.target.version, expiresAt: t.target.expiresAt, createdAt: t.target.createdAt, allowExpired: allowExpired))
         }
         let capacity = rows.reduce(0) { $0 + max($1.0.target.ciphertext.count - SecretBox.macBytes - SealedEntry.bindingBytes, 0) }
         let arena = SecretArena(capacity: capacity)

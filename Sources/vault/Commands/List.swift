@@ -22,7 +22,7 @@ struct List: ParsableCommand {
         Output.table(["NAME", "REGION", "ROLE", "VERSION", "EXPIRES", "DAYS", "STATUS"], tokens.map { t in
             [t.name, t.metadata.region?.rawValue ?? t.metadata.baseURL, t.metadata.role ?? "-", "\(t.current.version)",
              Output.expiry(t.current.expires), Output.daysLeft(t.current.expires, now: now),
-             ExpiryStatus.of(expires: t.current.expires, now: now, warnDays: vault.warnDays).rawValue]
+             ExpiryStatus.of(expires: t.current.expires, created: t.current.created, now: now, warnDays: vault.warnDays).rawValue]
         })
     }
 }
@@ -120,17 +120,22 @@ struct Expiring: ParsableCommand {
         discussion: "Exit 0: nothing due. Exit 10: some expire within the window. Exit 11: at least one has expired. Prints nothing when nothing is due.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Window, e.g. 30d, 2w, 1y.", valueName: "duration")) var within: String = "30d"
+    @Option(help: ArgumentHelp("A fixed window, e.g. 30d, 2w, 1y (default: each key's own: V1VAULT_WARN_DAYS, 30 days, or a third of its lifetime if less — as list and export warn).", valueName: "duration"))
+    var within: String?
     @Flag(help: "Print JSON.") var json = false
 
     static let someExpiring: Int32 = 10
     static let someExpired: Int32 = 11
 
     func run() throws {
-        let window = try DurationSpec.parse(within)
+        let fixed = try within.map { w throws(VaultError) in try DurationSpec.parse(w) }
         let vault = try global.openVault()
-        let due = try vault.expiring(within: window)
         let now = vault.clock.now()
+        // Without --within: everything within V1VAULT_WARN_DAYS, then each key's own window.
+        var due = try vault.expiring(within: fixed ?? (try DurationSpec.parse("\(vault.warnDays)d")))
+        if fixed == nil {
+            due = due.filter { ExpiryStatus.of(expires: $0.current.expires, created: $0.current.created, now: now, warnDays: vault.warnDays) != .ok }
+        }
         // Everything returned is due: it has either expired or expires within the window.
         let statuses: [ExpiryStatus] = due.map { $0.current.expires! <= now ? .expired : .expiring }
         if json {

@@ -72,7 +72,7 @@ struct TokenView: Encodable {
         version_created = s.current.created
         expires = s.current.expires
         days_left = s.current.expires.map { ExpiryStatus.daysLeft(expires: $0, now: now) }
-        status = ExpiryStatus.of(expires: s.current.expires, now: now, warnDays: warnDays)
+        status = ExpiryStatus.of(expires: s.current.expires, created: s.current.created, now: now, warnDays: warnDays)
     }
 }
 

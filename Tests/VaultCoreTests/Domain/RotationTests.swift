@@ -156,8 +156,13 @@ struct ExpiryTests {
         let u = try f.unlocked()
         let expires = fixedStart.addingTimeInterval(10 * 86400)
         try u.add("k", token: secure("a"), metadata: TokenMetadata(), expires: expires)
-        #expect(try u.reveal("k").warning == "token k version 1 expires in 10 days (2026-01-25)")
-        f.clock.advance(days: 11)
+        // A 10-day key warns in the last third of its life, not from its first day.
+        #expect(try u.reveal("k").warning == nil)
+        f.clock.advance(days: 6.5)
+        #expect(try u.reveal("k").warning == nil)
+        f.clock.advance(days: 0.6)
+        #expect(try u.reveal("k").warning == "token k version 1 expires in 2 days (2026-01-25)")
+        f.clock.advance(days: 3.9)
         #expect(throws: VaultError.tokenExpired(name: "k", version: 1, expired: expires)) { try u.reveal("k") }
         #expect(string(try u.reveal("k", allowExpired: true).secret) == "a")
     }
@@ -166,10 +171,15 @@ struct ExpiryTests {
     func warnDays() throws {
         let f = Fixture()
         _ = try f.create()
-        try f.unlocked().add("k", token: secure("a"), metadata: TokenMetadata(), expires: fixedStart.addingTimeInterval(40 * 86400))
+        try f.unlocked().add("k", token: secure("a"), metadata: TokenMetadata(), expires: fixedStart.addingTimeInterval(400 * 86400))
+        f.clock.advance(days: 350)  // 50 days left; a third of the lifetime is 133 days
         let v = try Vault.open(at: f.path, clock: f.clock.clock, actor: .test, warnDays: 60)
         #expect(try v.unlock(passphrase: secure("pass phrase")).reveal("k").warning != nil)
-        #expect(try f.unlocked().reveal("k").warning == nil)
+        #expect(try f.unlocked().reveal("k").warning == nil)  // default 30 days
+        // The window is the smaller of the two: a 30-day key warns in its last 10 days.
+        #expect(ExpiryStatus.window(expires: fixedStart.addingTimeInterval(30 * 86400), created: fixedStart, warnDays: 30) == 10 * 86400)
+        #expect(ExpiryStatus.window(expires: fixedStart.addingTimeInterval(365 * 86400), created: fixedStart, warnDays: 30) == 30 * 86400)
+        #expect(ExpiryStatus.window(expires: fixedStart.addingTimeInterval(365 * 86400), created: nil, warnDays: 7) == 7 * 86400)
     }
 
     @Test("status and days left")
