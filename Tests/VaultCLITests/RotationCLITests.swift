@@ -39,6 +39,25 @@ struct RotationCLITests {
         #expect(c.run("rotate", "k30", "--expires", "1y", stdin: "t3").out.contains("expires \(day(365))"))
     }
 
+    @Test("after rotate, files exported from the old version are named; rollback warns that the old console key may be gone")
+    func staleExports() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.v1")
+        let file = c.dir + "/k.env"
+        #expect(c.run("export", "k", "--format", "dotenv", "-o", file).status == 0)
+        let r = c.run("rotate", "k", stdin: "eyJ.v2")
+        #expect(r.status == 0 && r.stderr.contains("warning: \(file) was exported from version 1 and still holds the old key: export it again, or delete it"), "\(r)")
+        // Exports of the new version, and files since deleted, are not named.
+        try FileManager.default.removeItem(atPath: file)
+        #expect(c.run("export", "k", "--format", "dotenv", "-o", file).status == 0)
+        try FileManager.default.removeItem(atPath: file)
+        let quiet = c.run("rotate", "k", stdin: "eyJ.v3")
+        #expect(quiet.status == 0 && !quiet.stderr.contains("was exported"), "\(quiet)")
+        let back = c.run("rollback", "k", "--to", "1")
+        #expect(back.status == 0 && back.stderr.contains("warning: version 1 was replaced by a rotation: if its key was deleted or disabled in the Vision One console"), "\(back)")
+    }
+
     @Test("rotate --keep destroys versions beyond N")
     func keep() throws {
         let c = CLI.initialized()

@@ -214,6 +214,20 @@ public final class Vault {
         }
     }
 
+    /// Files that `export -o` wrote from this version of `name` and that still exist: after a
+    /// rotation they hold the old key. Only sealed, successful export rows count (a pending
+    /// row may have been written by anyone who can write the file).
+    public func exportedFiles(of name: String, version: Int) throws(VaultError) -> [String] {
+        var seen = Set<String>()
+        return try auditEntries(AuditQuery(token: name, action: "export")).compactMap { e -> String? in
+            guard e.sealed, e.outcome == "ok", e.tokens.contains(where: { $0.name == name && $0.version == version }),
+                  let d = e.details["destination"], d.hasPrefix("file:") else { return nil }
+            let path = String(d.dropFirst("file:".count))
+            guard path.hasPrefix("/"), FileManager.default.fileExists(atPath: path), seen.insert(path).inserted else { return nil }
+            return path
+        }
+    }
+
     /// Appends an unsealed audit row (for commands that never unlock). Sealed at the next unlock.
     public func recordUnsealed(action: String, subjects: [AuditSubject] = [], details: [String: String] = [:], error: (any Error)? = nil) throws(VaultError) {
         try store.write { db in

@@ -31,6 +31,9 @@ struct Rotate: ParsableCommand {
         }
         let result = try unlocked.rotate(name, token: token, expiry: expiry, keep: keep)
         RotationReport.print(name: name, result, verb: "rotated")
+        for path in (try? vault.exportedFiles(of: name, version: result.previous.version)) ?? [] {
+            Output.warn("\(path) was exported from version \(result.previous.version) and still holds the old key: export it again, or delete it")
+        }
     }
 }
 
@@ -53,6 +56,7 @@ struct Rollback: ParsableCommand {
         let unlocked = try global.unlock(vault)
         let result = try unlocked.rollback(name, to: to, keep: keep, allowExpired: allowExpired)
         RotationReport.print(name: name, result, verb: "rolled back", source: to)
+        Output.warn("version \(to) was replaced by a rotation: if its key was deleted or disabled in the Vision One console since (as rotate advised), it no longer works; `vault check \(name)` tells")
     }
 }
 
