@@ -13,6 +13,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("passphrase-fd"), help: ArgumentHelp("Read the passphrase from this open file descriptor.", valueName: "n"))
     var passphraseFD: Int32?
 
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No confirmations, notes or hints: only results, warnings and errors.")
+    var quiet = false
+
     @Flag(name: .customLong("no-session"), help: "Ignore an unlocked session (`vault unlock`): ask for the passphrase (also V1VAULT_NO_SESSION=1).")
     var noSession = false
 

@@ -15,6 +15,7 @@ enum Main {
         do {
             var command = try VaultCommand.parseAsRoot()
             parsed = command
+            Output.quiet = globalOptions(of: command)?.quiet ?? false
             try command.run()
         } catch let error as VaultError {
             Output.fail(error, suggestion: suggestion(for: error, in: parsed))
@@ -52,12 +53,15 @@ enum Main {
         return word
     }
 
+    /// The global options a parsed subcommand carries (every one that touches a vault).
+    static func globalOptions(of command: any ParsableCommand) -> GlobalOptions? {
+        (Mirror(reflecting: command).children.first(where: { $0.label == "_global" })?.value as? OptionGroup<GlobalOptions>)?.wrappedValue
+    }
+
     /// For a token that is not stored: the stored name it was probably meant to be. Names are
     /// read as `list` reads them (no passphrase), from the vault the command was given.
     static func suggestion(for error: VaultError, in command: (any ParsableCommand)?) -> String? {
-        guard case .tokenNotFound(let name) = error, let command,
-              let group = Mirror(reflecting: command).children.first(where: { $0.label == "_global" })?.value as? OptionGroup<GlobalOptions>,
-              case let global = group.wrappedValue,
+        guard case .tokenNotFound(let name) = error, let command, let global = globalOptions(of: command),
               let store = try? VaultStore.open(at: global.resolvedPath, readonly: true),
               let names = try? store.tokenNames() else { return nil }
         store.close()

@@ -20,9 +20,21 @@ enum Output {
         program == "vault" ? text : text.replacingOccurrences(of: "`vault ", with: "`\(program) ")
     }
 
+    /// --quiet: no confirmations on stdout, no notes or hints on stderr; results, warnings
+    /// and errors (with their hints) still appear.
+    nonisolated(unsafe) static var quiet = false
+
     static func warn(_ s: String) { stderr("warning: \(s)\n") }
-    static func hint(_ s: String) { stderr("hint: \(s)\n") }
-    static func note(_ s: String) { stderr("\(s)\n") }
+    static func hint(_ s: String) { if !quiet { stderr("hint: \(s)\n") } }
+    static func note(_ s: String) { if !quiet { stderr("\(s)\n") } }
+
+    /// A confirmation of what a command did ("stored k version 1 …"): silent with --quiet.
+    static func done(_ s: String) { if !quiet { line(s) } }
+
+    /// A command's result as one line of JSON (--json): printed even with --quiet.
+    static func result(_ fields: [(String, JSONValue)]) {
+        line("{" + fields.map { "\(JSONValue.string($0.0).text):\($0.1.text)" }.joined(separator: ",") + "}")
+    }
 
     /// Writes to stderr after flushing stdout, so interleaved output keeps its order.
     static func stderr(_ text: String) {
@@ -74,7 +86,8 @@ enum Output {
 
     static func json<T: Encodable>(_ value: T) -> String {
         let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Compact, one document per line: what jq and every JSON tool expect.
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         enc.dateEncodingStrategy = .custom { date, encoder in
             var c = encoder.singleValueContainer()
             try c.encode(Timestamp.iso(date))
@@ -98,6 +111,24 @@ enum Output {
 
     static func daysLeft(_ date: Date?, now: Date) -> String {
         date.map { String(ExpiryStatus.daysLeft(expires: $0, now: now)) } ?? "-"
+    }
+}
+
+/// The few JSON values the result lines hold.
+indirect enum JSONValue {
+    case string(String), int(Int), bool(Bool), null, array([JSONValue]), object([(String, JSONValue)])
+
+    static func date(_ d: Date?) -> JSONValue { d.map { .string(Timestamp.iso($0)) } ?? .null }
+
+    var text: String {
+        switch self {
+        case .string(let s): return Status.quoted(s)
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        case .array(let a): return "[" + a.map(\.text).joined(separator: ",") + "]"
+        case .object(let o): return "{" + o.map { JSONValue.string($0.0).text + ":" + $0.1.text }.joined(separator: ",") + "}"
+        }
     }
 }
 

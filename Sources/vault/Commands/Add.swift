@@ -17,6 +17,7 @@ struct Add: ParsableCommand {
     @OptionGroup var meta: MetadataOptions
     @OptionGroup var expiry: ExpiryOption
     @OptionGroup var verify: CheckOption
+    @Flag(help: "Print the result as one JSON object: name, version, expires, region, base_url.") var json = false
 
     func run() throws {
         try Validate.tokenName(name)
@@ -35,6 +36,10 @@ struct Add: ParsableCommand {
         let info = try unlocked.add(name, token: token, metadata: metadata, expires: expires)
         let now = vault.clock.now()
         let left = info.expires.map { ", \(ExpiryStatus.daysLeft(expires: $0, now: now)) days left" } ?? ""
-        Output.line("stored \(name) version \(info.version) (\(metadata.region?.rawValue ?? metadata.baseURL), expires \(Output.expiry(info.expires))\(left))")
+        if json {
+            return Output.result([("name", .string(name)), ("version", .int(info.version)), ("expires", .date(info.expires)),
+                                  ("region", metadata.region.map { .string($0.rawValue) } ?? .null), ("base_url", .string(metadata.baseURL))])
+        }
+        Output.done("stored \(name) version \(info.version) (\(metadata.region?.rawValue ?? metadata.baseURL), expires \(Output.expiry(info.expires))\(left))")
     }
 }

@@ -76,6 +76,6 @@ struct Backup: ParsableCommand {
     func run() throws {
         let vault = try global.openVault()
         try vault.backup(to: destination)
-        Output.line("backed up \(vault.path) to \(destination)")
+        Output.done("backed up \(vault.path) to \(destination)")
     }
 }

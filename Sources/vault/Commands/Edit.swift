@@ -49,7 +49,7 @@ struct Edit: ParsableCommand {
         try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
         try unlocked.edit(name, change)
-        Output.line("edited \(name)")
+        Output.done("edited \(name)")
     }
 }
 
@@ -71,6 +71,6 @@ struct Rename: ParsableCommand {
         if try vault.store.tokenExists(new) { throw VaultError.tokenExists(name: new) }
         let unlocked = try global.unlock(vault)
         try unlocked.rename(old, to: new)
-        Output.line("renamed \(old) to \(new)")
+        Output.done("renamed \(old) to \(new)")
     }
 }

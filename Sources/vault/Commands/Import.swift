@@ -20,6 +20,7 @@ struct Import: ParsableCommand {
     @Option(help: ArgumentHelp("dotenv or json (default: json for *.json, else dotenv).", valueName: "format")) var format: Format?
     @OptionGroup var meta: MetadataOptions
     @OptionGroup var expiry: ExpiryOption
+    @Flag(help: "Print the result as one JSON object: imported, names.") var json = false
 
     func run() throws {
         let metadata = try meta.metadata()
@@ -37,7 +38,11 @@ struct Import: ParsableCommand {
             if showProgress { Output.progress(done, of: entries.count) }
         }
         if showProgress { Output.progress(entries.count, of: entries.count, done: true) }
-        Output.line("imported \(count) token\(count == 1 ? "" : "s")")
+        if json {
+            Output.result([("imported", .int(count)), ("names", .array(entries.map { .string($0.name) }))])
+        } else {
+            Output.done("imported \(count) token\(count == 1 ? "" : "s")")
+        }
         if file != "-" { Output.hint("\(file) still holds the plaintext tokens: delete it (e.g. shred -u \(file))") }
     }
 
@@ -111,6 +116,6 @@ struct KDFSet: ParsableCommand {
             return params
         }
         _ = try? vault.lock()
-        Output.line("KDF set: argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit)")
+        Output.done("KDF set: argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit)")
     }
 }

@@ -80,7 +80,7 @@ struct Init: ParsableCommand {
             Output.warn("this passphrase is weak (\(weak)); the vault is only as safe as it is")
         }
         _ = try Vault.create(at: path, passphrase: passphrase, parameters: params, targetMilliseconds: target, warnDays: try global.warnDays())
-        Output.line("created vault \(path) (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
+        Output.done("created vault \(path) (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
         Output.note("""
             next: `vault add NAME` stores a key the moment the console shows it (Administration > API Keys)
             keep the passphrase safe: it cannot be recovered, and nothing in the vault opens without it

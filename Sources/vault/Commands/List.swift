@@ -60,10 +60,10 @@ struct Show: ParsableCommand {
             if let r = revealed {
                 // Splice the token into the JSON from secure memory; tokens are printable ASCII
                 // without whitespace, so only '"' and '\' need escaping.
-                // The encoder's pretty layout ends with "\n}"; anything else is a bug, not input.
-                guard text.hasSuffix("\n}") else { throw VaultError.io(reason: "internal error: unexpected JSON layout") }
-                text.removeLast(2)
-                print(Sanitize.display(text, keepNewlines: true) + ",\n  \"revealed_version\" : \(r.version),\n  \"token\" : \"", terminator: "")
+                // The encoder's compact object ends with "}"; anything else is a bug, not input.
+                guard text.hasSuffix("}") else { throw VaultError.io(reason: "internal error: unexpected JSON layout") }
+                text.removeLast(1)
+                print(Sanitize.display(text, keepNewlines: true) + ",\"revealed_version\":\(r.version),\"token\":\"", terminator: "")
                 var escaped = SecureBytes(capacity: r.secret.count * 2, empty: true)
                 for i in 0..<r.secret.count {
                     let b = r.secret[i]
@@ -71,7 +71,7 @@ struct Show: ParsableCommand {
                     escaped.append(b)
                 }
                 try Output.writeSecret(escaped)
-                print("\"\n}")
+                print("\"}")
             } else {
                 Output.line(text)
             }

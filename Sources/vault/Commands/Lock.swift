@@ -21,10 +21,10 @@ struct Lock: ParsableCommand {
     func run() throws {
         if all {
             let n = try Session.lockAll()
-            Output.line(n == 0 ? "no unlocked session" : "locked \(n) session\(n == 1 ? "" : "s")")
+            Output.done(n == 0 ? "no unlocked session" : "locked \(n) session\(n == 1 ? "" : "s")")
             return
         }
         let vault = try global.openVault()
-        Output.line(try vault.lock() ? "locked \(vault.path)" : "\(vault.path) was not unlocked")
+        Output.done(try vault.lock() ? "locked \(vault.path)" : "\(vault.path) was not unlocked")
     }
 }

@@ -14,6 +14,7 @@ struct Rotate: ParsableCommand {
     var expires: String?
     @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed.", valueName: "n")) var keep: Int = 10
     @OptionGroup var verify: CheckOption
+    @Flag(help: "Print the result as one JSON object: name, current, previous, pruned, exported_files.") var json = false
 
     func run() throws {
         try Validate.tokenName(name)
@@ -30,8 +31,9 @@ struct Rotate: ParsableCommand {
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: url, checker: try verify.checker()))
         }
         let result = try unlocked.rotate(name, token: token, expiry: expiry, keep: keep)
-        RotationReport.print(name: name, result, verb: "rotated")
-        for path in (try? vault.exportedFiles(of: name, version: result.previous.version)) ?? [] {
+        let stale = (try? vault.exportedFiles(of: name, version: result.previous.version)) ?? []
+        if json { RotationReport.json(name: name, result, exportedFiles: stale) } else { RotationReport.print(name: name, result, verb: "rotated") }
+        for path in stale {
             Output.warn("\(path) was exported from version \(result.previous.version) and still holds the old key: export it again, or delete it")
         }
     }
@@ -47,6 +49,7 @@ struct Rollback: ParsableCommand {
     @Option(help: ArgumentHelp("The version to restore.", valueName: "n")) var to: Int
     @Option(help: ArgumentHelp("Keep the newest N versions.", valueName: "n")) var keep: Int = 10
     @Flag(name: .customLong("allow-expired"), help: "Restore even if that version has expired.") var allowExpired = false
+    @Flag(help: "Print the result as one JSON object: name, current, previous, pruned.") var json = false
 
     func run() throws {
         try Validate.tokenName(name)
@@ -55,7 +58,7 @@ struct Rollback: ParsableCommand {
         try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
         let result = try unlocked.rollback(name, to: to, keep: keep, allowExpired: allowExpired)
-        RotationReport.print(name: name, result, verb: "rolled back", source: to)
+        if json { RotationReport.json(name: name, result, exportedFiles: nil) } else { RotationReport.print(name: name, result, verb: "rolled back", source: to) }
         Output.warn("version \(to) was replaced by a rotation: if its key was deleted or disabled in the Vision One console since (as rotate advised), it no longer works; `vault check \(name)` tells")
     }
 }
@@ -63,11 +66,20 @@ struct Rollback: ParsableCommand {
 enum RotationReport {
     static let walBusy = "another process has the vault open: the destroyed ciphertext may remain in the -wal file until it closes the vault"
 
+    static func json(name: String, _ r: RotationResult, exportedFiles: [String]?) {
+        func version(_ v: TokenVersionInfo) -> JSONValue { .object([("version", .int(v.version)), ("expires", .date(v.expires))]) }
+        var fields: [(String, JSONValue)] = [("name", .string(name)), ("current", version(r.current)), ("previous", version(r.previous)),
+                                             ("pruned", .array(r.pruned.map { .int($0) })), ("wal_purged", .bool(r.walPurged))]
+        if let exportedFiles { fields.append(("exported_files", .array(exportedFiles.map { .string($0) }))) }
+        Output.result(fields)
+        if !r.walPurged { Output.warn(RotationReport.walBusy) }
+    }
+
     static func print(name: String, _ r: RotationResult, verb: String, source: Int? = nil) {
         let from = source.map { " (secret of version \($0))" } ?? ""
-        Output.line("\(verb) \(name): version \(r.current.version)\(from) is current, expires \(Output.expiry(r.current.expires)); version \(r.previous.version) retired")
+        Output.done("\(verb) \(name): version \(r.current.version)\(from) is current, expires \(Output.expiry(r.current.expires)); version \(r.previous.version) retired")
         if !r.pruned.isEmpty {
-            Output.line("destroyed old version\(r.pruned.count == 1 ? "" : "s") \(r.pruned.map(String.init).joined(separator: ", "))")
+            Output.done("destroyed old version\(r.pruned.count == 1 ? "" : "s") \(r.pruned.map(String.init).joined(separator: ", "))")
             if !r.walPurged { Output.warn(RotationReport.walBusy) }
         }
         let when = r.previous.expires.map { "it expires on \(Timestamp.day($0))" } ?? "it never expires"
@@ -83,6 +95,7 @@ struct Remove: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Flag(help: "Do not ask for confirmation.") var yes = false
+    @Flag(help: "Print the result as one JSON object: name, versions, wal_purged.") var json = false
 
     func run() throws {
         try Validate.tokenName(name)
@@ -99,7 +112,10 @@ struct Remove: ParsableCommand {
         let unlocked = try global.unlock(vault)
         let purged = try unlocked.remove(name)
         if !purged { Output.warn(RotationReport.walBusy) }
-        Output.line("removed \(name) (\(summary.versionCount) version\(summary.versionCount == 1 ? "" : "s"))")
+        if json {
+            return Output.result([("name", .string(name)), ("versions", .int(summary.versionCount)), ("wal_purged", .bool(purged))])
+        }
+        Output.done("removed \(name) (\(summary.versionCount) version\(summary.versionCount == 1 ? "" : "s"))")
         Output.hint("also delete the key in the Vision One console if it is still active")
     }
 }
@@ -140,6 +156,6 @@ struct Passwd: ParsableCommand {
         try unlocked.rewrap(passphrase: newPassphrase, parameters: params, targetMilliseconds: target, action: "passwd")
         // The new salt already makes every session of this vault useless; drop ours now too.
         _ = try? vault.lock()
-        Output.line("passphrase changed (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
+        Output.done("passphrase changed (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
     }
 }

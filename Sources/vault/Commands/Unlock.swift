@@ -25,7 +25,7 @@ struct Unlock: ParsableCommand {
         let seconds = try Session.parseDuration(duration)
         let vault = try global.openVault()
         let info = try global.withPassphrase { p in try vault.startSession(passphrase: p, seconds: seconds) }
-        Output.line("unlocked \(vault.path) until \(Timestamp.iso(info.expires)) (\(SessionText.length(TimeInterval(seconds))))")
+        Output.done("unlocked \(vault.path) until \(Timestamp.iso(info.expires)) (\(SessionText.length(TimeInterval(seconds))))")
         switch info.keyring {
         case .session:
             Output.note("commands in this login session use it; `vault lock` forgets it now")
