@@ -48,7 +48,18 @@ for expected, reply in steps:
 
 while read_some(time.time() + 30):
     pass
-_, status = os.waitpid(pid, 0)
+# A command still waiting for input once every step is answered would hang the test run:
+# give it 10 s to exit, then kill it and report that (exit 2, "hung").
+for _ in range(100):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print(json.dumps({"status": 2, "output": seen.decode("utf-8", "replace"), "error": "hung waiting for input after the last step"}))
+    sys.exit(2)
 try:  # the terminal's settings as the command left them (the master reports the slave's)
     echo = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
 except termios.error:

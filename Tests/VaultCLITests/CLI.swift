@@ -105,8 +105,15 @@ struct CLI {
     }
 
     func add(_ name: String, _ token: String, _ flags: String...) {
-        let r = run(["add", name] + flags, stdin: Data(token.utf8))
+        // Fixtures are often not JWT-shaped ("tok"): the shape check has tests of its own.
+        let r = run(["add", name] + flags + (CLI.looksLikeKey(token) ? [] : ["--force"]), stdin: Data(token.utf8))
         precondition(r.status == 0, "add failed: \(r)")
+    }
+
+    /// The shape `add` and `rotate` accept without --force: eyJ…, three base64url parts.
+    static func looksLikeKey(_ token: String) -> Bool {
+        let t = token.trimmingCharacters(in: .whitespacesAndNewlines)
+        return t.range(of: #"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"#, options: .regularExpression) != nil
     }
 
     /// Everything but the audit log: proves a failed command changed no token or key.

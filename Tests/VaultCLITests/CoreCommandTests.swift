@@ -212,7 +212,7 @@ struct CoreCommandTests {
         let r = c.run("add", "k", stdin: input)
         #expect(r.status == 0 && r.stderr == "note: stripped \(said) from the key\n", "\(r)")
         #expect(c.run("export", "k", "--format", "raw").out == "eyJa.b.c")
-        let rot = c.run("rotate", "k", stdin: "Bearer eyJa.b.d\n")
+        let rot = c.run("rotate", "--force", "k", stdin: "Bearer eyJa.b.d\n")
         #expect(rot.status == 0 && rot.stderr.hasPrefix("note: stripped a leading \"Bearer \" from the key\n"), "\(rot)")
         let inner = c.run("add", "k2", stdin: "Bearer eyJa b.c")
         #expect(inner.status == 13 && inner.stderr.hasPrefix("error: invalid token: contains whitespace at byte 5"), "\(inner)")
@@ -281,7 +281,7 @@ struct CoreCommandTests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         c.add("k", "one")
-        #expect(c.run("rotate", "k", stdin: "two").status == 0)
+        #expect(c.run("rotate", "--force", "k", stdin: "two").status == 0)
         let refused = c.run("remove", "k")
         #expect(refused.status == 16 && refused.stderr.contains("pass --yes when not on a terminal"))
         let r = c.run("remove", "k", "--yes")
@@ -314,8 +314,8 @@ struct CoreCommandTests {
         stderr += c.run("add", "k", stdin: secret).stderr
         stderr += c.run("show", "k", "--reveal").stderr
         stderr += c.run("export", "k").stderr
-        stderr += c.run("rotate", "k", stdin: secret + "-2").stderr
-        stderr += c.run("rotate", "k", stdin: secret + "-2").stderr  // refused: identical
+        stderr += c.run("rotate", "--force", "k", stdin: secret + "-2").stderr
+        stderr += c.run("rotate", "--force", "k", stdin: secret + "-2").stderr  // refused: identical
         stderr += c.run("history", "k").stderr
         stderr += c.run("audit").stderr
         #expect(!stderr.contains(secret))

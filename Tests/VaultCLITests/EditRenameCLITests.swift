@@ -41,7 +41,7 @@ struct EditRenameCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         c.add("old-name", "eyJ.v1")
-        #expect(c.run("rotate", "old-name", stdin: "eyJ.v2").status == 0)
+        #expect(c.run("rotate", "--force", "old-name", stdin: "eyJ.v2").status == 0)
         c.add("taken", "eyJ.t")
         let r = c.run("rename", "old-name", "new-name")
         #expect(r.status == 0 && r.out == "renamed old-name to new-name\n", "\(r)")

@@ -26,7 +26,7 @@ struct FormatSpecTests {
         defer { c.cleanup() }
         c.add("siem", "eyJ.v1-token", "--region", "eu")
         c.add("ci", "eyJ.ci'token$")
-        #expect(c.run("rotate", "siem", stdin: "eyJ.v2-token").status == 0)
+        #expect(c.run("rotate", "--force", "siem", stdin: "eyJ.v2-token").status == 0)
         _ = c.run("show", "ci", "--reveal")
         _ = c.run("list")  // a pending (unsealed) row
         let newPass = c.dir + "/new-pass"

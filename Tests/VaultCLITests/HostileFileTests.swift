@@ -208,7 +208,7 @@ struct HostileFileTests {
     func twoCurrentVersions() throws {
         let c = twoTokens()
         defer { c.cleanup() }
-        #expect(c.run("rotate", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
+        #expect(c.run("rotate", "--force", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
         sqlite3(c, """
             DROP INDEX token_versions_one_current;
             UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');
@@ -252,10 +252,10 @@ struct HostileFileTests {
     func stateEdits(what: String, sql: String, message: String) throws {
         let c = twoTokens()
         defer { c.cleanup() }
-        #expect(c.run("rotate", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
+        #expect(c.run("rotate", "--force", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
         sqlite3(c, sql)
         for args in [["export", "prod", "--format", "raw"], ["show", "prod", "--reveal"], ["rotate", "prod"], ["remove", "prod", "--yes"]] {
-            let r = c.run(args, stdin: args[0] == "rotate" ? Data("eyJ.PROD-SECRET-3".utf8) : nil)
+            let r = c.run(args, stdin: args[0] == "rotate" ? Data("eyJ.PROD-SECRET-3.sig".utf8) : nil)
             #expect(r.status == 14 && !r.out.contains("PROD-SECRET"), "\(what) \(args): \(r)")
             #expect(r.stderr.contains(message), "\(what) \(args): \(r)")
         }
@@ -271,7 +271,7 @@ struct HostileFileTests {
         defer { c.cleanup() }
         let old = c.dir + "/old.db"
         #expect(c.run("backup", old).status == 0)
-        #expect(c.run("rotate", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
+        #expect(c.run("rotate", "--force", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
         // Version 1 current again, with the MAC that was valid then.
         sqlite3(c, """
             ATTACH '\(old)' AS old;
@@ -476,7 +476,7 @@ struct HostileFileRedTeamTests {
         c.add("b", "eyJ.b", "--region", "eu")
         let old = c.dir + "/old.db"
         precondition(c.run("backup", old).status == 0)
-        precondition(c.run("rotate", "a", stdin: "eyJ.a-NEW").status == 0)
+        precondition(c.run("rotate", "--force", "a", stdin: "eyJ.a-NEW").status == 0)
         return (c, old)
     }
 
@@ -577,7 +577,7 @@ struct HostileFileRedTeamTests {
         let r = c.run("export", "b", "--format", "raw")
         #expect(r.status == 7 && r.out.isEmpty, "\(r)")
         #expect(r.stderr.contains("is not sealed, but v1vault writes such rows sealed"), "\(r)")
-        #expect(c.run("rotate", "b", stdin: "eyJ.b2").status == 7)
+        #expect(c.run("rotate", "--force", "b", stdin: "eyJ.b2").status == 7)
         h.sqlite3(c, "DELETE FROM audit_log WHERE mac IS NULL AND os_user = 'u';")
         #expect(c.run("export", "b", "--format", "raw").out == "eyJ.b")
         // The removal stays on record: the forged row's seq is a gap in the chain.
@@ -645,7 +645,7 @@ struct RekeyCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         c.add("a", "eyJ.a1")
-        #expect(c.run("rotate", "a", stdin: "eyJ.a2").status == 0)
+        #expect(c.run("rotate", "--force", "a", stdin: "eyJ.a2").status == 0)
         c.add("b", "eyJ.b1")
         _ = c.run("list")  // a pending row, sealed under the old key by rekey
         let headBefore = c.run("audit", "head").out.trimmingCharacters(in: .newlines)
@@ -660,7 +660,7 @@ struct RekeyCLITests {
         #expect(c.run(["export", "a", "--format", "raw"], stdin: nil, env: new).out == "eyJ.a2")
         #expect(c.run(["show", "a", "--reveal", "--version", "1"], stdin: nil, env: new).out.contains("eyJ.a1"))
         #expect(c.run("export", "a").status == 3)  // the old passphrase no longer unlocks
-        #expect(c.run(["add", "c"], stdin: Data("eyJ.C-AFTER-REKEY".utf8), env: new).status == 0)
+        #expect(c.run(["add", "c", "--force"], stdin: Data("eyJ.C-AFTER-REKEY".utf8), env: new).status == 0)
         // The whole chain verifies, across the old key's rows and the new key's, and the head
         // recorded before the rekey is still in it.
         let verify = c.run(["audit", "verify", "--expect-head", headBefore], stdin: nil, env: new)

@@ -8,11 +8,11 @@ struct RotationCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         c.add("k", "first-token", "--expires", day(200))
-        let r = c.run("rotate", "k", "--expires", "never", stdin: "second-token\n")
+        let r = c.run("rotate", "--force", "k", "--expires", "never", stdin: "second-token\n")
         #expect(r.status == 0, "\(r)")
         #expect(r.out == "rotated k: version 2 is current, expires never; version 1 retired\n")
         #expect(r.stderr == "hint: delete or disable the old key (version 1) in the Vision One console (Administration > API Keys); it expires on \(day(200))\n")
-        let same = c.run("rotate", "k", stdin: "second-token")
+        let same = c.run("rotate", "--force", "k", stdin: "second-token")
         #expect(same.status == 13 && same.stderr.hasPrefix("error: the new token is identical to the current version of k\n"))
         let history = try JSONSerialization.jsonObject(with: c.run("history", "k", "--json").stdout) as! [[String: Any]]
         #expect(history.map { $0["version"] as! Int } == [2, 1])
@@ -29,14 +29,14 @@ struct RotationCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         c.add("k30", "t1", "--expires", "30d")
-        let r = c.run("rotate", "k30", stdin: "t2")
+        let r = c.run("rotate", "--force", "k30", stdin: "t2")
         #expect(r.status == 0 && r.out.contains("version 2 is current, expires \(day(30))"), "\(r)")
         c.add("forever", "t1", "--expires", "never")
-        let n = c.run("rotate", "forever", stdin: "t2")
+        let n = c.run("rotate", "--force", "forever", stdin: "t2")
         #expect(n.status == 0 && n.out.contains("expires never"), "\(n)")
         #expect((c.audit(action: "rotate").first?["details"] as? [String: String])?["expiry"] == "same lifetime")
         // An explicit --expires still wins.
-        #expect(c.run("rotate", "k30", "--expires", "1y", stdin: "t3").out.contains("expires \(day(365))"))
+        #expect(c.run("rotate", "--force", "k30", "--expires", "1y", stdin: "t3").out.contains("expires \(day(365))"))
     }
 
     @Test("after rotate, files exported from the old version are named; rollback warns that the old console key may be gone")
@@ -46,13 +46,13 @@ struct RotationCLITests {
         c.add("k", "eyJ.v1")
         let file = c.dir + "/k.env"
         #expect(c.run("export", "k", "--format", "dotenv", "-o", file).status == 0)
-        let r = c.run("rotate", "k", stdin: "eyJ.v2")
+        let r = c.run("rotate", "--force", "k", stdin: "eyJ.v2")
         #expect(r.status == 0 && r.stderr.contains("warning: \(file) was exported from version 1 and still holds the old key: export it again, or delete it"), "\(r)")
         // Exports of the new version, and files since deleted, are not named.
         try FileManager.default.removeItem(atPath: file)
         #expect(c.run("export", "k", "--format", "dotenv", "-o", file).status == 0)
         try FileManager.default.removeItem(atPath: file)
-        let quiet = c.run("rotate", "k", stdin: "eyJ.v3")
+        let quiet = c.run("rotate", "--force", "k", stdin: "eyJ.v3")
         #expect(quiet.status == 0 && !quiet.stderr.contains("was exported"), "\(quiet)")
         let back = c.run("rollback", "k", "--to", "1")
         #expect(back.status == 0 && back.stderr.contains("warning: version 1 was replaced by a rotation: if its key was deleted or disabled in the Vision One console"), "\(back)")
@@ -63,10 +63,10 @@ struct RotationCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         c.add("k", "t1")
-        for i in 2...4 { #expect(c.run("rotate", "k", "--keep", "2", stdin: "t\(i)").status == 0) }
+        for i in 2...4 { #expect(c.run("rotate", "--force", "k", "--keep", "2", stdin: "t\(i)").status == 0) }
         let history = try JSONSerialization.jsonObject(with: c.run("history", "k", "--json").stdout) as! [[String: Any]]
         #expect(history.map { $0["version"] as! Int } == [4, 3])
-        let bad = c.run("rotate", "k", "--keep", "0", stdin: "t5")
+        let bad = c.run("rotate", "--force", "k", "--keep", "0", stdin: "t5")
         #expect(bad.status == 64 && bad.stderr.hasPrefix("error: --keep must be between 1 and 1000"))
         // Refused before the token or passphrase is read: no stdin, no passphrase source at all.
         for args in [["rotate", "k", "--keep", "0"], ["rollback", "k", "--to", "3", "--keep", "1001"]] {
@@ -80,7 +80,7 @@ struct RotationCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         c.add("k", "alpha")
-        _ = c.run("rotate", "k", stdin: "beta")
+        _ = c.run("rotate", "--force", "k", stdin: "beta")
         let r = c.run("rollback", "k", "--to", "1")
         #expect(r.status == 0 && r.out.hasPrefix("rolled back k: version 3 (secret of version 1) is current"), "\(r)")
         #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            alpha\n"))

@@ -13,7 +13,7 @@ struct ScriptingCLITests {
         defer { c.cleanup() }
         let add = try object(c.run(["add", "k", "--region", "eu", "--expires", "never", "--json"], stdin: Data("eyJ.k.1".utf8)))
         #expect(add["name"] as? String == "k" && add["version"] as? Int == 1 && add["region"] as? String == "eu" && add["expires"] is NSNull)
-        let rot = try object(c.run(["rotate", "k", "--json"], stdin: Data("eyJ.k.2".utf8)))
+        let rot = try object(c.run(["rotate", "--force", "k", "--json"], stdin: Data("eyJ.k.2".utf8)))
         #expect((rot["current"] as? [String: Any])?["version"] as? Int == 2 && (rot["previous"] as? [String: Any])?["version"] as? Int == 1)
         #expect(rot["pruned"] as? [Int] == [] && rot["exported_files"] as? [String] == [] && rot["wal_purged"] as? Bool == true)
         let back = try object(c.run("rollback", "k", "--to", "1", "--json"))
@@ -43,7 +43,7 @@ struct ScriptingCLITests {
         #expect(initq.stderr.hasPrefix("warning: KDF parameters"))
         let add = c.run(["--quiet", "add", "k"], stdin: Data("  eyJ.q.q\n".utf8))
         #expect(add.status == 0 && add.out.isEmpty && add.stderr.isEmpty, "\(add)")
-        let rot = c.run(["rotate", "k", "-q"], stdin: Data("eyJ.q.r".utf8))
+        let rot = c.run(["rotate", "--force", "k", "-q"], stdin: Data("eyJ.q.r".utf8))
         #expect(rot.status == 0 && rot.out.isEmpty && rot.stderr.isEmpty, "\(rot)")
         #expect(c.run("-q", "export", "k", "--format", "raw").out == "eyJ.q.r")
         #expect(c.run("-q", "list").out.contains("k "))

@@ -93,10 +93,10 @@ struct TerminalTests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         let r = onTTY(c, ["add", "k"], [("Vault passphrase: ", "correct horse battery\r"),
-                                         ("Paste the Vision One API key (input hidden): ", "eyJ.hiddenX\u{7f}-tok\r")])
+                                         ("Paste the Vision One API key (input hidden): ", "eyJ.hiddenX\u{7f}-tok.sig\r")])
         #expect(r.status == 0 && r.output.contains("stored k version 1"), "\(r.output)")
         #expect(!r.output.contains("eyJ"))
-        #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            eyJ.hidden-tok\n"))
+        #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            eyJ.hidden-tok.sig\n"))
     }
 
     @Test("remove asks for confirmation on a terminal")
@@ -126,6 +126,28 @@ struct TerminalTests {
         let no = onTTY(c, ["export", "k", "--format", "raw"], [(prompt, "a\r"), (prompt, "b\r"), (prompt, "c\r")])
         #expect(no.status == 3 && no.output.hasSuffix("error: wrong passphrase\r\n") && !no.output.contains("eyJ"), "\(no.output)")
         #expect(failures() == 5)
+    }
+
+    @Test("a pasted value not shaped like a key (a key id) gets a warning and a question at the terminal; --force off one")
+    func keyShape() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let paste = "Paste the Vision One API key (input hidden): "
+        let keyID = "3f2b1c9e-7a4d-4e1b-9c2f-0d5e6a7b8c9d"
+        let no = onTTY(c, ["add", "k"], [("Vault passphrase: ", "correct horse battery\r"), (paste, keyID + "\r"), ("Store it anyway? [y/N] ", "n\r")])
+        #expect(no.status == 16 && no.output.contains("warning: this is not shaped like a Vision One API key"), "\(no.output)")
+        #expect(c.run("show", "k").status == 9)
+        let yes = onTTY(c, ["add", "k"], [("Vault passphrase: ", "correct horse battery\r"), (paste, keyID + "\r"), ("Store it anyway? [y/N] ", "y\r")])
+        #expect(yes.status == 0 && yes.output.contains("stored k version 1"), "\(yes.output)")
+        // Off a terminal: refused (exit 13, nothing stored) unless --force.
+        let piped = c.run(["add", "k2"], stdin: Data(keyID.utf8))
+        #expect(piped.status == 13 && piped.stderr.hasPrefix("error: this is not shaped like a Vision One API key") && piped.stderr.contains("--force stores it anyway"), "\(piped)")
+        #expect(c.run("show", "k2").status == 9)
+        for value in ["https://api.xdr.trendmicro.com", "\"eyJa.b.c\"", "eyJa.b", "eyJa..c", "abc.def.ghi"] {
+            #expect(c.run(["rotate", "k"], stdin: Data(value.utf8)).status == 13, "\(value)")
+        }
+        #expect(c.run(["add", "k2", "--force"], stdin: Data(keyID.utf8)).status == 0)
+        #expect(c.run(["rotate", "k"], stdin: Data("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_x".utf8)).status == 0)
     }
 
     @Test("export --format raw ends with a newline on a terminal (and not into a pipe)")
@@ -159,7 +181,7 @@ struct TerminalSharingTests {
     func twoPrompts() {
         let c = CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.piped-token")
+        c.add("a", "eyJ.piped-token.sig")
         let script = "\"$0\" export a --format raw | \"$0\" add b; echo \"rc=$?\"; stty -a"
         let r = TerminalTests().onTTYCommand(c, ["/bin/sh", "-c", script, CLI.binary],
                                              [("Vault passphrase: ", "correct horse battery\r"), ("Vault passphrase: ", "correct horse battery\r")])
@@ -167,7 +189,7 @@ struct TerminalSharingTests {
         #expect(!r.output.contains("correct horse"), "a passphrase was echoed: \(r.output)")
         let flags = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == ";" })
         #expect(flags.contains("echo") && !flags.contains("-echo") && flags.contains("icanon"), "\(r.output)")
-        #expect(c.run("export", "b", "--format", "raw").out == "eyJ.piped-token")
+        #expect(c.run("export", "b", "--format", "raw").out == "eyJ.piped-token.sig")
     }
 
     @Test("15: a signal at the passphrase prompt restores the terminal and leaves no -o file")

@@ -41,6 +41,27 @@ public enum TokenInput {
         return raw.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[range.0..<range.1])) }
     }
 
+    /// Whether `token` is shaped like a Vision One API key: a JWT, three base64url parts
+    /// separated by dots, the first starting `eyJ` (base64 of `{"`). A UUID key id, a URL or a
+    /// quoted string pasted by mistake is not.
+    public static func looksLikeKey(_ token: borrowing SecureBytes) -> Bool {
+        token.withUnsafeBytes { b in
+            guard b.count >= 7, b[0] == UInt8(ascii: "e"), b[1] == UInt8(ascii: "y"), b[2] == UInt8(ascii: "J") else { return false }
+            var parts = 1, partLength = 0
+            for c in b {
+                if c == UInt8(ascii: ".") {
+                    guard partLength > 0 else { return false }
+                    parts += 1; partLength = 0
+                    continue
+                }
+                let base64url = (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || (0x30...0x39).contains(c) || c == 0x2D || c == 0x5F
+                guard base64url else { return false }
+                partLength += 1
+            }
+            return parts == 3 && partLength > 0
+        }
+    }
+
     /// The same rule as a predicate, for plaintext read back from the file: a reader MUST
     /// refuse a version that `add` would have refused (SECURITY.md).
     static func isWellFormed(_ token: UnsafeRawBufferPointer) -> Bool {

@@ -33,6 +33,8 @@ public enum VaultError: Error, Equatable, Sendable {
     case invalidName(String, reason: String)
     case invalidInput(reason: String, hint: String?)
     case invalidToken(reason: String)
+    /// Off a terminal, without --force: the value is not shaped like a Vision One key.
+    case notShapedLikeKey
     case tokenNotFound(name: String)
     case versionNotFound(name: String, version: Int)
     case tokenExists(name: String)
@@ -74,7 +76,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .insecurePermissions, .insecureFile: return 8
         case .tokenNotFound, .versionNotFound: return 9
         case .tokenExists: return 12
-        case .invalidToken, .identicalToken: return 13
+        case .invalidToken, .identicalToken, .notShapedLikeKey: return 13
         case .authenticationFailed, .metadataTampered, .metadataUnsealed, .stateTampered, .stateUnsealed: return 14
         case .tokenExpired: return 15
         case .cancelled: return 16
@@ -117,6 +119,8 @@ public enum VaultError: Error, Equatable, Sendable {
             return "`vault history \(name)` shows the kept versions"
         case .tokenExists(let name):
             return "use `vault rotate \(name)` to store a new version of an existing token"
+        case .notShapedLikeKey:
+            return "check what was copied (not the key's id, a URL or a quoted string); --force stores it anyway"
         case .identicalToken:
             return "paste the new key created in the Vision One console (Administration > API Keys)"
         case .tokenExpired:
@@ -166,6 +170,8 @@ extension VaultError: CustomStringConvertible {
         case .invalidName(let name, let reason): return "invalid name \(displayName(name)): \(reason)"
         case .invalidInput(let reason, _): return reason
         case .invalidToken(let reason): return "invalid token: \(reason)"
+        case .notShapedLikeKey:
+            return "this is not shaped like a Vision One API key (a JWT: three base64url parts joined by dots, the first starting eyJ)"
         case .tokenNotFound(let name): return "no token named \(displayName(name))"
         case .versionNotFound(let name, let version): return "token \(name) has no version \(version)"
         case .tokenExists(let name): return "a token named \(name) already exists"

@@ -8,7 +8,9 @@ struct Add: ParsableCommand {
         abstract: "Store a new Vision One API key.",
         discussion: """
             The token is read from a hidden prompt, or from stdin when stdin is not a terminal \
-            (one trailing newline is stripped). It is never accepted as an argument.
+            (surrounding whitespace and a leading "Bearer " are stripped). It is never accepted as \
+            an argument. A value not shaped like a Vision One key (a JWT) is confirmed at a \
+            terminal and needs --force otherwise.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -17,6 +19,7 @@ struct Add: ParsableCommand {
     @OptionGroup var meta: MetadataOptions
     @OptionGroup var expiry: ExpiryOption
     @OptionGroup var verify: CheckOption
+    @OptionGroup var pasted: PastedKeyOptions
     @Flag(help: "Print the result as one JSON object: name, version, expires, region, base_url.") var json = false
 
     func run() throws {
@@ -27,9 +30,7 @@ struct Add: ParsableCommand {
         // Fail fast on a duplicate before asking for anything secret.
         if (try? vault.store.tokenExists(name)) == true { throw VaultError.tokenExists(name: name) }
         let unlocked = try global.unlock(vault)
-        var stripped: [String] = []
-        let token = try SecretInput.readToken(stripped: &stripped)
-        if !stripped.isEmpty { Output.note("note: stripped \(stripped.joined(separator: " and ")) from the key") }
+        let token = try pasted.read()
         if verify.check {
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: metadata.baseURL, checker: try verify.checker()))
         }

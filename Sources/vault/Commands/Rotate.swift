@@ -14,6 +14,7 @@ struct Rotate: ParsableCommand {
     var expires: String?
     @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed.", valueName: "n")) var keep: Int = 10
     @OptionGroup var verify: CheckOption
+    @OptionGroup var pasted: PastedKeyOptions
     @Flag(help: "Print the result as one JSON object: name, current, previous, pruned, exported_files.") var json = false
 
     func run() throws {
@@ -23,9 +24,7 @@ struct Rotate: ParsableCommand {
         let expiry: UnlockedVault.RotationExpiry = try expires.map { .at(try ExpirySpec.parse($0, now: vault.clock.now())) } ?? .sameLifetime
         try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
-        var stripped: [String] = []
-        let token = try SecretInput.readToken(prompt: "Paste the new Vision One API key (input hidden): ", stripped: &stripped)
-        if !stripped.isEmpty { Output.note("note: stripped \(stripped.joined(separator: " and ")) from the key") }
+        let token = try pasted.read(prompt: "Paste the new Vision One API key (input hidden): ")
         if verify.check {
             let url = try unlocked.verifiedBaseURL(name)
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: url, checker: try verify.checker()))
