@@ -155,3 +155,25 @@ func day(_ days: Int) -> String {
     f.locale = Locale(identifier: "en_US_POSIX")
     return f.string(from: Date().addingTimeInterval(Double(days) * 86400 + 3600))
 }
+
+/// Runs any program (not the vault binary) and returns its exit status and stdout; stderr is
+/// discarded. For helpers: keyctl, sh, bash.
+@discardableResult
+func runProgram(_ path: String, _ args: [String], env: [String: String]? = nil, stdin: Data? = nil) -> (status: Int32, out: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let env { p.environment = env }
+    let out = Pipe(), inp = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    p.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : inp
+    try! p.run()
+    if let stdin {
+        inp.fileHandleForWriting.write(stdin)
+        try? inp.fileHandleForWriting.close()
+    }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

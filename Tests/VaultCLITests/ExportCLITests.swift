@@ -222,19 +222,7 @@ struct ExportCLITests {
         let c = CLI.initialized()
         defer { c.cleanup() }
         c.add("k", "eyJ.k.v")
-        func sh(_ script: String) -> (Int32, String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", script]
-            p.environment = c.env
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            try! p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        func sh(_ script: String) -> (Int32, String) { runProgram("/bin/sh", ["-c", script], env: c.env) }
         let v = CLI.binary
         let good = sh("set -eu; vars=\"$(\(v) export k --names terraform)\"; eval \"$vars\"; echo \"ran with $VISIONONE_API_KEY\"")
         #expect(good.0 == 0 && good.1 == "ran with eyJ.k.v\n", "\(good)")

@@ -50,25 +50,15 @@ struct FindingYourWayTests {
         let before = try c.snapshot()
         let auditBefore = try c.rows("SELECT count(*) FROM audit_log")
         func complete(_ line: [String]) -> [String] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/bash")
             let words = line.map { "'\($0)'" }.joined(separator: " ")
-            p.arguments = ["-c", """
-                source "$1"; COMP_WORDS=(\(words)); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMP_LINE="${COMP_WORDS[*]}"
-                COMP_POINT=${#COMP_LINE}; _vault vault "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; printf '%s\\n' "${COMPREPLY[@]}"
-                """, "_", script]
             // The script runs `vault ---completion …`: the binary under test, first on PATH.
             var env = c.env
             env["PATH"] = URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":" + (env["PATH"] ?? "")
             env["V1VAULT_PASSPHRASE_FILE"] = nil
-            p.environment = env
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            try! p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+            return runProgram("/bin/bash", ["-c", """
+                source "$1"; COMP_WORDS=(\(words)); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMP_LINE="${COMP_WORDS[*]}"
+                COMP_POINT=${#COMP_LINE}; _vault vault "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; printf '%s\\n' "${COMPREPLY[@]}"
+                """, "_", script], env: env).out.split(separator: "\n").map(String.init)
         }
         #expect(Set(complete(["vault", "show", "si"])) == ["siem-connector", "sierra"])
         #expect(complete(["vault", "export", "ci"]) == ["ci-scanner"])

@@ -28,18 +28,7 @@ struct TestKeyring {
     }
 
     @discardableResult
-    static func keyctl(_ args: [String]) -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/keyctl")
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try! p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    static func keyctl(_ args: [String]) -> (status: Int32, out: String) { runProgram("/usr/bin/keyctl", args) }
 }
 
 extension CLI {
@@ -419,19 +408,7 @@ extension TestKeyring {
             bytes.append(UInt8(fakeHex[i..<j], radix: 16)!)
             i = j
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/keyctl")
         let drop = uid.map { ["/usr/bin/setpriv", "--reuid", "\($0)", "--regid", "\($0)", "--clear-groups"] } ?? []
-        p.arguments = ["session", name] + drop + ["/usr/bin/keyctl"] + args
-        let inp = Pipe(), out = Pipe()
-        p.standardInput = inp
-        p.standardOutput = out
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try! p.run()
-        inp.fileHandleForWriting.write(Data(bytes))
-        try? inp.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        return runProgram("/usr/bin/keyctl", ["session", name] + drop + ["/usr/bin/keyctl"] + args, stdin: Data(bytes))
     }
 }
