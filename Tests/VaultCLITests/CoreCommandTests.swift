@@ -196,9 +196,22 @@ struct CoreCommandTests {
         // A directory without the credential changes nothing; so does a relative path.
         #expect(c.run("export", "k", "--format", "raw", env: ["CREDENTIALS_DIRECTORY": c.dir + "/nowhere"]).status == 0)
         #expect(c.run("export", "k", "--format", "raw", env: ["V1VAULT_PASSPHRASE_FILE": wrong, "CREDENTIALS_DIRECTORY": "credentials"]).status == 3)
-        // It is held to the passphrase-file rules: readable by others is refused (exit 8).
-        chmod(creds + "/v1vault-passphrase", 0o444)
-        #expect(c.runWithoutTerminal("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds]).status == 8)
+        // Group read is what systemd's ACL for the unit's user looks like (mode 0440 on kernels
+        // ≥ 6.3): accepted. Readable by others, or writable at all: refused (exit 8).
+        chmod(creds + "/v1vault-passphrase", 0o440)
+        #expect(c.runWithoutTerminal("export", "k", "--format", "raw", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds]).out == "eyJ.cred")
+        for mode: mode_t in [0o444, 0o640, 0o600] {
+            chmod(creds + "/v1vault-passphrase", mode)
+            #expect(c.runWithoutTerminal("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds]).status == 8, "mode \(String(mode, radix: 8))")
+        }
+        // `exec` does not hand the credential directory to its command (a v1vault started
+        // there would open the vault with it); a directory without it is passed on.
+        chmod(creds + "/v1vault-passphrase", 0o400)
+        let child = c.run("exec", "k", "--", "env", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds])
+        #expect(child.status == 0 && child.out.contains("TMV1_TOKEN=eyJ.cred") && !child.out.contains("CREDENTIALS_DIRECTORY"), "\(child)")
+        let other = c.dir + "/other-creds"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: false)
+        #expect(c.run("exec", "k", "--", "env", env: ["CREDENTIALS_DIRECTORY": other]).out.contains("CREDENTIALS_DIRECTORY=\(other)"))
     }
 
     @Test("a pasted key loses surrounding whitespace and a leading Bearer (said on stderr); inner whitespace is still refused", arguments: [

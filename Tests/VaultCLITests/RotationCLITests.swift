@@ -54,6 +54,11 @@ struct RotationCLITests {
         try FileManager.default.removeItem(atPath: file)
         let quiet = c.run("rotate", "--force", "k", stdin: "eyJ.v3")
         #expect(quiet.status == 0 && !quiet.stderr.contains("was exported"), "\(quiet)")
+        // A relative -o path is recorded absolute, so it is found from anywhere.
+        let rel = runProgram("/bin/sh", ["-c", "cd \"$1\" && \"$2\" export k --format dotenv -o rel.env", "_", c.dir, CLI.binary], env: c.env)
+        #expect(rel.status == 0)
+        let afterRel = c.run("rotate", "--force", "k", stdin: "eyJ.v4")
+        #expect(afterRel.stderr.contains("warning: \(c.dir)/rel.env was exported from version 3"), "\(afterRel)")
         let back = c.run("rollback", "k", "--to", "1")
         #expect(back.status == 0 && back.stderr.contains("warning: version 1 was replaced by a rotation: if its key was deleted or disabled in the Vision One console"), "\(back)")
     }

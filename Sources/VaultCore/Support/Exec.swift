@@ -33,8 +33,16 @@ public enum Exec {
     /// Variables kept by --pristine, besides the exported ones.
     public static let pristineKeep: Set<String> = ["PATH", "HOME", "LANG"]
 
-    /// True for variables the child must never see (the vault's own passphrase settings).
-    public static func isVaultSecretVariable(_ name: Substring) -> Bool { name.hasPrefix("V1VAULT_PASSPHRASE") }
+    /// True for variables the child must never see: the vault's own passphrase settings, and
+    /// CREDENTIALS_DIRECTORY when it holds v1vault's passphrase credential (a `v1vault` the
+    /// child started would otherwise open the vault with it).
+    public static func isVaultSecretVariable(_ name: Substring) -> Bool {
+        if name.hasPrefix("V1VAULT_PASSPHRASE") { return true }
+        if name == "CREDENTIALS_DIRECTORY", let dir = getenv("CREDENTIALS_DIRECTORY") {
+            return access(String(cString: dir) + "/" + PassphraseSource.credentialName, F_OK) == 0
+        }
+        return false
+    }
 
     /// Marks every descriptor above 2 close-on-exec, as sudo does: the child gets stdin, stdout
     /// and stderr only — never the passphrase source, the database or anything else v1vault or

@@ -11,6 +11,8 @@ public enum PassphraseSource: Equatable, Sendable {
     case environment(String)
     /// A hidden prompt on the controlling terminal (/dev/tty).
     case terminal
+    /// A systemd credential file (`$CREDENTIALS_DIRECTORY/v1vault-passphrase`).
+    case credential(String)
 
     /// The systemd credential v1vault reads (LoadCredential=, LoadCredentialEncrypted=).
     public static let credentialName = "v1vault-passphrase"
@@ -23,7 +25,7 @@ public enum PassphraseSource: Equatable, Sendable {
         if let file { return .file(file) }
         if let dir = environment["CREDENTIALS_DIRECTORY"], dir.hasPrefix("/") {
             let path = dir + "/" + credentialName
-            if access(path, F_OK) == 0 { return .file(path) }
+            if access(path, F_OK) == 0 { return .credential(path) }
         }
         if let f = environment["V1VAULT_PASSPHRASE_FILE"], !f.isEmpty { return .file(f) }
         if environment["V1VAULT_PASSPHRASE"] != nil { return .environment("V1VAULT_PASSPHRASE") }
@@ -62,6 +64,8 @@ public enum PassphraseSource: Equatable, Sendable {
             if fd > 2 { close(fd) }
         case .file(let path):
             p = try SecretInput.readPassphraseFile(path)
+        case .credential(let path):
+            p = try SecretInput.readPassphraseFile(path, credential: true)
         case .environment(let name):
             guard let value = getenv(name) else { throw .passphraseUnavailable(reason: "\(name) is not set", hint: nil) }
             let len = strlen(value)
@@ -166,7 +170,10 @@ public enum SecretInput {
     }
 
     /// Reads a passphrase file, refusing one that other users can read (like ssh keys).
-    public static func readPassphraseFile(_ path: String) throws(VaultError) -> SecureBytes {
+    /// A systemd credential (`credential`) may show group read: on kernels ≥ 6.3 systemd
+    /// grants the unit's user read access with an ACL, whose mask appears as the group bits
+    /// (mode 0440) on a read-only mount. It must still be unwritable and closed to others.
+    public static func readPassphraseFile(_ path: String, credential: Bool = false) throws(VaultError) -> SecureBytes {
         var st = stat()
         guard stat(path, &st) == 0 else {
             let reason = errno == ENOENT ? "passphrase file \(path) does not exist" : "cannot read passphrase file \(path): \(String(cString: strerror(errno)))"
@@ -177,7 +184,8 @@ public enum SecretInput {
         }
         // Regular files, FIFOs and sockets alike: a 0666 FIFO lets anyone feed or steal it.
         // (Character devices such as a terminal are left alone.)
-        if (st.st_mode & S_IFMT) != S_IFCHR, st.st_mode & 0o077 != 0 {
+        let refused: mode_t = credential ? 0o227 : 0o077  // credential: no write bits, nothing for others
+        if (st.st_mode & S_IFMT) != S_IFCHR, st.st_mode & refused != 0 {
             throw .insecurePermissions(path: path, mode: UInt16(st.st_mode & 0o777))
         }
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)

@@ -87,7 +87,9 @@ struct Export: ParsableCommand {
         var mask: SecureBytes?
         do {
             let unlocked = try global.unlock(vault)
-            let destKind = output.map { "file:\($0)" } ?? (format == .github ? "github-env" : "stdout")
+            // The file as an absolute path, so that a later `rotate` can find it again.
+            let absolute = output.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+            let destKind = absolute.map { "file:\($0)" } ?? (format == .github ? "github-env" : "stdout")
             let revealed = try unlocked.revealMany(tokens.map { ($0, nil) }, allowExpired: naming.allowExpired, action: "export",
                                                    details: ["format": format.rawValue, "destination": destKind, "names": naming.names.rawValue]) { toks throws(VaultError) in
                 let vars = try Exporter.variables(toks, naming: naming.naming)
