@@ -118,7 +118,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .versionNotFound(let name, _):
             return "`vault history \(name)` shows the kept versions"
         case .tokenExists(let name):
-            return "use `vault rotate \(name)` to store a new version of an existing token"
+            return "choose another name, or `vault rotate \(name)` to store a new version of that token"
         case .notShapedLikeKey:
             return "check what was copied (not the key's id, a URL or a quoted string); --force stores it anyway"
         case .identicalToken:
