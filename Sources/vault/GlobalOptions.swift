@@ -22,10 +22,13 @@ struct GlobalOptions: ParsableArguments {
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     /// The vault file: --vault, $V1VAULT_PATH, $XDG_DATA_HOME/v1vault/vault.db, ~/.local/share/v1vault/vault.db.
-    var resolvedPath: String {
-        if let p = vaultPath { return p }
-        if let p = environment["V1VAULT_PATH"], !p.isEmpty { return p }
-        return Self.defaultDirectory(environment) + "/vault.db"
+    var resolvedPath: String { Self.path(explicit: vaultPath, environment) }
+
+    /// --vault (`explicit`), else $V1VAULT_PATH, else the default (also used by completion).
+    static func path(explicit: String?, _ env: [String: String]) -> String {
+        if let p = explicit { return p }
+        if let p = env["V1VAULT_PATH"], !p.isEmpty { return p }
+        return defaultDirectory(env) + "/vault.db"
     }
 
     var isDefaultPath: Bool { vaultPath == nil && (environment["V1VAULT_PATH"] ?? "").isEmpty }

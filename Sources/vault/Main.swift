@@ -61,11 +61,8 @@ enum Main {
     /// For a token that is not stored: the stored name it was probably meant to be. Names are
     /// read as `list` reads them (no passphrase), from the vault the command was given.
     static func suggestion(for error: VaultError, in command: (any ParsableCommand)?) -> String? {
-        guard case .tokenNotFound(let name) = error, let command, let global = globalOptions(of: command),
-              let store = try? VaultStore.open(at: global.resolvedPath, readonly: true),
-              let names = try? store.tokenNames() else { return nil }
-        store.close()
-        return Suggest.closest(to: name, in: names.filter { (try? Validate.tokenName($0)) != nil })
+        guard case .tokenNotFound(let name) = error, let command, let global = globalOptions(of: command) else { return nil }
+        return Suggest.closest(to: name, in: VaultStore.acceptedTokenNames(at: global.resolvedPath))
     }
 
     /// The subcommand name, skipping global options and their values.

@@ -122,7 +122,7 @@ indirect enum JSONValue {
 
     var text: String {
         switch self {
-        case .string(let s): return Status.quoted(s)
+        case .string(let s): return JSONText.string(s)
         case .int(let i): return String(i)
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"

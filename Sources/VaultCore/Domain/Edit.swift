@@ -17,6 +17,13 @@ public struct TokenEdit: Sendable, Equatable {
     }
 
     public var isEmpty: Bool { endpoint == nil && role == nil && description == nil && permissions == nil && expires == nil }
+
+    /// Throws unless there is something to change (the CLI calls it before the passphrase).
+    public func checkNotEmpty() throws(VaultError) {
+        guard !isEmpty else {
+            throw .invalidInput(reason: "nothing to change", hint: "give --region, --base-url, --role, --description, --permission, --clear-permissions or --expires")
+        }
+    }
 }
 
 extension UnlockedVault {
@@ -24,7 +31,7 @@ extension UnlockedVault {
     /// secret is read or written. The metadata MAC and the state MAC are sealed again, under
     /// this command's audit row (`edit`, naming the fields it changed).
     public func edit(_ name: String, _ change: TokenEdit) throws(VaultError) {
-        guard !change.isEmpty else { throw .invalidInput(reason: "nothing to change", hint: "give --region, --base-url, --role, --description, --permission or --expires") }
+        try change.checkNotEmpty()
         if let p = change.permissions { _ = try p.map { v throws(VaultError) in try Validate.text(v, field: "permission") } }
         try perform("edit", subjects: [AuditSubject(name: name)]) { w in
             let t = try resolve(w.db, name)

@@ -64,7 +64,7 @@ extension UnlockedVault {
         do throws(VaultError) {
             // Written by hand rather than through `perform`: its audit row must be sealed under
             // the *new* audit key, as the first row of the new epoch.
-            return try vault.store.write { db in
+            let result = try vault.store.write { db in
                 // 1. Everything pending is sealed under the old key: the old epoch ends here.
                 try seal(db, own: nil)
                 let lastOld = try AuditRecord.lastSealed(db)?.seq ?? 0
@@ -130,6 +130,8 @@ extension UnlockedVault {
                 try AuditChain.sealPending(db, key: newAuditKey, own: own)
                 return RekeyResult(tokens: names.count, versions: done, archivedAuditRows: lastOld)
             }
+            _ = try? vault.lock()  // the new salt already ends every session; drop ours too
+            return result
         } catch {
             recordFailure("rekey", subjects: [], details: details, error: error)
             throw error

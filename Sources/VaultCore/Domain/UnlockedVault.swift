@@ -165,7 +165,8 @@ public final class UnlockedVault {
     // MARK: - Keys
 
     /// Rewraps the master key under a KEK derived from `passphrase` with `parameters` and a new
-    /// salt. O(1): no token row is touched. Used by `passwd` and `kdf set`.
+    /// salt. O(1): no token row is touched. Used by `passwd` and `kdf set`. The new salt
+    /// already ends every session of the vault; this process's own session key is dropped too.
     public func rewrap(passphrase: borrowing SecureBytes, parameters: KDFParameters, targetMilliseconds: Int64? = nil,
                       action: String = "passwd") throws(VaultError) {
         try parameters.validate()
@@ -179,6 +180,7 @@ public final class UnlockedVault {
             try VaultHeaderRecord.rewrap(db, parameters: parameters, targetMilliseconds: targetMilliseconds, salt: salt,
                                          nonce: nonce, wrapped: wrapped, now: Timestamp.seconds(now))
         }
+        _ = try? vault.lock()
     }
 
     // MARK: - Audit chain

@@ -186,12 +186,19 @@ public final class Vault {
         """
 
     /// Current versions that are expired or expire within `window` of now, soonest first.
-    public func expiring(within window: DurationSpec) throws(VaultError) -> [TokenSummary] {
-        let limit = Timestamp.seconds(window.added(to: clock.now()))
-        let result: [TokenSummary] = try store.read { db in
-            try Row.fetchAll(db, sql: Self.expiringSQL, arguments: [limit]).map(Self.summary)
+    /// Without a window: within each version's own warning window (`ExpiryStatus.window`:
+    /// `warnDays`, or a third of its lifetime if less), as `list` and the export warnings see it.
+    public func expiring(within window: DurationSpec?) throws(VaultError) -> [TokenSummary] {
+        let now = clock.now()
+        let horizon = window?.added(to: now) ?? now.addingTimeInterval(TimeInterval(warnDays) * 86400)
+        var result: [TokenSummary] = try store.read { db in
+            try Row.fetchAll(db, sql: Self.expiringSQL, arguments: [Timestamp.seconds(horizon)]).map(Self.summary)
         }
-        try recordUnsealed(action: "expiring", details: ["within": "\(window.amount)\(window.unit.rawValue)", "due": "\(result.count)"])
+        if window == nil {
+            result = result.filter { ExpiryStatus.of(expires: $0.current.expires, created: $0.current.created, now: now, warnDays: warnDays) != .ok }
+        }
+        let within = window.map { "\($0.amount)\($0.unit.rawValue)" } ?? "own window (\(warnDays)d at most)"
+        try recordUnsealed(action: "expiring", details: ["within": within, "due": "\(result.count)"])
         return result
     }
 

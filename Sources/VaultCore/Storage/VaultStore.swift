@@ -80,7 +80,7 @@ public final class VaultStore: Sendable {
     /// Opens an existing vault after checking that it is a private regular file in a private
     /// directory with no foreign `-wal`/`-shm`/`-journal` companions, a SQLite database, and a
     /// v1vault vault whose schema is exactly what the migrations create. Applies pending migrations.
-    public static func open(at path: String, readonly: Bool = false) throws(VaultError) -> VaultStore {
+    static func open(at path: String, readonly: Bool = false) throws(VaultError) -> VaultStore {
         try checkExistingFile(path)
         let queue: DatabaseQueue
         do {
@@ -324,7 +324,16 @@ public final class VaultStore: Sendable {
 }
 
 extension VaultStore {
-    /// Every token name, sorted (metadata only; also for completion and "did you mean").
+    /// The names stored in the vault at `path` that `add` would accept, read through a
+    /// read-only connection after the usual file checks (no passphrase, no audit row): for
+    /// shell completion and "did you mean". Empty when the vault cannot be read.
+    public static func acceptedTokenNames(at path: String) -> [String] {
+        guard let store = try? open(at: path, readonly: true) else { return [] }
+        defer { store.close() }
+        return ((try? store.tokenNames()) ?? []).filter { (try? Validate.tokenName($0)) != nil }
+    }
+
+    /// Every token name, sorted (metadata only).
     public func tokenNames() throws(VaultError) -> [String] {
         try read { db in try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name") }
     }

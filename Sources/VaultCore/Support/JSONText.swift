@@ -2,8 +2,8 @@
 /// permission lists, export key names): keys sorted, `/` not escaped, control characters as
 /// `\uXXXX`, everything else as UTF-8. Foundation's JSONEncoder produces equivalent text but
 /// was a measurable part of every command's start-up cost (docs/PERFORMANCE.md).
-enum JSONText {
-    static func string(_ s: String) -> String {
+public enum JSONText {
+    public static func string(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

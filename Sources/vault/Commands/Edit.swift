@@ -43,9 +43,7 @@ struct Edit: ParsableCommand {
         if let description { change.description = .some(description.isEmpty ? nil : description) }
         if !permissions.isEmpty || clearPermissions { change.permissions = permissions }
         if let expires { change.expires = .some(try ExpirySpec.parse(expires, now: vault.clock.now())) }
-        guard !change.isEmpty else {
-            throw VaultError.invalidInput(reason: "nothing to change", hint: "give --region, --base-url, --role, --description, --permission, --clear-permissions or --expires")
-        }
+        try change.checkNotEmpty()
         try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
         try unlocked.edit(name, change)

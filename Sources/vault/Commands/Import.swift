@@ -115,7 +115,6 @@ struct KDFSet: ParsableCommand {
             try unlocked.rewrap(passphrase: passphrase, parameters: params, targetMilliseconds: target, action: "kdf-set")
             return params
         }
-        _ = try? vault.lock()
         Output.done("KDF set: argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit)")
     }
 }

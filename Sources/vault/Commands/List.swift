@@ -131,11 +131,8 @@ struct Expiring: ParsableCommand {
         let fixed = try within.map { w throws(VaultError) in try DurationSpec.parse(w) }
         let vault = try global.openVault()
         let now = vault.clock.now()
-        // Without --within: everything within V1VAULT_WARN_DAYS, then each key's own window.
-        var due = try vault.expiring(within: fixed ?? (try DurationSpec.parse("\(vault.warnDays)d")))
-        if fixed == nil {
-            due = due.filter { ExpiryStatus.of(expires: $0.current.expires, created: $0.current.created, now: now, warnDays: vault.warnDays) != .ok }
-        }
+        // Without --within: each key's own warning window.
+        let due = try vault.expiring(within: fixed)
         // Everything returned is due: it has either expired or expires within the window.
         let statuses: [ExpiryStatus] = due.map { $0.current.expires! <= now ? .expired : .expiring }
         if json {

@@ -27,7 +27,6 @@ struct Rekey: ParsableCommand {
         let showProgress = isatty(2) == 1
         let result = try unlocked.rekey(passphrase: newPassphrase, parameters: params, targetMilliseconds: target,
                                         progress: showProgress ? { done, total in Output.progress(done, of: total, done: done == total) } : nil)
-        _ = try? vault.lock()
         Output.done("rekeyed: new master key and passphrase; \(result.versions) version\(result.versions == 1 ? "" : "s") of \(result.tokens) token\(result.tokens == 1 ? "" : "s") re-encrypted; audit rows 1-\(result.archivedAuditRows) stay verifiable under their earlier key")
         Output.hint("old backups still open with the old passphrase: destroy them, or keep them as safely as the old passphrase")
     }

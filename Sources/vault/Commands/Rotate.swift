@@ -153,8 +153,6 @@ struct Passwd: ParsableCommand {
         let (params, target) = try new.kdf.resolve(current: try unlocked.kdfParameters())
         let newPassphrase = try new.read()
         try unlocked.rewrap(passphrase: newPassphrase, parameters: params, targetMilliseconds: target, action: "passwd")
-        // The new salt already makes every session of this vault useless; drop ours now too.
-        _ = try? vault.lock()
         Output.done("passphrase changed (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
     }
 }

@@ -24,18 +24,19 @@ struct Status: ParsableCommand {
         if case .unavailable(let error) = status { throw error }
         let now = Date()
         if json {
-            var fields: [String] = ["\"vault\":" + Self.quoted(vault.path)]
+            var fields: [(String, JSONValue)] = [("vault", .string(vault.path))]
             switch status {
             case .unlocked(let info):
-                fields += ["\"state\":\"unlocked\"", "\"expires\":\"\(Timestamp.iso(info.expires))\"",
-                           "\"seconds_left\":\(max(0, Int(info.expires.timeIntervalSince(now).rounded(.up))))",
-                           "\"keyring\":\"\(info.keyring.rawValue)\""]
+                fields += [("state", .string("unlocked")), ("expires", .date(info.expires)),
+                           ("seconds_left", .int(max(0, Int(info.expires.timeIntervalSince(now).rounded(.up))))),
+                           ("keyring", .string(info.keyring.rawValue))]
             case .stale(let reason, let dropped):
-                fields += ["\"state\":\"locked\"", "\"reason\":" + Self.quoted((dropped ? "a bad session key was dropped: " : "a session key of this vault does not apply: ") + reason)]
+                let why = (dropped ? "a bad session key was dropped: " : "a session key of this vault does not apply: ") + reason
+                fields += [("state", .string("locked")), ("reason", .string(why))]
             default:
-                fields += ["\"state\":\"locked\""]
+                fields += [("state", .string("locked"))]
             }
-            Output.line("{" + fields.joined(separator: ",") + "}")
+            Output.result(fields)
         } else {
             switch status {
             case .unlocked(let info):
@@ -51,16 +52,5 @@ struct Status: ParsableCommand {
         }
         if case .unlocked = status { return }
         throw ExitCode(Self.lockedExit)
-    }
-
-    static func quoted(_ s: String) -> String {
-        "\"" + s.unicodeScalars.map { c -> String in
-            switch c {
-            case "\"": return "\\\""
-            case "\\": return "\\\\"
-            case _ where c.value < 0x20: return String(format: "\\u%04x", c.value)
-            default: return String(c)
-            }
-        }.joined() + "\""
     }
 }
