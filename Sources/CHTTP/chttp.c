@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 typedef void CURL;
 typedef int CURLcode;
@@ -19,6 +20,7 @@ enum {
     OPT_USERAGENT = 10018, OPT_HTTPHEADER = 10023, OPT_HEADERDATA = 10029, OPT_FOLLOWLOCATION = 52,
     OPT_NOSIGNAL = 99, OPT_TIMEOUT_MS = 155, OPT_CONNECTTIMEOUT_MS = 156, OPT_HEADERFUNCTION = 20079,
     OPT_PROTOCOLS = 181, OPT_REDIR_PROTOCOLS = 182, OPT_NOPROXY = 10177,
+    OPT_POSTFIELDS = 10015, OPT_POSTFIELDSIZE = 60, OPT_CUSTOMREQUEST = 10036, OPT_HTTPGET = 80,
     INFO_RESPONSE_CODE = 0x200000 + 2,
     PROTO_HTTP = 1, PROTO_HTTPS = 2, GLOBAL_ALL = 3,
 };
@@ -61,12 +63,31 @@ int v1v_http_available(void) {
     return loaded;
 }
 
-typedef struct { char *data; size_t len, cap; } body_buf;
-enum { BODY_MAX = 64 * 1024 };
+typedef struct { char *data; size_t len, cap; int secure; } body_buf;
+/* A list of 200 keys is about 60 KiB; a create response under 4 KiB. A larger body is
+   truncated (the caller then fails to parse it), never an error here. */
+enum { BODY_MAX = 8 * 1024 * 1024, SECURE_BODY_MAX = 64 * 1024 };
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *userdata) {
     body_buf *b = userdata;
-    size_t len = size * n, room = BODY_MAX - b->len;
+    size_t len = size * n;
+    if (b->secure) {
+        /* One fixed mapping, never reallocated (realloc would leave copies behind). */
+        if (b->data == NULL) {
+            void *m = mmap(NULL, SECURE_BODY_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) return 0;
+            (void)mlock(m, SECURE_BODY_MAX);
+            (void)madvise(m, SECURE_BODY_MAX, MADV_DONTDUMP);
+            b->data = m;
+            b->cap = SECURE_BODY_MAX;
+        }
+        size_t room = b->cap - b->len, take = len < room ? len : room;
+        memcpy(b->data + b->len, ptr, take);
+        b->len += take;
+        explicit_bzero(ptr, len);  /* libcurl's receive buffer: do not leave the value there */
+        return len;
+    }
+    size_t room = BODY_MAX - b->len;
     size_t take = len < room ? len : room;
     if (take > 0) {
         if (b->len + take > b->cap) {
@@ -101,11 +122,19 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *userdata) {
     size_t len = size * n;
     header_value(ptr, len, "x-trace-id", r->trace_id, sizeof r->trace_id);
     header_value(ptr, len, "location", r->location, sizeof r->location);
+    header_value(ptr, len, "etag", r->etag, sizeof r->etag);
+    header_value(ptr, len, "retry-after", r->retry_after, sizeof r->retry_after);
     return len;
 }
 
 int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, long timeout_ms,
                  int direct, v1v_http_result *out) {
+    v1v_http_request_t req = {.method = "GET", .url = url, .token = token, .token_len = token_len,
+                              .timeout_ms = timeout_ms, .direct = direct};
+    return v1v_http_request(&req, out);
+}
+
+int v1v_http_request(const v1v_http_request_t *req, v1v_http_result *out) {
     memset(out, 0, sizeof *out);
     if (!v1v_http_available()) {
         out->curl_code = -1;
@@ -119,29 +148,39 @@ int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, 
         return -1;
     }
     static const char prefix[] = "Authorization: Bearer ";
-    size_t auth_len = sizeof prefix - 1 + token_len;
+    size_t auth_len = sizeof prefix - 1 + req->token_len;
     char *auth = malloc(auth_len + 1);
     if (auth == NULL) { easy_cleanup(h); out->curl_code = -1; return -1; }
     memcpy(auth, prefix, sizeof prefix - 1);
-    memcpy(auth + sizeof prefix - 1, token, token_len);
+    memcpy(auth + sizeof prefix - 1, req->token, req->token_len);
     auth[auth_len] = 0;
     struct curl_slist *headers = slist_append(NULL, auth);  /* curl keeps its own copy */
     explicit_bzero(auth, auth_len);
     free(auth);
     headers = slist_append(headers, "Accept: application/json");
+    if (req->body != NULL) headers = slist_append(headers, "Content-Type: application/json;charset=utf-8");
+    for (size_t i = 0; i < req->header_count; i++) headers = slist_append(headers, req->headers[i]);
 
-    body_buf body = {0};
+    body_buf body = {.secure = req->secure_body};
     char errbuf[256] = {0};
-    easy_setopt(h, OPT_URL, url);
+    easy_setopt(h, OPT_URL, req->url);
     easy_setopt(h, OPT_HTTPHEADER, headers);
+    if (req->body != NULL) {
+        easy_setopt(h, OPT_POSTFIELDSIZE, (long)req->body_len);
+        easy_setopt(h, OPT_POSTFIELDS, req->body);
+    } else {
+        easy_setopt(h, OPT_HTTPGET, 1L);
+    }
+    if (req->method != NULL && strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
+        easy_setopt(h, OPT_CUSTOMREQUEST, req->method);
     easy_setopt(h, OPT_FOLLOWLOCATION, 0L);
     easy_setopt(h, OPT_PROTOCOLS, (long)(PROTO_HTTP | PROTO_HTTPS));
     easy_setopt(h, OPT_REDIR_PROTOCOLS, (long)PROTO_HTTPS);
     easy_setopt(h, OPT_NOSIGNAL, 1L);
     /* Loopback: never through a proxy named by http_proxy/all_proxy (plain http would carry
        the token in clear to it). Other hosts honour https_proxy and no_proxy. */
-    if (direct) easy_setopt(h, OPT_NOPROXY, "*");
-    if (timeout_ms < 1) timeout_ms = 1;  /* 0 means "no timeout" to libcurl: never pass it */
+    if (req->direct) easy_setopt(h, OPT_NOPROXY, "*");
+    long timeout_ms = req->timeout_ms < 1 ? 1 : req->timeout_ms;  /* 0 means "no timeout" to libcurl */
     easy_setopt(h, OPT_TIMEOUT_MS, timeout_ms);
     easy_setopt(h, OPT_CONNECTTIMEOUT_MS, timeout_ms);
     easy_setopt(h, OPT_USERAGENT, "v1vault");
@@ -162,11 +201,18 @@ int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, 
     easy_cleanup(h);
     out->body = body.data;
     out->body_len = body.len;
+    out->body_cap = body.secure ? body.cap : 0;
     return rc == 0 ? 0 : -1;
 }
 
 void v1v_http_free(v1v_http_result *result) {
-    free(result->body);
+    if (result->body_cap != 0) {
+        explicit_bzero(result->body, result->body_cap);
+        munmap(result->body, result->body_cap);
+    } else {
+        free(result->body);
+    }
+    result->body_cap = 0;
     result->body = NULL;
     result->body_len = 0;
 }

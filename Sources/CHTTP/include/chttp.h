@@ -11,9 +11,29 @@ typedef struct {
     char error[256];      /* libcurl's message when curl_code != 0 */
     char trace_id[129];   /* x-trace-id response header */
     char location[257];   /* Location response header */
+    char etag[257];       /* ETag response header */
+    char retry_after[33]; /* Retry-After response header */
     char *body;
     size_t body_len;
+    size_t body_cap;      /* non-zero: body is a locked, non-dumpable mapping of this size */
 } v1v_http_result;
+
+/// One request for v1v_http_request.
+typedef struct {
+    const char *method;                 /* "GET", "POST", "PATCH" */
+    const char *url;
+    const unsigned char *token;         /* sent as Authorization: Bearer <token> */
+    size_t token_len;
+    const char *const *headers;         /* extra header lines, e.g. "If-Match: W/\"1\"" */
+    size_t header_count;
+    const char *body;                   /* request body (JSON) or NULL */
+    size_t body_len;
+    long timeout_ms;                    /* bounds connect and total time; at least 1 */
+    int direct;                         /* non-zero: bypass every proxy (loopback) */
+    int secure_body;                    /* non-zero: receive the body into memory that is
+                                           mlock'ed, excluded from core dumps and zeroed when
+                                           freed (a response carrying a new key's value) */
+} v1v_http_request_t;
 
 /// Whether libcurl (libcurl.so.4) could be loaded. Loaded with dlopen on first use only, so
 /// commands that never make a request never map libcurl and its dependencies.
@@ -26,6 +46,10 @@ int v1v_http_available(void);
 int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, long timeout_ms,
                  int direct, v1v_http_result *out);
 
+/// Any method, with extra headers and a body. Returns 0 when a response arrived.
+int v1v_http_request(const v1v_http_request_t *req, v1v_http_result *out);
+
+/// Frees the body (zeroing it first when it was received with secure_body).
 void v1v_http_free(v1v_http_result *result);
 
 #endif

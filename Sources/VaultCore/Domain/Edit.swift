@@ -11,17 +11,27 @@ public struct TokenEdit: Sendable, Equatable {
     public var permissions: [String]?
     /// The current version's expiry (`.some(nil)`: never).
     public var expires: Date??
+    /// The current version's console key id and name (`.some(nil)`: unlink / clear).
+    public var consoleID: String??
+    public var consoleName: String??
+    /// The expiry warning window in days (`.some(nil)`: back to the default rule).
+    public var warnDays: Int??
 
-    public init(endpoint: Endpoint? = nil, role: String?? = nil, description: String?? = nil, permissions: [String]? = nil, expires: Date?? = nil) {
+    public init(endpoint: Endpoint? = nil, role: String?? = nil, description: String?? = nil, permissions: [String]? = nil, expires: Date?? = nil,
+                consoleID: String?? = nil, consoleName: String?? = nil, warnDays: Int?? = nil) {
         self.endpoint = endpoint; self.role = role; self.description = description; self.permissions = permissions; self.expires = expires
+        self.consoleID = consoleID; self.consoleName = consoleName; self.warnDays = warnDays
     }
 
-    public var isEmpty: Bool { endpoint == nil && role == nil && description == nil && permissions == nil && expires == nil }
+    public var isEmpty: Bool {
+        endpoint == nil && role == nil && description == nil && permissions == nil && expires == nil && consoleID == nil && consoleName == nil && warnDays == nil
+    }
 
     /// Throws unless there is something to change (the CLI calls it before the passphrase).
     public func checkNotEmpty() throws(VaultError) {
         guard !isEmpty else {
-            throw .invalidInput(reason: "nothing to change", hint: "give --region, --base-url, --role, --description, --permission, --clear-permissions or --expires")
+            throw .invalidInput(reason: "nothing to change",
+                                hint: "give --region, --base-url, --role, --description, --permission, --clear-permissions, --expires, --console-id, --console-name or --warn-days")
         }
     }
 }
@@ -33,6 +43,11 @@ extension UnlockedVault {
     public func edit(_ name: String, _ change: TokenEdit) throws(VaultError) {
         try change.checkNotEmpty()
         if let p = change.permissions { _ = try p.map { v throws(VaultError) in try Validate.text(v, field: "permission") } }
+        if case .some(.some(let id)) = change.consoleID, !ConsoleLink.isValidID(id) {
+            throw .invalidInput(reason: "invalid console id \(displayName(id))", hint: "the id shown in Administration > API Keys (a UUID)")
+        }
+        if case .some(.some(let n)) = change.consoleName, !ConsoleLink.isValidName(n) { throw .invalidInput(reason: "invalid console name \(displayName(n))", hint: nil) }
+        if case .some(.some(let d)) = change.warnDays, !(0...3650).contains(d) { throw .invalidInput(reason: "--warn-days must be between 0 and 3650", hint: "or `default`") }
         try perform("edit", subjects: [AuditSubject(name: name)]) { w in
             let t = try resolve(w.db, name)
             var record = t.record
@@ -47,12 +62,19 @@ extension UnlockedVault {
                 record.description = try d.map { v throws(VaultError) in try Validate.text(v, field: "description", max: 1024) }; fields.append("description")
             }
             if let p = change.permissions { record.permissions = JSONText.array(p); fields.append("permissions") }
+            if let d = change.warnDays { record.warnDays = d; fields.append("warn_days") }
             try record.updateMetadata(w.db)
             try sealMetadata(w.db, &record)
             if let e = change.expires {
                 if let e, e <= now { throw VaultError.invalidInput(reason: "expiry \(Timestamp.iso(e)) is not in the future", hint: nil) }
                 try TokenVersionRecord.updateExpiry(w.db, tokenID: record.id!, version: t.current.version, expiresAt: e.map(Timestamp.seconds))
                 fields.append("expires")
+            }
+            if change.consoleID != nil || change.consoleName != nil {
+                var link = t.current.console
+                if let id = change.consoleID { link.id = id; link.state = id == nil ? nil : (link.state ?? .enabled); fields.append("console_id") }
+                if let n = change.consoleName { link.name = n; fields.append("console_name") }
+                try TokenVersionRecord.updateConsole(w.db, tokenID: record.id!, version: t.current.version, link)
             }
             _ = try sealState(w, &record)
             w.subjects = [AuditSubject(name: name, version: t.current.version)]

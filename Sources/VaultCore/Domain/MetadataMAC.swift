@@ -5,6 +5,11 @@ import Foundation
 /// base URL or swapping two tokens' names.
 enum MetadataMAC {
     static let domain = Array("v1vault-meta-v1".utf8)
+    /// Schema 5: used instead when the token has a warning window or is a manager key; the
+    /// input then ends with both.
+    static let domainV2 = Array("v1vault-meta-v2".utf8)
+
+    static func usesV2(_ t: TokenRecord) -> Bool { t.warnDays != nil || t.manager }
 
     static func encode(vaultID: [UInt8], _ t: TokenRecord) -> [UInt8] {
         var out = vaultID
@@ -18,11 +23,15 @@ enum MetadataMAC {
         u64(t.id ?? 0)
         str(t.name); opt(t.region); str(t.baseUrl); opt(t.role); opt(t.description); str(t.permissions)
         u64(t.createdAt)
+        if usesV2(t) {
+            if let w = t.warnDays { out.append(1); withUnsafeBytes(of: UInt32(w).bigEndian) { out += $0 } } else { out.append(0) }
+            out.append(t.manager ? 1 : 0)
+        }
         return out
     }
 
     static func mac(key: borrowing SecureBytes, vaultID: [UInt8], _ t: TokenRecord) -> [UInt8] {
-        KeyedHash.mac(key: key, parts: [domain, encode(vaultID: vaultID, t)])
+        KeyedHash.mac(key: key, parts: [usesV2(t) ? domainV2 : domain, encode(vaultID: vaultID, t)])
     }
 
     static func verify(key: borrowing SecureBytes, vaultID: [UInt8], _ t: TokenRecord) -> Bool {

@@ -9,6 +9,37 @@ struct VersionState: Equatable {
     /// The version's nonce (24 bytes): covered by the state MAC, so a sealed box from another
     /// time — a removed token whose id was handed out again — cannot be put in its place.
     var nonce: Data
+    /// The console key this version is (schema 5).
+    var console = ConsoleLink()
+}
+
+/// Which Vision One console key (Administration > API Keys) a version is, and what v1vault last
+/// did to it there. All three are covered by the token's state MAC (SECURITY.md, "Console links").
+public struct ConsoleLink: Sendable, Equatable {
+    public enum State: String, Sendable { case enabled, disabled, deleted }
+    /// The console key's `id`.
+    public var id: String?
+    /// The console key's `name` when it was linked or created.
+    public var name: String?
+    /// Enabled, disabled or deleted by v1vault (nil: never touched or unknown).
+    public var state: State?
+
+    public init(id: String? = nil, name: String? = nil, state: State? = nil) {
+        self.id = id; self.name = name; self.state = state
+    }
+
+    public var isEmpty: Bool { id == nil && name == nil && state == nil }
+
+    /// Console ids: 1–128 of `[A-Za-z0-9._:-]` (Vision One uses UUIDs).
+    public static func isValidID(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        return (1...128).contains(b.count) && b.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || "._:-".utf8.contains($0) }
+    }
+
+    /// Console names: 1–256 printable characters, no control or bidi characters.
+    public static func isValidName(_ s: String) -> Bool {
+        !s.isEmpty && s.unicodeScalars.count <= 256 && (try? Validate.text(s, field: "console name")) != nil && s.unicodeScalars.allSatisfy { $0.value >= 0x20 }
+    }
 }
 
 /// The keyed MAC over a token's version bookkeeping (SECURITY.md, "Token state MAC"): which
@@ -17,6 +48,9 @@ struct VersionState: Equatable {
 /// current, un-retire one, move an expiry, or drop a version without it failing closed.
 enum StateMAC {
     static let domain = Array("v1vault-state-v1".utf8)
+    /// Schema 5: used instead when any kept version has a console link; each version's entry
+    /// then also covers its console id, name and state.
+    static let domainV2 = Array("v1vault-state-v2".utf8)
     /// Audit actions that change a token's versions; the newest sealed, successful row naming a
     /// token must be the one its `state_seq` names. (Migration 0003's partial index
     /// `audit_log_state_changes` lists the same actions; it is not used: index contents can be
@@ -40,17 +74,27 @@ enum StateMAC {
         func u64(_ v: Int64) { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian) { out += $0 } }
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).bigEndian) { out += $0 } }
         func opt(_ v: Int64?) { if let v { out.append(1); u64(v) } else { out.append(0) } }
+        func str(_ s: String?) {
+            guard let s else { out.append(0); return }
+            let b = Array(s.utf8)
+            out.append(1); u32(b.count); out += b
+        }
+        let linked = hasConsoleLinks(versions)
         u64(tokenID); u64(stateSeq); u32(current); u32(versions.count)
         for v in versions {
             u32(v.version); u64(v.createdAt); opt(v.expiresAt); opt(v.retiredAt); out += v.nonce
+            if linked { str(v.console.id); str(v.console.name); str(v.console.state?.rawValue) }
         }
         return out
     }
 
+    static func hasConsoleLinks(_ versions: [VersionState]) -> Bool { versions.contains { !$0.console.isEmpty } }
+
     static func mac(key: borrowing SecureBytes, vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, versions: [VersionState]) throws(VaultError) -> [UInt8] {
         let current = try currentVersion(versions, name: nil)
-        return KeyedHash.mac(key: key, parts: [domain, encode(vaultID: vaultID, tokenID: tokenID, stateSeq: stateSeq,
-                                                              current: current.version, versions: versions)])
+        return KeyedHash.mac(key: key, parts: [hasConsoleLinks(versions) ? domainV2 : domain,
+                                               encode(vaultID: vaultID, tokenID: tokenID, stateSeq: stateSeq,
+                                                      current: current.version, versions: versions)])
     }
 
     /// Checks the shape every reader MUST check before the MAC: versions within 1…2³²−1,

@@ -492,20 +492,23 @@ public final class UnlockedVault {
     }
 
     /// Seals and inserts a version; the sealed plaintext binds vault, token and version.
-    func insertVersion(_ db: Database, tokenID: Int64, version: Int, secret: borrowing SecureBytes, expires: Date?) throws -> TokenVersionRecord {
+    func insertVersion(_ db: Database, tokenID: Int64, version: Int, secret: borrowing SecureBytes, expires: Date?,
+                       retiredAt: Int64? = nil, console: ConsoleLink = ConsoleLink()) throws -> TokenVersionRecord {
         var scratch = SecureBytes(capacity: SealedEntry.bindingBytes + secret.count, empty: true)
         return try secret.withUnsafeBytes { raw in
-            try insertVersion(db, tokenID: tokenID, version: version, token: raw, expires: expires, scratch: &scratch)
+            try insertVersion(db, tokenID: tokenID, version: version, token: raw, expires: expires, scratch: &scratch,
+                              retiredAt: retiredAt, console: console)
         }
     }
 
     /// The same for bulk inserts: seals through a scratch buffer reused across calls.
     func insertVersion(_ db: Database, tokenID: Int64, version: Int, token: UnsafeRawBufferPointer, expires: Date?,
-                       scratch: inout SecureBytes) throws -> TokenVersionRecord {
+                       scratch: inout SecureBytes, retiredAt: Int64? = nil, console: ConsoleLink = ConsoleLink()) throws -> TokenVersionRecord {
         let (nonce, ciphertext) = SealedEntry.seal(token, binding: try SealedEntry.binding(vaultID: vaultID, tokenID: tokenID, version: version),
                                                    key: tokenKey, scratch: &scratch)
         let v = TokenVersionRecord(tokenId: tokenID, version: version, nonce: Data(nonce), ciphertext: Data(ciphertext),
-                                   createdAt: Timestamp.seconds(now), expiresAt: expires.map(Timestamp.seconds), retiredAt: nil)
+                                   createdAt: Timestamp.seconds(now), expiresAt: expires.map(Timestamp.seconds), retiredAt: retiredAt,
+                                   console: console)
         try v.insertRow(db)
         return v
     }

@@ -130,6 +130,10 @@ struct TokenRecord: FetchableRecord, TableRecord {
     /// The audit row that last changed this token's versions, and the MAC over them (schema 3).
     var stateSeq: Int64? = nil
     var stateMac: Data? = nil
+    /// The expiry warning window in days (nil: the default rule) and whether this token is its
+    /// base URL's manager key (schema 5; covered by the metadata MAC).
+    var warnDays: Int? = nil
+    var manager = false
 
     enum Columns {
         static let name = Column("name")
@@ -152,6 +156,8 @@ struct TokenVersionRecord: FetchableRecord, TableRecord {
     var createdAt: Int64
     var expiresAt: Int64?
     var retiredAt: Int64?
+    /// The console key this version is (schema 5; covered by the state MAC).
+    var console = ConsoleLink()
 
     enum Columns {
         static let tokenId = Column("token_id")
@@ -229,6 +235,13 @@ extension TokenRecord {
         metaMac = try row.optionalBlob("meta_mac", t)
         stateSeq = try row.optionalInteger("state_seq", t)
         stateMac = try row.optionalBlob("state_mac", t)
+        if let w = try row.optionalInteger("warn_days", t) {
+            guard (0...3650).contains(w) else { throw StoredTypeError(table: t, column: "warn_days", found: "\(w)") }
+            warnDays = Int(w)
+        }
+        let m = try row.integer("manager", t)
+        guard m == 0 || m == 1 else { throw StoredTypeError(table: t, column: "manager", found: "\(m)") }
+        manager = m == 1
     }
 }
 
@@ -242,6 +255,23 @@ extension TokenVersionRecord {
         createdAt = try row.timestamp("created_at", t)
         expiresAt = try row.optionalTimestamp("expires_at", t)
         retiredAt = try row.optionalTimestamp("retired_at", t)
+        console = try ConsoleLink(row: row)
+    }
+}
+
+extension ConsoleLink {
+    /// The three console columns of a `token_versions` row, with their exact storage classes
+    /// and the values the schema allows.
+    init(row: Row) throws {
+        let t = "token_versions"
+        id = try row.optionalText("console_id", t)
+        name = try row.optionalText("console_name", t)
+        if let s = try row.optionalText("console_state", t) {
+            guard let state = ConsoleLink.State(rawValue: s) else { throw StoredTypeError(table: t, column: "console_state", found: "'\(s)'") }
+            self.state = state
+        }
+        if let id, !ConsoleLink.isValidID(id) { throw StoredTypeError(table: t, column: "console_id", found: "an invalid id") }
+        if let name, !ConsoleLink.isValidName(name) { throw StoredTypeError(table: t, column: "console_name", found: "an invalid name") }
     }
 }
 
@@ -345,12 +375,13 @@ extension VersionState {
     /// Every kept version of a token, oldest first (the primary key; no secret is read).
     static func all(tokenID: Int64, _ db: Database) throws -> [VersionState] {
         try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT version, created_at, expires_at, retired_at, nonce FROM token_versions WHERE token_id = ? ORDER BY version
+            SELECT version, created_at, expires_at, retired_at, nonce, console_id, console_name, console_state
+            FROM token_versions WHERE token_id = ? ORDER BY version
             """), arguments: [tokenID]).map { row in
             VersionState(version: Int(try row.integer("version", "token_versions")), createdAt: try row.timestamp("created_at", "token_versions"),
                          expiresAt: try row.optionalTimestamp("expires_at", "token_versions"),
                          retiredAt: try row.optionalTimestamp("retired_at", "token_versions"),
-                         nonce: try row.blob("nonce", "token_versions"))
+                         nonce: try row.blob("nonce", "token_versions"), console: try ConsoleLink(row: row))
         }
     }
 }
@@ -376,9 +407,9 @@ extension TokenRecord {
     /// Inserts the row and sets `id`. The MAC comes after, since it covers the id.
     mutating func insertRow(_ db: Database) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO tokens (name, region, base_url, role, description, permissions, created_at, meta_mac)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [name, region, baseUrl, role, description, permissions, createdAt, metaMac])
+            INSERT INTO tokens (name, region, base_url, role, description, permissions, created_at, meta_mac, warn_days, manager)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [name, region, baseUrl, role, description, permissions, createdAt, metaMac, warnDays, manager ? 1 : 0])
         id = db.lastInsertedRowID
     }
 
@@ -388,8 +419,10 @@ extension TokenRecord {
 
     /// Writes the name and metadata columns (`edit`, `rename`); the MACs are sealed after.
     func updateMetadata(_ db: Database) throws {
-        try db.cachedStatement(sql: "UPDATE tokens SET name = ?, region = ?, base_url = ?, role = ?, description = ?, permissions = ? WHERE id = ?")
-            .execute(arguments: [name, region, baseUrl, role, description, permissions, id])
+        try db.cachedStatement(sql: """
+            UPDATE tokens SET name = ?, region = ?, base_url = ?, role = ?, description = ?, permissions = ?, warn_days = ?, manager = ?
+            WHERE id = ?
+            """).execute(arguments: [name, region, baseUrl, role, description, permissions, warnDays, manager ? 1 : 0, id])
     }
 
     func updateMetaMac(_ db: Database) throws {
@@ -414,9 +447,17 @@ extension TokenVersionRecord {
 
     func insertRow(_ db: Database) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO token_versions (token_id, version, nonce, ciphertext, created_at, expires_at, retired_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [tokenId, version, nonce, ciphertext, createdAt, expiresAt, retiredAt])
+            INSERT INTO token_versions (token_id, version, nonce, ciphertext, created_at, expires_at, retired_at,
+                                        console_id, console_name, console_state)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [tokenId, version, nonce, ciphertext, createdAt, expiresAt, retiredAt,
+                                      console.id, console.name, console.state?.rawValue])
+    }
+
+    /// Writes a version's console columns (renew, sync --apply, edit); the state MAC is sealed after.
+    static func updateConsole(_ db: Database, tokenID: Int64, version: Int, _ link: ConsoleLink) throws {
+        try db.cachedStatement(sql: "UPDATE token_versions SET console_id = ?, console_name = ?, console_state = ? WHERE token_id = ? AND version = ?")
+            .execute(arguments: [link.id, link.name, link.state?.rawValue, tokenID, version])
     }
 
     func updateRetiredAt(_ db: Database) throws {

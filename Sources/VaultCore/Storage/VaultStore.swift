@@ -334,6 +334,25 @@ extension VaultStore {
     }
 
     /// Every token name, sorted (metadata only).
+    /// An exclusive flock(2) on the vault file for the life of the returned object: `renew` and
+    /// `sync` hold it so two runs never work on the same console keys at once. (SQLite's own
+    /// locks are fcntl locks, which flock does not interact with on Linux.)
+    final class RunLock {
+        let fd: Int32
+        init(fd: Int32) { self.fd = fd }
+        deinit { Glibc.close(fd) }
+    }
+
+    func exclusiveRunLock() throws(VaultError) -> RunLock {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw .io(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(fd)
+            throw .io(reason: "another `vault renew` or `vault sync` is running on \(path)")
+        }
+        return RunLock(fd: fd)
+    }
+
     public func tokenNames() throws(VaultError) -> [String] {
         try read { db in try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name") }
     }

@@ -59,6 +59,10 @@ public enum VaultError: Error, Equatable, Sendable {
     // Vision One connectivity
     case tokenRejected(name: String, outcome: String, status: Int?, code: String?)
     case checkIncomplete(name: String, outcome: String, detail: String?)
+    /// No token is marked as the manager key (`vault manager set`) for this base URL.
+    case noManager(baseURL: String)
+    /// A Vision One API-keys call failed (code and trace id only).
+    case consoleFailed(detail: String)
 
     // exec (GNU env's conventions)
     case commandNotFound(command: String)
@@ -85,7 +89,8 @@ public enum VaultError: Error, Equatable, Sendable {
         case .keysChanged: return 24
         case .invalidName, .invalidInput: return 64
         case .tokenRejected: return 22
-        case .checkIncomplete: return 23
+        case .checkIncomplete, .consoleFailed: return 23
+        case .noManager: return 28
         case .commandNotExecutable: return 126
         case .commandNotFound: return 127
         }
@@ -139,6 +144,8 @@ public enum VaultError: Error, Equatable, Sendable {
             return "nothing was stored; check that you copied the whole key and chose its region (--region)"
         case .checkIncomplete:
             return "nothing was stored; retry, or leave out --check to store it unverified"
+        case .noManager:
+            return "mark a stored key that has the API Keys permission: `vault manager set NAME`"
         default:
             return nil
         }
@@ -197,6 +204,8 @@ extension VaultError: CustomStringConvertible {
             return "Vision One rejected the token for \(name): \(outcome)" + (status.map { " (HTTP \($0)" + (code.map { ", \($0)" } ?? "") + ")" } ?? "")
         case .checkIncomplete(let name, let outcome, let detail):
             return "could not verify the token for \(name) with Vision One: \(outcome)" + (detail.map { " (\($0))" } ?? "")
+        case .noManager(let url): return "no manager key for \(url)"
+        case .consoleFailed(let detail): return "vision one api keys call failed: \(detail)"
         case .commandNotFound(let c): return "command not found: \(displayName(c))"
         case .commandNotExecutable(let c, let reason): return "cannot execute \(displayName(c)): \(reason)"
         }

@@ -20,6 +20,7 @@ struct Add: ParsableCommand {
     @OptionGroup var expiry: ExpiryOption
     @OptionGroup var verify: CheckOption
     @OptionGroup var pasted: PastedKeyOptions
+    @OptionGroup var console: ConsoleLinkOptions
     @Flag(help: "Print the result as one JSON object: name, version, expires, region, base_url.") var json = false
 
     func run() throws {
@@ -35,6 +36,7 @@ struct Add: ParsableCommand {
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: metadata.baseURL, checker: try verify.checker()))
         }
         let info = try unlocked.add(name, token: token, metadata: metadata, expires: expires)
+        try console.apply(unlocked, name)
         let now = vault.clock.now()
         let left = info.expires.map { ", \(ExpiryStatus.daysLeft(expires: $0, now: now)) days left" } ?? ""
         if json {

@@ -5,7 +5,7 @@ import VaultCore
 struct Edit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edit",
-        abstract: "Change a key's region or base URL, role, description, permissions or current expiry.",
+        abstract: "Change a key's region or base URL, role, description, permissions, current expiry, console link or warning window.",
         discussion: """
             Touches nothing else: no secret is read or written. The metadata and version-state \
             MACs are sealed again and the change is audited with the fields it changed. \
@@ -26,8 +26,15 @@ struct Edit: ParsableCommand {
     @Flag(name: .customLong("clear-permissions"), help: "Remove every permission.") var clearPermissions = false
     @Option(help: ArgumentHelp("The current version's expiry: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD.", valueName: "when"))
     var expires: String?
+    @Option(name: .customLong("console-id"), help: ArgumentHelp("Link the current version to this console key id (Administration > API Keys; '' unlinks).", valueName: "id"))
+    var consoleID: String?
+    @Option(name: .customLong("console-name"), help: ArgumentHelp("The console key's name for the current version.", valueName: "name"))
+    var consoleName: String?
+    @Option(name: .customLong("warn-days"), help: ArgumentHelp("Warn this many days before the key expires ('default': the smaller of 30 and a third of its lifetime).", valueName: "days"))
+    var warnDays: String?
 
     func validate() throws {
+        if let warnDays, warnDays != "default", Int(warnDays) == nil { throw ValidationError("--warn-days takes a number of days or 'default'") }
         if region != nil, baseURL != nil { throw ValidationError("give --region or --base-url, not both") }
         if clearPermissions, !permissions.isEmpty { throw ValidationError("give --permission or --clear-permissions, not both") }
         if permissions.count > 64 { throw ValidationError("at most 64 permissions") }
@@ -43,6 +50,9 @@ struct Edit: ParsableCommand {
         if let description { change.description = .some(description.isEmpty ? nil : description) }
         if !permissions.isEmpty || clearPermissions { change.permissions = permissions }
         if let expires { change.expires = .some(try ExpirySpec.parse(expires, now: vault.clock.now())) }
+        if let consoleID { change.consoleID = .some(consoleID.isEmpty ? nil : consoleID) }
+        if let consoleName { change.consoleName = .some(consoleName) }
+        if let warnDays { change.warnDays = .some(warnDays == "default" ? nil : Int(warnDays)) }
         try change.checkNotEmpty()
         try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)

@@ -87,3 +87,22 @@ struct VersionView: Encodable {
         version = v.version; created = v.created; expires = v.expires; retired = v.retired; state = v.state
     }
 }
+
+/// --console-id / --console-name of `add` and `rotate`: which console key the stored version is.
+struct ConsoleLinkOptions: ParsableArguments {
+    @Option(name: .customLong("console-id"), help: ArgumentHelp("The console key's id (Administration > API Keys), so `renew` and `sync` can manage it.", valueName: "id"))
+    var consoleID: String?
+    @Option(name: .customLong("console-name"), help: ArgumentHelp("The console key's name.", valueName: "name"))
+    var consoleName: String?
+
+    func validate() throws {
+        if let consoleID, !ConsoleLink.isValidID(consoleID) { throw ValidationError("invalid console id: letters, digits, '.', '_', ':' and '-' (a UUID)") }
+        if let consoleName, !ConsoleLink.isValidName(consoleName) { throw ValidationError("invalid console name") }
+    }
+
+    /// Links the version just stored (audited as `edit`), when asked.
+    func apply(_ unlocked: UnlockedVault, _ name: String) throws {
+        guard consoleID != nil || consoleName != nil else { return }
+        try unlocked.link(name, consoleID: consoleID, consoleName: consoleName)
+    }
+}

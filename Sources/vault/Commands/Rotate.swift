@@ -15,6 +15,7 @@ struct Rotate: ParsableCommand {
     @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed.", valueName: "n")) var keep: Int = 10
     @OptionGroup var verify: CheckOption
     @OptionGroup var pasted: PastedKeyOptions
+    @OptionGroup var console: ConsoleLinkOptions
     @Flag(help: "Print the result as one JSON object: name, current, previous, pruned, exported_files.") var json = false
 
     func run() throws {
@@ -30,6 +31,7 @@ struct Rotate: ParsableCommand {
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: url, checker: try verify.checker()))
         }
         let result = try unlocked.rotate(name, token: token, expiry: expiry, keep: keep)
+        try console.apply(unlocked, name)
         let stale = (try? vault.exportedFiles(of: name, version: result.previous.version)) ?? []
         if json { RotationReport.json(name: name, result, exportedFiles: stale) } else { RotationReport.print(name: name, result, verb: "rotated") }
         for path in stale {

@@ -1,0 +1,205 @@
+import Foundation
+import GRDB
+
+/// A token as `renew` and `sync` see it: metadata and every kept version, authenticated.
+public struct LinkedToken: Sendable {
+    public var name: String
+    public var baseURL: String
+    public var role: String?
+    public var description: String?
+    public var manager: Bool
+    public var current: VersionSnapshot
+    public var versions: [VersionSnapshot]
+    /// A version newer than the current one, sealed by `renew` and not yet verified.
+    public var staged: VersionSnapshot? { versions.last.flatMap { $0.version > current.version ? $0 : nil } }
+}
+
+/// One kept version's bookkeeping (no secret).
+public struct VersionSnapshot: Sendable, Equatable {
+    public var version: Int
+    public var created: Date
+    public var expires: Date?
+    public var retired: Date?
+    public var console: ConsoleLink
+}
+
+/// A renewal intent: written before `renew` asks the console to create a key.
+public struct RenewalIntent: Sendable, Equatable {
+    public var id: Int64
+    public var tokenID: Int64
+    public var plannedName: String
+    public var baseURL: String
+    public var created: Date
+    /// False when its MAC does not verify: never acted upon.
+    public var authentic: Bool
+}
+
+/// The manager key of a base URL (`vault manager show`).
+public struct ManagerInfo: Sendable, Equatable {
+    public var name: String
+    public var baseURL: String
+    public var region: Region?
+}
+
+/// The MAC over a renewal intent (SECURITY.md, "Console links (schema 5)").
+enum IntentMAC {
+    static let domain = Array("v1vault-intent-v1".utf8)
+
+    static func mac(key: borrowing SecureBytes, vaultID: [UInt8], id: Int64, tokenID: Int64, plannedName: String, baseURL: String, createdAt: Int64) -> [UInt8] {
+        var out = vaultID
+        func u64(_ v: Int64) { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian) { out += $0 } }
+        func str(_ s: String) { let b = Array(s.utf8); withUnsafeBytes(of: UInt32(b.count).bigEndian) { out += $0 }; out += b }
+        u64(id); u64(tokenID); str(plannedName); str(baseURL); u64(createdAt)
+        return KeyedHash.mac(key: key, parts: [domain, out])
+    }
+}
+
+extension UnlockedVault {
+    // MARK: - Manager keys
+
+    /// Marks `name` as the manager key of its base URL (`expectedBaseURL`, when given, must be
+    /// that base URL). Replaces an earlier manager of the same base URL. Audited as `edit`.
+    public func setManager(_ name: String, expectedBaseURL: String?) throws(VaultError) -> (ManagerInfo, replaced: String?) {
+        try perform("edit", subjects: [AuditSubject(name: name)], details: ["manager": "set"]) { w in
+            let t = try resolve(w.db, name)
+            if let expectedBaseURL, expectedBaseURL != t.record.baseUrl {
+                throw VaultError.invalidInput(reason: "\(name) belongs to \(t.record.baseUrl), not \(expectedBaseURL)",
+                                              hint: "a manager key calls the API of its own region")
+            }
+            var replaced: String?
+            if var old = try TokenRecord.fetchOne(w.db, sql: "SELECT * FROM tokens WHERE manager = 1 AND base_url = ?", arguments: [t.record.baseUrl]),
+               old.id != t.record.id {
+                try resolveMetadataOnly(old)
+                old.manager = false
+                try old.updateMetadata(w.db)
+                try sealMetadata(w.db, &old)
+                replaced = old.name
+                w.subjects.append(AuditSubject(name: old.name))
+                w.details["replaced"] = old.name
+            }
+            var record = t.record
+            record.manager = true
+            try record.updateMetadata(w.db)
+            try sealMetadata(w.db, &record)
+            try sealState(w, &record)
+            if let replaced, var old = try TokenRecord.named(replaced, w.db) { try sealState(w, &old) }
+            return (ManagerInfo(name: name, baseURL: record.baseUrl, region: record.region.flatMap(Region.init(rawValue:))), replaced)
+        }
+    }
+
+    /// Clears the manager mark of `name`. Audited as `edit`.
+    public func unsetManager(_ name: String) throws(VaultError) {
+        try perform("edit", subjects: [AuditSubject(name: name)], details: ["manager": "unset"]) { w in
+            var record = try resolve(w.db, name).record
+            guard record.manager else {
+                throw VaultError.invalidInput(reason: "\(name) is not a manager key", hint: "`vault manager show` lists them")
+            }
+            record.manager = false
+            try record.updateMetadata(w.db)
+            try sealMetadata(w.db, &record)
+            try sealState(w, &record)
+        }
+    }
+
+    func resolveMetadataOnly(_ record: TokenRecord) throws {
+        try checkMetadata(record)
+    }
+
+    /// The manager keys, authenticated (a row whose metadata MAC fails is an error, not skipped).
+    public func managers() throws(VaultError) -> [ManagerInfo] {
+        try vault.store.read { db in
+            try TokenRecord.fetchAll(db, sql: "SELECT * FROM tokens WHERE manager = 1 ORDER BY base_url").map { r in
+                try checkMetadata(r)
+                return ManagerInfo(name: r.name, baseURL: r.baseUrl, region: r.region.flatMap(Region.init(rawValue:)))
+            }
+        }
+    }
+
+    /// The manager of `baseURL`, or `noManager`.
+    func manager(for baseURL: String) throws(VaultError) -> ManagerInfo {
+        guard let m = try managers().first(where: { $0.baseURL == baseURL }) else { throw .noManager(baseURL: baseURL) }
+        return m
+    }
+
+    // MARK: - Links
+
+    /// Links the current version of `name` to a console key (`add`/`rotate --console-id`,
+    /// `edit --console-id/--console-name`, `sync --apply`). Audited as `action`.
+    public func link(_ name: String, consoleID: String?, consoleName: String?, action: String = "edit") throws(VaultError) {
+        if let consoleID, !ConsoleLink.isValidID(consoleID) {
+            throw .invalidInput(reason: "invalid console id \(displayName(consoleID))", hint: "the id shown in Administration > API Keys (a UUID)")
+        }
+        if let consoleName, !ConsoleLink.isValidName(consoleName) {
+            throw .invalidInput(reason: "invalid console name \(displayName(consoleName))", hint: nil)
+        }
+        var details: [String: String] = [:]
+        if let consoleID { details["console_id"] = consoleID }
+        if let consoleName { details["console_name"] = consoleName }
+        try perform(action, subjects: [AuditSubject(name: name)], details: details) { w in
+            let t = try resolve(w.db, name)
+            var link = t.target.console
+            if let consoleID { link.id = consoleID.isEmpty ? nil : consoleID }
+            if let consoleName { link.name = consoleName }
+            if link.state == nil, link.id != nil { link.state = .enabled }
+            try TokenVersionRecord.updateConsole(w.db, tokenID: t.record.id!, version: t.current.version, link)
+            var record = t.record
+            try sealState(w, &record)
+            w.subjects = [AuditSubject(name: name, version: t.current.version)]
+        }
+    }
+
+    // MARK: - Authenticated snapshot
+
+    /// Every token with its kept versions, each authenticated (metadata MAC, state MAC,
+    /// freshness) in one read. A token that fails is reported in `failed`, not returned.
+    func linkedTokens() throws(VaultError) -> (tokens: [LinkedToken], failed: [(String, VaultError)]) {
+        try vault.store.read { db in
+            let names = try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name")
+            let oldest = try Int64.fetchOne(db, sql: "SELECT min(state_seq) FROM tokens") ?? 1
+            let changes = names.isEmpty ? [:] : try verifiedChanges(db, after: oldest, name: names[0])
+            var out: [LinkedToken] = [], failed: [(String, VaultError)] = []
+            for name in names {
+                do {
+                    let t = try resolve(db, name, changes: changes)
+                    let versions = try VersionState.all(tokenID: t.record.id!, db).map {
+                        VersionSnapshot(version: $0.version, created: Timestamp.date($0.createdAt), expires: $0.expiresAt.map(Timestamp.date),
+                                        retired: $0.retiredAt.map(Timestamp.date), console: $0.console)
+                    }
+                    out.append(LinkedToken(name: name, baseURL: t.record.baseUrl, role: t.record.role, description: t.record.description,
+                                           manager: t.record.manager, current: versions.first { $0.version == t.current.version }!,
+                                           versions: versions))
+                } catch {
+                    failed.append((name, VaultStore.mapDatabaseError(error)))
+                }
+            }
+            return (out, failed)
+        }
+    }
+
+    // MARK: - Intents
+
+    func writeIntent(_ db: Database, tokenID: Int64, plannedName: String, baseURL: String) throws -> RenewalIntent {
+        let created = Timestamp.seconds(now)
+        try db.execute(sql: "INSERT INTO renewal_intents (token_id, planned_name, base_url, created_at, mac) VALUES (?, ?, ?, ?, zeroblob(32))",
+                       arguments: [tokenID, plannedName, baseURL, created])
+        let id = db.lastInsertedRowID
+        let mac = IntentMAC.mac(key: metadataKey, vaultID: vaultID, id: id, tokenID: tokenID, plannedName: plannedName, baseURL: baseURL, createdAt: created)
+        try db.execute(sql: "UPDATE renewal_intents SET mac = ? WHERE id = ?", arguments: [Data(mac), id])
+        return RenewalIntent(id: id, tokenID: tokenID, plannedName: plannedName, baseURL: baseURL, created: Timestamp.date(created), authentic: true)
+    }
+
+    func intents() throws(VaultError) -> [RenewalIntent] {
+        try vault.store.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, token_id, planned_name, base_url, created_at, mac FROM renewal_intents ORDER BY id").map { row in
+                let t = "renewal_intents"
+                let id = try row.integer("id", t), tokenID = try row.integer("token_id", t)
+                let planned = try row.text("planned_name", t), base = try row.text("base_url", t)
+                let created = try row.timestamp("created_at", t), stored = try row.blob("mac", t)
+                let expected = IntentMAC.mac(key: metadataKey, vaultID: vaultID, id: id, tokenID: tokenID, plannedName: planned, baseURL: base, createdAt: created)
+                let ok = expected.withUnsafeBytes { a in stored.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } }
+                    && ConsoleLink.isValidName(planned) && (try? Validate.baseURL(base)) == base
+                return RenewalIntent(id: id, tokenID: tokenID, plannedName: planned, baseURL: base, created: Timestamp.date(created), authentic: ok)
+            }
+        }
+    }
+}

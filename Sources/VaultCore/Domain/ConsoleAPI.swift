@@ -1,0 +1,234 @@
+import Foundation
+
+/// A key as Vision One's Administration > API Keys lists it.
+public struct ConsoleKey: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var status: String
+    public var role: String?
+    public var description: String?
+    public var expires: Date?
+    public var lastUsed: Date?
+    public var enabled: Bool { status == "enabled" }
+}
+
+/// A console call that did not succeed: Vision One's error code and trace id only (never a
+/// body, never a token), or what went wrong on the network.
+public struct ConsoleFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var call: String
+    public var host: String
+    public var status: Int?
+    public var code: String?
+    public var traceID: String?
+    public var network: String?
+
+    public var description: String {
+        var s = "\(call) at \(host): "
+        if let network { s += network } else {
+            s += "HTTP \(status ?? 0)"
+            if let code { s += " \(code)" }
+        }
+        if let traceID { s += " (trace id \(traceID))" }
+        return s
+    }
+
+    /// The request was surely not carried out (so even a create may be sent again).
+    var notProcessed: Bool { status == 429 || network == "connection refused" }
+}
+
+/// Vision One's API-keys API (`/v3.0/iam/apiKeys`, ../shared/visionone-api.md), called with a
+/// manager key held in secure memory. Bounded: each request has a timeout; GET, PATCH and
+/// delete are retried up to 3 times on 429 (honouring Retry-After up to 30 s), 5xx and
+/// dropped connections; create is never retried here (the renewal intent makes a lost
+/// create recoverable instead).
+public final class ConsoleAPI: @unchecked Sendable {
+    public let baseURL: String
+    let host: String
+    let manager: SecretView
+    let timeoutMs: Int
+    let attempts = 3
+    /// Upper bound on a Retry-After wait (seconds).
+    let maxRetryAfter: Int
+
+    public init(baseURL: String, manager: SecretView, timeout: TimeInterval = 30, maxRetryAfter: Int = 30) {
+        self.baseURL = baseURL
+        self.host = URLComponents(string: baseURL)?.host ?? baseURL
+        self.manager = manager
+        self.timeoutMs = Int(timeout * 1000)
+        self.maxRetryAfter = maxRetryAfter
+    }
+
+    static let keysPath = "/v3.0/iam/apiKeys"
+
+    // MARK: Calls
+
+    /// Every key in the organisation (all pages), optionally filtered by exact name.
+    public func list(name: String? = nil, pageSize: Int = 200) throws(ConsoleFailure) -> [ConsoleKey] {
+        var url = baseURL + Self.keysPath + "?orderBy=" + "createdDateTime%20desc" + "&top=\(pageSize)"
+        var headers: [String] = []
+        if let name { headers.append("TMV1-Filter: name eq '\(name.replacingOccurrences(of: "'", with: "''"))'") }
+        var keys: [ConsoleKey] = []
+        for _ in 0..<10_000 {
+            let r = try call("list", method: "GET", url: url, headers: headers, retry: true)
+            guard r.status == 200, let object = json(r.body) as? [String: Any], let items = object["items"] as? [Any] else {
+                throw failure("list", r)
+            }
+            for item in items {
+                guard let o = item as? [String: Any], let key = Self.key(o) else { throw failure("list", r, code: "unexpected item") }
+                keys.append(key)
+            }
+            guard let next = object["nextLink"] as? String, !next.isEmpty else { return keys }
+            // nextLink is absolute; it must stay on the same scheme, host and port (the bearer
+            // goes with it).
+            guard next.hasPrefix(baseURL + "/") else { throw failure("list", r, code: "nextLink to another host") }
+            url = next
+        }
+        throw ConsoleFailure(call: "list", host: host, code: "too many pages")
+    }
+
+    /// One key and its ETag.
+    public func get(_ id: String) throws(ConsoleFailure) -> (key: ConsoleKey, etag: String) {
+        let r = try call("get", method: "GET", url: keyURL(id), retry: true)
+        guard r.status == 200, let o = json(r.body) as? [String: Any], let key = Self.key(o), key.id == id, let etag = r.etag else {
+            throw failure("get", r)
+        }
+        return (key, etag)
+    }
+
+    /// PATCH with If-Match. Returns false on 412 (the ETag went stale).
+    public func update(_ id: String, etag: String, fields: [String: String]) throws(ConsoleFailure) -> Bool {
+        let body = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+        guard !etag.contains("\r"), !etag.contains("\n") else { throw ConsoleFailure(call: "update", host: host, code: "invalid ETag") }
+        let r = try call("update", method: "PATCH", url: keyURL(id), headers: ["If-Match: \(etag)"], body: body, retry: true)
+        if r.status == 412 { return false }
+        guard r.status == 204 || r.status == 200 else { throw failure("update", r) }
+        return true
+    }
+
+    /// Sets a key's status, re-reading the ETag once if it went stale.
+    public func setStatus(_ id: String, enabled: Bool) throws(ConsoleFailure) {
+        for _ in 0..<2 {
+            let (key, etag) = try get(id)
+            if key.enabled == enabled { return }
+            if try update(id, etag: etag, fields: ["status": enabled ? "enabled" : "disabled"]) { return }
+        }
+        throw ConsoleFailure(call: "update", host: host, status: 412, code: "ETag kept changing")
+    }
+
+    /// Deletes keys; returns per id whether it is gone (204, or 404: already gone).
+    public func delete(_ ids: [String]) throws(ConsoleFailure) -> [String: Bool] {
+        let body = try? JSONSerialization.data(withJSONObject: ids.map { ["id": $0] })
+        let r = try call("delete", method: "POST", url: baseURL + Self.keysPath + "/delete", body: body, retry: true)
+        guard r.status == 207, let array = json(r.body) as? [Any], array.count == ids.count else { throw failure("delete", r) }
+        var out: [String: Bool] = [:]
+        for (id, element) in zip(ids, array) {
+            let status = (element as? [String: Any])?["status"] as? Int
+            out[id] = status == 204 || status == 200 || status == 404
+        }
+        return out
+    }
+
+    /// What create returned: the value in secure memory, never anywhere else.
+    public struct Created: ~Copyable {
+        public var id: String
+        public var value: SecureBytes
+        public var expires: Date?
+    }
+
+    /// Creates one key. The response body is received into locked memory; the `value` field is
+    /// copied from there into secure memory and blanked before anything parses the rest.
+    public func create(name: String, role: String, months: Int, description: String?) throws(ConsoleFailure) -> Created {
+        var item: [String: Any] = ["name": name, "role": role, "monthsToExpiration": months]
+        if let description { item["description"] = description }
+        let body = try? JSONSerialization.data(withJSONObject: [item], options: [.sortedKeys])
+        final class Box: @unchecked Sendable { var secret: SecureBytes? }
+        let box = Box()
+        var request = HTTPExchange(method: "POST", url: baseURL + Self.keysPath, body: body, timeoutMs: timeoutMs)
+        request.secureBody = true
+        let sent = manager.withUnsafeBytes { bearer in
+            request.send(bearer: bearer) { buffer in
+                // [ { "status": 201, "body": { "id", "value", "expiredDateTime" } } ]: depth 2.
+                box.secret = JSONSecretExtractor.extract(buffer, key: "value", depth: 2)
+                return Data(buffer)   // the value's bytes are blanked by now
+            }
+        }
+        let r: HTTPExchange.Response
+        switch sent {
+        case .failure(let f): throw ConsoleFailure(call: "create", host: host, network: f.message)
+        case .success(let response): r = response
+        }
+        guard r.status == 207, let array = json(r.body) as? [Any], array.count == 1, let element = array[0] as? [String: Any] else {
+            throw failure("create", r)
+        }
+        let status = element["status"] as? Int
+        let inner = element["body"] as? [String: Any]
+        guard status == 201 || status == 200, let id = inner?["id"] as? String, ConsoleLink.isValidID(id),
+              let value = box.secret.take() else {
+            let code = ((inner?["error"] as? [String: Any])?["code"] as? String).map { Sanitize.serverText($0, max: 64) }
+            throw ConsoleFailure(call: "create", host: host, status: status ?? r.status, code: code ?? "no key in the answer", traceID: r.traceID)
+        }
+        return Created(id: id, value: value, expires: (inner?["expiredDateTime"] as? String).flatMap(Self.date))
+    }
+
+    /// Whether `token` works (the connectivity endpoint), with the same client.
+    public func connectivity(_ token: UnsafeRawBufferPointer) -> Result<Void, ConsoleFailure> {
+        let request = HTTPExchange(method: "GET", url: baseURL + ConnectivityChecker.path, timeoutMs: timeoutMs)
+        switch request.send(bearer: token) {
+        case .failure(let f): return .failure(ConsoleFailure(call: "connectivity", host: host, network: f.message))
+        case .success(let r):
+            if r.status == 200, (json(r.body) as? [String: Any])?["status"] as? String == "available" { return .success(()) }
+            return .failure(failure("connectivity", r))
+        }
+    }
+
+    // MARK: Plumbing
+
+    func keyURL(_ id: String) -> String {
+        baseURL + Self.keysPath + "/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id)
+    }
+
+    func call(_ name: String, method: String, url: String, headers: [String] = [], body: Data? = nil,
+              retry: Bool) throws(ConsoleFailure) -> HTTPExchange.Response {
+        let request = HTTPExchange(method: method, url: url, headers: headers, body: body, timeoutMs: timeoutMs)
+        var last: ConsoleFailure?
+        for attempt in 1...(retry ? attempts : 1) {
+            let sent = manager.withUnsafeBytes { request.send(bearer: $0) }
+            switch sent {
+            case .success(let r) where r.status == 429 || (500...599).contains(r.status):
+                last = failure(name, r)
+                guard attempt < attempts else { break }
+                let wait = r.status == 429 ? min(max(r.retryAfter ?? 1, 0), maxRetryAfter) : attempt
+                Thread.sleep(forTimeInterval: TimeInterval(wait))
+            case .success(let r):
+                return r
+            case .failure(let f):
+                last = ConsoleFailure(call: name, host: host, network: f.message)
+                if attempt < attempts { Thread.sleep(forTimeInterval: TimeInterval(attempt) * 0.5) }
+            }
+            if !retry { break }
+        }
+        throw last!
+    }
+
+    func json(_ data: Data?) -> Any? { data.flatMap { try? JSONSerialization.jsonObject(with: $0) } }
+
+    func failure(_ call: String, _ r: HTTPExchange.Response, code: String? = nil) -> ConsoleFailure {
+        let error = (json(r.body) as? [String: Any])?["error"] as? [String: Any]
+        return ConsoleFailure(call: call, host: host, status: r.status,
+                              code: code ?? (error?["code"] as? String).map { Sanitize.serverText($0, max: 64) }, traceID: r.traceID)
+    }
+
+    static func key(_ o: [String: Any]) -> ConsoleKey? {
+        guard let id = o["id"] as? String, ConsoleLink.isValidID(id), let name = o["name"] as? String, ConsoleLink.isValidName(name) else { return nil }
+        func text(_ k: String) -> String? { (o[k] as? String).map { Sanitize.serverText($0, max: 256) } }
+        return ConsoleKey(id: id, name: name, status: text("status") ?? "unknown", role: text("role"), description: text("description"),
+                          expires: text("expiredDateTime").flatMap(date), lastUsed: text("lastUsedDateTime").flatMap(date))
+    }
+
+    /// ISO 8601 UTC, with or without fractional seconds.
+    static func date(_ s: String) -> Date? {
+        var t = s
+        if let dot = t.firstIndex(of: "."), t.hasSuffix("Z") { t = String(t[..<dot]) + "Z" }
+        return Timestamp.parseDate(t)
+    }
+}

@@ -1,0 +1,492 @@
+import Foundation
+import GRDB
+
+/// What `vault renew` is asked to do.
+public struct RenewRequest: Sendable {
+    /// Renew these tokens whatever their expiry…
+    public var names: [String] = []
+    /// …or every linked token whose current version expires within this window.
+    public var due: DurationSpec?
+    /// The new keys' lifetime (nil: the current version's), mapped onto the console's months.
+    public var expires: DurationSpec?
+    public var neverExpires = false
+    /// Retired console keys disabled this long ago are deleted.
+    public var deleteAfter: TimeInterval = 7 * 86400
+    /// How long to keep trying the connectivity check of a new key (propagation).
+    public var verifyTimeout: TimeInterval = 60
+    public var dryRun = false
+    public var concurrency = 4
+    public var requestTimeout: TimeInterval = 30
+    public init() {}
+}
+
+/// What `vault renew` did (or, with --dry-run, would do).
+public struct RenewReport: Sendable {
+    public struct Item: Sendable, Equatable {
+        public enum Kind: String, Sendable { case renewed, failed, plan, orphanRemoved = "orphan-removed", disabledOld = "disabled-old", deletedOld = "deleted-old", notDue = "not-due" }
+        public var kind: Kind
+        public var name: String?
+        public var fromVersion: Int?
+        public var toVersion: Int?
+        public var consoleName: String?
+        public var consoleID: String?
+        public var expires: Date?
+        /// What happened, or what went wrong and where things were left.
+        public var message: String
+    }
+    public var items: [Item] = []
+    public var failed: Bool { items.contains { $0.kind == .failed } }
+    public var renewedCount: Int { items.filter { $0.kind == .renewed }.count }
+    /// Nothing renewed, cleaned or planned, nothing failed.
+    public var nothingDone: Bool { items.allSatisfy { $0.kind == .notDue } }
+}
+
+/// The names `renew` gives new console keys: `<stem>-v1v<YYYYMMDD>-<4 hex>`, unique in the
+/// organisation with overwhelming probability, and recognisable by `sync`.
+public enum ConsoleNaming {
+    public static func planned(from current: String, now: Date) -> String {
+        var stem = current
+        if let r = stem.range(of: #"-v1v[0-9]{8}-[0-9a-f]{4}$"#, options: .regularExpression) { stem = String(stem[..<r.lowerBound]) }
+        stem = String(stem.prefix(48))
+        let day = Timestamp.day(now).replacingOccurrences(of: "-", with: "")
+        let hex = Sodium.randomBytes(2).map { String(format: "%02x", $0) }.joined()
+        return "\(stem)-v1v\(day)-\(hex)"
+    }
+
+    /// The console's `monthsToExpiration` (1, 3, 6, 12; 0 = never) nearest a lifetime.
+    public static func months(lifetime: TimeInterval?) -> Int {
+        guard let lifetime else { return 0 }
+        let days = lifetime / 86400
+        switch days {
+        case ..<60: return 1
+        case ..<135: return 3
+        case ..<270: return 6
+        default: return 12
+        }
+    }
+}
+
+extension UnlockedVault {
+    /// Debug builds only: `V1VAULT_DEBUG_KILL_AT=point` makes the process SIGKILL itself at that
+    /// step of `renew` (the crash trials). Compiled out of release builds.
+    func crashPoint(_ point: String) {
+        #if DEBUG
+        if let at = ProcessInfo.processInfo.environment["V1VAULT_DEBUG_KILL_AT"], at == point { kill(getpid(), SIGKILL) }
+        #endif
+    }
+
+    /// Runs `vault renew`: first the leftovers of earlier runs (intents, staged versions, old
+    /// keys to disable or delete), then the renewals asked for. Never throws for one token's
+    /// failure: it is an item of the report. Throws only when nothing can start (no vault lock,
+    /// no manager for a base URL that has work, tampered state).
+    public func renew(_ request: RenewRequest, progress: (String) -> Void = { _ in }) throws(VaultError) -> RenewReport {
+        let lock = try vault.store.exclusiveRunLock()
+        defer { _ = lock }
+        let (tokens, broken) = try linkedTokens()
+        let intents = try intents()
+        var report = RenewReport()
+        for (name, error) in broken where request.names.isEmpty || request.names.contains(name) {
+            report.items.append(.init(kind: .failed, name: name, message: error.description))
+        }
+        for name in request.names where !tokens.contains(where: { $0.name == name }) && !broken.contains(where: { $0.0 == name }) {
+            throw VaultError.tokenNotFound(name: name)
+        }
+
+        // The work, per token or intent.
+        enum Job { case orphan(RenewalIntent), resume(LinkedToken), disableOld(LinkedToken, VersionSnapshot), deleteOld(LinkedToken, VersionSnapshot), renew(LinkedToken) }
+        var jobs: [Job] = []
+        let nowDate = now
+        for intent in intents {
+            guard intent.authentic else {
+                report.items.append(.init(kind: .failed, message: "renewal intent \(intent.id) failed authentication: left untouched (the file was modified)"))
+                continue
+            }
+            jobs.append(.orphan(intent))
+        }
+        let horizon = request.due.map { $0.added(to: nowDate) }
+        for t in tokens {
+            if let staged = t.staged, staged.console.state == .enabled { jobs.append(.resume(t)) }
+            for v in t.versions where v.retired != nil && v.version != t.staged?.version && v.console.id != nil {
+                if v.console.state == .enabled { jobs.append(.disableOld(t, v)) }
+                else if v.console.state == .disabled, let retired = v.retired, retired.addingTimeInterval(request.deleteAfter) <= nowDate {
+                    jobs.append(.deleteOld(t, v))
+                }
+            }
+            let selected: Bool
+            if !request.names.isEmpty { selected = request.names.contains(t.name) }
+            else if let horizon { selected = t.current.expires.map { $0 <= horizon } ?? false }
+            else { selected = false }
+            guard selected, t.staged?.console.state != .enabled else { continue }
+            guard t.current.console.id != nil else {
+                report.items.append(.init(kind: .failed, name: t.name, fromVersion: t.current.version,
+                                          message: "not linked to a console key: link it with `vault edit \(t.name) --console-id ID` or `vault sync --apply`"))
+                continue
+            }
+            jobs.append(.renew(t))
+        }
+        if request.names.isEmpty, let horizon {
+            for t in tokens where t.current.console.id != nil && !(t.current.expires.map { $0 <= horizon } ?? false) {
+                report.items.append(.init(kind: .notDue, name: t.name, fromVersion: t.current.version, expires: t.current.expires, message: "not due"))
+            }
+        }
+        if jobs.isEmpty { return report }
+
+        // One manager per base URL with work; revealed once, audited as manager-use.
+        func baseURL(_ job: Job) -> String {
+            switch job {
+            case .orphan(let i): return i.baseURL
+            case .resume(let t), .disableOld(let t, _), .deleteOld(let t, _), .renew(let t): return t.baseURL
+            }
+        }
+        if request.dryRun {
+            for job in jobs {
+                let m = try? manager(for: baseURL(job))
+                let via = m.map { " (manager \($0.name))" } ?? " (no manager key for \(baseURL(job)): would fail)"
+                switch job {
+                case .orphan(let i): report.items.append(.init(kind: .plan, consoleName: i.plannedName, message: "would look for the key a crashed renew may have created, \(i.plannedName), and disable and delete it" + via))
+                case .resume(let t): report.items.append(.init(kind: .plan, name: t.name, toVersion: t.staged?.version, message: "would verify staged version \(t.staged!.version) and make it current" + via))
+                case .disableOld(let t, let v): report.items.append(.init(kind: .plan, name: t.name, fromVersion: v.version, consoleName: v.console.name, consoleID: v.console.id, message: "would disable the console key of retired version \(v.version)" + via))
+                case .deleteOld(let t, let v): report.items.append(.init(kind: .plan, name: t.name, fromVersion: v.version, consoleName: v.console.name, consoleID: v.console.id, message: "would delete the disabled console key of version \(v.version)" + via))
+                case .renew(let t):
+                    let months = monthsFor(t, request)
+                    report.items.append(.init(kind: .plan, name: t.name, fromVersion: t.current.version, toVersion: (t.versions.last?.version ?? 0) + 1,
+                                              consoleName: t.current.console.name, consoleID: t.current.console.id, expires: t.current.expires,
+                                              message: "would create a key with role \(t.role ?? "(from the console)") for \(months == 0 ? "no expiry" : "\(months) month\(months == 1 ? "" : "s")"), verify it, make it current and disable \(t.current.console.name ?? t.current.console.id!)" + via))
+                }
+            }
+            return report
+        }
+
+        var managers: [String: (name: String, api: ConsoleAPI, token: RevealedToken)] = [:]
+        for url in Set(jobs.map(baseURL)).sorted() {
+            do {
+                let m = try manager(for: url)
+                let token = try reveal(m.name, action: "manager-use", details: ["for": "renew"])
+                managers[url] = (m.name, ConsoleAPI(baseURL: url, manager: token.secret, timeout: request.requestTimeout), token)
+            } catch {
+                for job in jobs where baseURL(job) == url {
+                    report.items.append(.init(kind: .failed, name: jobName(job), message: "\(error.description)"))
+                }
+            }
+        }
+        // The manager renews last, so the others use its old value while it is still enabled.
+        jobs.sort { a, b in isManagerJob(a) == isManagerJob(b) ? false : !isManagerJob(a) }
+        func jobName(_ job: Job) -> String? {
+            switch job {
+            case .orphan: return nil
+            case .resume(let t), .disableOld(let t, _), .deleteOld(let t, _), .renew(let t): return t.name
+            }
+        }
+        func isManagerJob(_ job: Job) -> Bool {
+            if case .renew(let t) = job { return t.manager }
+            return false
+        }
+
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var items: [RenewReport.Item] = []
+            func add(_ i: RenewReport.Item) { lock.withLock { items.append(i) } }
+        }
+        let shared = Shared()
+        let runnable = jobs.filter { managers[baseURL($0)] != nil }
+        let ordinary = runnable.filter { !isManagerJob($0) }, managerJobs = runnable.filter(isManagerJob)
+        for batch in [ordinary, managerJobs] where !batch.isEmpty {
+            let slots = DispatchSemaphore(value: max(1, min(request.concurrency, 4)))
+            let group = DispatchGroup()
+            final class Box: @unchecked Sendable { let run: (Int) -> Void; init(_ r: @escaping (Int) -> Void) { run = r } }
+            let box = Box { i in
+                let job = batch[i]
+                let m = managers[baseURL(job)]!
+                let item: RenewReport.Item
+                switch job {
+                case .orphan(let intent): item = self.removeOrphan(intent, api: m.api)
+                case .resume(let t): item = self.resumeStaged(t, api: m.api, request: request)
+                case .disableOld(let t, let v): item = self.disableRetired(t, v, api: m.api)
+                case .deleteOld(let t, let v): item = self.deleteRetired(t, v, api: m.api)
+                case .renew(let t): item = self.renewOne(t, api: m.api, request: request)
+                }
+                shared.add(item)
+            }
+            for i in batch.indices {
+                slots.wait()
+                group.enter()
+                DispatchQueue.global().async { box.run(i); slots.signal(); group.leave() }
+            }
+            group.wait()
+        }
+        report.items += shared.items.sorted { ($0.name ?? "", $0.kind.rawValue) < ($1.name ?? "", $1.kind.rawValue) }
+        return report
+    }
+
+    func monthsFor(_ t: LinkedToken, _ request: RenewRequest) -> Int {
+        if request.neverExpires { return 0 }
+        if let e = request.expires { return ConsoleNaming.months(lifetime: e.added(to: now).timeIntervalSince(now)) }
+        return ConsoleNaming.months(lifetime: t.current.expires.map { $0.timeIntervalSince(t.current.created) })
+    }
+
+    // MARK: - One renewal
+
+    /// create (after an intent) → seal as a staged version → verify → make current → disable
+    /// the old console key. Each step is committed before the next call that depends on it.
+    func renewOne(_ t: LinkedToken, api: ConsoleAPI, request: RenewRequest) -> RenewReport.Item {
+        var item = RenewReport.Item(kind: .failed, name: t.name, fromVersion: t.current.version, consoleName: t.current.console.name,
+                                    consoleID: t.current.console.id, message: "")
+        let oldID = t.current.console.id!
+        // 1. The console key as it is now: its role and description, and that it still works.
+        let old: ConsoleKey
+        do { old = try api.get(oldID).key } catch {
+            item.message = error.status == 404 ? "its console key \(oldID) no longer exists: the token is dead; create a key and `vault rotate` it in" : "reading its console key failed: \(error); nothing changed"
+            return item
+        }
+        guard old.enabled else {
+            item.message = "its console key \(old.name) is disabled in the console: the token is dead; nothing changed"
+            return item
+        }
+        guard let role = old.role ?? t.role else { item.message = "the console did not say the key's role; nothing changed"; return item }
+        // 2. The intent, committed before the create request.
+        let planned = ConsoleNaming.planned(from: old.name, now: now)
+        let months = monthsFor(t, request)
+        let intent: RenewalIntent
+        do {
+            intent = try perform("console-create", subjects: [AuditSubject(name: t.name)],
+                                 details: ["console_name": planned, "months": "\(months)", "role": role, "base_url": t.baseURL]) { w in
+                let tokenID = try resolve(w.db, t.name).record.id!
+                return try writeIntent(w.db, tokenID: tokenID, plannedName: planned, baseURL: t.baseURL)
+            }
+        } catch {
+            item.message = "could not record the renewal intent: \(error); nothing changed"
+            return item
+        }
+        crashPoint("renew.intent")
+        // 3. Create; the value goes from the response into secure memory.
+        let created: ConsoleAPI.Created
+        do {
+            created = try api.create(name: planned, role: role, months: months, description: old.description)
+        } catch {
+            recordFailure("console-create-result", subjects: [AuditSubject(name: t.name)], details: ["console_name": planned],
+                          error: .consoleFailed(detail: error.description))
+            let cleanup = removeOrphan(intent, api: api)
+            item.message = "creating \(planned) failed: \(error); the old version stays current (\(cleanup.message))"
+            return item
+        }
+        crashPoint("renew.created")
+        // 4. Seal it as a staged version: retired until verified, linked to its console key.
+        let expires = created.expires ?? (months == 0 ? nil : Calendar(identifier: .gregorian).date(byAdding: .month, value: months, to: now))
+        let staged: Int
+        do {
+            staged = try sealStaged(t.name, value: created.value, link: ConsoleLink(id: created.id, name: planned, state: .enabled),
+                                    expires: expires, intent: intent.id)
+        } catch {
+            // The value is lost with this process: the intent stays, so the orphan is removed
+            // by this call or the next run.
+            let cleanup = removeOrphan(intent, api: api)
+            item.message = "sealing the new key failed: \(error); the old version stays current (\(cleanup.message))"
+            return item
+        }
+        crashPoint("renew.sealed")
+        item.toVersion = staged
+        item.consoleName = planned
+        item.consoleID = created.id
+        item.expires = expires
+        return finish(t.name, oldVersion: t.current.version, oldLink: t.current.console, staged: staged,
+                      value: .single(created.value), api: api, request: request, item: item)
+    }
+
+    /// Verify → make current → disable the old key (also the resumption of a staged version).
+    func finish(_ name: String, oldVersion: Int, oldLink: ConsoleLink, staged: Int, value: SecretView, api: ConsoleAPI,
+                request: RenewRequest, item: RenewReport.Item) -> RenewReport.Item {
+        var item = item
+        // 5. Verify, with bounded retries while the new key propagates.
+        let deadline = Date().addingTimeInterval(request.verifyTimeout)
+        var delay = 0.25
+        var verified: Result<Void, ConsoleFailure> = .failure(ConsoleFailure(call: "connectivity", host: api.host, network: "not tried"))
+        while true {
+            verified = value.withUnsafeBytes { api.connectivity($0) }
+            if case .success = verified { break }
+            if case .failure(let f) = verified, let s = f.status, s != 401, s != 429, !(500...599).contains(s) { break }
+            guard Date().addingTimeInterval(delay) < deadline else { break }
+            Thread.sleep(forTimeInterval: delay)
+            delay = min(delay * 2, 5)
+        }
+        try? record("renew-verify", subjects: [AuditSubject(name: name, version: staged)],
+                    details: ["result": { if case .failure(let f) = verified { return f.description }; return "ok" }()])
+        crashPoint("renew.verified")
+        if case .failure(let f) = verified {
+            // The new key does not work: disable it, keep the old version current.
+            let disabled = consoleWrite("disable", name: name, version: staged, id: item.consoleID ?? "", api: api) { () throws(ConsoleFailure) in try api.setStatus(item.consoleID ?? "", enabled: false) }
+            if disabled == nil { try? markConsole(name, version: staged, state: .disabled, step: "verify-failed") }
+            item.message = "the new key \(item.consoleName ?? "") did not pass the connectivity check (\(f)); version \(oldVersion) stays current; the new key was " + (disabled == nil ? "disabled" : "NOT disabled (\(disabled!)): disable it in the console")
+            return item
+        }
+        // 6. Make it current.
+        do { try promote(name, staged: staged) } catch {
+            item.message = "making version \(staged) current failed: \(error); version \(oldVersion) stays current, `vault renew` resumes"
+            return item
+        }
+        crashPoint("renew.promoted")
+        // 7. Disable the old console key (deleted by a later run after --delete-after).
+        if let oldID = oldLink.id {
+            if let error = consoleWrite("disable", name: name, version: oldVersion, id: oldID, api: api, { () throws(ConsoleFailure) in try api.setStatus(oldID, enabled: false) }) {
+                item.kind = .renewed
+                item.message = "renewed; disabling the old key failed (\(error)): the next `vault renew` retries"
+                return item
+            }
+            crashPoint("renew.disabled")
+            try? markConsole(name, version: oldVersion, state: .disabled, step: "disabled-old")
+        }
+        item.kind = .renewed
+        item.message = "renewed: version \(staged) is current; the old key \(oldLink.name ?? oldLink.id ?? "") is disabled and will be deleted after \(Int(request.deleteAfter / 86400))d"
+        return item
+    }
+
+    /// A console write audited before it is made (`console-<verb>`) and its outcome after
+    /// (`console-<verb>-result`). Returns the failure, nil on success.
+    func consoleWrite(_ verb: String, name: String?, version: Int?, id: String, api: ConsoleAPI, _ call: () throws(ConsoleFailure) -> Void) -> ConsoleFailure? {
+        let subjects = name.map { [AuditSubject(name: $0, version: version)] } ?? []
+        do { try record("console-\(verb)", subjects: subjects, details: ["console_id": id, "base_url": api.baseURL]) } catch {
+            return ConsoleFailure(call: verb, host: api.host, network: "audit row not written: \(error)")
+        }
+        do {
+            try call()
+            try? record("console-\(verb)-result", subjects: subjects, details: ["console_id": id])
+            return nil
+        } catch {
+            try? record("console-\(verb)-result", subjects: subjects, details: ["console_id": id], error: .consoleFailed(detail: error.description))
+            return error
+        }
+    }
+
+    /// Seals `value` as the next version of `name`, retired (staged) and linked, and deletes
+    /// the intent, in one transaction.
+    func sealStaged(_ name: String, value: borrowing SecureBytes, link: ConsoleLink, expires: Date?, intent: Int64) throws(VaultError) -> Int {
+        try TokenInput.validate(value)
+        return try perform("renew", subjects: [AuditSubject(name: name)], details: ["step": "sealed", "console_id": link.id ?? "", "console_name": link.name ?? ""]) { w in
+            let t = try resolve(w.db, name)
+            let maxVersion = try Int.fetchOne(w.db, sql: "SELECT max(version) FROM token_versions WHERE token_id = ?", arguments: [t.record.id!]) ?? 0
+            guard maxVersion < Int(UInt32.max) else { throw VaultError.invalidInput(reason: "token \(name) has reached the last version number", hint: nil) }
+            _ = try insertVersion(w.db, tokenID: t.record.id!, version: maxVersion + 1, secret: value, expires: expires,
+                                  retiredAt: Timestamp.seconds(now), console: link)
+            try w.db.execute(sql: "DELETE FROM renewal_intents WHERE id = ?", arguments: [intent])
+            var record = t.record
+            try sealState(w, &record)
+            w.subjects = [AuditSubject(name: name, version: maxVersion + 1)]
+            return maxVersion + 1
+        }
+    }
+
+    /// Makes the staged version current (the previous current one is retired).
+    func promote(_ name: String, staged: Int) throws(VaultError) {
+        try perform("renew", subjects: [AuditSubject(name: name, version: staged)], details: ["step": "promoted"]) { w in
+            let t = try resolve(w.db, name, version: staged)
+            guard t.target.retiredAt != nil, staged > t.current.version else {
+                throw VaultError.invalidInput(reason: "version \(staged) of \(name) is not staged", hint: nil)
+            }
+            let id = t.record.id!
+            try w.db.execute(sql: "UPDATE token_versions SET retired_at = ? WHERE token_id = ? AND version = ?", arguments: [Timestamp.seconds(now), id, t.current.version])
+            try w.db.execute(sql: "UPDATE token_versions SET retired_at = NULL WHERE token_id = ? AND version = ?", arguments: [id, staged])
+            var record = t.record
+            try sealState(w, &record)
+            w.details["previous"] = "\(t.current.version)"
+        }
+    }
+
+    /// Records what v1vault did to a version's console key.
+    func markConsole(_ name: String, version: Int, state: ConsoleLink.State, step: String) throws(VaultError) {
+        try perform("renew", subjects: [AuditSubject(name: name, version: version)], details: ["step": step]) { w in
+            let t = try resolve(w.db, name, version: version)
+            var link = t.target.console
+            link.state = state
+            try TokenVersionRecord.updateConsole(w.db, tokenID: t.record.id!, version: version, link)
+            var record = t.record
+            try sealState(w, &record)
+        }
+    }
+
+    // MARK: - Leftovers of earlier runs
+
+    /// A crashed run's intent: find the console key it may have created (by its planned name),
+    /// and unless a version of this vault is that key, disable and delete it — its value is
+    /// lost. Then drop the intent.
+    func removeOrphan(_ intent: RenewalIntent, api: ConsoleAPI) -> RenewReport.Item {
+        var item = RenewReport.Item(kind: .orphanRemoved, consoleName: intent.plannedName, message: "")
+        let found: [ConsoleKey]
+        do { found = try api.list(name: intent.plannedName).filter { $0.name == intent.plannedName } } catch {
+            item.kind = .failed
+            item.message = "looking for \(intent.plannedName) (left by an interrupted renew) failed: \(error); the next run retries"
+            return item
+        }
+        let linked = Set(((try? linkedTokens().tokens) ?? []).flatMap { $0.versions.compactMap(\.console.id) })
+        var removed: [String] = []
+        for key in found where !linked.contains(key.id) {
+            item.consoleID = key.id
+            if key.enabled, let e = consoleWrite("disable", name: nil, version: nil, id: key.id, api: api, { () throws(ConsoleFailure) in try api.setStatus(key.id, enabled: false) }) {
+                item.kind = .failed; item.message = "disabling orphaned key \(intent.plannedName) failed: \(e); the next run retries"; return item
+            }
+            if let e = consoleWrite("delete", name: nil, version: nil, id: key.id, api: api, { () throws(ConsoleFailure) in
+                guard try api.delete([key.id])[key.id] == true else { throw ConsoleFailure(call: "delete", host: api.host, code: "not deleted") }
+            }) {
+                item.kind = .failed; item.message = "deleting orphaned key \(intent.plannedName) failed: \(e); it is disabled; the next run retries"; return item
+            }
+            removed.append(key.id)
+        }
+        do {
+            try perform("renew", subjects: [], details: ["step": "intent-resolved", "console_name": intent.plannedName,
+                                                         "orphans_removed": removed.joined(separator: ",")]) { w in
+                try w.db.execute(sql: "DELETE FROM renewal_intents WHERE id = ?", arguments: [intent.id])
+            }
+        } catch {
+            item.kind = .failed; item.message = "dropping the renewal intent for \(intent.plannedName) failed: \(error)"; return item
+        }
+        item.message = removed.isEmpty ? "no key named \(intent.plannedName) was created; intent dropped"
+                                       : "removed orphaned console key \(intent.plannedName) (its value was never stored)"
+        return item
+    }
+
+    /// A staged version left by a crashed run: verify it and finish.
+    func resumeStaged(_ t: LinkedToken, api: ConsoleAPI, request: RenewRequest) -> RenewReport.Item {
+        let staged = t.staged!
+        let item = RenewReport.Item(kind: .failed, name: t.name, fromVersion: t.current.version, toVersion: staged.version,
+                                    consoleName: staged.console.name, consoleID: staged.console.id, expires: staged.expires, message: "")
+        do {
+            let revealed = try reveal(t.name, version: staged.version, allowExpired: false, action: "renew-resume")
+            return finish(t.name, oldVersion: t.current.version, oldLink: t.current.console, staged: staged.version, value: revealed.secret,
+                          api: api, request: request, item: item)
+        } catch {
+            var failed = item
+            failed.message = "resuming staged version \(staged.version) failed: \(error)"
+            return failed
+        }
+    }
+
+    func disableRetired(_ t: LinkedToken, _ v: VersionSnapshot, api: ConsoleAPI) -> RenewReport.Item {
+        var item = RenewReport.Item(kind: .disabledOld, name: t.name, fromVersion: v.version, consoleName: v.console.name, consoleID: v.console.id, message: "")
+        let id = v.console.id!
+        if let e = consoleWrite("disable", name: t.name, version: v.version, id: id, api: api, { () throws(ConsoleFailure) in
+            do throws(ConsoleFailure) { try api.setStatus(id, enabled: false) } catch {
+                guard error.status == 404 else { throw error }   // already gone
+            }
+        }) {
+            item.kind = .failed; item.message = "disabling the console key of retired version \(v.version) failed: \(e)"; return item
+        }
+        do { try markConsole(t.name, version: v.version, state: .disabled, step: "disabled-old") } catch {
+            item.kind = .failed; item.message = "recording the disabled key failed: \(error)"; return item
+        }
+        item.message = "disabled the console key of retired version \(v.version)"
+        return item
+    }
+
+    func deleteRetired(_ t: LinkedToken, _ v: VersionSnapshot, api: ConsoleAPI) -> RenewReport.Item {
+        var item = RenewReport.Item(kind: .deletedOld, name: t.name, fromVersion: v.version, consoleName: v.console.name, consoleID: v.console.id, message: "")
+        let id = v.console.id!
+        if let e = consoleWrite("delete", name: t.name, version: v.version, id: id, api: api, { () throws(ConsoleFailure) in
+            guard try api.delete([id])[id] == true else { throw ConsoleFailure(call: "delete", host: api.host, code: "not deleted") }
+        }) {
+            item.kind = .failed; item.message = "deleting the disabled console key of version \(v.version) failed: \(e)"; return item
+        }
+        do { try markConsole(t.name, version: v.version, state: .deleted, step: "deleted-old") } catch {
+            item.kind = .failed; item.message = "recording the deleted key failed: \(error)"; return item
+        }
+        item.message = "deleted the disabled console key of version \(v.version)"
+        return item
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+
+/// What `vault sync` found: the organisation's keys joined with the vault.
+public struct SyncReport: Sendable {
+    public struct Finding: Sendable, Equatable {
+        public enum Kind: String, Sendable {
+            case consistent
+            /// The current version's console key is disabled or deleted: the token is dead.
+            case dead
+            case expiryDiffers = "expiry-differs"
+            case nameDiffers = "name-differs"
+            /// A stored token not linked yet, whose name matches a console key.
+            case linkProposed = "link-proposed"
+            case unlinked
+            /// A console key that no version of this vault is: its value is unrecoverable here.
+            case notInVault = "not-in-vault"
+            /// A retired version's console key is still enabled.
+            case retiredEnabled = "retired-enabled"
+            case unused
+        }
+        public var kind: Kind
+        public var name: String?
+        public var version: Int?
+        public var consoleID: String?
+        public var consoleName: String?
+        public var baseURL: String
+        public var vaultExpires: Date?
+        public var consoleExpires: Date?
+        public var lastUsed: Date?
+        public var message: String
+        /// Whether `--apply` changed the vault for it.
+        public var applied = false
+    }
+    public var findings: [Finding] = []
+    public var consoleKeys = 0
+    /// Anything but `consistent`.
+    public var drifted: Bool { findings.contains { $0.kind != .consistent } }
+}
+
+extension UnlockedVault {
+    /// Lists every key of each base URL that has a manager and joins them with the vault.
+    /// With `apply`: console expiries and names replace the vault's, proposed links are made
+    /// (one `sync` audit row per token changed). `unusedDays`: stored keys not used for this
+    /// long are reported.
+    public func sync(apply: Bool, unusedDays: Int = 90, baseURLs only: [String]? = nil) throws(VaultError) -> SyncReport {
+        let lock = try vault.store.exclusiveRunLock()
+        defer { _ = lock }
+        let (tokens, broken) = try linkedTokens()
+        if let (name, error) = broken.first { throw VaultError.stateTampered(name: name, reason: error.description) }
+        var report = SyncReport()
+        let managerList = try managers().filter { only == nil || only!.contains($0.baseURL) }
+        guard !managerList.isEmpty else { throw .noManager(baseURL: only?.first ?? "any base URL") }
+        let intents = try intents()
+        let nowDate = now
+        for m in managerList {
+            let token = try reveal(m.name, action: "manager-use", details: ["for": "sync"])
+            let api = ConsoleAPI(baseURL: m.baseURL, manager: token.secret)
+            let keys: [ConsoleKey]
+            do { keys = try api.list() } catch { throw .consoleFailed(detail: error.description) }
+            report.consoleKeys += keys.count
+            try? record("console-list", details: ["base_url": m.baseURL, "keys": "\(keys.count)"])
+            let byID = Dictionary(keys.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let byName = Dictionary(keys.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let here = tokens.filter { $0.baseURL == m.baseURL }
+            var known = Set<String>()
+            for t in here {
+                for v in t.versions { if let id = v.console.id { known.insert(id) } }
+                let c = t.current
+                func finding(_ kind: SyncReport.Finding.Kind, _ key: ConsoleKey?, _ message: String) -> SyncReport.Finding {
+                    .init(kind: kind, name: t.name, version: c.version, consoleID: key?.id ?? c.console.id, consoleName: key?.name ?? c.console.name,
+                          baseURL: m.baseURL, vaultExpires: c.expires, consoleExpires: key?.expires, lastUsed: key?.lastUsed, message: message)
+                }
+                guard let id = c.console.id else {
+                    let candidate = byName[c.console.name ?? t.name] ?? byName[t.name]
+                    if let key = candidate, !tokens.contains(where: { $0.versions.contains { $0.console.id == key.id } }) {
+                        var f = finding(.linkProposed, key, "not linked; the console key \(key.name) has its name: `vault sync --apply` links it")
+                        if apply {
+                            do {
+                                try link(t.name, consoleID: key.id, consoleName: key.name, action: "sync")
+                                if let e = key.expires, c.expires.map({ abs($0.timeIntervalSince(e)) >= 60 }) ?? true { try setExpiry(t.name, e) }
+                                f.applied = true; f.message = "linked to console key \(key.name)"
+                                known.insert(key.id)
+                            } catch { f.message = "linking failed: \(error)" }
+                        }
+                        report.findings.append(f)
+                    } else {
+                        report.findings.append(finding(.unlinked, nil, "not linked to a console key; `vault edit \(t.name) --console-id ID` links it"))
+                    }
+                    continue
+                }
+                guard let key = byID[id] else {
+                    report.findings.append(finding(.dead, nil, "its console key \(c.console.name ?? id) was DELETED in the console: this token no longer works"))
+                    continue
+                }
+                guard key.enabled else {
+                    report.findings.append(finding(.dead, key, "its console key \(key.name) is DISABLED in the console: this token no longer works"))
+                    continue
+                }
+                var clean = true
+                if let e = key.expires, c.expires.map({ abs($0.timeIntervalSince(e)) >= 60 }) ?? true {
+                    clean = false
+                    var f = finding(.expiryDiffers, key, "the console says it expires \(Timestamp.iso(e)), the vault \(c.expires.map(Timestamp.iso) ?? "never")")
+                    if apply {
+                        do { try setExpiry(t.name, e); f.applied = true; f.message += "; vault updated" } catch { f.message += "; update failed: \(error)" }
+                    }
+                    report.findings.append(f)
+                }
+                if key.name != c.console.name {
+                    clean = false
+                    var f = finding(.nameDiffers, key, "renamed in the console: \(c.console.name ?? "(none)") → \(key.name)")
+                    if apply {
+                        do { try link(t.name, consoleID: nil, consoleName: key.name, action: "sync"); f.applied = true } catch { f.message += "; update failed: \(error)" }
+                    }
+                    report.findings.append(f)
+                }
+                let idle = (key.lastUsed ?? c.created).addingTimeInterval(TimeInterval(unusedDays) * 86400) <= nowDate
+                if idle {
+                    clean = false
+                    report.findings.append(finding(.unused, key, key.lastUsed.map { "not used since \(Timestamp.day($0))" } ?? "never used since it was stored"))
+                }
+                if clean { report.findings.append(finding(.consistent, key, "linked and consistent")) }
+                for v in t.versions where v.retired != nil && v.version != t.staged?.version {
+                    if let id = v.console.id, let old = byID[id], old.enabled {
+                        report.findings.append(.init(kind: .retiredEnabled, name: t.name, version: v.version, consoleID: id, consoleName: old.name,
+                                                     baseURL: m.baseURL, lastUsed: old.lastUsed,
+                                                     message: "retired version \(v.version)'s console key is still enabled: `vault renew` disables it"))
+                    }
+                }
+            }
+            let planned = Set(intents.map(\.plannedName))
+            for key in keys where !known.contains(key.id) {
+                let note = planned.contains(key.name) ? " (left by an interrupted renew: `vault renew` removes it)" : ""
+                report.findings.append(.init(kind: .notInVault, consoleID: key.id, consoleName: key.name, baseURL: m.baseURL,
+                                             consoleExpires: key.expires, lastUsed: key.lastUsed,
+                                             message: "in the console (\(key.status)) but in no version of this vault: nobody can recover its value here; last used "
+                                                 + (key.lastUsed.map { Timestamp.day($0) } ?? "never") + note))
+            }
+        }
+        return report
+    }
+
+    /// Sets the current version's expiry to the console's (audited as `sync`).
+    func setExpiry(_ name: String, _ expires: Date) throws(VaultError) {
+        try perform("sync", subjects: [AuditSubject(name: name)], details: ["expires": Timestamp.iso(expires)]) { w in
+            let t = try resolve(w.db, name)
+            try TokenVersionRecord.updateExpiry(w.db, tokenID: t.record.id!, version: t.current.version, expiresAt: Timestamp.seconds(expires))
+            var record = t.record
+            try sealState(w, &record)
+            w.subjects = [AuditSubject(name: name, version: t.current.version)]
+        }
+    }
+}
