@@ -178,10 +178,12 @@ public enum ExpiryStatus: String, Codable, Sendable {
     public static let defaultWarnDays = 30
 
     /// `created` scales the warning window to the version's lifetime (see `window`).
-    public static func of(expires: Date?, created: Date? = nil, now: Date, warnDays: Int = defaultWarnDays) -> ExpiryStatus {
+    /// `own`: the token's own window in days (`vault edit --warn-days`), which replaces the rule.
+    public static func of(expires: Date?, created: Date? = nil, now: Date, warnDays: Int = defaultWarnDays, own: Int? = nil) -> ExpiryStatus {
         guard let expires else { return .never }
         if expires <= now { return .expired }
-        if expires.timeIntervalSince(now) <= window(expires: expires, created: created, warnDays: warnDays) { return .expiring }
+        let window = own.map { TimeInterval($0) * 86400 } ?? window(expires: expires, created: created, warnDays: warnDays)
+        if expires.timeIntervalSince(now) <= window { return .expiring }
         return .ok
     }
 

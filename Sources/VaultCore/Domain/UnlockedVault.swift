@@ -116,7 +116,16 @@ public final class UnlockedVault {
                 throw VaultError.tokenExpired(name: name, version: target, expired: Timestamp.date(e))
             }
             let secret = try open(t)
-            return try replaceCurrent(&w, t, secret: secret, expires: t.target.expiresAt.map(Timestamp.date), keep: keep)
+            var r = try replaceCurrent(&w, t, secret: secret, expires: t.target.expiresAt.map(Timestamp.date), keep: keep)
+            // The restored secret is the same console key as the version it came from.
+            if !t.target.console.isEmpty {
+                try TokenVersionRecord.updateConsole(w.db, tokenID: t.record.id!, version: r.current.version, t.target.console)
+                var record = t.record
+                try sealState(w, &record)
+                r.current.consoleID = t.target.console.id; r.current.consoleName = t.target.console.name
+                r.current.consoleState = t.target.console.state?.rawValue
+            }
+            return r
         }
         if !result.pruned.isEmpty { result.walPurged = vault.store.purgeWAL() }
         return result
@@ -539,9 +548,9 @@ public final class UnlockedVault {
 
     /// The expiry warning to print for a version about to be released, or the error when it
     /// has expired and that is not allowed.
-    func expiryWarning(name: String, version: Int, expiresAt: Int64?, createdAt: Int64?, allowExpired: Bool) throws(VaultError) -> String? {
+    func expiryWarning(name: String, version: Int, expiresAt: Int64?, createdAt: Int64?, allowExpired: Bool, own: Int? = nil) throws(VaultError) -> String? {
         let expires = expiresAt.map(Timestamp.date)
-        switch ExpiryStatus.of(expires: expires, created: createdAt.map(Timestamp.date), now: now, warnDays: vault.warnDays) {
+        switch ExpiryStatus.of(expires: expires, created: createdAt.map(Timestamp.date), now: now, warnDays: vault.warnDays, own: own) {
         case .expired:
             if !allowExpired { throw .tokenExpired(name: name, version: version, expired: expires!) }
             return "token \(name) version \(version) expired on \(Timestamp.day(expires!))"
@@ -565,7 +574,8 @@ public final class UnlockedVault {
         }
         let rows = try requests.map { r -> (ResolvedToken, String?) in
             let t = try resolve(db, r.name, version: r.version, changes: changes)
-            return (t, try expiryWarning(name: r.name, version: t.target.version, expiresAt: t.target.expiresAt, createdAt: t.target.createdAt, allowExpired: allowExpired))
+            return (t, try expiryWarning(name: r.name, version: t.target.version, expiresAt: t.target.expiresAt, createdAt: t.target.createdAt, allowExpired: allowExpired,
+                                         own: t.record.warnDays))
         }
         let capacity = rows.reduce(0) { $0 + max($1.0.target.ciphertext.count - SecretBox.macBytes - SealedEntry.bindingBytes, 0) }
         let arena = SecretArena(capacity: capacity)

@@ -7,7 +7,16 @@ public struct TokenVersionInfo: Codable, Sendable, Equatable {
     public var created: Date
     public var expires: Date?
     public var retired: Date?
+    /// The console key this version is (schema 5).
+    public var consoleID: String? = nil
+    public var consoleName: String? = nil
+    public var consoleState: String? = nil
     public var state: String { retired == nil ? "current" : "retired" }
+
+    enum CodingKeys: String, CodingKey {
+        case version, created, expires, retired
+        case consoleID = "console_id", consoleName = "console_name", consoleState = "console_state"
+    }
 }
 
 /// A token's metadata and current version, as `list` and `show` print it.
@@ -17,6 +26,15 @@ public struct TokenSummary: Sendable, Equatable {
     public var created: Date
     public var current: TokenVersionInfo
     public var versionCount: Int
+    /// The token's own warning window in days (nil: the default rule), schema 5.
+    public var warnDays: Int? = nil
+    /// Whether it is its base URL's manager key (`vault manager set`).
+    public var manager = false
+
+    /// The expiry status with the token's own window, if any.
+    public func status(now: Date, warnDays global: Int) -> ExpiryStatus {
+        ExpiryStatus.of(expires: current.expires, created: current.created, now: now, warnDays: global, own: warnDays)
+    }
 }
 
 /// An open vault file. Metadata can be read without the passphrase; `unlock` yields the keys.
@@ -179,6 +197,7 @@ public final class Vault {
     /// (a test checks the query plan): one indexed pass, however many are due.
     public static let expiringSQL = """
         SELECT t.*, v.version AS cur_version, v.created_at AS cur_created, v.expires_at AS cur_expires,
+               v.console_id, v.console_name, v.console_state,
                (SELECT count(*) FROM token_versions x WHERE x.token_id = t.id) AS version_count
         FROM token_versions v JOIN tokens t ON t.id = v.token_id
         WHERE v.retired_at IS NULL AND v.expires_at IS NOT NULL AND v.expires_at <= ?
@@ -190,12 +209,13 @@ public final class Vault {
     /// `warnDays`, or a third of its lifetime if less), as `list` and the export warnings see it.
     public func expiring(within window: DurationSpec?) throws(VaultError) -> [TokenSummary] {
         let now = clock.now()
-        let horizon = window?.added(to: now) ?? now.addingTimeInterval(TimeInterval(warnDays) * 86400)
         var result: [TokenSummary] = try store.read { db in
-            try Row.fetchAll(db, sql: Self.expiringSQL, arguments: [Timestamp.seconds(horizon)]).map(Self.summary)
+            let own = try Int.fetchOne(db, sql: "SELECT max(warn_days) FROM tokens") ?? 0
+            let horizon = window?.added(to: now) ?? now.addingTimeInterval(TimeInterval(max(warnDays, own)) * 86400)
+            return try Row.fetchAll(db, sql: Self.expiringSQL, arguments: [Timestamp.seconds(horizon)]).map(Self.summary)
         }
         if window == nil {
-            result = result.filter { ExpiryStatus.of(expires: $0.current.expires, created: $0.current.created, now: now, warnDays: warnDays) != .ok }
+            result = result.filter { $0.status(now: now, warnDays: warnDays) != .ok }
         }
         let within = window.map { "\($0.amount)\($0.unit.rawValue)" } ?? "own window (\(warnDays)d at most)"
         try recordUnsealed(action: "expiring", details: ["within": within, "due": "\(result.count)"])
@@ -260,7 +280,8 @@ public final class Vault {
 
     static func info(_ v: TokenVersionRecord) -> TokenVersionInfo {
         TokenVersionInfo(version: v.version, created: Timestamp.date(v.createdAt),
-                         expires: v.expiresAt.map(Timestamp.date), retired: v.retiredAt.map(Timestamp.date))
+                         expires: v.expiresAt.map(Timestamp.date), retired: v.retiredAt.map(Timestamp.date),
+                         consoleID: v.console.id, consoleName: v.console.name, consoleState: v.console.state?.rawValue)
     }
 
     static func metadata(_ t: TokenRecord) -> TokenMetadata {
@@ -271,6 +292,7 @@ public final class Vault {
     static func summaries(_ db: Database, filter name: String?) throws -> [TokenSummary] {
         var sql = """
             SELECT t.*, v.version AS cur_version, v.created_at AS cur_created, v.expires_at AS cur_expires,
+                   v.console_id, v.console_name, v.console_state,
                    (SELECT count(*) FROM token_versions x WHERE x.token_id = t.id) AS version_count
             FROM tokens t JOIN token_versions v ON v.token_id = t.id AND v.retired_at IS NULL
             """
@@ -286,10 +308,12 @@ public final class Vault {
         let t = try TokenRecord(row: row)
         // Throwing decodes: a tampered column type is a clean error, never a trap.
         let v = "token_versions"
-        let current = TokenVersionInfo(version: Int(try row.integer("cur_version", v)),
+        var current = TokenVersionInfo(version: Int(try row.integer("cur_version", v)),
                                        created: Timestamp.date(try row.timestamp("cur_created", v)),
                                        expires: (try row.optionalTimestamp("cur_expires", v)).map(Timestamp.date), retired: nil)
+        let link = try ConsoleLink(row: row)
+        current.consoleID = link.id; current.consoleName = link.name; current.consoleState = link.state?.rawValue
         return TokenSummary(name: t.name, metadata: metadata(t), created: Timestamp.date(t.createdAt),
-                            current: current, versionCount: Int(try row.integer("version_count", v)))
+                            current: current, versionCount: Int(try row.integer("version_count", v)), warnDays: t.warnDays, manager: t.manager)
     }
 }

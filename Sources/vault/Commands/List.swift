@@ -22,7 +22,7 @@ struct List: ParsableCommand {
         Output.table(["NAME", "REGION", "ROLE", "VERSION", "EXPIRES", "DAYS", "STATUS"], tokens.map { t in
             [t.name, t.metadata.region?.rawValue ?? t.metadata.baseURL, t.metadata.role ?? "-", "\(t.current.version)",
              Output.expiry(t.current.expires), Output.daysLeft(t.current.expires, now: now),
-             ExpiryStatus.of(expires: t.current.expires, created: t.current.created, now: now, warnDays: vault.warnDays).rawValue]
+             t.status(now: now, warnDays: vault.warnDays).rawValue]
         })
     }
 }
@@ -83,8 +83,12 @@ struct Show: ParsableCommand {
             ("permissions", view.permissions.isEmpty ? "-" : view.permissions.joined(separator: ", ")),
             ("created", Timestamp.iso(view.created)), ("version", "\(view.version) of \(view.versions) kept"),
             ("expires", Output.expiry(view.expires) + (view.days_left.map { " (\($0) days left)" } ?? "")),
-            ("status", view.status.rawValue),
+            ("status", view.status.rawValue + (view.warn_days.map { " (warns \($0) days before)" } ?? "")),
         ]
+        if view.console_id != nil || view.console_name != nil {
+            rows.append(("console key", [view.console_name, view.console_id.map { "id \($0)" }].compactMap { $0 }.joined(separator: ", ")))
+        }
+        if view.manager { rows.append(("manager", "yes: renew and sync use it for \(view.base_url)")) }
         if let r = revealed, r.version != view.version { rows.append(("revealed version", "\(r.version)")) }
         for (k, v) in rows { Output.line(k.padded(to: 17) + v) }
         if let r = revealed {
@@ -106,9 +110,13 @@ struct History: ParsableCommand {
         try Validate.tokenName(name)
         let vault = try global.openVault()
         let versions = try vault.history(name)
-        if json { Output.line(Output.json(versions.map(VersionView.init))); return }
-        Output.table(["VERSION", "CREATED", "EXPIRES", "RETIRED", "STATE"], versions.map { v in
+        let current = versions.first { $0.retired == nil }?.version
+        let views = versions.map { VersionView($0, current: current) }
+        if json { Output.line(Output.json(views)); return }
+        let linked = views.contains { $0.console_id != nil || $0.console_name != nil }
+        Output.table(["VERSION", "CREATED", "EXPIRES", "RETIRED", "STATE"] + (linked ? ["CONSOLE KEY", "IN CONSOLE"] : []), views.map { v in
             ["\(v.version)", Timestamp.iso(v.created), Output.expiry(v.expires), v.retired.map(Timestamp.iso) ?? "-", v.state]
+                + (linked ? [v.console_name ?? v.console_id ?? "-", v.console_state ?? "-"] : [])
         })
     }
 }

@@ -57,6 +57,10 @@ struct TokenView: Encodable {
     var expires: Date?
     var days_left: Int?
     var status: ExpiryStatus
+    var warn_days: Int?
+    var console_id: String?
+    var console_name: String?
+    var manager: Bool
     var token: String?
 
     init(_ s: TokenSummary, now: Date, warnDays: Int) {
@@ -72,7 +76,11 @@ struct TokenView: Encodable {
         version_created = s.current.created
         expires = s.current.expires
         days_left = s.current.expires.map { ExpiryStatus.daysLeft(expires: $0, now: now) }
-        status = ExpiryStatus.of(expires: s.current.expires, created: s.current.created, now: now, warnDays: warnDays)
+        status = s.status(now: now, warnDays: warnDays)
+        warn_days = s.warnDays
+        console_id = s.current.consoleID
+        console_name = s.current.consoleName
+        manager = s.manager
     }
 }
 
@@ -82,9 +90,16 @@ struct VersionView: Encodable {
     var expires: Date?
     var retired: Date?
     var state: String
+    var console_id: String?
+    var console_name: String?
+    var console_state: String?
 
-    init(_ v: TokenVersionInfo) {
-        version = v.version; created = v.created; expires = v.expires; retired = v.retired; state = v.state
+    /// `current`: the current version number, so a newer retired one shows as "staged" (a
+    /// renewal waiting for its connectivity check).
+    init(_ v: TokenVersionInfo, current: Int?) {
+        version = v.version; created = v.created; expires = v.expires; retired = v.retired
+        state = v.retired != nil && current.map { v.version > $0 } == true ? "staged" : v.state
+        console_id = v.consoleID; console_name = v.consoleName; console_state = v.consoleState
     }
 }
 

@@ -60,7 +60,8 @@ struct Rollback: ParsableCommand {
         let unlocked = try global.unlock(vault)
         let result = try unlocked.rollback(name, to: to, keep: keep, allowExpired: allowExpired)
         if json { RotationReport.json(name: name, result, exportedFiles: nil) } else { RotationReport.print(name: name, result, verb: "rolled back", source: to) }
-        Output.warn("version \(to) was replaced by a rotation: if its key was deleted or disabled in the Vision One console since (as rotate advised), it no longer works; `vault check \(name)` tells")
+        let key = result.current.consoleName.map { "its console key \($0)" } ?? "its key"
+        Output.warn("version \(to) was replaced by a rotation: if \(key) was deleted or disabled in the Vision One console since (as rotate and renew do), it no longer works; `vault check \(name)` tells")
     }
 }
 
@@ -84,7 +85,8 @@ enum RotationReport {
             if !r.walPurged { Output.warn(RotationReport.walBusy) }
         }
         let when = r.previous.expires.map { "it expires on \(Timestamp.day($0))" } ?? "it never expires"
-        Output.hint("delete or disable the old key (version \(r.previous.version)) in the Vision One console (Administration > API Keys); \(when)")
+        let key = r.previous.consoleName.map { "the old console key \($0) (version \(r.previous.version))" } ?? "the old key (version \(r.previous.version))"
+        Output.hint("delete or disable \(key) in the Vision One console (Administration > API Keys); \(when)")
     }
 }
 
