@@ -342,10 +342,23 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.dispatch("DELETE")
 
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
     def dispatch(self, method):
         state = self.server.state
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        raw = self.read_body()
         path = urlsplit(self.path).path
         if path.startswith("/_fake/"):
             return self.control(method, path, raw)
@@ -517,7 +530,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise ApiError(400, "BadRequest", "top must be an integer.")
         if (allowed_top and top not in allowed_top) or not 1 <= top <= 1000:
-            raise ApiError(400, "BadRequest", "top must be one of %s." % ", ".join(map(str, allowed_top or [1000])))
+            raise ApiError(400, "BadRequest", "top must be one of %s." % ", ".join(map(str, allowed_top))
+                           if allowed_top else "top must be 1-1000.")
         skip = one("skipToken")
         if skip is not None:
             try:
@@ -834,7 +848,8 @@ def main():
     a = p.parse_args()
     server = Server(("127.0.0.1", 0), Handler)
     server.logfile = a.logfile
-    server.state = State({"latency_ms": a.latency_ms, "propagation_ms": a.propagation_ms,
+    num = lambda x: int(x) if x == int(x) else x
+    server.state = State({"latency_ms": num(a.latency_ms), "propagation_ms": num(a.propagation_ms),
                           "permitted_roles": ["Master Administrator"], "allowed_top": [50, 100, 200],
                           "never_expires": "9999-12-31T23:59:59Z", "never_used": "0001-01-01T00:00:00Z"})
     print(server.server_address[1], flush=True)

@@ -480,9 +480,13 @@ struct HostileFileRedTeamTests {
         return (c, old)
     }
 
-    /// Removes what schemas 3 and 4 added (the columns' removal leaves the exact schema-2 text
+    /// Removes what schemas 3, 4 and 5 added (the columns' removal leaves the exact schema-2 text
     /// of `tokens`) and retires `a`'s version 2; the caller makes version 1 current its own way.
     static let downgradeToSchema2 = """
+        DROP INDEX tokens_one_manager; ALTER TABLE tokens DROP COLUMN manager; ALTER TABLE tokens DROP COLUMN warn_days;
+        ALTER TABLE token_versions DROP COLUMN console_state; ALTER TABLE token_versions DROP COLUMN console_name;
+        ALTER TABLE token_versions DROP COLUMN console_id; DROP TABLE renewal_intents;
+        DELETE FROM grdb_migrations WHERE identifier = '0005_console_links';
         ALTER TABLE tokens DROP COLUMN state_mac; ALTER TABLE tokens DROP COLUMN state_seq; DROP INDEX audit_log_state_changes;
         DROP TABLE audit_key_epochs;
         DELETE FROM grdb_migrations WHERE identifier IN ('0003_token_state_mac', '0004_audit_key_epochs');

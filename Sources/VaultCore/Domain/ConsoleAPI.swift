@@ -78,10 +78,13 @@ public final class ConsoleAPI: @unchecked Sendable {
                 keys.append(key)
             }
             guard let next = object["nextLink"] as? String, !next.isEmpty else { return keys }
-            // nextLink is absolute; it must stay on the same scheme, host and port (the bearer
-            // goes with it).
-            guard next.hasPrefix(baseURL + "/") else { throw failure("list", r, code: "nextLink to another host") }
-            url = next
+            // As Trend's SDK does: only nextLink's path and query are used, on this base URL
+            // (the bearer never follows a link to another host), and the filter is sent again.
+            guard let link = URLComponents(string: next), link.path.hasSuffix(Self.keysPath), let query = link.percentEncodedQuery,
+                  !query.contains("#") else {
+                throw failure("list", r, code: "unexpected nextLink")
+            }
+            url = baseURL + Self.keysPath + "?" + query
         }
         throw ConsoleFailure(call: "list", host: host, code: "too many pages")
     }
@@ -98,8 +101,10 @@ public final class ConsoleAPI: @unchecked Sendable {
     /// PATCH with If-Match. Returns false on 412 (the ETag went stale).
     public func update(_ id: String, etag: String, fields: [String: String]) throws(ConsoleFailure) -> Bool {
         let body = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-        guard !etag.contains("\r"), !etag.contains("\n") else { throw ConsoleFailure(call: "update", host: host, code: "invalid ETag") }
-        let r = try call("update", method: "PATCH", url: keyURL(id), headers: ["If-Match: \(etag)"], body: body, retry: true)
+        // Sent unquoted, as Trend's SDK sends it; printable ASCII only (it goes into a header).
+        let tag = etag.hasPrefix("\"") && etag.hasSuffix("\"") && etag.count >= 2 ? String(etag.dropFirst().dropLast()) : etag
+        guard !tag.isEmpty, tag.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { throw ConsoleFailure(call: "update", host: host, code: "invalid ETag") }
+        let r = try call("update", method: "PATCH", url: keyURL(id), headers: ["If-Match: \(tag)"], body: body, retry: true)
         if r.status == 412 { return false }
         guard r.status == 204 || r.status == 200 else { throw failure("update", r) }
         return true
@@ -225,10 +230,12 @@ public final class ConsoleAPI: @unchecked Sendable {
                           expires: text("expiredDateTime").flatMap(date), lastUsed: text("lastUsedDateTime").flatMap(date))
     }
 
-    /// ISO 8601 UTC, with or without fractional seconds.
+    /// ISO 8601 UTC, with or without fractional seconds. The SDK's model requires a string even
+    /// for "never": year 9999 (never expires) and years before 1971 (never used) mean nil.
     static func date(_ s: String) -> Date? {
         var t = s
         if let dot = t.firstIndex(of: "."), t.hasSuffix("Z") { t = String(t[..<dot]) + "Z" }
-        return Timestamp.parseDate(t)
+        guard let d = Timestamp.parseDate(t), d.timeIntervalSince1970 > 365 * 86400, !t.hasPrefix("9999-") else { return nil }
+        return d
     }
 }
