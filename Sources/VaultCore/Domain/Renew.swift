@@ -151,7 +151,7 @@ extension UnlockedVault {
                     let months = monthsFor(t, request)
                     report.items.append(.init(kind: .plan, name: t.name, fromVersion: t.current.version, toVersion: (t.versions.last?.version ?? 0) + 1,
                                               consoleName: t.current.console.name, consoleID: t.current.console.id, expires: t.current.expires,
-                                              message: "would create a key with role \(t.role ?? "(from the console)") for \(months == 0 ? "no expiry" : "\(months) month\(months == 1 ? "" : "s")"), verify it, make it current and disable \(t.current.console.name ?? t.current.console.id!)" + via))
+                                              message: "would create a key with the role the console gives \(t.current.console.name ?? t.current.console.id!) for \(months == 0 ? "no expiry" : "\(months) month\(months == 1 ? "" : "s")"), verify it, make it current and disable \(t.current.console.name ?? t.current.console.id!)" + via))
                 }
             }
             return report
