@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Known-answer vectors for SECURITY.md, computed from the spec alone (libsodium via ctypes,
 BLAKE2b with salt/personal for the subkeys, no v1vault code). The test suite checks the Swift
-implementation against the same hex (CryptoTests, "known-answer vectors")."""
+implementation against the same hex (KnownAnswerTests)."""
 import ctypes, ctypes.util, struct
 
 na = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
@@ -60,3 +60,27 @@ print("sealed_ciphertext %s" % secretbox(plain, nonce, keys["V1VTOKEN"]).hex())
 
 state = vault_id + u64(1) + u64(2) + struct.pack(">II", 1, 1) + struct.pack(">I", 1) + u64(1767225600) + b"\1" + u64(1798761600) + b"\0" + nonce
 print("state_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-state-v1" + state).hex())
+
+# Schema 5 ("Console links"). Metadata MAC v2: the v1 input, then W(warn_days) || u8(manager).
+def W(d):
+    return b"\0" if d is None else b"\1" + struct.pack(">I", d)
+print("meta_mac_v2 %s" % blake2b(keys["V1VMETA_"], b"v1vault-meta-v2" + meta + W(14) + b"\1").hex())
+print("meta_mac_v2_manager %s" % blake2b(keys["V1VMETA_"], b"v1vault-meta-v2" + meta + W(None) + b"\1").hex())
+
+# State MAC v2: three versions, 2 current, 3 staged (retired_at set, newer than the current one);
+# each version's entry is followed by O(console_id) || O(console_name) || O(console_state).
+def X(t):
+    return b"\0" if t is None else b"\1" + u64(t)
+versions = [  # version, created_at, expires_at, retired_at, nonce, console_id, console_name, console_state
+    (1, 1767225600, 1798761600, 1780000000, bytes(range(0x40, 0x58)), None, None, None),
+    (2, 1780000000, 1811536000, None, bytes(range(0x58, 0x70)), "1234-abcd", "siem", "enabled"),
+    (3, 1790000000, 1821536000, 1790000000, bytes(range(0x70, 0x88)), "5678-ef01", "siem-v1v20260923-0a1b", "enabled"),
+]
+state2 = vault_id + u64(1) + u64(7) + struct.pack(">II", 2, len(versions))
+for v, created, expires, retired, n, cid, cname, cstate in versions:
+    state2 += struct.pack(">I", v) + u64(created) + X(expires) + X(retired) + n + O(cid) + O(cname) + O(cstate)
+print("state_mac_v2 %s" % blake2b(keys["V1VMETA_"], b"v1vault-state-v2" + state2).hex())
+
+# Renewal intent MAC.
+intent = vault_id + u64(1) + u64(1) + S("siem-v1v20270101-0a1b") + S("https://api.eu.xdr.trendmicro.com") + u64(1798761600)
+print("intent_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-intent-v1" + intent).hex())

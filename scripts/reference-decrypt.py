@@ -8,9 +8,11 @@ the `vault` binary.
     reference-decrypt.py VAULT PASSPHRASE_FILE
 
 prints one JSON object: {"tokens": {name: {version: token}}, "audit": "intact" | "<problem>",
-"sealed": N, "pending": N}. Exit 0 on success, 1 on any rejection (message on stderr).
+"sealed": N, "pending": N, "intents": {"authentic": N, "failed": N}}. Exit 0 on success, 1 on
+any rejection (message on stderr). A renewal intent whose MAC fails is counted, not a rejection:
+v1vault leaves such an intent untouched and never acts on it.
 """
-import ctypes, ctypes.util, hmac, json, sqlite3, struct, sys
+import ctypes, ctypes.util, hmac, json, re, sqlite3, struct, sys, unicodedata
 
 def fail(msg):
     print("reject: " + msg, file=sys.stderr)
@@ -77,7 +79,7 @@ def main():
         passphrase = passphrase[:-1]
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
     db.row_factory = sqlite3.Row
-    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs"]
+    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links"]
     planted = db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger')").fetchall()
     if planted:
         fail("schema holds %s %s" % tuple(planted[0]))
@@ -116,18 +118,45 @@ def main():
 
     def opt(x):
         return b"\x00" if x is None else b"\x01" + S(x)
+    def columns(table):
+        return {r[1] for r in db.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+    def is_int(x):
+        return isinstance(x, int) and not isinstance(x, bool)
+    token_columns, version_columns = columns("tokens"), columns("token_versions")
     for t in db.execute("SELECT * FROM tokens"):
         m = h["vault_id"] + u64(t["id"]) + S(t["name"]) + opt(t["region"]) + S(t["base_url"]) + opt(t["role"]) \
             + opt(t["description"]) + S(t["permissions"]) + u64(t["created_at"])
-        if t["meta_mac"] is None or not hmac.compare_digest(generichash(meta_key, b"v1vault-meta-v1" + m), t["meta_mac"]):
+        domain = b"v1vault-meta-v1"
+        # Schema 5: v2 when the stored columns say so (a warning window, or the manager mark);
+        # then the input ends with W(warn_days) || u8(manager).
+        warn = t["warn_days"] if "warn_days" in token_columns else None
+        manager = t["manager"] if "manager" in token_columns else 0
+        if not (warn is None or (is_int(warn) and 0 <= warn <= 3650)) or not (is_int(manager) and manager in (0, 1)):
+            fail("token %s has a warn_days or manager value of the wrong type or range" % t["name"])
+        if warn is not None or manager == 1:
+            domain = b"v1vault-meta-v2"
+            m += (b"\x00" if warn is None else b"\x01" + struct.pack(">I", warn)) + bytes([manager])
+        if t["meta_mac"] is None or not hmac.compare_digest(generichash(meta_key, domain + m), t["meta_mac"]):
             fail("token %s metadata failed authentication" % t["name"])
 
     changing = ("add", "rotate", "rollback", "remove", "import", "seal-state", "edit", "rename", "renew", "sync")
     def X(v):
         return b"\x00" if v is None else b"\x01" + u64(v)
     for t in db.execute("SELECT * FROM tokens"):
-        vs = db.execute("SELECT version, created_at, expires_at, retired_at, nonce FROM token_versions WHERE token_id = ? ORDER BY version",
-                        (t["id"],)).fetchall()
+        console = ", console_id, console_name, console_state" if "console_state" in version_columns else ""
+        vs = db.execute("SELECT version, created_at, expires_at, retired_at, nonce%s FROM token_versions WHERE token_id = ? ORDER BY version"
+                        % console, (t["id"],)).fetchall()
+        links = [(v["console_id"], v["console_name"], v["console_state"]) if console else (None, None, None) for v in vs]
+        for cid, cname, cstate in links:
+            if any(x is not None and not isinstance(x, str) for x in (cid, cname, cstate)) \
+                    or cstate not in (None, "enabled", "disabled", "deleted") \
+                    or (cid is not None and not re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", cid)) \
+                    or (cname is not None and not (1 <= len(cname) <= 256 and not any(
+                        unicodedata.category(ch) == "Cc" or (unicodedata.category(ch) == "Cf" and 0x202A <= ord(ch) <= 0x2069) for ch in cname))):
+                fail("token %s has a console column of the wrong type or value" % t["name"])
+        # Schema 5: v2 when any kept version has a console column set; each entry then ends
+        # with O(console_id) || O(console_name) || O(console_state).
+        linked = any(x is not None for link in links for x in link)
         nums = [v["version"] for v in vs]
         if any(not (1 <= n <= 0xFFFFFFFF) for n in nums) or nums != sorted(set(nums)):
             fail("token %s has a version number out of range" % t["name"])
@@ -137,9 +166,12 @@ def main():
         if t["state_mac"] is None or t["state_seq"] is None:
             fail("token %s has no state MAC" % t["name"])
         m = h["vault_id"] + u64(t["id"]) + u64(t["state_seq"]) + struct.pack(">II", current[0], len(vs))
-        for v in vs:
+        for v, link in zip(vs, links):
             m += struct.pack(">I", v["version"]) + u64(v["created_at"]) + X(v["expires_at"]) + X(v["retired_at"]) + v["nonce"]
-        if not hmac.compare_digest(generichash(meta_key, b"v1vault-state-v1" + m), t["state_mac"]):
+            if linked:
+                m += b"".join(opt(x) for x in link)
+        domain = b"v1vault-state-v2" if linked else b"v1vault-state-v1"
+        if not hmac.compare_digest(generichash(meta_key, domain + m), t["state_mac"]):
             fail("token %s version state failed authentication" % t["name"])
         odd = db.execute("SELECT seq FROM audit_log WHERE seq > ? AND (typeof(action) != 'text' OR typeof(outcome) != 'text' "
                          "OR typeof(tokens) != 'text')", (t["state_seq"],)).fetchone()
@@ -176,6 +208,14 @@ def main():
         if not hmac.compare_digest(m, r["mac"]):
             verdict = "row %d does not verify" % r["seq"]; break
         prev, last, sealed = m, r["seq"], sealed + 1
-    print(json.dumps({"tokens": tokens, "audit": verdict, "sealed": sealed, "pending": pending}, sort_keys=True))
+    # Renewal intents (schema 5): counted; one whose MAC fails must never be acted upon.
+    intents = {"authentic": 0, "failed": 0}
+    if "renewal_intents" in {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}:
+        for i in db.execute("SELECT id, token_id, planned_name, base_url, created_at, mac FROM renewal_intents ORDER BY id"):
+            ok = all(is_int(i[c]) for c in ("id", "token_id", "created_at")) and all(isinstance(i[c], str) for c in ("planned_name", "base_url")) \
+                and isinstance(i["mac"], bytes) and hmac.compare_digest(generichash(meta_key, b"v1vault-intent-v1" + h["vault_id"] + u64(i["id"])
+                    + u64(i["token_id"]) + S(i["planned_name"]) + S(i["base_url"]) + u64(i["created_at"])), i["mac"])
+            intents["authentic" if ok else "failed"] += 1
+    print(json.dumps({"tokens": tokens, "audit": verdict, "sealed": sealed, "pending": pending, "intents": intents}, sort_keys=True))
 
 main()

@@ -49,4 +49,86 @@ struct FormatSpecTests {
         #expect(reference(c, passphraseFile: newPass).json?["audit"] as? String == "row 3 does not verify")
         #expect(c.run("audit", "verify", env: ["V1VAULT_PASSPHRASE_FILE": newPass]).status == 20)
     }
+
+    /// A call to the fake's control API (POST, JSON body); the JSON answer.
+    func control(_ server: FakeVisionOne, _ path: String, _ body: String) -> [String: Any] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import sys, urllib.request as u
+            r = u.urlopen(u.Request(sys.argv[1], data=sys.argv[2].encode(), headers={"Content-Type": "application/json"}))
+            sys.stdout.write(r.read().decode())
+            """, server.baseURL + path, body]
+        let out = Pipe()
+        p.standardOutput = out
+        try! p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    @Test("schema 5: console links, a warning window, a manager key, a staged version and a renewal intent verify under the v2 MACs")
+    func consoleLinks() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let server = FakeVisionOne(dir: c.dir)
+        let manager = control(server, "/_fake/keys", #"{"name": "mgr-key", "role": "Master Administrator", "monthsToExpiration": 12}"#)
+        let siem = control(server, "/_fake/keys", #"{"name": "siem-key", "role": "SIEM", "monthsToExpiration": 3}"#)
+        let managerValue = try #require(manager["value"] as? String), managerID = try #require(manager["id"] as? String)
+        let siemValue = try #require(siem["value"] as? String), siemID = try #require(siem["id"] as? String)
+        c.add("mgr", managerValue, "--base-url", server.baseURL, "--console-id", managerID)
+        c.add("siem", siemValue, "--base-url", server.baseURL, "--console-id", siemID)
+        #expect(c.run("manager", "set", "mgr").status == 0)   // metadata MAC v2: W(NULL) || 0x01
+        // ci: linked by hand, a warning window, then rotated: the retired version's link keeps
+        // the state MAC at v2 although the current version has none.
+        c.add("ci", "eyJ.ci-one")
+        #expect(c.run("edit", "ci", "--console-id", "1234-abcd", "--console-name", "siem").status == 0)
+        #expect(c.run("edit", "ci", "--warn-days", "10").status == 0)
+        #expect(c.run("rotate", "--force", "ci", stdin: "eyJ.ci-two").status == 0)
+        // A renewal whose new key fails the connectivity check (403, not retried): the new
+        // version stays staged (retired, newer than the current one, its console key disabled).
+        _ = control(server, "/_fake/faults", #"{"method": "GET", "path": "/v3.0/healthcheck/connectivity", "status": 403, "count": -1}"#)
+        _ = c.run("renew", "siem")
+        let siemID64 = try #require(try c.rows("SELECT CAST(id AS TEXT) FROM tokens WHERE name = 'siem'").first)
+        #expect(try c.rows("SELECT version || ':' || (retired_at IS NOT NULL) || ':' || ifnull(console_state, '-') FROM token_versions WHERE token_id = \(siemID64) ORDER BY version")
+                == ["1:0:enabled", "2:1:disabled"])
+        // A renewal whose create fails and whose clean-up cannot list the keys: its intent stays.
+        _ = control(server, "/_fake/faults/clear", "{}")
+        _ = control(server, "/_fake/faults", #"{"method": "POST", "path": "/v3.0/iam/apiKeys", "status": 403, "count": -1}"#)
+        _ = control(server, "/_fake/faults", #"{"method": "GET", "path": "/v3.0/iam/apiKeys", "status": 403, "nth": 2, "count": -1}"#)
+        _ = c.run("renew", "siem")
+        #expect(try c.rows("SELECT CAST(count(*) AS TEXT) FROM renewal_intents") == ["1"])
+
+        let r = reference(c, passphraseFile: c.passphraseFile)
+        #expect(r.status == 0, "\(r.stderr)")
+        let tokens = r.json?["tokens"] as? [String: [String: String]]
+        #expect(tokens?["ci"] == ["1": "eyJ.ci-one", "2": "eyJ.ci-two"])
+        #expect(tokens?["mgr"] == ["1": managerValue])
+        #expect(tokens?["siem"]?["1"] == siemValue && tokens?["siem"]?.count == 2)
+        #expect(r.json?["audit"] as? String == "intact")
+        #expect(r.json?["intents"] as? [String: Int] == ["authentic": 1, "failed": 0])
+
+        // Clearing the columns makes a reader compute v1, which cannot match a v2 MAC.
+        let ciV1 = "version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'ci')"
+        for (edit, undo, message) in [
+            ("UPDATE token_versions SET console_id = NULL, console_name = NULL, console_state = NULL WHERE \(ciV1)",
+             "UPDATE token_versions SET console_id = '1234-abcd', console_name = 'siem', console_state = 'enabled' WHERE \(ciV1)",
+             "reject: token ci version state failed authentication\n"),
+            ("UPDATE token_versions SET console_state = 'enabled' WHERE version = 2 AND token_id = \(siemID64)",
+             "UPDATE token_versions SET console_state = 'disabled' WHERE version = 2 AND token_id = \(siemID64)",
+             "reject: token siem version state failed authentication\n"),
+            ("UPDATE tokens SET manager = 0 WHERE name = 'mgr'", "UPDATE tokens SET manager = 1 WHERE name = 'mgr'",
+             "reject: token mgr metadata failed authentication\n"),
+            ("UPDATE tokens SET warn_days = NULL WHERE name = 'ci'", "UPDATE tokens SET warn_days = 10 WHERE name = 'ci'",
+             "reject: token ci metadata failed authentication\n"),
+        ] {
+            try c.sql(edit)
+            #expect(reference(c, passphraseFile: c.passphraseFile).stderr == message, "\(edit)")
+            try c.sql(undo)
+            #expect(reference(c, passphraseFile: c.passphraseFile).status == 0, "\(undo)")
+        }
+        // An intent whose MAC fails is counted, never trusted.
+        try c.sql("UPDATE renewal_intents SET planned_name = planned_name || 'x'")
+        #expect(reference(c, passphraseFile: c.passphraseFile).json?["intents"] as? [String: Int] == ["authentic": 0, "failed": 1])
+    }
 }

@@ -221,6 +221,52 @@ struct RenewCLITests {
         #expect(server.keys["prod-connector"]?["deleted"] as? Bool == false)
     }
 
+    @Test("an authentic intent row copied back after it was resolved (a replay) is refused; the key with its name stays",
+          .enabled(if: CLI.binary.contains("/debug/"), "needs the debug build's V1VAULT_DEBUG_KILL_AT"))
+    func replayedIntent() throws {
+        let (c, server, _) = setUp()
+        defer { c.cleanup() }
+        let killed = c.run("renew", "siem", env: ["V1VAULT_DEBUG_KILL_AT": "renew.created"])
+        #expect(killed.signaled, "\(killed)")
+        let row = try c.rows("SELECT quote(id) || ',' || quote(token_id) || ',' || quote(planned_name) || ',' || quote(base_url) || ',' || quote(created_at) || ',' || quote(mac) FROM renewal_intents")
+        try #require(row.count == 1)
+        let planned = try #require(server.keys.keys.first { $0.hasPrefix("siem-console-v1v") })
+        let next = c.run("renew", "--due", "1h")
+        #expect(next.status == 0 && next.out.contains("orphan-removed"), "\(next)")
+        #expect(server.keys[planned]?["deleted"] as? Bool == true)
+        // Someone later makes a key with that name; the old intent row is put back.
+        _ = server.seed(["name": planned, "role": "SIEM"])
+        try c.sql("INSERT INTO renewal_intents (id, token_id, planned_name, base_url, created_at, mac) VALUES (\(row[0]))")
+        let replay = c.run("renew", "--due", "1h")
+        #expect(replay.status == 25 && replay.stderr.contains("was resolved before (audit log): a replayed row"), "\(replay)")
+        #expect(server.keys[planned]?["deleted"] as? Bool == false && server.keys[planned]?["status"] as? String == "enabled")
+    }
+
+    @Test("SIGKILL at each step of renew, then renew again: old or new version current, its console key enabled, no orphan",
+          .enabled(if: CLI.binary.contains("/debug/"), "needs the debug build's V1VAULT_DEBUG_KILL_AT"))
+    func killAtEachStep() throws {
+        for point in ["renew.intent", "renew.created", "renew.sealed", "renew.verified", "renew.promoted", "renew.disabled"] {
+            let (c, server, _) = setUp()
+            defer { c.cleanup() }
+            let killed = c.run("renew", "siem", env: ["V1VAULT_DEBUG_KILL_AT": point])
+            #expect(killed.signaled, "\(point): \(killed)")
+            let again = c.run("renew", "--due", "1h")
+            #expect(again.status == 0 || again.status == 26, "\(point): \(again)")
+            let h = try history(c, "siem")
+            let current = try #require(h.first { $0["state"] as? String == "current" })
+            let keys = server.keys.values
+            let byID = Dictionary(keys.map { ($0["id"] as! String, $0) }, uniquingKeysWith: { a, _ in a })
+            #expect(byID[current["console_id"] as! String]?["status"] as? String == "enabled", "\(point)")
+            let linked = Set(h.compactMap { $0["console_id"] as? String } + [byID.values.first { $0["name"] as? String == "mgr-console" }!["id"] as! String])
+            #expect(keys.filter { $0["status"] as? String == "enabled" && $0["deleted"] as? Bool == false }.allSatisfy { linked.contains($0["id"] as! String) },
+                    "\(point): an enabled orphan: \(keys)")
+            #expect(c.run("check", "siem").status == 0, "\(point)")
+            // Past the seal, the run that was killed still renews: the second run finishes it.
+            let renewed = h.count > 1 && (current["version"] as? Int) == 2
+            #expect(renewed == ["renew.sealed", "renew.verified", "renew.promoted", "renew.disabled"].contains(point), "\(point): \(h)")
+        }
+    }
+
     @Test("the manager renews itself; later calls use its new value")
     func managerRenewsItself() throws {
         let (c, server, _) = setUp(siemDays: 20)

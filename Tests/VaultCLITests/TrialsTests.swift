@@ -32,6 +32,15 @@ struct TrialsTests {
         #expect((crash?["landed"] ?? 0) + (crash?["rolled_back"] ?? 0) == 20)
     }
 
+    @Test("renew: 12 SIGKILLs of `vault renew` (at step boundaries and at random), each followed by another run; no token lost, no enabled orphan")
+    func renewCrash() {
+        let r = trials("renew", "--n", "12")
+        #expect(r.status == 0, "\(r.output)")
+        let renew = (r.summary["results"] as? [String: Any])?["renew"] as? [String: Int]
+        #expect(renew?["trials"] == 12 && renew?["lost_tokens"] == 0 && renew?["enabled_orphans"] == 0)
+        #expect((renew?["killed_at_step"] ?? 0) + (renew?["killed_at_random"] ?? 0) + (renew?["completed"] ?? 0) == 12)
+    }
+
     @Test("concurrency: 4 processes × 50 operations, none fails, all audited")
     func concurrency() {
         let r = trials("concurrency", "--procs", "4", "--ops", "50")

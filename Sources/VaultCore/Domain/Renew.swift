@@ -360,7 +360,8 @@ extension UnlockedVault {
     /// the intent, in one transaction.
     func sealStaged(_ name: String, value: borrowing SecureBytes, link: ConsoleLink, expires: Date?, intent: Int64) throws(VaultError) -> Int {
         try TokenInput.validate(value)
-        return try perform("renew", subjects: [AuditSubject(name: name)], details: ["step": "sealed", "console_id": link.id ?? "", "console_name": link.name ?? ""]) { w in
+        return try perform("renew", subjects: [AuditSubject(name: name)],
+                           details: ["step": "sealed", "console_id": link.id ?? "", "console_name": link.name ?? "", "intent": "\(intent)"]) { w in
             let t = try resolve(w.db, name)
             let maxVersion = try Int.fetchOne(w.db, sql: "SELECT max(version) FROM token_versions WHERE token_id = ?", arguments: [t.record.id!]) ?? 0
             guard maxVersion < Int(UInt32.max) else { throw VaultError.invalidInput(reason: "token \(name) has reached the last version number", hint: nil) }
@@ -415,7 +416,19 @@ extension UnlockedVault {
             item.message = "looking for \(intent.plannedName) (left by an interrupted renew) failed: \(error); the next run retries"
             return item
         }
-        let linked = Set(((try? linkedTokens().tokens) ?? []).flatMap { $0.versions.compactMap(\.console.id) })
+        // Fail safe: delete nothing unless every token authenticates (a key linked to a token
+        // that does not would otherwise look like an orphan) and this intent was never resolved.
+        let linked: Set<String>
+        do {
+            let (tokens, broken) = try linkedTokens()
+            if let (name, error) = broken.first { throw VaultError.stateTampered(name: name, reason: error.description) }
+            linked = Set(tokens.flatMap { $0.versions.compactMap(\.console.id) })
+            try checkIntentUnresolved(intent)
+        } catch {
+            item.kind = .failed
+            item.message = "left \(intent.plannedName) alone: \(error)"
+            return item
+        }
         var removed: [String] = []
         for key in found where !linked.contains(key.id) {
             item.consoleID = key.id
@@ -430,7 +443,7 @@ extension UnlockedVault {
             removed.append(key.id)
         }
         do {
-            try perform("renew", subjects: [], details: ["step": "intent-resolved", "console_name": intent.plannedName,
+            try perform("renew", subjects: [], details: ["step": "intent-resolved", "console_name": intent.plannedName, "intent": "\(intent.id)",
                                                          "orphans_removed": removed.joined(separator: ",")]) { w in
                 try w.db.execute(sql: "DELETE FROM renewal_intents WHERE id = ?", arguments: [intent.id])
             }
@@ -440,6 +453,23 @@ extension UnlockedVault {
         item.message = removed.isEmpty ? "no key named \(intent.plannedName) was created; intent dropped"
                                        : "removed orphaned console key \(intent.plannedName) (its value was never stored)"
         return item
+    }
+
+    /// Throws unless the audit log — verified, whole chain — has no sealed `renew` row that
+    /// resolved this intent: an old, authentic intent row copied back into the file (a replay)
+    /// names a key that was stored, or already removed, and must not be acted on again.
+    func checkIntentUnresolved(_ intent: RenewalIntent) throws {
+        try vault.store.read { db in
+            let chain = try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil)
+            if let problem = chain.problem { throw VaultError.stateTampered(name: intent.plannedName, reason: "the audit log does not verify (\(problem))") }
+            let marker = "\"intent\":\"\(intent.id)\""
+            let resolved = try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND action = 'renew' AND outcome = 'ok' AND instr(details, ?) > 0)
+                """, arguments: [marker]) ?? true
+            if resolved {
+                throw VaultError.stateTampered(name: intent.plannedName, reason: "renewal intent \(intent.id) was resolved before (audit log): a replayed row")
+            }
+        }
     }
 
     /// A staged version left by a crashed run: verify it and finish.

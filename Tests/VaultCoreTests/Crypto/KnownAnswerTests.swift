@@ -79,13 +79,53 @@ struct KnownAnswerTests {
                 == "e94ce25e44b7a9920e4ff63c9465846e056e8d1d82b693aa786cf59ab3c2a4a0")
     }
 
+    @Test("a metadata MAC v2 (schema 5: a warning window or a manager key)")
+    func metadataMACv2() {
+        let key = master.subkey(context: "V1VMETA_")
+        var t = TokenRecord(id: 1, name: "siem", region: "eu", baseUrl: "https://api.eu.xdr.trendmicro.com", role: "SIEM",
+                            description: nil, permissions: #"["a","b"]"#, createdAt: 1_767_225_600, metaMac: nil, warnDays: 14, manager: true)
+        #expect(Self.hex(MetadataMAC.mac(key: key, vaultID: vaultID, t)) == "2d14172385e539f7a498082a39e75a5b61f747e8664cafc7d7751f2bbb7f5c79")
+        t.warnDays = nil
+        #expect(Self.hex(MetadataMAC.mac(key: key, vaultID: vaultID, t)) == "47327ce86b52328b2820a5875c171be981318b49e71df424df2bc4a7b529b13d")
+        // Both cleared: exactly the v1 vector, which no v2 MAC can equal (the domains differ).
+        t.manager = false
+        #expect(Self.hex(MetadataMAC.mac(key: key, vaultID: vaultID, t)) == "b6b5615446a2239e273edac9b06f3fd79e2c762e2ea08ca263583a686bb53383")
+    }
+
+    @Test("a state MAC v2 (schema 5: console links, a staged version)")
+    func stateMACv2() throws {
+        let key = master.subkey(context: "V1VMETA_")
+        func nonce(_ from: Int) -> Data { Data((from..<(from + 24)).map(UInt8.init)) }
+        var versions = [
+            VersionState(version: 1, createdAt: 1_767_225_600, expiresAt: 1_798_761_600, retiredAt: 1_780_000_000, nonce: nonce(0x40)),
+            VersionState(version: 2, createdAt: 1_780_000_000, expiresAt: 1_811_536_000, retiredAt: nil, nonce: nonce(0x58),
+                         console: ConsoleLink(id: "1234-abcd", name: "siem", state: .enabled)),
+            VersionState(version: 3, createdAt: 1_790_000_000, expiresAt: 1_821_536_000, retiredAt: 1_790_000_000, nonce: nonce(0x70),
+                         console: ConsoleLink(id: "5678-ef01", name: "siem-v1v20260923-0a1b", state: .enabled)),
+        ]
+        let v2 = try StateMAC.mac(key: key, vaultID: vaultID, tokenID: 1, stateSeq: 7, versions: versions)
+        #expect(Self.hex(v2) == "a870e6632dee5a930137559d8d6da579d839e23c983e5b3cf9ba533b4b86390a")
+        // Clearing the links makes it v1 again: another domain, another MAC.
+        for i in versions.indices { versions[i].console = ConsoleLink() }
+        #expect(try StateMAC.mac(key: key, vaultID: vaultID, tokenID: 1, stateSeq: 7, versions: versions) != v2)
+    }
+
+    @Test("a renewal intent MAC")
+    func intentMAC() {
+        #expect(Self.hex(IntentMAC.mac(key: master.subkey(context: "V1VMETA_"), vaultID: vaultID, id: 1, tokenID: 1,
+                                       plannedName: "siem-v1v20270101-0a1b", baseURL: "https://api.eu.xdr.trendmicro.com", createdAt: 1_798_761_600))
+                == "3d970f6d4d2c3173624bb137ef721b1f2dd8265bf1bb8d389679a92ed9c20dee")
+    }
+
     @Test("the vectors in SECURITY.md are the ones tested here")
     func specText() throws {
         let spec = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("SECURITY.md"), encoding: .utf8)
         for v in ["a0eabc9f4d2701d08b97b7cea3f63ebab61ddfb8cb806258dd3d6a5bbc796b92", "b6b5615446a2239e273edac9b06f3fd79e2c762e2ea08ca263583a686bb53383",
                   "b818690be7332c2da6b3fc4b5842374fa8c80c65156ce9ce8a4b20ce193a40b3", "e94ce25e44b7a9920e4ff63c9465846e056e8d1d82b693aa786cf59ab3c2a4a0",
-                  "366802fd173d901c21fe39bb7cd5c8e9b004aaa84c13d46701c1e73ad70a645a24de7fc8c7f6bc7967ffb16b6b87a5d93e3360c4d1b4df1498"] {
+                  "366802fd173d901c21fe39bb7cd5c8e9b004aaa84c13d46701c1e73ad70a645a24de7fc8c7f6bc7967ffb16b6b87a5d93e3360c4d1b4df1498",
+                  "2d14172385e539f7a498082a39e75a5b61f747e8664cafc7d7751f2bbb7f5c79", "47327ce86b52328b2820a5875c171be981318b49e71df424df2bc4a7b529b13d",
+                  "a870e6632dee5a930137559d8d6da579d839e23c983e5b3cf9ba533b4b86390a", "3d970f6d4d2c3173624bb137ef721b1f2dd8265bf1bb8d389679a92ed9c20dee"] {
             #expect(spec.contains(v), "SECURITY.md lacks \(v)")
         }
     }
