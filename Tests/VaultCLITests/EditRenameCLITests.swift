@@ -59,4 +59,36 @@ struct EditRenameCLITests {
         #expect(c.run("doctor").status == 0)
         #expect(FormatSpecTests().reference(c, passphraseFile: c.passphraseFile).status == 0)
     }
+
+    @Test("edit --warn-days gives one key its own warning window: list, expiring and export warnings follow it; 'default' restores the rule; MAC-covered")
+    func warnDays() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("quarterly", "eyJ.q", "--expires", "90d")
+        c.add("other", "eyJ.o", "--expires", "90d")
+        #expect(c.run("expiring").status == 0)
+        for bad in ["abc", "5000", "-1"] {
+            let r = c.run("edit", "quarterly", "--warn-days", bad)
+            #expect(r.status == 64, "\(bad): \(r)")
+        }
+        #expect(c.run("edit", "quarterly", "--warn-days", "100").status == 0)
+        let list = c.run("list", "--json")
+        let rows = try JSONSerialization.jsonObject(with: list.stdout) as! [[String: Any]]
+        let byName = Dictionary(uniqueKeysWithValues: rows.map { ($0["name"] as! String, $0) })
+        #expect(byName["quarterly"]?["status"] as? String == "expiring" && byName["quarterly"]?["warn_days"] as? Int == 100)
+        #expect(byName["other"]?["status"] as? String == "ok")
+        let due = c.run("expiring")
+        #expect(due.status == 10 && due.out.contains("quarterly") && !due.out.contains("other"), "\(due)")
+        let export = c.run("export", "quarterly", "--format", "raw")
+        #expect(export.status == 0 && export.stderr.contains("warning: token quarterly version 1 expires in 89 days"), "\(export)")
+        #expect(c.run("show", "quarterly").out.contains("expiring (warns 100 days before)"))
+        // A shorter own window than the default rule silences the warning.
+        #expect(c.run("edit", "other", "--warn-days", "0").status == 0)
+        #expect(c.run("edit", "quarterly", "--warn-days", "default").status == 0)
+        #expect(c.run("expiring").status == 0)
+        // The window is under the metadata MAC: clearing it outside v1vault fails closed.
+        try c.sql("UPDATE tokens SET warn_days = NULL WHERE name = 'other'")
+        let tampered = c.run("export", "other", "--format", "raw")
+        #expect(tampered.status == 14 && tampered.out.isEmpty, "\(tampered)")
+    }
 }
