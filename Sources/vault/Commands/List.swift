@@ -19,10 +19,13 @@ struct List: ParsableCommand {
             return
         }
         if tokens.isEmpty { Output.note("no tokens stored; add one with `vault add NAME`"); return }
-        Output.table(["NAME", "REGION", "ROLE", "VERSION", "EXPIRES", "DAYS", "STATUS"], tokens.map { t in
+        // The console key column appears once any token is linked (`vault renew`, `vault sync`).
+        let linked = tokens.contains { $0.current.consoleName != nil || $0.current.consoleID != nil }
+        Output.table(["NAME", "REGION", "ROLE", "VERSION", "EXPIRES", "DAYS", "STATUS"] + (linked ? ["CONSOLE KEY"] : []), tokens.map { t in
             [t.name, t.metadata.region?.rawValue ?? t.metadata.baseURL, t.metadata.role ?? "-", "\(t.current.version)",
              Output.expiry(t.current.expires), Output.daysLeft(t.current.expires, now: now),
              t.status(now: now, warnDays: vault.warnDays).rawValue]
+                + (linked ? [(t.current.consoleName ?? t.current.consoleID ?? "-") + (t.manager ? " (manager)" : "")] : [])
         })
     }
 }
