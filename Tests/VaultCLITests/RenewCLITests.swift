@@ -199,7 +199,7 @@ struct RenewCLITests {
         let r = c.run("renew", "siem", "--verify-timeout", "1s")
         #expect(r.status == 25 && r.stderr.contains("did not pass the connectivity check"), "\(r)")
         let h = try history(c, "siem")
-        #expect(h.count == 2 && h[0]["state"] as? String == "staged" && h[0]["console_state"] as? String == "disabled")
+        #expect(h.count == 2 && h[0]["state"] as? String == "retired" && h[0]["console_state"] as? String == "disabled")
         #expect(h[1]["state"] as? String == "current")
         let created = server.keys.filter { $0.key.hasPrefix("siem-console-v1v") }.values
         #expect(created.count == 1 && created.allSatisfy { $0["status"] as? String == "disabled" })

@@ -10,8 +10,11 @@ public struct LinkedToken: Sendable {
     public var manager: Bool
     public var current: VersionSnapshot
     public var versions: [VersionSnapshot]
-    /// A version newer than the current one, sealed by `renew` and not yet verified.
-    public var staged: VersionSnapshot? { versions.last.flatMap { $0.version > current.version ? $0 : nil } }
+    /// A version newer than the current one, sealed by `renew` and not yet verified (its
+    /// console key still enabled: one whose check failed is disabled, and merely retired).
+    public var staged: VersionSnapshot? {
+        versions.last.flatMap { $0.version > current.version && $0.console.state == .enabled ? $0 : nil }
+    }
 }
 
 /// One kept version's bookkeeping (no secret).
@@ -67,9 +70,10 @@ extension UnlockedVault {
                                               hint: "a manager key calls the API of its own region")
             }
             var replaced: String?
-            if var old = try TokenRecord.fetchOne(w.db, sql: "SELECT * FROM tokens WHERE manager = 1 AND base_url = ?", arguments: [t.record.baseUrl]),
-               old.id != t.record.id {
-                try resolveMetadataOnly(old)
+            if let marked = try TokenRecord.fetchOne(w.db, sql: "SELECT * FROM tokens WHERE manager = 1 AND base_url = ?", arguments: [t.record.baseUrl]),
+               marked.id != t.record.id {
+                // Fully authenticated (metadata, state, freshness) before its state is sealed again.
+                var old = try resolve(w.db, marked.name).record
                 old.manager = false
                 try old.updateMetadata(w.db)
                 try sealMetadata(w.db, &old)
@@ -99,10 +103,6 @@ extension UnlockedVault {
             try sealMetadata(w.db, &record)
             try sealState(w, &record)
         }
-    }
-
-    func resolveMetadataOnly(_ record: TokenRecord) throws {
-        try checkMetadata(record)
     }
 
     /// The manager keys, authenticated (a row whose metadata MAC fails is an error, not skipped).

@@ -105,7 +105,7 @@ extension UnlockedVault {
         }
         let horizon = request.due.map { $0.added(to: nowDate) }
         for t in tokens {
-            if let staged = t.staged, staged.console.state == .enabled { jobs.append(.resume(t)) }
+            if t.staged != nil { jobs.append(.resume(t)) }
             for v in t.versions where v.retired != nil && v.version != t.staged?.version && v.console.id != nil {
                 if v.console.state == .enabled { jobs.append(.disableOld(t, v)) }
                 else if v.console.state == .disabled, let retired = v.retired, retired.addingTimeInterval(request.deleteAfter) <= nowDate {
@@ -116,7 +116,7 @@ extension UnlockedVault {
             if !request.names.isEmpty { selected = request.names.contains(t.name) }
             else if let horizon { selected = t.current.expires.map { $0 <= horizon } ?? false }
             else { selected = false }
-            guard selected, t.staged?.console.state != .enabled else { continue }
+            guard selected, t.staged == nil else { continue }
             guard t.current.console.id != nil else {
                 report.items.append(.init(kind: .failed, name: t.name, fromVersion: t.current.version,
                                           message: "not linked to a console key: link it with `vault edit \(t.name) --console-id ID` or `vault sync --apply`"))
@@ -201,8 +201,8 @@ extension UnlockedVault {
                 switch job {
                 case .orphan(let intent): item = self.removeOrphan(intent, api: m.api)
                 case .resume(let t): item = self.resumeStaged(t, api: m.api, request: request)
-                case .disableOld(let t, let v): item = self.disableRetired(t, v, api: m.api)
-                case .deleteOld(let t, let v): item = self.deleteRetired(t, v, api: m.api)
+                case .disableOld(let t, let v): item = self.retire(t, v, to: .disabled, api: m.api)
+                case .deleteOld(let t, let v): item = self.retire(t, v, to: .deleted, api: m.api)
                 case .renew(let t): item = self.renewOne(t, api: m.api, request: request)
                 }
                 shared.add(item)
@@ -488,35 +488,32 @@ extension UnlockedVault {
         }
     }
 
-    func disableRetired(_ t: LinkedToken, _ v: VersionSnapshot, api: ConsoleAPI) -> RenewReport.Item {
-        var item = RenewReport.Item(kind: .disabledOld, name: t.name, fromVersion: v.version, consoleName: v.console.name, consoleID: v.console.id, message: "")
+    /// Disables (`to: .disabled`) or deletes (`to: .deleted`) the console key of a retired
+    /// version, audited, then records it on the version. A key already gone counts as deleted.
+    func retire(_ t: LinkedToken, _ v: VersionSnapshot, to state: ConsoleLink.State, api: ConsoleAPI) -> RenewReport.Item {
+        let disabling = state == .disabled
+        var item = RenewReport.Item(kind: disabling ? .disabledOld : .deletedOld, name: t.name, fromVersion: v.version,
+                                    consoleName: v.console.name, consoleID: v.console.id, message: "")
         let id = v.console.id!
-        if let e = consoleWrite("disable", name: t.name, version: v.version, id: id, api: api, { () throws(ConsoleFailure) in
-            do throws(ConsoleFailure) { try api.setStatus(id, enabled: false) } catch {
-                guard error.status == 404 else { throw error }   // already gone
+        var recorded = state
+        if let e = consoleWrite(disabling ? "disable" : "delete", name: t.name, version: v.version, id: id, api: api, { () throws(ConsoleFailure) in
+            if disabling {
+                do throws(ConsoleFailure) { try api.setStatus(id, enabled: false) } catch {
+                    guard error.status == 404 else { throw error }
+                    recorded = .deleted   // deleted in the console already
+                }
+            } else {
+                guard try api.delete([id])[id] == true else { throw ConsoleFailure(call: "delete", host: api.host, code: "not deleted") }
             }
         }) {
-            item.kind = .failed; item.message = "disabling the console key of retired version \(v.version) failed: \(e)"; return item
+            item.kind = .failed
+            item.message = "\(disabling ? "disabling" : "deleting") the console key of retired version \(v.version) failed: \(e)"
+            return item
         }
-        do { try markConsole(t.name, version: v.version, state: .disabled, step: "disabled-old") } catch {
-            item.kind = .failed; item.message = "recording the disabled key failed: \(error)"; return item
+        do { try markConsole(t.name, version: v.version, state: recorded, step: disabling ? "disabled-old" : "deleted-old") } catch {
+            item.kind = .failed; item.message = "recording the console key's new state failed: \(error)"; return item
         }
-        item.message = "disabled the console key of retired version \(v.version)"
-        return item
-    }
-
-    func deleteRetired(_ t: LinkedToken, _ v: VersionSnapshot, api: ConsoleAPI) -> RenewReport.Item {
-        var item = RenewReport.Item(kind: .deletedOld, name: t.name, fromVersion: v.version, consoleName: v.console.name, consoleID: v.console.id, message: "")
-        let id = v.console.id!
-        if let e = consoleWrite("delete", name: t.name, version: v.version, id: id, api: api, { () throws(ConsoleFailure) in
-            guard try api.delete([id])[id] == true else { throw ConsoleFailure(call: "delete", host: api.host, code: "not deleted") }
-        }) {
-            item.kind = .failed; item.message = "deleting the disabled console key of version \(v.version) failed: \(e)"; return item
-        }
-        do { try markConsole(t.name, version: v.version, state: .deleted, step: "deleted-old") } catch {
-            item.kind = .failed; item.message = "recording the deleted key failed: \(error)"; return item
-        }
-        item.message = "deleted the disabled console key of version \(v.version)"
+        item.message = "\(recorded == .deleted ? "deleted" : "disabled") the console key of retired version \(v.version)"
         return item
     }
 }

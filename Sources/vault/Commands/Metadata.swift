@@ -94,11 +94,11 @@ struct VersionView: Encodable {
     var console_name: String?
     var console_state: String?
 
-    /// `current`: the current version number, so a newer retired one shows as "staged" (a
-    /// renewal waiting for its connectivity check).
+    /// `current`: the current version number, so a newer retired one whose console key is
+    /// enabled shows as "staged" (a renewal waiting for its connectivity check).
     init(_ v: TokenVersionInfo, current: Int?) {
         version = v.version; created = v.created; expires = v.expires; retired = v.retired
-        state = v.retired != nil && current.map { v.version > $0 } == true ? "staged" : v.state
+        state = v.retired != nil && current.map { v.version > $0 } == true && v.consoleState == "enabled" ? "staged" : v.state
         console_id = v.consoleID; console_name = v.consoleName; console_state = v.consoleState
     }
 }
