@@ -163,17 +163,82 @@ struct RenewCLITests {
         #expect(c.run("renew").status == 64)
     }
 
-    @Test("a failed create leaves the old version current, no intent and no enabled orphan")
+    @Test("a failed create leaves the old version current and no enabled orphan; an unknown outcome keeps the intent, a definite refusal drops it and deletes nothing")
     func createFails() throws {
         let (c, server, _) = setUp()
         defer { c.cleanup() }
         server.control("POST", "/_fake/faults", ["kind": "status", "method": "POST", "path": "/v3.0/iam/apiKeys", "status": 500, "count": 1])
         let r = c.run("renew", "siem")
         #expect(r.status == 25 && r.stderr.contains("creating siem-console-v1v") && r.stderr.contains("HTTP 500"), "\(r)")
+        #expect(r.stderr.contains("the intent stays and the next runs look again"), "\(r)")
         #expect(try history(c, "siem").count == 1)
         #expect(server.keys["siem-console"]?["status"] as? String == "enabled")
-        #expect(try c.rows("SELECT CAST(count(*) AS TEXT) FROM renewal_intents") == ["0"])
+        // A 5xx may still have created the key: the intent stays for a day.
+        #expect(try c.rows("SELECT CAST(count(*) AS TEXT) FROM renewal_intents") == ["1"])
         #expect(c.audit(action: "console-create-result").first?["outcome"] as? String == "error")
+        let watching = c.run("renew", "--due", "1h")
+        #expect(watching.status == 0 && watching.out.contains("skipped:"), "\(watching)")
+        // A definite 400 (say the planned name is taken by someone else's key): nothing deleted.
+        let taken = server.seed(["name": "someone-elses", "role": "SIEM"])
+        server.control("POST", "/_fake/faults", ["kind": "status", "method": "POST", "path": "/v3.0/iam/apiKeys", "status": 400, "count": 1])
+        let refused = c.run("renew", "siem")
+        #expect(refused.status == 25 && refused.stderr.contains("HTTP 400") && refused.stderr.contains("no key was created; intent dropped"), "\(refused)")
+        #expect(server.keys["someone-elses"]?["status"] as? String == "enabled")
+        _ = taken
+    }
+
+    @Test("after a rollback two versions share a console key: renew never disables or deletes the current one's")
+    func rollbackSharesKey() throws {
+        let (c, server, siemID) = setUp()
+        defer { c.cleanup() }
+        let other = server.seed(["name": "siem-new", "role": "SIEM"])
+        let rotated = c.run(["rotate", "siem", "--console-id", other.id, "--console-name", "siem-new"], stdin: Data(other.value.utf8))
+        #expect(rotated.status == 0, "\(rotated)")
+        #expect(c.run("rollback", "siem", "--to", "1").status == 0)
+        #expect(c.run("renew", "--due", "1h").status == 0)
+        #expect(c.run("renew", "--due", "1h", "--delete-after", "0d").status == 0)
+        #expect(server.keys["siem-console"]?["status"] as? String == "enabled" && server.keys["siem-console"]?["deleted"] as? Bool == false)
+        #expect(c.run("check", "siem").status == 0)
+        _ = siemID
+    }
+
+    @Test("links are one key per token; a link whose console name changed is not renewed; odd ids are refused")
+    func linkSafety() throws {
+        let (c, server, siemID) = setUp()
+        defer { c.cleanup() }
+        let mgrID = try #require(server.keys["mgr-console"]?["id"] as? String)
+        let shared = c.run("edit", "siem", "--console-id", mgrID)
+        #expect(shared.status == 64 && shared.stderr.contains("console key \(mgrID) is already linked to mgr"), "\(shared)")
+        let copy = c.run(["add", "siem-copy", "--base-url", server.baseURL, "--console-id", siemID, "--force"], stdin: Data("eyJ.copy.x".utf8))
+        #expect(copy.status == 64, "\(copy)")
+        #expect(c.run("edit", "siem", "--console-id", "..").status == 64)
+        server.control("POST", "/_fake/keys/\(siemID)", ["name": "renamed-in-console"])
+        let renamed = c.run("renew", "siem")
+        #expect(renamed.status == 25 && renamed.stderr.contains("is named renamed-in-console, but the vault linked it as siem-console"), "\(renamed)")
+        #expect(server.keys.keys.filter { $0.hasPrefix("renamed-in-console-v1v") || $0.hasPrefix("siem-console-v1v") }.isEmpty)
+    }
+
+    @Test("a key enabled again in the console is not deleted by the clean-up")
+    func reenabledNotDeleted() throws {
+        let (c, server, siemID) = setUp()
+        defer { c.cleanup() }
+        #expect(c.run("renew", "siem").status == 0)
+        server.control("POST", "/_fake/keys/\(siemID)", ["status": "enabled"])
+        let r = c.run("renew", "--due", "1h", "--delete-after", "0d")
+        #expect(r.status == 0 && r.out.contains("was enabled again in the console: not deleted"), "\(r)")
+        #expect(server.keys["siem-console"]?["deleted"] as? Bool == false)
+    }
+
+    @Test("a malicious create answer — the manager's value, a far-off expiry — is refused before it is stored; the key is removed")
+    func hostileCreateAnswer() throws {
+        let (c, server, _) = setUp()
+        defer { c.cleanup() }
+        // The fake's clock 40 days ahead: its answer's expiry is 40 days off what was asked.
+        server.control("POST", "/_fake/config", ["now": Timestamp(Date().addingTimeInterval(40 * 86400))])
+        let r = c.run("renew", "siem")
+        #expect(r.status == 25 && r.stderr.contains("the answer's expiry is not 1 month from now"), "\(r)")
+        #expect(try history(c, "siem").count == 1)
+        #expect(server.keys.filter { $0.key.hasPrefix("siem-console-v1v") }.values.allSatisfy { $0["deleted"] as? Bool == true })
     }
 
     @Test("the create's response lost after the console made the key: the orphan is disabled and deleted, the old version stays")
@@ -219,6 +284,8 @@ struct RenewCLITests {
         #expect(r.status == 25 && r.stderr.contains("renewal intent 1 failed authentication"), "\(r)")
         #expect(server.keys["prod-connector"]?["status"] as? String == "enabled")
         #expect(server.keys["prod-connector"]?["deleted"] as? Bool == false)
+        let doctor = c.run("doctor")
+        #expect(doctor.status == 21 && doctor.out.contains("intent 1 fails authentication"), "\(doctor)")
     }
 
     @Test("an authentic intent row copied back after it was resolved (a replay) is refused; the key with its name stays",
@@ -267,6 +334,26 @@ struct RenewCLITests {
         }
     }
 
+    @Test("an intent row deleted from the file is rebuilt from the audit log and its orphan removed; rekey keeps intents valid",
+          .enabled(if: CLI.binary.contains("/debug/"), "needs the debug build's V1VAULT_DEBUG_KILL_AT"))
+    func deletedIntentAndRekey() throws {
+        let (c, server, _) = setUp()
+        defer { c.cleanup() }
+        #expect(c.run("renew", "siem", env: ["V1VAULT_DEBUG_KILL_AT": "renew.created"]).signaled)
+        try c.sql("DELETE FROM renewal_intents")
+        let r = c.run("renew", "--due", "1h")
+        #expect(r.status == 0 && r.out.contains("orphan-removed"), "\(r)")
+        #expect(server.keys.filter { $0.key.hasPrefix("siem-console-v1v") }.values.allSatisfy { $0["deleted"] as? Bool == true })
+        // rekey re-MACs an outstanding intent.
+        #expect(c.run("renew", "siem", env: ["V1VAULT_DEBUG_KILL_AT": "renew.created"]).signaled)
+        let pw2 = c.dir + "/pw2"
+        try "another passphrase\n".write(toFile: pw2, atomically: true, encoding: .utf8)
+        chmod(pw2, 0o600)
+        #expect(c.run("rekey", "--new-passphrase-file", pw2).status == 0)
+        let after = c.run("renew", "--due", "1h", env: ["V1VAULT_PASSPHRASE_FILE": pw2])
+        #expect(after.status == 0 && after.out.contains("orphan-removed"), "\(after)")
+    }
+
     @Test("the manager renews itself; later calls use its new value")
     func managerRenewsItself() throws {
         let (c, server, _) = setUp(siemDays: 20)
@@ -287,17 +374,23 @@ struct RenewCLITests {
         let m = server.seed(["name": "mgr", "role": "Master Administrator"])
         let s = server.seed(["name": "siem", "role": "SIEM", "expiredDateTime": "2027-06-01T00:00:00Z"])
         _ = server.seed(["name": "forgotten", "role": "SIEM"])
+        let imposter = server.seed(["name": "imposter-source", "role": "SIEM"])
+        _ = server.seed(["name": "jenkins", "role": "SIEM"])
         c.add("mgr", m.value, "--base-url", server.baseURL)
         c.add("siem", s.value, "--base-url", server.baseURL, "--expires", "1y")
+        // A stored "jenkins" whose value is another key than the console's "jenkins".
+        c.add("jenkins", imposter.value, "--base-url", server.baseURL, "--expires", "1y")
         #expect(c.run("sync").status == 28)
         try #require(c.run("manager", "set", "mgr").status == 0)
         let proposed = c.run("sync", "--json")
         #expect(proposed.status == 27, "\(proposed)")
         let findings = (try JSONSerialization.jsonObject(with: proposed.stdout) as! [String: Any])["findings"] as! [[String: Any]]
-        #expect(findings.filter { $0["kind"] as? String == "link-proposed" }.compactMap { $0["name"] as? String }.sorted() == ["mgr", "siem"])
+        #expect(findings.filter { $0["kind"] as? String == "link-proposed" }.compactMap { $0["name"] as? String }.sorted() == ["jenkins", "mgr", "siem"])
         #expect(findings.contains { $0["kind"] as? String == "not-in-vault" && $0["console_name"] as? String == "forgotten" })
         let applied = c.run("sync", "--apply")
         #expect(applied.status == 27 && applied.out.contains("link-proposed (applied)"), "\(applied)")
+        #expect(applied.out.contains("not linked: using its stored value did not move jenkins's last use, so it is another key"), "\(applied)")
+        #expect(!c.run("show", "jenkins", "--json").out.contains("console_id\":\""))
         let shown = c.run("show", "siem", "--json")
         #expect(shown.out.contains(#""console_id":"\#(s.id)""#) && shown.out.contains(#""expires":"2027-06-01T00:00:00Z""#), "\(shown)")
         // The console disables the key behind the vault's back: dead, loudly.

@@ -137,6 +137,7 @@ extension UnlockedVault {
         if let consoleName { details["console_name"] = consoleName }
         try perform(action, subjects: [AuditSubject(name: name)], details: details) { w in
             let t = try resolve(w.db, name)
+            if let consoleID, !consoleID.isEmpty { try checkConsoleIDFree(w.db, consoleID, tokenID: t.record.id!) }
             var link = t.target.console
             if let consoleID { link.id = consoleID.isEmpty ? nil : consoleID }
             if let consoleName { link.name = consoleName }
@@ -145,6 +146,17 @@ extension UnlockedVault {
             var record = t.record
             try sealState(w, &record)
             w.subjects = [AuditSubject(name: name, version: t.current.version)]
+        }
+    }
+
+    /// Throws unless no other token links console key `id`: two tokens sharing one key would
+    /// let renewing one disable the other's (a mistyped id, say the manager's).
+    func checkConsoleIDFree(_ db: Database, _ id: String, tokenID: Int64) throws {
+        if let other = try String.fetchOne(db, sql: """
+            SELECT t.name FROM token_versions v JOIN tokens t ON t.id = v.token_id WHERE v.console_id = ? AND v.token_id != ? LIMIT 1
+            """, arguments: [id, tokenID]) {
+            throw VaultError.invalidInput(reason: "console key \(id) is already linked to \(other)",
+                                          hint: "each console key belongs to one token; check the id in Administration > API Keys")
         }
     }
 
@@ -186,6 +198,33 @@ extension UnlockedVault {
         let mac = IntentMAC.mac(key: metadataKey, vaultID: vaultID, id: id, tokenID: tokenID, plannedName: plannedName, baseURL: baseURL, createdAt: created)
         try db.execute(sql: "UPDATE renewal_intents SET mac = ? WHERE id = ?", arguments: [Data(mac), id])
         return RenewalIntent(id: id, tokenID: tokenID, plannedName: plannedName, baseURL: baseURL, created: Timestamp.date(created), authentic: true)
+    }
+
+    /// Intents whose row is gone but whose `console-create` audit row (sealed, in a verified
+    /// chain) no `renew` row resolved: someone deleted the row, which would otherwise leave an
+    /// orphan unnoticed. Rebuilt from the audit row (planned name, base URL).
+    func intentsOnlyInAudit(besides existing: Set<Int64>) throws(VaultError) -> [RenewalIntent] {
+        try vault.store.read { db in
+            let chain = try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil)
+            guard chain.intact else { return [] }
+            func details(_ action: String) throws -> [(at: String, d: [String: String])] {
+                try Row.fetchAll(db, sql: """
+                    SELECT at, details FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND outcome = 'ok' AND action = ? AND instr(details, '"intent":') > 0
+                    """, arguments: [action]).compactMap { row in
+                    guard let text = try? row.text("details", "audit_log"), let at = try? row.text("at", "audit_log"),
+                          let d = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else { return nil }
+                    return (at, d)
+                }
+            }
+            let resolved = Set(try details("renew").compactMap { $0.d["intent"].flatMap { Int64($0) } })
+            return try details("console-create").compactMap { row -> RenewalIntent? in
+                guard let id = row.d["intent"].flatMap({ Int64($0) }), !resolved.contains(id), !existing.contains(id),
+                      let planned = row.d["console_name"], ConsoleLink.isValidName(planned),
+                      let base = row.d["base_url"], (try? Validate.baseURL(base)) == base else { return nil }
+                return RenewalIntent(id: id, tokenID: 0, plannedName: planned, baseURL: base,
+                                     created: ConsoleAPI.date(row.at) ?? Date(timeIntervalSince1970: 0), authentic: true)
+            }
+        }
     }
 
     func intents() throws(VaultError) -> [RenewalIntent] {

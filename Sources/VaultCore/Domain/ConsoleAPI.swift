@@ -32,8 +32,8 @@ public struct ConsoleFailure: Error, Sendable, Equatable, CustomStringConvertibl
         return s
     }
 
-    /// The request was surely not carried out (so even a create may be sent again).
-    var notProcessed: Bool { status == 429 || network == "connection refused" }
+    /// The console answered with a definite refusal (4xx other than 408): nothing was done.
+    var definite: Bool { network == nil && code?.hasPrefix("the answer") != true && (status.map { (400...499).contains($0) && $0 != 408 } ?? false) }
 }
 
 /// Vision One's API-keys API (`/v3.0/iam/apiKeys`, ../shared/visionone-api.md), called with a
@@ -49,6 +49,8 @@ public final class ConsoleAPI: @unchecked Sendable {
     let attempts = 3
     /// Upper bound on a Retry-After wait (seconds).
     let maxRetryAfter: Int
+    /// Keys the last `list` could not represent (skipped, never acted on).
+    public private(set) var skipped = 0
 
     public init(baseURL: String, manager: SecretView, timeout: TimeInterval = 30, maxRetryAfter: Int = 30) {
         self.baseURL = baseURL
@@ -68,15 +70,24 @@ public final class ConsoleAPI: @unchecked Sendable {
         var headers: [String] = []
         if let name { headers.append("TMV1-Filter: name eq '\(name.replacingOccurrences(of: "'", with: "''"))'") }
         var keys: [ConsoleKey] = []
-        for _ in 0..<10_000 {
+        var seenIDs = Set<String>(), seenLinks = Set<String>()
+        let deadline = Date().addingTimeInterval(600)
+        skipped = 0
+        // Bounded: 10 minutes, 200,000 keys, and a link that repeats or a page with nothing new
+        // ends it (a looping nextLink would otherwise hold the run lock for hours).
+        while Date() < deadline, keys.count < 200_000 {
             let r = try call("list", method: "GET", url: url, headers: headers, retry: true)
             guard r.status == 200, let object = json(r.body) as? [String: Any], let items = object["items"] as? [Any] else {
                 throw failure("list", r)
             }
+            var fresh = 0
             for item in items {
-                guard let o = item as? [String: Any], let key = Self.key(o) else { throw failure("list", r, code: "unexpected item") }
-                keys.append(key)
+                // A key v1vault cannot represent (a name with control or bidi characters, an odd
+                // id) is counted and never acted on; it does not stop the listing.
+                guard let o = item as? [String: Any], let key = Self.key(o) else { skipped += 1; continue }
+                if seenIDs.insert(key.id).inserted { keys.append(key); fresh += 1 }
             }
+            if fresh == 0 && !items.isEmpty { throw ConsoleFailure(call: "list", host: host, code: "a page repeated earlier keys") }
             guard let next = object["nextLink"] as? String, !next.isEmpty else { return keys }
             // As Trend's SDK does: only nextLink's path and query are used, on this base URL
             // (the bearer never follows a link to another host), and the filter is sent again.
@@ -85,8 +96,9 @@ public final class ConsoleAPI: @unchecked Sendable {
                 throw failure("list", r, code: "unexpected nextLink")
             }
             url = baseURL + Self.keysPath + "?" + query
+            guard seenLinks.insert(url).inserted else { throw ConsoleFailure(call: "list", host: host, code: "nextLink repeats") }
         }
-        throw ConsoleFailure(call: "list", host: host, code: "too many pages")
+        throw ConsoleFailure(call: "list", host: host, code: keys.count >= 200_000 ? "more than 200,000 keys" : "listing took over 10 minutes")
     }
 
     /// One key and its ETag.
@@ -154,7 +166,9 @@ public final class ConsoleAPI: @unchecked Sendable {
             request.send(bearer: bearer) { buffer in
                 // [ { "status": 201, "body": { "id", "value", "expiredDateTime" } } ]: depth 2.
                 box.secret = JSONSecretExtractor.extract(buffer, key: "value", depth: 2)
-                return Data(buffer)   // the value's bytes are blanked by now
+                // Only a body whose value was taken out (and blanked) is parsed; any other stays
+                // in the locked buffer, which is zeroed: the create counts as failed.
+                return box.secret == nil ? nil : Data(buffer)
             }
         }
         let r: HTTPExchange.Response
@@ -169,8 +183,8 @@ public final class ConsoleAPI: @unchecked Sendable {
         let inner = element["body"] as? [String: Any]
         guard status == 201 || status == 200, let id = inner?["id"] as? String, ConsoleLink.isValidID(id),
               let value = box.secret.take() else {
-            let code = ((inner?["error"] as? [String: Any])?["code"] as? String).map { Sanitize.serverText($0, max: 64) }
-            throw ConsoleFailure(call: "create", host: host, status: status ?? r.status, code: code ?? "no key in the answer", traceID: r.traceID)
+            let code = ((inner?["error"] as? [String: Any])?["code"] as? String).map(Self.errorCode)
+            throw ConsoleFailure(call: "create", host: host, status: status ?? r.status, code: code ?? "no key in the answer (or not exactly one value)", traceID: r.traceID)
         }
         return Created(id: id, value: value, expires: (inner?["expiredDateTime"] as? String).flatMap(Self.date))
     }
@@ -220,7 +234,14 @@ public final class ConsoleAPI: @unchecked Sendable {
     func failure(_ call: String, _ r: HTTPExchange.Response, code: String? = nil) -> ConsoleFailure {
         let error = (json(r.body) as? [String: Any])?["error"] as? [String: Any]
         return ConsoleFailure(call: call, host: host, status: r.status,
-                              code: code ?? (error?["code"] as? String).map { Sanitize.serverText($0, max: 64) }, traceID: r.traceID)
+                              code: code ?? (error?["code"] as? String).map(Self.errorCode), traceID: r.traceID)
+    }
+
+    /// Vision One's error codes are identifiers (`InvalidCredentials`): anything else — a server
+    /// echoing a request or a value into the field — is not repeated into stderr or the audit log.
+    static func errorCode(_ s: String) -> String {
+        let ok = !s.isEmpty && s.count <= 64 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || "._-".utf8.contains($0) }
+        return ok ? s : "(unreadable error code)"
     }
 
     static func key(_ o: [String: Any]) -> ConsoleKey? {

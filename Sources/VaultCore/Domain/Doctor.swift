@@ -130,6 +130,16 @@ public enum Doctor {
             }
             out.append(DoctorCheck(check: "audit chain", ok: chain.intact,
                                    detail: chain.problem.map { "\($0)" } ?? "intact: \(chain.sealedRows) sealed rows, \(chain.pendingRows) pending"))
+            // Renewal intents (schema 5): listed only when there are any.
+            let intents = try u.intents()
+            let forged = intents.filter { !$0.authentic }.map { "\($0.id)" }
+            if !forged.isEmpty {
+                out.append(DoctorCheck(check: "renewal intents", ok: false,
+                                       detail: "intent \(forged.joined(separator: ", ")) fails authentication: never acted on; delete it from renewal_intents by hand"))
+            } else if !intents.isEmpty {
+                out.append(DoctorCheck(check: "renewal intents", ok: true,
+                                       detail: "\(intents.count) left by an interrupted `vault renew`: its next run removes any console key they created"))
+            }
         } catch {
             out.append(DoctorCheck(check: "database", ok: false, detail: "\(error)"))
         }

@@ -71,6 +71,7 @@ extension UnlockedVault {
                 fields.append("expires")
             }
             if change.consoleID != nil || change.consoleName != nil {
+                if case .some(.some(let id)) = change.consoleID { try checkConsoleIDFree(w.db, id, tokenID: record.id!) }
                 var link = t.current.console
                 if let id = change.consoleID { link.id = id; link.state = id == nil ? nil : (link.state ?? .enabled); fields.append("console_id") }
                 if let n = change.consoleName { link.name = n; fields.append("console_name") }

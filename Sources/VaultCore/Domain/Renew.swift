@@ -23,7 +23,11 @@ public struct RenewRequest: Sendable {
 /// What `vault renew` did (or, with --dry-run, would do).
 public struct RenewReport: Sendable {
     public struct Item: Sendable, Equatable {
-        public enum Kind: String, Sendable { case renewed, failed, plan, orphanRemoved = "orphan-removed", disabledOld = "disabled-old", deletedOld = "deleted-old", notDue = "not-due" }
+        public enum Kind: String, Sendable {
+            case renewed, failed, plan, orphanRemoved = "orphan-removed", disabledOld = "disabled-old", deletedOld = "deleted-old", notDue = "not-due"
+            /// Left alone on purpose (a key enabled again in the console, a create still unresolved).
+            case skipped
+        }
         public var kind: Kind
         public var name: String?
         public var fromVersion: Int?
@@ -83,7 +87,8 @@ extension UnlockedVault {
         let lock = try vault.store.exclusiveRunLock()
         defer { _ = lock }
         let (tokens, broken) = try linkedTokens()
-        let intents = try intents()
+        let stored = try intents()
+        let intents = stored + (try intentsOnlyInAudit(besides: Set(stored.map(\.id))))
         var report = RenewReport()
         for (name, error) in broken where request.names.isEmpty || request.names.contains(name) {
             report.items.append(.init(kind: .failed, name: name, message: error.description))
@@ -104,9 +109,12 @@ extension UnlockedVault {
             jobs.append(.orphan(intent))
         }
         let horizon = request.due.map { $0.added(to: nowDate) }
+        // A console key that a current or staged version is (after a rollback, two versions may
+        // link one key) is never disabled or deleted as an old one.
+        let inUse = Set(tokens.flatMap { t in [t.current.console.id, t.staged?.console.id].compactMap { $0 } })
         for t in tokens {
             if t.staged != nil { jobs.append(.resume(t)) }
-            for v in t.versions where v.retired != nil && v.version != t.staged?.version && v.console.id != nil {
+            for v in t.versions where v.retired != nil && v.version != t.staged?.version && v.console.id != nil && !inUse.contains(v.console.id!) {
                 if v.console.state == .enabled { jobs.append(.disableOld(t, v)) }
                 else if v.console.state == .disabled, let retired = v.retired, retired.addingTimeInterval(request.deleteAfter) <= nowDate {
                     jobs.append(.deleteOld(t, v))
@@ -242,6 +250,12 @@ extension UnlockedVault {
             item.message = "its console key \(old.name) is disabled in the console: the token is dead; nothing changed"
             return item
         }
+        // The id must still name the key this version was linked to: a mistyped or reused id
+        // would otherwise copy another key's role and disable that key.
+        if let stored = t.current.console.name, stored != old.name {
+            item.message = "console key \(oldID) is named \(old.name), but the vault linked it as \(stored): check the link (`vault sync` compares them; `vault sync --apply` takes the console's name); nothing changed"
+            return item
+        }
         guard let role = old.role ?? t.role else { item.message = "the console did not say the key's role; nothing changed"; return item }
         // 2. The intent, committed before the create request.
         let planned = ConsoleNaming.planned(from: old.name, now: now)
@@ -251,7 +265,9 @@ extension UnlockedVault {
             intent = try perform("console-create", subjects: [AuditSubject(name: t.name)],
                                  details: ["console_name": planned, "months": "\(months)", "role": role, "base_url": t.baseURL]) { w in
                 let tokenID = try resolve(w.db, t.name).record.id!
-                return try writeIntent(w.db, tokenID: tokenID, plannedName: planned, baseURL: t.baseURL)
+                let intent = try writeIntent(w.db, tokenID: tokenID, plannedName: planned, baseURL: t.baseURL)
+                w.details["intent"] = "\(intent.id)"
+                return intent
             }
         } catch {
             item.message = "could not record the renewal intent: \(error); nothing changed"
@@ -259,19 +275,25 @@ extension UnlockedVault {
         }
         crashPoint("renew.intent")
         // 3. Create; the value goes from the response into secure memory.
-        let created: ConsoleAPI.Created
-        do {
-            created = try api.create(name: planned, role: role, months: months, description: old.description)
-        } catch {
-            recordFailure("console-create-result", subjects: [AuditSubject(name: t.name)], details: ["console_name": planned],
+        func createFailed(_ error: ConsoleFailure) -> RenewReport.Item {
+            recordFailure("console-create-result", subjects: [AuditSubject(name: t.name)], details: ["console_name": planned, "intent": "\(intent.id)"],
                           error: .consoleFailed(detail: error.description))
-            let cleanup = removeOrphan(intent, api: api)
-            item.message = "creating \(planned) failed: \(error); the old version stays current (\(cleanup.message))"
-            return item
+            // A definite refusal created nothing: drop the intent, delete nothing (a key with
+            // that name may be someone else's). Otherwise look for the key now, and keep the
+            // intent while it may still appear.
+            let cleanup = error.definite ? dropIntent(intent, why: "the console refused the create") : removeOrphan(intent, api: api)
+            var failed = item
+            failed.message = "creating \(planned) failed: \(error); the old version stays current (\(cleanup.message))"
+            return failed
+        }
+        let created: ConsoleAPI.Created
+        do { created = try api.create(name: planned, role: role, months: months, description: old.description) } catch {
+            return createFailed(error)
         }
         crashPoint("renew.created")
+        do { try checkCreated(created, t: t, months: months, api: api) } catch { return createFailed(error) }
         // 4. Seal it as a staged version: retired until verified, linked to its console key.
-        let expires = created.expires ?? (months == 0 ? nil : Calendar(identifier: .gregorian).date(byAdding: .month, value: months, to: now))
+        let expires = months == 0 ? nil : created.expires
         let staged: Int
         do {
             staged = try sealStaged(t.name, value: created.value, link: ConsoleLink(id: created.id, name: planned, state: .enabled),
@@ -318,8 +340,14 @@ extension UnlockedVault {
             item.message = "the new key \(item.consoleName ?? "") did not pass the connectivity check (\(f)); version \(oldVersion) stays current; the new key was " + (disabled == nil ? "disabled" : "NOT disabled (\(disabled!)): disable it in the console")
             return item
         }
-        // 6. Make it current.
-        do { try promote(name, staged: staged) } catch {
+        // 6. Make it current — only over the version this renewal replaces.
+        do { try promote(name, staged: staged, over: oldVersion) } catch {
+            if case .stateChanged = error {
+                let disabled = consoleWrite("disable", name: name, version: staged, id: item.consoleID ?? "", api: api) { () throws(ConsoleFailure) in try api.setStatus(item.consoleID ?? "", enabled: false) }
+                if disabled == nil { try? markConsole(name, version: staged, state: .disabled, step: "superseded") }
+                item.message = "\(name) was rotated or rolled back while it renewed: the new key \(item.consoleName ?? "") was " + (disabled == nil ? "disabled" : "NOT disabled (\(disabled!))") + "; the current version stays"
+                return item
+            }
             item.message = "making version \(staged) current failed: \(error); version \(oldVersion) stays current, `vault renew` resumes"
             return item
         }
@@ -356,6 +384,40 @@ extension UnlockedVault {
         }
     }
 
+    /// Refuses what a buggy or hostile server may answer to a create: an id some version
+    /// already links, a value equal to the manager's or the old one, an expiry far from the
+    /// lifetime asked for. Thrown before the value is stored: the key is then removed as an orphan.
+    func checkCreated(_ created: borrowing ConsoleAPI.Created, t: LinkedToken, months: Int, api: ConsoleAPI) throws(ConsoleFailure) {
+        func refuse(_ why: String) -> ConsoleFailure { ConsoleFailure(call: "create", host: api.host, code: why) }
+        let linked = (try? linkedTokens().tokens.flatMap { $0.versions.compactMap(\.console.id) }) ?? []
+        if linked.contains(created.id) { throw refuse("the answer names a key this vault already links") }
+        let same = created.value.withUnsafeBytes { v in
+            api.manager.withUnsafeBytes { m in v.count == m.count && Sodium.constantTimeEqual(v, m) }
+        }
+        if same { throw refuse("the answer's value is the manager key's") }
+        if months > 0 {
+            let expected = Calendar(identifier: .gregorian).date(byAdding: .month, value: months, to: now) ?? now
+            guard let e = created.expires, abs(e.timeIntervalSince(expected)) <= 3 * 86400 else {
+                throw refuse("the answer's expiry is not \(months) month\(months == 1 ? "" : "s") from now")
+            }
+        }
+    }
+
+    /// Drops an intent whose create certainly made no key.
+    func dropIntent(_ intent: RenewalIntent, why: String) -> RenewReport.Item {
+        var item = RenewReport.Item(kind: .orphanRemoved, consoleName: intent.plannedName, message: "")
+        do {
+            try perform("renew", subjects: [], details: ["step": "intent-resolved", "console_name": intent.plannedName, "intent": "\(intent.id)",
+                                                         "orphans_removed": "", "why": why]) { w in
+                try w.db.execute(sql: "DELETE FROM renewal_intents WHERE id = ?", arguments: [intent.id])
+            }
+            item.message = "\(why): no key was created; intent dropped"
+        } catch {
+            item.kind = .failed; item.message = "dropping the renewal intent for \(intent.plannedName) failed: \(error)"
+        }
+        return item
+    }
+
     /// Seals `value` as the next version of `name`, retired (staged) and linked, and deletes
     /// the intent, in one transaction.
     func sealStaged(_ name: String, value: borrowing SecureBytes, link: ConsoleLink, expires: Date?, intent: Int64) throws(VaultError) -> Int {
@@ -375,11 +437,23 @@ extension UnlockedVault {
         }
     }
 
-    /// Makes the staged version current (the previous current one is retired).
-    func promote(_ name: String, staged: Int) throws(VaultError) {
+    enum PromoteError: Error { case stateChanged, vault(VaultError) }
+
+    /// Makes the staged version current, retiring `over` — which must still be the current one.
+    func promote(_ name: String, staged: Int, over expected: Int) throws(PromoteError) {
+        do throws(VaultError) { try promoteInVault(name, staged: staged, over: expected) } catch {
+            if case .invalidInput(let reason, _) = error, reason.hasPrefix("superseded") { throw .stateChanged }
+            throw .vault(error)
+        }
+    }
+
+    func promoteInVault(_ name: String, staged: Int, over expected: Int) throws(VaultError) {
         try perform("renew", subjects: [AuditSubject(name: name, version: staged)], details: ["step": "promoted"]) { w in
             let t = try resolve(w.db, name, version: staged)
-            guard t.target.retiredAt != nil, staged > t.current.version else {
+            guard t.current.version == expected else {
+                throw VaultError.invalidInput(reason: "superseded: version \(t.current.version) of \(name) became current meanwhile", hint: nil)
+            }
+            guard t.target.retiredAt != nil, staged > t.current.version, t.target.console.state == .enabled else {
                 throw VaultError.invalidInput(reason: "version \(staged) of \(name) is not staged", hint: nil)
             }
             let id = t.record.id!
@@ -430,6 +504,13 @@ extension UnlockedVault {
             return item
         }
         var removed: [String] = []
+        // A create whose answer was lost may still complete: while the intent is younger than a
+        // day and no key has appeared, keep it and look again next run.
+        if found.isEmpty, now.timeIntervalSince(intent.created) < 86400 {
+            item.kind = .skipped
+            item.message = "no key named \(intent.plannedName) exists (yet): the intent stays and the next runs look again until \(Timestamp.iso(intent.created.addingTimeInterval(86400)))"
+            return item
+        }
         for key in found where !linked.contains(key.id) {
             item.consoleID = key.id
             if key.enabled, let e = consoleWrite("disable", name: nil, version: nil, id: key.id, api: api, { () throws(ConsoleFailure) in try api.setStatus(key.id, enabled: false) }) {
@@ -450,7 +531,7 @@ extension UnlockedVault {
         } catch {
             item.kind = .failed; item.message = "dropping the renewal intent for \(intent.plannedName) failed: \(error)"; return item
         }
-        item.message = removed.isEmpty ? "no key named \(intent.plannedName) was created; intent dropped"
+        item.message = removed.isEmpty ? "no key named \(intent.plannedName) appeared within a day; intent dropped"
                                        : "removed orphaned console key \(intent.plannedName) (its value was never stored)"
         return item
     }
@@ -496,6 +577,33 @@ extension UnlockedVault {
                                     consoleName: v.console.name, consoleID: v.console.id, message: "")
         let id = v.console.id!
         var recorded = state
+        // Fail safe against a change since the run began: never an id a current or staged version is.
+        let inUse = (try? vault.store.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM token_versions WHERE console_id = ? AND (retired_at IS NULL OR console_state = 'enabled')
+                               AND NOT (token_id = (SELECT id FROM tokens WHERE name = ?) AND version = ?))
+                """, arguments: [id, t.name, v.version]) ?? true
+        }) ?? true
+        if inUse {
+            item.kind = .skipped
+            item.message = "console key \(v.console.name ?? id) of retired version \(v.version) is also the key of a version in use: left alone"
+            return item
+        }
+        if !disabling {
+            // Delete only what is still disabled: a key someone enabled again is left alone.
+            do throws(ConsoleFailure) {
+                let (key, _) = try api.get(id)
+                if key.enabled {
+                    item.kind = .skipped
+                    item.message = "console key \(key.name) of retired version \(v.version) was enabled again in the console: not deleted (`vault sync` lists it)"
+                    return item
+                }
+            } catch {
+                if error.status != 404 {
+                    item.kind = .failed; item.message = "reading the console key of retired version \(v.version) failed: \(error)"; return item
+                }
+            }
+        }
         if let e = consoleWrite(disabling ? "disable" : "delete", name: t.name, version: v.version, id: id, api: api, { () throws(ConsoleFailure) in
             if disabling {
                 do throws(ConsoleFailure) { try api.setStatus(id, enabled: false) } catch {

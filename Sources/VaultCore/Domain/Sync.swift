@@ -18,6 +18,8 @@ public struct SyncReport: Sendable {
             /// A retired version's console key is still enabled.
             case retiredEnabled = "retired-enabled"
             case unused
+            /// Console keys whose name or id v1vault cannot represent.
+            case unreadable
         }
         public var kind: Kind
         public var name: String?
@@ -58,6 +60,10 @@ extension UnlockedVault {
             let api = ConsoleAPI(baseURL: m.baseURL, manager: token.secret)
             let keys: [ConsoleKey]
             do { keys = try api.list() } catch { throw .consoleFailed(detail: error.description) }
+            if api.skipped > 0 {
+                report.findings.append(.init(kind: .unreadable, baseURL: m.baseURL,
+                                             message: "\(api.skipped) console key\(api.skipped == 1 ? "" : "s") with a name or id v1vault cannot represent (control or bidi characters, an odd id): not compared, never acted on"))
+            }
             report.consoleKeys += keys.count
             try? record("console-list", details: ["base_url": m.baseURL, "keys": "\(keys.count)"])
             let byID = Dictionary(keys.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -77,6 +83,13 @@ extension UnlockedVault {
                         var f = finding(.linkProposed, key, "not linked; the console key \(key.name) has its name: `vault sync --apply` links it")
                         if apply {
                             do {
+                                // A name proves nothing (the key behind it may have been replaced by
+                                // someone else's): link only when the stored value is that key.
+                                if let why = try confirmSameKey(t.name, key: key, api: api) {
+                                    f.message = "not linked: \(why); if it is that key, `vault edit \(t.name) --console-id \(key.id)` links it"
+                                    report.findings.append(f)
+                                    continue
+                                }
                                 try link(t.name, consoleID: key.id, consoleName: key.name, action: "sync")
                                 if let e = key.expires, c.expires.map({ abs($0.timeIntervalSince(e)) >= 60 }) ?? true { try setExpiry(t.name, e) }
                                 f.applied = true; f.message = "linked to console key \(key.name)"
@@ -138,6 +151,27 @@ extension UnlockedVault {
             }
         }
         return report
+    }
+
+    /// nil when the stored current value of `name` is console key `key`: it is used once (the
+    /// connectivity endpoint, audited as `sync-confirm`), and the key's `lastUsedDateTime` must
+    /// then be at or after that moment. Otherwise why it is not known to be.
+    func confirmSameKey(_ name: String, key: ConsoleKey, api: ConsoleAPI) throws(VaultError) -> String? {
+        guard key.enabled else { return "console key \(key.name) is disabled" }
+        let token = try reveal(name, action: "sync-confirm", details: ["console_id": key.id])
+        let before = Date().addingTimeInterval(-2)
+        if case .failure(let f) = token.secret.withUnsafeBytes({ api.connectivity($0) }) {
+            return "its stored value does not work (\(f))"
+        }
+        do {
+            let (fresh, _) = try api.get(key.id)
+            guard let used = fresh.lastUsed, used >= before else {
+                return "using its stored value did not move \(key.name)'s last use, so it is another key"
+            }
+            return nil
+        } catch {
+            return "reading \(key.name) failed (\(error))"
+        }
     }
 
     /// Sets the current version's expiry to the console's (audited as `sync`).

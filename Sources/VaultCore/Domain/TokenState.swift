@@ -30,9 +30,11 @@ public struct ConsoleLink: Sendable, Equatable {
 
     public var isEmpty: Bool { id == nil && name == nil && state == nil }
 
-    /// Console ids: 1–128 of `[A-Za-z0-9._:-]` (Vision One uses UUIDs).
+    /// Console ids: 1–128 of `[A-Za-z0-9._:-]`, starting with a letter or digit (Vision One uses
+    /// UUIDs; `..` would otherwise become a path segment of the request URL).
     public static func isValidID(_ s: String) -> Bool {
         let b = Array(s.utf8)
+        guard let first = b.first, (first >= 48 && first <= 57) || (first >= 65 && first <= 90) || (first >= 97 && first <= 122) else { return false }
         return (1...128).contains(b.count) && b.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || "._:-".utf8.contains($0) }
     }
 
@@ -48,9 +50,27 @@ public struct ConsoleLink: Sendable, Equatable {
 /// current, un-retire one, move an expiry, or drop a version without it failing closed.
 enum StateMAC {
     static let domain = Array("v1vault-state-v1".utf8)
-    /// Schema 5: used instead when any kept version has a console link; each version's entry
-    /// then also covers its console id, name and state.
+    /// Schema 5: used instead when any kept version has a console link, or the token is a
+    /// manager key or has its own warning window; each version's entry then also covers its
+    /// console id, name and state, and the input ends with the token's metadata MAC — so the
+    /// metadata of such a token (its manager mark, its base URL) is as fresh as its state: an
+    /// older authentic `tokens` row put back fails, or needs older state that the freshness
+    /// check refuses.
     static let domainV2 = Array("v1vault-state-v2".utf8)
+
+    /// What of the token's row the v2 state MAC binds.
+    struct Bound {
+        var metaMac: Data?
+        var manager = false
+        var warnDays: Int?
+        static let none = Bound(metaMac: nil)
+        init(metaMac: Data?, manager: Bool = false, warnDays: Int? = nil) { self.metaMac = metaMac; self.manager = manager; self.warnDays = warnDays }
+        init(_ r: TokenRecord) { self.init(metaMac: r.metaMac, manager: r.manager, warnDays: r.warnDays) }
+    }
+
+    static func usesV2(_ versions: [VersionState], _ bound: Bound) -> Bool {
+        hasConsoleLinks(versions) || bound.manager || bound.warnDays != nil
+    }
     /// Audit actions that change a token's versions; the newest sealed, successful row naming a
     /// token must be the one its `state_seq` names. (Migration 0003's partial index
     /// `audit_log_state_changes` lists the same actions; it is not used: index contents can be
@@ -69,7 +89,7 @@ enum StateMAC {
         return names
     }
 
-    static func encode(vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, current: Int, versions: [VersionState]) -> [UInt8] {
+    static func encode(vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, current: Int, versions: [VersionState], v2 linked: Bool) -> [UInt8] {
         var out = vaultID
         func u64(_ v: Int64) { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian) { out += $0 } }
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).bigEndian) { out += $0 } }
@@ -79,7 +99,6 @@ enum StateMAC {
             let b = Array(s.utf8)
             out.append(1); u32(b.count); out += b
         }
-        let linked = hasConsoleLinks(versions)
         u64(tokenID); u64(stateSeq); u32(current); u32(versions.count)
         for v in versions {
             u32(v.version); u64(v.createdAt); opt(v.expiresAt); opt(v.retiredAt); out += v.nonce
@@ -90,11 +109,14 @@ enum StateMAC {
 
     static func hasConsoleLinks(_ versions: [VersionState]) -> Bool { versions.contains { !$0.console.isEmpty } }
 
-    static func mac(key: borrowing SecureBytes, vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, versions: [VersionState]) throws(VaultError) -> [UInt8] {
+    static func mac(key: borrowing SecureBytes, vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, versions: [VersionState],
+                    bound: Bound = .none) throws(VaultError) -> [UInt8] {
         let current = try currentVersion(versions, name: nil)
-        return KeyedHash.mac(key: key, parts: [hasConsoleLinks(versions) ? domainV2 : domain,
-                                               encode(vaultID: vaultID, tokenID: tokenID, stateSeq: stateSeq,
-                                                      current: current.version, versions: versions)])
+        let v2 = usesV2(versions, bound)
+        var parts = [v2 ? domainV2 : domain, encode(vaultID: vaultID, tokenID: tokenID, stateSeq: stateSeq,
+                                                    current: current.version, versions: versions, v2: v2)]
+        if v2 { parts.append(bound.metaMac.map { Array($0) } ?? [UInt8](repeating: 0, count: 32)) }
+        return KeyedHash.mac(key: key, parts: parts)
     }
 
     /// Checks the shape every reader MUST check before the MAC: versions within 1…2³²−1,

@@ -341,7 +341,7 @@ public final class UnlockedVault {
     func sealState(_ w: AuditedWrite, _ record: inout TokenRecord) throws -> VersionState {
         let versions = try VersionState.all(tokenID: record.id!, w.db)
         record.stateSeq = w.seq
-        record.stateMac = Data(try StateMAC.mac(key: metadataKey, vaultID: vaultID, tokenID: record.id!, stateSeq: w.seq, versions: versions))
+        record.stateMac = Data(try StateMAC.mac(key: metadataKey, vaultID: vaultID, tokenID: record.id!, stateSeq: w.seq, versions: versions, bound: .init(record)))
         try record.updateState(w.db)
         return try StateMAC.currentVersion(versions, name: record.name)
     }
@@ -351,7 +351,7 @@ public final class UnlockedVault {
     func checkState(_ record: TokenRecord, _ versions: [VersionState]) throws(VaultError) -> VersionState {
         guard let seq = record.stateSeq, let stored = record.stateMac else { throw .stateUnsealed(name: record.name) }
         let current = try StateMAC.currentVersion(versions, name: record.name)
-        let expected = try StateMAC.mac(key: metadataKey, vaultID: vaultID, tokenID: record.id!, stateSeq: seq, versions: versions)
+        let expected = try StateMAC.mac(key: metadataKey, vaultID: vaultID, tokenID: record.id!, stateSeq: seq, versions: versions, bound: .init(record))
         guard expected.withUnsafeBytes({ a in stored.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } }) else {
             throw .stateTampered(name: record.name, reason: "its current version, an expiry or a kept version was changed outside v1vault")
         }

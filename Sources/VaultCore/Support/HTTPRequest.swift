@@ -128,6 +128,28 @@ enum JSONSecretExtractor {
                     guard j < b.count, b[j] == UInt8(ascii: "\""), let close = skipString(j) else { return nil }
                     let range = (j + 1)..<close
                     guard !range.isEmpty, !b[range].contains(UInt8(ascii: "\\")) else { return nil }
+                    // Exactly one: a second member of that name at that depth (JSON parsers
+                    // disagree on which one wins) refuses the whole answer.
+                    var rest = close + 1
+                    var again = false
+                    var d = depth, st = stack
+                    while rest < b.count, !again {
+                        let c = b[rest]
+                        switch c {
+                        case UInt8(ascii: "{"): st.append((true, true)); d += 1; rest += 1
+                        case UInt8(ascii: "["): st.append((false, false)); rest += 1
+                        case UInt8(ascii: "}"), UInt8(ascii: "]"): if let top = st.popLast(), top.object { d -= 1 }; rest += 1
+                        case UInt8(ascii: ","): if let top = st.last, top.object { st[st.count - 1].expectKey = true }; rest += 1
+                        case UInt8(ascii: ":"): if let top = st.last, top.object { st[st.count - 1].expectKey = false }; rest += 1
+                        case UInt8(ascii: "\""):
+                            guard let end2 = skipString(rest) else { return nil }
+                            let isKey2 = st.last.map { $0.object && $0.expectKey } ?? false
+                            if isKey2, d == wanted, end2 - rest - 1 == keyBytes.count, Array(b[(rest + 1)..<end2]) == keyBytes { again = true }
+                            rest = end2 + 1
+                        default: rest += 1
+                        }
+                    }
+                    if again { return nil }
                     let secret = SecureBytes(copying: UnsafeRawBufferPointer(rebasing: buffer[range]))
                     for k in range { b[k] = UInt8(ascii: "x") }
                     return secret
