@@ -79,7 +79,9 @@ versions = [  # version, created_at, expires_at, retired_at, nonce, console_id, 
 state2 = vault_id + u64(1) + u64(7) + struct.pack(">II", 2, len(versions))
 for v, created, expires, retired, n, cid, cname, cstate in versions:
     state2 += struct.pack(">I", v) + u64(created) + X(expires) + X(retired) + n + O(cid) + O(cname) + O(cstate)
-print("state_mac_v2 %s" % blake2b(keys["V1VMETA_"], b"v1vault-state-v2" + state2).hex())
+# ...and the input ends with the token's meta_mac: here the metadata MAC v2 vector above.
+meta_v2 = blake2b(keys["V1VMETA_"], b"v1vault-meta-v2" + meta + W(14) + b"\1")
+print("state_mac_v2 %s" % blake2b(keys["V1VMETA_"], b"v1vault-state-v2" + state2 + meta_v2).hex())
 
 # Renewal intent MAC.
 intent = vault_id + u64(1) + u64(1) + S("siem-v1v20270101-0a1b") + S("https://api.eu.xdr.trendmicro.com") + u64(1798761600)

@@ -157,6 +157,11 @@ def main():
         # Schema 5: v2 when any kept version has a console column set; each entry then ends
         # with O(console_id) || O(console_name) || O(console_state).
         linked = any(x is not None for link in links for x in link)
+        # v2 also for a manager key or a token with its own warning window; the input then ends
+        # with the token's meta_mac (its metadata as fresh as its state).
+        warn = t["warn_days"] if "warn_days" in token_columns else None
+        manager = t["manager"] if "manager" in token_columns else 0
+        linked = linked or warn is not None or manager == 1
         nums = [v["version"] for v in vs]
         if any(not (1 <= n <= 0xFFFFFFFF) for n in nums) or nums != sorted(set(nums)):
             fail("token %s has a version number out of range" % t["name"])
@@ -171,6 +176,8 @@ def main():
             if linked:
                 m += b"".join(opt(x) for x in link)
         domain = b"v1vault-state-v2" if linked else b"v1vault-state-v1"
+        if linked:
+            m += t["meta_mac"] if t["meta_mac"] is not None else bytes(32)
         if not hmac.compare_digest(generichash(meta_key, domain + m), t["state_mac"]):
             fail("token %s version state failed authentication" % t["name"])
         odd = db.execute("SELECT seq FROM audit_log WHERE seq > ? AND (typeof(action) != 'text' OR typeof(outcome) != 'text' "

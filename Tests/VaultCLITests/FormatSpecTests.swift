@@ -92,9 +92,10 @@ struct FormatSpecTests {
         let siemID64 = try #require(try c.rows("SELECT CAST(id AS TEXT) FROM tokens WHERE name = 'siem'").first)
         #expect(try c.rows("SELECT version || ':' || (retired_at IS NOT NULL) || ':' || ifnull(console_state, '-') FROM token_versions WHERE token_id = \(siemID64) ORDER BY version")
                 == ["1:0:enabled", "2:1:disabled"])
-        // A renewal whose create fails and whose clean-up cannot list the keys: its intent stays.
+        // A renewal whose create fails (500: its outcome unknown) and whose clean-up cannot list
+        // the keys: its intent stays.
         _ = control(server, "/_fake/faults/clear", "{}")
-        _ = control(server, "/_fake/faults", #"{"method": "POST", "path": "/v3.0/iam/apiKeys", "status": 403, "count": -1}"#)
+        _ = control(server, "/_fake/faults", #"{"method": "POST", "path": "/v3.0/iam/apiKeys", "status": 500, "count": -1}"#)
         _ = control(server, "/_fake/faults", #"{"method": "GET", "path": "/v3.0/iam/apiKeys", "status": 403, "nth": 2, "count": -1}"#)
         _ = c.run("renew", "siem")
         #expect(try c.rows("SELECT CAST(count(*) AS TEXT) FROM renewal_intents") == ["1"])

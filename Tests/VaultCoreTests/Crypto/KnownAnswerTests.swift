@@ -103,9 +103,17 @@ struct KnownAnswerTests {
             VersionState(version: 3, createdAt: 1_790_000_000, expiresAt: 1_821_536_000, retiredAt: 1_790_000_000, nonce: nonce(0x70),
                          console: ConsoleLink(id: "5678-ef01", name: "siem-v1v20260923-0a1b", state: .enabled)),
         ]
-        let v2 = try StateMAC.mac(key: key, vaultID: vaultID, tokenID: 1, stateSeq: 7, versions: versions)
-        #expect(Self.hex(v2) == "a870e6632dee5a930137559d8d6da579d839e23c983e5b3cf9ba533b4b86390a")
-        // Clearing the links makes it v1 again: another domain, another MAC.
+        // The token's metadata MAC (the v2 vector above) ends the input.
+        let t = TokenRecord(id: 1, name: "siem", region: "eu", baseUrl: "https://api.eu.xdr.trendmicro.com", role: "SIEM",
+                            description: nil, permissions: #"["a","b"]"#, createdAt: 1_767_225_600, metaMac: nil, warnDays: 14, manager: true)
+        let bound = StateMAC.Bound(metaMac: Data(MetadataMAC.mac(key: key, vaultID: vaultID, t)), manager: true, warnDays: 14)
+        let v2 = try StateMAC.mac(key: key, vaultID: vaultID, tokenID: 1, stateSeq: 7, versions: versions, bound: bound)
+        #expect(Self.hex(v2) == "d7fd721b400a691f355f6494f00d452bcda1e5337688a34603db402c9c9cb9ef")
+        // Another metadata MAC (an older tokens row put back), another state MAC.
+        var older = bound
+        older.metaMac = Data(repeating: 7, count: 32)
+        #expect(try StateMAC.mac(key: key, vaultID: vaultID, tokenID: 1, stateSeq: 7, versions: versions, bound: older) != v2)
+        // Clearing the links, the mark and the window makes it v1 again: another domain, another MAC.
         for i in versions.indices { versions[i].console = ConsoleLink() }
         #expect(try StateMAC.mac(key: key, vaultID: vaultID, tokenID: 1, stateSeq: 7, versions: versions) != v2)
     }
@@ -125,7 +133,7 @@ struct KnownAnswerTests {
                   "b818690be7332c2da6b3fc4b5842374fa8c80c65156ce9ce8a4b20ce193a40b3", "e94ce25e44b7a9920e4ff63c9465846e056e8d1d82b693aa786cf59ab3c2a4a0",
                   "366802fd173d901c21fe39bb7cd5c8e9b004aaa84c13d46701c1e73ad70a645a24de7fc8c7f6bc7967ffb16b6b87a5d93e3360c4d1b4df1498",
                   "2d14172385e539f7a498082a39e75a5b61f747e8664cafc7d7751f2bbb7f5c79", "47327ce86b52328b2820a5875c171be981318b49e71df424df2bc4a7b529b13d",
-                  "a870e6632dee5a930137559d8d6da579d839e23c983e5b3cf9ba533b4b86390a", "3d970f6d4d2c3173624bb137ef721b1f2dd8265bf1bb8d389679a92ed9c20dee"] {
+                  "d7fd721b400a691f355f6494f00d452bcda1e5337688a34603db402c9c9cb9ef", "3d970f6d4d2c3173624bb137ef721b1f2dd8265bf1bb8d389679a92ed9c20dee"] {
             #expect(spec.contains(v), "SECURITY.md lacks \(v)")
         }
     }
