@@ -35,6 +35,9 @@ public struct RenewalIntent: Sendable, Equatable {
     public var created: Date
     /// False when its MAC does not verify: never acted upon.
     public var authentic: Bool
+    /// Rebuilt from its `console-create` audit row (its table row was deleted): its orphan is
+    /// disabled, never deleted — an audit log cut short could make a resolved intent look open.
+    public var rebuilt = false
 }
 
 /// The manager key of a base URL (`vault manager show`).
@@ -222,7 +225,7 @@ extension UnlockedVault {
                       let planned = row.d["console_name"], ConsoleLink.isValidName(planned),
                       let base = row.d["base_url"], (try? Validate.baseURL(base)) == base else { return nil }
                 return RenewalIntent(id: id, tokenID: 0, plannedName: planned, baseURL: base,
-                                     created: ConsoleAPI.date(row.at) ?? Date(timeIntervalSince1970: 0), authentic: true)
+                                     created: ConsoleAPI.date(row.at) ?? Date(timeIntervalSince1970: 0), authentic: true, rebuilt: true)
             }
         }
     }

@@ -9,6 +9,8 @@ public struct ConsoleKey: Sendable, Equatable {
     public var description: String?
     public var expires: Date?
     public var lastUsed: Date?
+    /// `createdDateTime`, when the console gives it.
+    public var created: Date? = nil
     public var enabled: Bool { status == "enabled" }
 }
 
@@ -168,7 +170,16 @@ public final class ConsoleAPI: @unchecked Sendable {
                 box.secret = JSONSecretExtractor.extract(buffer, key: "value", depth: 2)
                 // Only a body whose value was taken out (and blanked) is parsed; any other stays
                 // in the locked buffer, which is zeroed: the create counts as failed.
-                return box.secret == nil ? nil : Data(buffer)
+                if box.secret != nil { return Data(buffer) }
+                // No value taken out: parse it (for the element's status and error code) only
+                // when it plainly holds none — no "value" member, no \u escapes that could spell one.
+                let bytes = buffer.bindMemory(to: UInt8.self)
+                func has(_ s: String) -> Bool {
+                    let n = Array(s.utf8)
+                    guard bytes.count >= n.count else { return false }
+                    return (0...(bytes.count - n.count)).contains { i in (0..<n.count).allSatisfy { bytes[i + $0] == n[$0] } }
+                }
+                return has("value") || has("\\u") ? nil : Data(buffer)
             }
         }
         let r: HTTPExchange.Response
@@ -248,7 +259,8 @@ public final class ConsoleAPI: @unchecked Sendable {
         guard let id = o["id"] as? String, ConsoleLink.isValidID(id), let name = o["name"] as? String, ConsoleLink.isValidName(name) else { return nil }
         func text(_ k: String) -> String? { (o[k] as? String).map { Sanitize.serverText($0, max: 256) } }
         return ConsoleKey(id: id, name: name, status: text("status") ?? "unknown", role: text("role"), description: text("description"),
-                          expires: text("expiredDateTime").flatMap(date), lastUsed: text("lastUsedDateTime").flatMap(date))
+                          expires: text("expiredDateTime").flatMap(date), lastUsed: text("lastUsedDateTime").flatMap(date),
+                          created: text("createdDateTime").flatMap(date))
     }
 
     /// ISO 8601 UTC, with or without fractional seconds. The SDK's model requires a string even

@@ -45,15 +45,15 @@ public struct RenewReport: Sendable {
     public var nothingDone: Bool { items.allSatisfy { $0.kind == .notDue } }
 }
 
-/// The names `renew` gives new console keys: `<stem>-v1v<YYYYMMDD>-<4 hex>`, unique in the
+/// The names `renew` gives new console keys: `<stem>-v1v<YYYYMMDD>-<8 hex>`, unique in the
 /// organisation with overwhelming probability, and recognisable by `sync`.
 public enum ConsoleNaming {
     public static func planned(from current: String, now: Date) -> String {
         var stem = current
-        if let r = stem.range(of: #"-v1v[0-9]{8}-[0-9a-f]{4}$"#, options: .regularExpression) { stem = String(stem[..<r.lowerBound]) }
+        if let r = stem.range(of: #"-v1v[0-9]{8}-[0-9a-f]{4}([0-9a-f]{4})?$"#, options: .regularExpression) { stem = String(stem[..<r.lowerBound]) }
         stem = String(stem.prefix(48))
         let day = Timestamp.day(now).replacingOccurrences(of: "-", with: "")
-        let hex = Sodium.randomBytes(2).map { String(format: "%02x", $0) }.joined()
+        let hex = Sodium.randomBytes(4).map { String(format: "%02x", $0) }.joined()
         return "\(stem)-v1v\(day)-\(hex)"
     }
 
@@ -252,8 +252,16 @@ extension UnlockedVault {
         }
         // The id must still name the key this version was linked to: a mistyped or reused id
         // would otherwise copy another key's role and disable that key.
-        if let stored = t.current.console.name, stored != old.name {
-            item.message = "console key \(oldID) is named \(old.name), but the vault linked it as \(stored): check the link (`vault sync` compares them; `vault sync --apply` takes the console's name); nothing changed"
+        guard let stored = t.current.console.name else {
+            item.message = "the link to console key \(oldID) has no console name to check it by: if \(old.name) is the right key, `vault edit \(t.name) --console-name '\(old.name)'`; nothing changed"
+            return item
+        }
+        guard stored == old.name else {
+            item.message = "console key \(oldID) is named \(old.name), but the vault linked it as \(stored): if it is the right key, `vault edit \(t.name) --console-name '\(old.name)'`; nothing changed"
+            return item
+        }
+        if let mine = t.role, let theirs = old.role, mine != theirs {
+            item.message = "console key \(old.name) has the role \(theirs), but the vault says \(mine): if it is the right key, `vault edit \(t.name) --role '\(theirs)'`; nothing changed"
             return item
         }
         guard let role = old.role ?? t.role else { item.message = "the console did not say the key's role; nothing changed"; return item }
@@ -266,6 +274,12 @@ extension UnlockedVault {
                                  details: ["console_name": planned, "months": "\(months)", "role": role, "base_url": t.baseURL]) { w in
                 let tokenID = try resolve(w.db, t.name).record.id!
                 let intent = try writeIntent(w.db, tokenID: tokenID, plannedName: planned, baseURL: t.baseURL)
+                // Ids are never reused unless someone rewound sqlite_sequence: then an old
+                // resolution row would make this one look replayed. Refuse before any call.
+                if try Bool.fetchOne(w.db, sql: "SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE instr(details, ?) > 0)",
+                                     arguments: ["\"intent\":\"\(intent.id)\""]) ?? true {
+                    throw VaultError.corruptVault(reason: "renewal intent id \(intent.id) was used before (sqlite_sequence was rewound)")
+                }
                 w.details["intent"] = "\(intent.id)"
                 return intent
             }
@@ -389,18 +403,53 @@ extension UnlockedVault {
     /// lifetime asked for. Thrown before the value is stored: the key is then removed as an orphan.
     func checkCreated(_ created: borrowing ConsoleAPI.Created, t: LinkedToken, months: Int, api: ConsoleAPI) throws(ConsoleFailure) {
         func refuse(_ why: String) -> ConsoleFailure { ConsoleFailure(call: "create", host: api.host, code: why) }
-        let linked = (try? linkedTokens().tokens.flatMap { $0.versions.compactMap(\.console.id) }) ?? []
-        if linked.contains(created.id) { throw refuse("the answer names a key this vault already links") }
+        // A plain read is enough here: it can only refuse (fail safe), never allow.
+        let linked = (try? vault.store.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM token_versions WHERE console_id = ?)", arguments: [created.id]) ?? true
+        }) ?? true
+        if linked { throw refuse("the answer names a key this vault already links") }
         let same = created.value.withUnsafeBytes { v in
             api.manager.withUnsafeBytes { m in v.count == m.count && Sodium.constantTimeEqual(v, m) }
         }
         if same { throw refuse("the answer's value is the manager key's") }
+        // Nor a value this token already had (the old key, which is about to be disabled).
+        let reused: Bool = created.value.withUnsafeBytes { v in
+            (try? vault.store.read { db -> Bool in
+                let r = try resolve(db, t.name)
+                var scratch = SecureBytes(capacity: 4096, empty: true)
+                for state in try VersionState.all(tokenID: r.record.id!, db) {
+                    guard let row = try TokenVersionRecord.version(state.version, tokenID: r.record.id!, db) else { continue }
+                    let range = try open(row, tokenID: r.record.id!, version: state.version, name: t.name, into: &scratch)
+                    let equal = scratch.withUnsafeBytes { s in range.count == v.count && Sodium.constantTimeEqual(UnsafeRawBufferPointer(rebasing: s[range]), v) }
+                    scratch.reset()
+                    if equal { return true }
+                }
+                return false
+            }) ?? true
+        }
+        if reused { throw refuse("the answer's value is one this token already had") }
         if months > 0 {
             let expected = Calendar(identifier: .gregorian).date(byAdding: .month, value: months, to: now) ?? now
             guard let e = created.expires, abs(e.timeIntervalSince(expected)) <= 3 * 86400 else {
                 throw refuse("the answer's expiry is not \(months) month\(months == 1 ? "" : "s") from now")
             }
         }
+    }
+
+    /// `renew --forget-intent ID`: a person resolves an open intent by hand (say its base URL
+    /// has no manager any more); audited like any resolution. What it may have created in the
+    /// console is theirs to check (`vault sync` lists keys in no vault).
+    public func forgetIntent(_ id: Int64) throws(VaultError) -> String {
+        let lock = try vault.store.exclusiveRunLock()
+        defer { _ = lock }
+        let stored = try intents()
+        guard let intent = (stored + (try intentsOnlyInAudit(besides: Set(stored.map(\.id))))).first(where: { $0.id == id }) else {
+            throw .invalidInput(reason: "no open renewal intent \(id)", hint: "`vault doctor` and `vault renew --dry-run` list them")
+        }
+        try perform("renew", subjects: [], details: ["step": "intent-forgotten", "console_name": intent.plannedName, "intent": "\(id)"]) { w in
+            try w.db.execute(sql: "DELETE FROM renewal_intents WHERE id = ?", arguments: [id])
+        }
+        return intent.plannedName
     }
 
     /// Drops an intent whose create certainly made no key.
@@ -511,10 +560,15 @@ extension UnlockedVault {
             item.message = "no key named \(intent.plannedName) exists (yet): the intent stays and the next runs look again until \(Timestamp.iso(intent.created.addingTimeInterval(86400)))"
             return item
         }
-        for key in found where !linked.contains(key.id) {
+        // Only a key made after the intent (when the console says when it made it) can be ours.
+        for key in found where !linked.contains(key.id) && (key.created.map { $0 >= intent.created.addingTimeInterval(-600) } ?? true) {
             item.consoleID = key.id
             if key.enabled, let e = consoleWrite("disable", name: nil, version: nil, id: key.id, api: api, { () throws(ConsoleFailure) in try api.setStatus(key.id, enabled: false) }) {
                 item.kind = .failed; item.message = "disabling orphaned key \(intent.plannedName) failed: \(e); the next run retries"; return item
+            }
+            if intent.rebuilt {
+                removed.append(key.id + " (disabled only)")
+                continue
             }
             if let e = consoleWrite("delete", name: nil, version: nil, id: key.id, api: api, { () throws(ConsoleFailure) in
                 guard try api.delete([key.id])[key.id] == true else { throw ConsoleFailure(call: "delete", host: api.host, code: "not deleted") }
@@ -532,6 +586,7 @@ extension UnlockedVault {
             item.kind = .failed; item.message = "dropping the renewal intent for \(intent.plannedName) failed: \(error)"; return item
         }
         item.message = removed.isEmpty ? "no key named \(intent.plannedName) appeared within a day; intent dropped"
+            : intent.rebuilt ? "disabled console key \(intent.plannedName) left by an interrupted renew; its intent row was missing from the file, so it is not deleted: delete it in the console"
                                        : "removed orphaned console key \(intent.plannedName) (its value was never stored)"
         return item
     }

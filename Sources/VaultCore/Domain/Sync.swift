@@ -120,12 +120,11 @@ extension UnlockedVault {
                     report.findings.append(f)
                 }
                 if key.name != c.console.name {
+                    // Never adopted automatically: a mistyped id names another key, and taking
+                    // its name would make renew act on that key. A person confirms it.
                     clean = false
-                    var f = finding(.nameDiffers, key, "renamed in the console: \(c.console.name ?? "(none)") → \(key.name)")
-                    if apply {
-                        do { try link(t.name, consoleID: nil, consoleName: key.name, action: "sync"); f.applied = true } catch { f.message += "; update failed: \(error)" }
-                    }
-                    report.findings.append(f)
+                    report.findings.append(finding(.nameDiffers, key, "the console calls key \(key.id) \(key.name), the vault \(c.console.name ?? "(no name)"): "
+                                                   + "if it is the right key, `vault edit \(t.name) --console-name '\(key.name)'`; otherwise fix the id"))
                 }
                 let idle = (key.lastUsed ?? c.created).addingTimeInterval(TimeInterval(unusedDays) * 86400) <= nowDate
                 if idle {
@@ -158,15 +157,21 @@ extension UnlockedVault {
     /// then be at or after that moment. Otherwise why it is not known to be.
     func confirmSameKey(_ name: String, key: ConsoleKey, api: ConsoleAPI) throws(VaultError) -> String? {
         guard key.enabled else { return "console key \(key.name) is disabled" }
+        // Both times are the console's own (no clock skew): the key must have been idle for a
+        // minute before the probe, and its last use must move with it — a key in use by its own
+        // integration right now cannot be told apart, so it is not linked.
+        let pre = key.lastUsed
+        if let pre, let latest = (try? api.get(key.id))?.key.lastUsed, latest > pre {
+            return "\(key.name) is in use right now, so its last use cannot tell"
+        }
         let token = try reveal(name, action: "sync-confirm", details: ["console_id": key.id])
-        let before = Date().addingTimeInterval(-2)
         if case .failure(let f) = token.secret.withUnsafeBytes({ api.connectivity($0) }) {
             return "its stored value does not work (\(f))"
         }
         do {
             let (fresh, _) = try api.get(key.id)
-            guard let used = fresh.lastUsed, used >= before else {
-                return "using its stored value did not move \(key.name)'s last use, so it is another key"
+            guard let used = fresh.lastUsed, pre.map({ used > $0 && used.timeIntervalSince($0) >= 60 }) ?? true else {
+                return "using its stored value did not move \(key.name)'s last use (or it was used within the last minute), so it is not known to be that key"
             }
             return nil
         } catch {

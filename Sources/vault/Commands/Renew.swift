@@ -33,13 +33,25 @@ struct Renew: ParsableCommand {
     @Option(name: .customLong("verify-timeout"), help: ArgumentHelp("How long to retry the connectivity check of a new key while it propagates.", valueName: "time"))
     var verifyTimeout: String = "60s"
     @Flag(name: .customLong("dry-run"), help: "Say what would be done; call nothing that writes.") var dryRun = false
+    @Option(name: .customLong("forget-intent"), help: ArgumentHelp("Resolve an interrupted renewal's intent by hand (audited), e.g. when its base URL has no manager any more; check `vault sync` for a key it may have left.", valueName: "id"))
+    var forgetIntent: Int64?
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
+        if forgetIntent != nil {
+            if !names.isEmpty || due != nil { throw ValidationError("--forget-intent goes alone") }
+            return
+        }
         if names.isEmpty == (due == nil) { throw ValidationError(names.isEmpty ? "name the tokens to renew, or pass --due WINDOW" : "give token names or --due, not both") }
     }
 
     func run() throws {
+        if let id = forgetIntent {
+            let vault = try global.openVault()
+            let planned = try global.unlock(vault).forgetIntent(id)
+            Output.done("forgot renewal intent \(id) (\(planned)); `vault sync` shows whether a key of that name is left in the console")
+            return
+        }
         for n in names { try Validate.tokenName(n) }
         var request = RenewRequest()
         request.names = names

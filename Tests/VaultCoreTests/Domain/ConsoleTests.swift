@@ -38,10 +38,10 @@ struct ConsoleTests {
     func names() {
         let now = Date(timeIntervalSince1970: 1_796_000_000)
         let a = ConsoleNaming.planned(from: "siem-connector", now: now)
-        #expect(a.range(of: #"^siem-connector-v1v\d{8}-[0-9a-f]{4}$"#, options: .regularExpression) != nil, "\(a)")
+        #expect(a.range(of: #"^siem-connector-v1v\d{8}-[0-9a-f]{8}$"#, options: .regularExpression) != nil, "\(a)")
         let b = ConsoleNaming.planned(from: a, now: now)
         #expect(b.hasPrefix("siem-connector-v1v") && b.components(separatedBy: "-v1v").count == 2, "\(b)")
-        #expect(ConsoleNaming.planned(from: String(repeating: "x", count: 200), now: now).count == 48 + 17)
+        #expect(ConsoleNaming.planned(from: String(repeating: "x", count: 200), now: now).count == 48 + 21)
     }
 
     @Test("lifetimes map onto the console's months; never is 0")
