@@ -130,6 +130,12 @@ struct RenewCLITests {
         #expect(value.status == 0)
         #expect(sha256(value.out.trimmingCharacters(in: .newlines)) == keys[newName]?["value_sha256"] as? String)
         #expect(!r.out.contains(value.out.trimmingCharacters(in: .newlines)) && !r.stderr.contains("eyJ"))
+        // Nor in the audit log, nor anywhere in the vault file or its directory but sealed.
+        #expect(!c.run("audit", "--json").out.contains("eyJ"))
+        for file in try FileManager.default.contentsOfDirectory(atPath: c.dir) where !file.hasSuffix(".jsonl") {
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: c.dir + "/" + file))) ?? Data()
+            #expect(bytes.range(of: Data(value.out.trimmingCharacters(in: .newlines).utf8)) == nil, "\(file) holds the new key")
+        }
         let h = try history(c, "siem")
         #expect(h[0]["version"] as? Int == 2 && h[0]["state"] as? String == "current" && h[0]["console_name"] as? String == newName)
         #expect(h[1]["console_id"] as? String == oldID && h[1]["console_state"] as? String == "disabled")
