@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// The version of v1vault: set here and nowhere else (`vault --version`, scripts/package).
-let version = "0.2.0"
+let version = "0.3.0"
 
 /// The commit the binary is built from: scripts/build-release passes V1VAULT_COMMIT (a hex
 /// id, "-dirty" when the tree has changes); anything else is ignored.
