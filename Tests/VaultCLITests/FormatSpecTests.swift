@@ -77,7 +77,7 @@ struct FormatSpecTests {
         let managerValue = try #require(manager["value"] as? String), managerID = try #require(manager["id"] as? String)
         let siemValue = try #require(siem["value"] as? String), siemID = try #require(siem["id"] as? String)
         c.add("mgr", managerValue, "--base-url", server.baseURL, "--console-id", managerID)
-        c.add("siem", siemValue, "--base-url", server.baseURL, "--console-id", siemID, "--console-name", "siem-key")
+        c.add("siem", siemValue, "--base-url", server.baseURL, "--console-id", siemID, "--console-name", "siem-key", "--role", "SIEM")
         #expect(c.run("manager", "set", "mgr").status == 0)   // metadata MAC v2: W(NULL) || 0x01
         // ci: linked by hand, a warning window, then rotated: the retired version's link keeps
         // the state MAC at v2 although the current version has none.

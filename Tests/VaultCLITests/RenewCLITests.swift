@@ -50,8 +50,10 @@ struct RenewCLITests {
         let m = server.seed(["name": "mgr-console", "role": "Master Administrator"])
         let expiry = Timestamp(Date().addingTimeInterval(TimeInterval(siemDays) * 86400))
         let s = server.seed(["name": "siem-console", "role": "SIEM", "description": "splunk", "expiredDateTime": expiry])
-        c.add("mgr", m.value, "--base-url", server.baseURL, "--expires", "1y", "--console-id", m.id, "--console-name", "mgr-console")
-        c.add("siem", s.value, "--base-url", server.baseURL, "--expires", "\(siemDays)d", "--console-id", s.id, "--console-name", "siem-console")
+        c.add("mgr", m.value, "--base-url", server.baseURL, "--expires", "1y", "--console-id", m.id, "--console-name", "mgr-console",
+              "--role", "Master Administrator")
+        c.add("siem", s.value, "--base-url", server.baseURL, "--expires", "\(siemDays)d", "--console-id", s.id, "--console-name", "siem-console",
+              "--role", "SIEM")
         let r = c.run("manager", "set", "mgr")
         precondition(r.status == 0, "\(r)")
         return (c, server, s.id)
@@ -217,6 +219,7 @@ struct RenewCLITests {
         #expect(shared.status == 64 && shared.stderr.contains("console key \(mgrID) is already linked to mgr"), "\(shared)")
         let copy = c.run(["add", "siem-copy", "--base-url", server.baseURL, "--console-id", siemID, "--force"], stdin: Data("eyJ.copy.x".utf8))
         #expect(copy.status == 64, "\(copy)")
+        #expect(c.run("show", "siem-copy").status == 9)   // refused as a whole: nothing stored
         #expect(c.run("edit", "siem", "--console-id", "..").status == 64)
         // A link without a console name cannot be checked: renew refuses it.
         let alice = server.seed(["name": "alice-admin", "role": "Master Administrator"])
@@ -224,10 +227,29 @@ struct RenewCLITests {
         let unnamed = c.run("renew", "ci")
         #expect(unnamed.status == 25 && unnamed.stderr.contains("has no console name to check it by"), "\(unnamed)")
         #expect(server.keys["alice-admin"]?["status"] as? String == "enabled")
+        // Nor one without a role to check it by (a new key would get the console key's role).
+        #expect(c.run("edit", "ci", "--console-name", "alice-admin").status == 0)
+        let roleless = c.run("renew", "ci")
+        #expect(roleless.status == 25 && roleless.stderr.contains("has no role in the vault to check the console key by"), "\(roleless)")
+        // A stored role other than the console key's stops it too.
+        #expect(c.run("edit", "ci", "--role", "SIEM").status == 0)
+        let otherRole = c.run("renew", "ci")
+        #expect(otherRole.status == 25 && otherRole.stderr.contains("has the role Master Administrator, but the vault says SIEM"), "\(otherRole)")
+        #expect(server.keys["alice-admin"]?["status"] as? String == "enabled")
         server.control("POST", "/_fake/keys/\(siemID)", ["name": "renamed-in-console"])
         let renamed = c.run("renew", "siem")
         #expect(renamed.status == 25 && renamed.stderr.contains("is named renamed-in-console, but the vault linked it as siem-console"), "\(renamed)")
         #expect(server.keys.keys.filter { $0.hasPrefix("renamed-in-console-v1v") || $0.hasPrefix("siem-console-v1v") }.isEmpty)
+        // sync --apply never takes the expiry of a key whose console name differs.
+        server.control("POST", "/_fake/keys/\(siemID)", ["expiredDateTime": "2030-01-01T00:00:00Z"])
+        func expiry() -> String? {
+            let out = c.run("show", "siem", "--json").out
+            return out.range(of: #""expires":"[^"]*""#, options: .regularExpression).map { String(out[$0]) }
+        }
+        let before = try #require(expiry())
+        let synced = c.run("sync", "--apply")
+        #expect(synced.status == 27 && synced.out.contains("not applied: the console's name for this key differs"), "\(synced)")
+        #expect(expiry() == before)
     }
 
     @Test("a key enabled again in the console is not deleted by the clean-up")
@@ -411,7 +433,10 @@ struct RenewCLITests {
         #expect(findings.contains { $0["kind"] as? String == "not-in-vault" && $0["console_name"] as? String == "forgotten" })
         let applied = c.run("sync", "--apply")
         #expect(applied.status == 27 && applied.out.contains("link-proposed (applied)"), "\(applied)")
-        #expect(applied.out.contains("not linked: using its stored value did not move jenkins's last use"), "\(applied)")
+        #expect(applied.out.contains("not linked: using its stored value did not move jenkins's last use: it is a different key; do not link them"), "\(applied)")
+        #expect(!applied.out.contains("vault edit jenkins --console-id"), "\(applied)")
+        // A link sync confirmed also takes the console key's role (what renew checks links by).
+        #expect(c.run("show", "siem", "--json").out.contains(#""role":"SIEM""#))
         #expect(!c.run("show", "jenkins", "--json").out.contains("console_id\":\""))
         let shown = c.run("show", "siem", "--json")
         #expect(shown.out.contains(#""console_id":"\#(s.id)""#) && shown.out.contains(#""expires":"2027-06-01T00:00:00Z""#), "\(shown)")

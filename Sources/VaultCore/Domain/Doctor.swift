@@ -135,10 +135,10 @@ public enum Doctor {
             let forged = intents.filter { !$0.authentic }.map { "\($0.id)" }
             if !forged.isEmpty {
                 out.append(DoctorCheck(check: "renewal intents", ok: false,
-                                       detail: "intent \(forged.joined(separator: ", ")) fails authentication: never acted on; delete it from renewal_intents by hand"))
+                                       detail: "intent \(forged.joined(separator: ", ")) fails authentication: never acted on; `vault renew --forget-intent ID` resolves it (audited)"))
             } else if !intents.isEmpty {
                 out.append(DoctorCheck(check: "renewal intents", ok: true,
-                                       detail: "\(intents.count) left by an interrupted `vault renew`: its next run removes any console key they created"))
+                                       detail: "\(intents.map { "\($0.id) (\($0.plannedName))" }.joined(separator: ", ")) left by an interrupted `vault renew`: its next run removes any console key they created, given a manager key for their base URL; `vault renew --forget-intent ID` gives up on one"))
             }
         } catch {
             out.append(DoctorCheck(check: "database", ok: false, detail: "\(error)"))

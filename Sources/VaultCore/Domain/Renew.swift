@@ -151,7 +151,7 @@ extension UnlockedVault {
                 let m = try? manager(for: baseURL(job))
                 let via = m.map { " (manager \($0.name))" } ?? " (no manager key for \(baseURL(job)): would fail)"
                 switch job {
-                case .orphan(let i): report.items.append(.init(kind: .plan, consoleName: i.plannedName, message: "would look for the key a crashed renew may have created, \(i.plannedName), and disable and delete it" + via))
+                case .orphan(let i): report.items.append(.init(kind: .plan, consoleName: i.plannedName, message: "renewal intent \(i.id): would look for the key a crashed renew may have created, \(i.plannedName), and disable and delete it" + via))
                 case .resume(let t): report.items.append(.init(kind: .plan, name: t.name, toVersion: t.staged?.version, message: "would verify staged version \(t.staged!.version) and make it current" + via))
                 case .disableOld(let t, let v): report.items.append(.init(kind: .plan, name: t.name, fromVersion: v.version, consoleName: v.console.name, consoleID: v.console.id, message: "would disable the console key of retired version \(v.version)" + via))
                 case .deleteOld(let t, let v): report.items.append(.init(kind: .plan, name: t.name, fromVersion: v.version, consoleName: v.console.name, consoleID: v.console.id, message: "would delete the disabled console key of version \(v.version)" + via))
@@ -173,7 +173,11 @@ extension UnlockedVault {
                 managers[url] = (m.name, ConsoleAPI(baseURL: url, manager: token.secret, timeout: request.requestTimeout), token)
             } catch {
                 for job in jobs where baseURL(job) == url {
-                    report.items.append(.init(kind: .failed, name: jobName(job), message: "\(error.description)"))
+                    var message = error.description
+                    if case .orphan(let i) = job {
+                        message = "renewal intent \(i.id) (\(i.plannedName)): \(message); once that is sorted out, or to give up on it, `vault renew --forget-intent \(i.id)`"
+                    }
+                    report.items.append(.init(kind: .failed, name: jobName(job), message: message))
                 }
             }
         }
@@ -253,14 +257,18 @@ extension UnlockedVault {
         // The id must still name the key this version was linked to: a mistyped or reused id
         // would otherwise copy another key's role and disable that key.
         guard let stored = t.current.console.name else {
-            item.message = "the link to console key \(oldID) has no console name to check it by: if \(old.name) is the right key, `vault edit \(t.name) --console-name '\(old.name)'`; nothing changed"
+            item.message = "the link to console key \(oldID) has no console name to check it by: make sure that key is the one whose value \(t.name) holds, then store the name you gave it in the console (`vault edit \(t.name) --console-name NAME`); nothing changed"
+            return item
+        }
+        guard let mine = t.role else {
+            item.message = "\(t.name) has no role in the vault to check the console key by (a new key gets the console key's role): `vault edit \(t.name) --role ROLE` with the role you chose in the console; nothing changed"
             return item
         }
         guard stored == old.name else {
             item.message = "console key \(oldID) is named \(old.name), but the vault linked it as \(stored): if it is the right key, `vault edit \(t.name) --console-name '\(old.name)'`; nothing changed"
             return item
         }
-        if let mine = t.role, let theirs = old.role, mine != theirs {
+        if let theirs = old.role, mine != theirs {
             item.message = "console key \(old.name) has the role \(theirs), but the vault says \(mine): if it is the right key, `vault edit \(t.name) --role '\(theirs)'`; nothing changed"
             return item
         }
@@ -560,8 +568,7 @@ extension UnlockedVault {
             item.message = "no key named \(intent.plannedName) exists (yet): the intent stays and the next runs look again until \(Timestamp.iso(intent.created.addingTimeInterval(86400)))"
             return item
         }
-        // Only a key made after the intent (when the console says when it made it) can be ours.
-        for key in found where !linked.contains(key.id) && (key.created.map { $0 >= intent.created.addingTimeInterval(-600) } ?? true) {
+        for key in found where !linked.contains(key.id) {
             item.consoleID = key.id
             if key.enabled, let e = consoleWrite("disable", name: nil, version: nil, id: key.id, api: api, { () throws(ConsoleFailure) in try api.setStatus(key.id, enabled: false) }) {
                 item.kind = .failed; item.message = "disabling orphaned key \(intent.plannedName) failed: \(e); the next run retries"; return item

@@ -85,12 +85,15 @@ extension UnlockedVault {
                             do {
                                 // A name proves nothing (the key behind it may have been replaced by
                                 // someone else's): link only when the stored value is that key.
-                                if let why = try confirmSameKey(t.name, key: key, api: api) {
-                                    f.message = "not linked: \(why); if it is that key, `vault edit \(t.name) --console-id \(key.id)` links it"
+                                if let (why, different) = try confirmSameKey(t.name, key: key, api: api) {
+                                    f.message = different ? "not linked: \(why)"
+                                        : "not linked: \(why); once you have made sure it is that key, `vault edit \(t.name) --console-id \(key.id) --console-name '\(key.name)'` links it"
                                     report.findings.append(f)
                                     continue
                                 }
                                 try link(t.name, consoleID: key.id, consoleName: key.name, action: "sync")
+                                // Confirmed to be that key: its role is what `renew` checks the link by.
+                                if t.role == nil, let role = key.role { try edit(t.name, TokenEdit(role: .some(role))) }
                                 if let e = key.expires, c.expires.map({ abs($0.timeIntervalSince(e)) >= 60 }) ?? true { try setExpiry(t.name, e) }
                                 f.applied = true; f.message = "linked to console key \(key.name)"
                                 known.insert(key.id)
@@ -114,7 +117,10 @@ extension UnlockedVault {
                 if let e = key.expires, c.expires.map({ abs($0.timeIntervalSince(e)) >= 60 }) ?? true {
                     clean = false
                     var f = finding(.expiryDiffers, key, "the console says it expires \(Timestamp.iso(e)), the vault \(c.expires.map(Timestamp.iso) ?? "never")")
-                    if apply {
+                    if apply && key.name != c.console.name {
+                        // The id may be mistyped: never take another key's expiry (it would silence renew).
+                        f.message += "; not applied: the console's name for this key differs from the vault's"
+                    } else if apply {
                         do { try setExpiry(t.name, e); f.applied = true; f.message += "; vault updated" } catch { f.message += "; update failed: \(error)" }
                     }
                     report.findings.append(f)
@@ -155,27 +161,30 @@ extension UnlockedVault {
     /// nil when the stored current value of `name` is console key `key`: it is used once (the
     /// connectivity endpoint, audited as `sync-confirm`), and the key's `lastUsedDateTime` must
     /// then be at or after that moment. Otherwise why it is not known to be.
-    func confirmSameKey(_ name: String, key: ConsoleKey, api: ConsoleAPI) throws(VaultError) -> String? {
-        guard key.enabled else { return "console key \(key.name) is disabled" }
+    func confirmSameKey(_ name: String, key: ConsoleKey, api: ConsoleAPI) throws(VaultError) -> (String, different: Bool)? {
+        guard key.enabled else { return ("console key \(key.name) is disabled", false) }
         // Both times are the console's own (no clock skew): the key must have been idle for a
         // minute before the probe, and its last use must move with it — a key in use by its own
         // integration right now cannot be told apart, so it is not linked.
         let pre = key.lastUsed
         if let pre, let latest = (try? api.get(key.id))?.key.lastUsed, latest > pre {
-            return "\(key.name) is in use right now, so its last use cannot tell"
+            return ("\(key.name) is in use right now, so its last use cannot tell", false)
         }
         let token = try reveal(name, action: "sync-confirm", details: ["console_id": key.id])
         if case .failure(let f) = token.secret.withUnsafeBytes({ api.connectivity($0) }) {
-            return "its stored value does not work (\(f))"
+            return ("its stored value does not work (\(f))", true)
         }
         do {
             let (fresh, _) = try api.get(key.id)
-            guard let used = fresh.lastUsed, pre.map({ used > $0 && used.timeIntervalSince($0) >= 60 }) ?? true else {
-                return "using its stored value did not move \(key.name)'s last use (or it was used within the last minute), so it is not known to be that key"
+            guard let used = fresh.lastUsed, used > (pre ?? .distantPast) else {
+                return ("using its stored value did not move \(key.name)'s last use: it is a different key; do not link them", true)
+            }
+            guard pre.map({ used.timeIntervalSince($0) >= 60 }) ?? true else {
+                return ("\(key.name) was used within the minute before, so its last use cannot tell", false)
             }
             return nil
         } catch {
-            return "reading \(key.name) failed (\(error))"
+            return ("reading \(key.name) failed (\(error))", false)
         }
     }
 

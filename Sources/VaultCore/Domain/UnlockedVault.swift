@@ -49,9 +49,11 @@ public final class UnlockedVault {
 
     /// Stores a new token as version 1. The name must be unused.
     @discardableResult
-    public func add(_ name: String, token: borrowing SecureBytes, metadata: TokenMetadata, expires: Date?) throws(VaultError) -> TokenVersionInfo {
+    public func add(_ name: String, token: borrowing SecureBytes, metadata: TokenMetadata, expires: Date?,
+                    console: ConsoleLink = ConsoleLink()) throws(VaultError) -> TokenVersionInfo {
         try Validate.tokenName(name)
         try TokenInput.validate(token)
+        try Self.checkLink(console)
         return try perform("add", subjects: [AuditSubject(name: name, version: 1)],
                            details: ["region": metadata.region?.rawValue ?? "custom"]) { w in
             guard try !TokenRecord.exists(name, w.db) else {
@@ -63,7 +65,8 @@ public final class UnlockedVault {
                                      createdAt: Timestamp.seconds(now), metaMac: nil)
             try record.insertRow(w.db)
             try sealMetadata(w.db, &record)
-            let v = try insertVersion(w.db, tokenID: record.id!, version: 1, secret: token, expires: expires)
+            if let id = console.id { try checkConsoleIDFree(w.db, id, tokenID: record.id!) }
+            let v = try insertVersion(w.db, tokenID: record.id!, version: 1, secret: token, expires: expires, console: console)
             try sealState(w, &record)
             return Vault.info(v)
         }
@@ -84,8 +87,10 @@ public final class UnlockedVault {
         try rotate(name, token: token, expiry: .at(expires), keep: keep)
     }
 
-    public func rotate(_ name: String, token: borrowing SecureBytes, expiry: RotationExpiry, keep: Int = 10) throws(VaultError) -> RotationResult {
+    public func rotate(_ name: String, token: borrowing SecureBytes, expiry: RotationExpiry, keep: Int = 10,
+                       console: ConsoleLink = ConsoleLink()) throws(VaultError) -> RotationResult {
         try TokenInput.validate(token)
+        try Self.checkLink(console)
         try Self.checkKeep(keep)
         var result = try perform("rotate", subjects: [AuditSubject(name: name)], details: ["keep": "\(keep)"]) { w in
             let t = try resolve(w.db, name)
@@ -98,7 +103,8 @@ public final class UnlockedVault {
                 expires = t.current.expiresAt.map { now.addingTimeInterval(TimeInterval(max(86_400, $0 - t.current.createdAt))) }
                 w.details["expiry"] = "same lifetime"
             }
-            return try replaceCurrent(&w, t, secret: token, expires: expires, keep: keep)
+            if let id = console.id { try checkConsoleIDFree(w.db, id, tokenID: t.record.id!) }
+            return try replaceCurrent(&w, t, secret: token, expires: expires, keep: keep, console: console)
         }
         if !result.pruned.isEmpty { result.walPurged = vault.store.purgeWAL() }
         return result
@@ -429,6 +435,14 @@ public final class UnlockedVault {
         }
     }
 
+    /// The shape of a console link given to `add`/`rotate` (`--console-id`, `--console-name`).
+    public static func checkLink(_ link: ConsoleLink) throws(VaultError) {
+        if let id = link.id, !ConsoleLink.isValidID(id) {
+            throw .invalidInput(reason: "invalid console id \(displayName(id))", hint: "the id shown in Administration > API Keys (a UUID)")
+        }
+        if let n = link.name, !ConsoleLink.isValidName(n) { throw .invalidInput(reason: "invalid console name \(displayName(n))", hint: nil) }
+    }
+
     public static func checkKeep(_ keep: Int) throws(VaultError) {
         guard (1...1000).contains(keep) else {
             throw .invalidInput(reason: "--keep must be between 1 and 1000", hint: nil)
@@ -470,7 +484,7 @@ public final class UnlockedVault {
     }
 
     func replaceCurrent(_ w: inout AuditedWrite, _ t: ResolvedToken, secret: borrowing SecureBytes,
-                        expires: Date?, keep: Int) throws -> RotationResult {
+                        expires: Date?, keep: Int, console: ConsoleLink = ConsoleLink()) throws -> RotationResult {
         let db = w.db
         let id = t.record.id!
         guard var retired = try TokenVersionRecord.version(t.current.version, tokenID: id, db) else {
@@ -483,7 +497,7 @@ public final class UnlockedVault {
         guard maxVersion < Int(UInt32.max) else {
             throw VaultError.invalidInput(reason: "token \(t.record.name) has reached the last version number", hint: "remove and add it again")
         }
-        let new = try insertVersion(db, tokenID: id, version: maxVersion + 1, secret: secret, expires: expires)
+        let new = try insertVersion(db, tokenID: id, version: maxVersion + 1, secret: secret, expires: expires, console: console)
         try faultInjection?("rotate.inserted")
         let stale = try Int.fetchAll(db, sql: """
             SELECT version FROM token_versions WHERE token_id = ? ORDER BY version DESC LIMIT -1 OFFSET ?

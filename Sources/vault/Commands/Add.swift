@@ -35,8 +35,7 @@ struct Add: ParsableCommand {
         if verify.check {
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: metadata.baseURL, checker: try verify.checker()))
         }
-        let info = try unlocked.add(name, token: token, metadata: metadata, expires: expires)
-        try console.apply(unlocked, name)
+        let info = try unlocked.add(name, token: token, metadata: metadata, expires: expires, console: console.link)
         let now = vault.clock.now()
         let left = info.expires.map { ", \(ExpiryStatus.daysLeft(expires: $0, now: now)) days left" } ?? ""
         if json {

@@ -115,9 +115,6 @@ struct ConsoleLinkOptions: ParsableArguments {
         if let consoleName, !ConsoleLink.isValidName(consoleName) { throw ValidationError("invalid console name") }
     }
 
-    /// Links the version just stored (audited as `edit`), when asked.
-    func apply(_ unlocked: UnlockedVault, _ name: String) throws {
-        guard consoleID != nil || consoleName != nil else { return }
-        try unlocked.link(name, consoleID: consoleID, consoleName: consoleName)
-    }
+    /// The link the version being stored gets, in the same transaction (enabled when an id is given).
+    var link: ConsoleLink { ConsoleLink(id: consoleID, name: consoleName, state: consoleID == nil ? nil : .enabled) }
 }

@@ -30,8 +30,7 @@ struct Rotate: ParsableCommand {
             let url = try unlocked.verifiedBaseURL(name)
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: url, checker: try verify.checker()))
         }
-        let result = try unlocked.rotate(name, token: token, expiry: expiry, keep: keep)
-        try console.apply(unlocked, name)
+        let result = try unlocked.rotate(name, token: token, expiry: expiry, keep: keep, console: console.link)
         let stale = (try? vault.exportedFiles(of: name, version: result.previous.version)) ?? []
         if json { RotationReport.json(name: name, result, exportedFiles: stale) } else { RotationReport.print(name: name, result, verb: "rotated") }
         for path in stale {
