@@ -103,7 +103,7 @@ extension UnlockedVault {
         let nowDate = now
         for intent in intents {
             guard intent.authentic else {
-                report.items.append(.init(kind: .failed, message: "renewal intent \(intent.id) failed authentication: left untouched (the file was modified)"))
+                report.items.append(.init(kind: .failed, message: "renewal intent \(intent.id) failed authentication: left untouched (the file was modified); `vault renew --forget-intent \(intent.id)` resolves it"))
                 continue
             }
             jobs.append(.orphan(intent))
@@ -127,7 +127,7 @@ extension UnlockedVault {
             guard selected, t.staged == nil else { continue }
             guard t.current.console.id != nil else {
                 report.items.append(.init(kind: .failed, name: t.name, fromVersion: t.current.version,
-                                          message: "not linked to a console key: link it with `vault edit \(t.name) --console-id ID` or `vault sync --apply`"))
+                                          message: "not linked to a console key: link it with `vault edit \(t.name) --console-id ID --console-name NAME --role ROLE` or `vault sync --apply`"))
                 continue
             }
             jobs.append(.renew(t))
