@@ -127,13 +127,6 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *userdata) {
     return len;
 }
 
-int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, long timeout_ms,
-                 int direct, v1v_http_result *out) {
-    v1v_http_request_t req = {.method = "GET", .url = url, .token = token, .token_len = token_len,
-                              .timeout_ms = timeout_ms, .direct = direct};
-    return v1v_http_request(&req, out);
-}
-
 int v1v_http_request(const v1v_http_request_t *req, v1v_http_result *out) {
     memset(out, 0, sizeof *out);
     if (!v1v_http_available()) {

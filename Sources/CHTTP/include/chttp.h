@@ -39,14 +39,10 @@ typedef struct {
 /// commands that never make a request never map libcurl and its dependencies.
 int v1v_http_available(void);
 
-/// GET `url` with `Authorization: Bearer <token>`; no redirects followed, http/https only,
-/// `timeout_ms` (at least 1) bounds connect and total time, no signals; `direct` non-zero
-/// bypasses every proxy (used for loopback). The header buffers are zeroed before they are
-/// freed. Returns 0 when a response arrived.
-int v1v_http_get(const char *url, const unsigned char *token, size_t token_len, long timeout_ms,
-                 int direct, v1v_http_result *out);
 
-/// Any method, with extra headers and a body. Returns 0 when a response arrived.
+/// One request with `Authorization: Bearer <token>`: any method, extra headers, a body; no
+/// redirects followed, http/https only, `timeout_ms` bounds connect and total time, no signals.
+/// The header buffers are zeroed before they are freed. Returns 0 when a response arrived.
 int v1v_http_request(const v1v_http_request_t *req, v1v_http_result *out);
 
 /// Frees the body (zeroing it first when it was received with secure_body).

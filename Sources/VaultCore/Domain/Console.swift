@@ -118,33 +118,19 @@ extension UnlockedVault {
         }
     }
 
-    /// The manager of `baseURL`, or `noManager`.
-    func manager(for baseURL: String) throws(VaultError) -> ManagerInfo {
-        guard let m = try managers().first(where: { $0.baseURL == baseURL }) else { throw .noManager(baseURL: baseURL) }
-        return m
-    }
-
     // MARK: - Links
 
-    /// Links the current version of `name` to a console key (`add`/`rotate --console-id`,
-    /// `edit --console-id/--console-name`, `sync --apply`). Audited as `action`.
-    public func link(_ name: String, consoleID: String?, consoleName: String?, action: String = "edit") throws(VaultError) {
-        if let consoleID, !ConsoleLink.isValidID(consoleID) {
-            throw .invalidInput(reason: "invalid console id \(displayName(consoleID))", hint: "the id shown in Administration > API Keys (a UUID)")
-        }
-        if let consoleName, !ConsoleLink.isValidName(consoleName) {
-            throw .invalidInput(reason: "invalid console name \(displayName(consoleName))", hint: nil)
-        }
-        var details: [String: String] = [:]
-        if let consoleID { details["console_id"] = consoleID }
-        if let consoleName { details["console_name"] = consoleName }
-        try perform(action, subjects: [AuditSubject(name: name)], details: details) { w in
+    /// Links the current version of `name` to console key `consoleID` named `consoleName`
+    /// (`sync --apply`, once confirmed). Audited as `sync`.
+    func link(_ name: String, consoleID: String, consoleName: String) throws(VaultError) {
+        try Self.checkLink(ConsoleLink(id: consoleID, name: consoleName))
+        try perform("sync", subjects: [AuditSubject(name: name)], details: ["console_id": consoleID, "console_name": consoleName]) { w in
             let t = try resolve(w.db, name)
-            if let consoleID, !consoleID.isEmpty { try checkConsoleIDFree(w.db, consoleID, tokenID: t.record.id!) }
+            try checkConsoleIDFree(w.db, consoleID, tokenID: t.record.id!)
             var link = t.target.console
-            if let consoleID { link.id = consoleID.isEmpty ? nil : consoleID }
-            if let consoleName { link.name = consoleName }
-            if link.state == nil, link.id != nil { link.state = .enabled }
+            link.id = consoleID
+            link.name = consoleName
+            link.state = link.state ?? .enabled
             try TokenVersionRecord.updateConsole(w.db, tokenID: t.record.id!, version: t.current.version, link)
             var record = t.record
             try sealState(w, &record)
@@ -231,7 +217,11 @@ extension UnlockedVault {
     }
 
     func intents() throws(VaultError) -> [RenewalIntent] {
-        try vault.store.read { db in
+        try vault.store.read(loadIntents)
+    }
+
+    /// Every intent row, each with whether its MAC (under this vault's metadata key) verifies.
+    func loadIntents(_ db: Database) throws -> [RenewalIntent] {
             try Row.fetchAll(db, sql: "SELECT id, token_id, planned_name, base_url, created_at, mac FROM renewal_intents ORDER BY id").map { row in
                 let t = "renewal_intents"
                 let id = try row.integer("id", t), tokenID = try row.integer("token_id", t)
@@ -242,6 +232,5 @@ extension UnlockedVault {
                     && ConsoleLink.isValidName(planned) && (try? Validate.baseURL(base)) == base
                 return RenewalIntent(id: id, tokenID: tokenID, plannedName: planned, baseURL: base, created: Timestamp.date(created), authentic: ok)
             }
-        }
     }
 }

@@ -35,7 +35,7 @@ public struct ConsoleFailure: Error, Sendable, Equatable, CustomStringConvertibl
     }
 
     /// The console answered with a definite refusal (4xx other than 408): nothing was done.
-    var definite: Bool { network == nil && code?.hasPrefix("the answer") != true && (status.map { (400...499).contains($0) && $0 != 408 } ?? false) }
+    var definite: Bool { network == nil && (status.map { (400...499).contains($0) && $0 != 408 } ?? false) }
 }
 
 /// Vision One's API-keys API (`/v3.0/iam/apiKeys`, ../shared/visionone-api.md), called with a
@@ -67,8 +67,8 @@ public final class ConsoleAPI: @unchecked Sendable {
     // MARK: Calls
 
     /// Every key in the organisation (all pages), optionally filtered by exact name.
-    public func list(name: String? = nil, pageSize: Int = 200) throws(ConsoleFailure) -> [ConsoleKey] {
-        var url = baseURL + Self.keysPath + "?orderBy=" + "createdDateTime%20desc" + "&top=\(pageSize)"
+    public func list(name: String? = nil) throws(ConsoleFailure) -> [ConsoleKey] {
+        var url = baseURL + Self.keysPath + "?orderBy=" + "createdDateTime%20desc" + "&top=200"
         var headers: [String] = []
         if let name { headers.append("TMV1-Filter: name eq '\(name.replacingOccurrences(of: "'", with: "''"))'") }
         var keys: [ConsoleKey] = []
@@ -78,7 +78,7 @@ public final class ConsoleAPI: @unchecked Sendable {
         // Bounded: 10 minutes, 200,000 keys, and a link that repeats or a page with nothing new
         // ends it (a looping nextLink would otherwise hold the run lock for hours).
         while Date() < deadline, keys.count < 200_000 {
-            let r = try call("list", method: "GET", url: url, headers: headers, retry: true)
+            let r = try call("list", method: "GET", url: url, headers: headers)
             guard r.status == 200, let object = json(r.body) as? [String: Any], let items = object["items"] as? [Any] else {
                 throw failure("list", r)
             }
@@ -105,7 +105,7 @@ public final class ConsoleAPI: @unchecked Sendable {
 
     /// One key and its ETag.
     public func get(_ id: String) throws(ConsoleFailure) -> (key: ConsoleKey, etag: String) {
-        let r = try call("get", method: "GET", url: keyURL(id), retry: true)
+        let r = try call("get", method: "GET", url: keyURL(id))
         guard r.status == 200, let o = json(r.body) as? [String: Any], let key = Self.key(o), key.id == id, let etag = r.etag else {
             throw failure("get", r)
         }
@@ -118,7 +118,7 @@ public final class ConsoleAPI: @unchecked Sendable {
         // Sent unquoted, as Trend's SDK sends it; printable ASCII only (it goes into a header).
         let tag = etag.hasPrefix("\"") && etag.hasSuffix("\"") && etag.count >= 2 ? String(etag.dropFirst().dropLast()) : etag
         guard !tag.isEmpty, tag.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { throw ConsoleFailure(call: "update", host: host, code: "invalid ETag") }
-        let r = try call("update", method: "PATCH", url: keyURL(id), headers: ["If-Match: \(tag)"], body: body, retry: true)
+        let r = try call("update", method: "PATCH", url: keyURL(id), headers: ["If-Match: \(tag)"], body: body)
         if r.status == 412 { return false }
         guard r.status == 204 || r.status == 200 else { throw failure("update", r) }
         return true
@@ -137,7 +137,7 @@ public final class ConsoleAPI: @unchecked Sendable {
     /// Deletes keys; returns per id whether it is gone (204, or 404: already gone).
     public func delete(_ ids: [String]) throws(ConsoleFailure) -> [String: Bool] {
         let body = try? JSONSerialization.data(withJSONObject: ids.map { ["id": $0] })
-        let r = try call("delete", method: "POST", url: baseURL + Self.keysPath + "/delete", body: body, retry: true)
+        let r = try call("delete", method: "POST", url: baseURL + Self.keysPath + "/delete", body: body)
         guard r.status == 207, let array = json(r.body) as? [Any], array.count == ids.count else { throw failure("delete", r) }
         var out: [String: Bool] = [:]
         for (id, element) in zip(ids, array) {
@@ -206,7 +206,7 @@ public final class ConsoleAPI: @unchecked Sendable {
         switch request.send(bearer: token) {
         case .failure(let f): return .failure(ConsoleFailure(call: "connectivity", host: host, network: f.message))
         case .success(let r):
-            if r.status == 200, (json(r.body) as? [String: Any])?["status"] as? String == "available" { return .success(()) }
+            if ConnectivityChecker.isAvailable(status: r.status, body: r.body) { return .success(()) }
             return .failure(failure("connectivity", r))
         }
     }
@@ -217,11 +217,11 @@ public final class ConsoleAPI: @unchecked Sendable {
         baseURL + Self.keysPath + "/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id)
     }
 
-    func call(_ name: String, method: String, url: String, headers: [String] = [], body: Data? = nil,
-              retry: Bool) throws(ConsoleFailure) -> HTTPExchange.Response {
+    /// One request, retried up to `attempts` times on 429 (after Retry-After), 5xx and network failures.
+    func call(_ name: String, method: String, url: String, headers: [String] = [], body: Data? = nil) throws(ConsoleFailure) -> HTTPExchange.Response {
         let request = HTTPExchange(method: method, url: url, headers: headers, body: body, timeoutMs: timeoutMs)
         var last: ConsoleFailure?
-        for attempt in 1...(retry ? attempts : 1) {
+        for attempt in 1...attempts {
             let sent = manager.withUnsafeBytes { request.send(bearer: $0) }
             switch sent {
             case .success(let r) where r.status == 429 || (500...599).contains(r.status):
@@ -235,7 +235,6 @@ public final class ConsoleAPI: @unchecked Sendable {
                 last = ConsoleFailure(call: name, host: host, network: f.message)
                 if attempt < attempts { Thread.sleep(forTimeInterval: TimeInterval(attempt) * 0.5) }
             }
-            if !retry { break }
         }
         throw last!
     }

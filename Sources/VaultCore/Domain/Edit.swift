@@ -43,10 +43,7 @@ extension UnlockedVault {
     public func edit(_ name: String, _ change: TokenEdit) throws(VaultError) {
         try change.checkNotEmpty()
         if let p = change.permissions { _ = try p.map { v throws(VaultError) in try Validate.text(v, field: "permission") } }
-        if case .some(.some(let id)) = change.consoleID, !ConsoleLink.isValidID(id) {
-            throw .invalidInput(reason: "invalid console id \(displayName(id))", hint: "the id shown in Administration > API Keys (a UUID)")
-        }
-        if case .some(.some(let n)) = change.consoleName, !ConsoleLink.isValidName(n) { throw .invalidInput(reason: "invalid console name \(displayName(n))", hint: nil) }
+        try Self.checkLink(ConsoleLink(id: change.consoleID ?? nil, name: change.consoleName ?? nil))
         if case .some(.some(let d)) = change.warnDays, !(0...3650).contains(d) { throw .invalidInput(reason: "--warn-days must be between 0 and 3650", hint: "or `default`") }
         try perform("edit", subjects: [AuditSubject(name: name)]) { w in
             let t = try resolve(w.db, name)

@@ -105,14 +105,10 @@ extension UnlockedVault {
                 }
                 // Renewal intents: their MACs under the new metadata key (or an interrupted
                 // renewal's orphan could never be removed). One that fails now stays failing.
-                for row in try Row.fetchAll(db, sql: "SELECT id, token_id, planned_name, base_url, created_at, mac FROM renewal_intents") {
-                    let t = "renewal_intents"
-                    let (iid, tid, planned, base, created) = (try row.integer("id", t), try row.integer("token_id", t), try row.text("planned_name", t),
-                                                             try row.text("base_url", t), try row.timestamp("created_at", t))
-                    let old = IntentMAC.mac(key: metadataKey, vaultID: vaultID, id: iid, tokenID: tid, plannedName: planned, baseURL: base, createdAt: created)
-                    guard old.withUnsafeBytes({ a in (try? row.blob("mac", t))?.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } ?? false }) else { continue }
-                    let new = IntentMAC.mac(key: newMetaKey, vaultID: vaultID, id: iid, tokenID: tid, plannedName: planned, baseURL: base, createdAt: created)
-                    try db.execute(sql: "UPDATE renewal_intents SET mac = ? WHERE id = ?", arguments: [Data(new), iid])
+                for i in try loadIntents(db) where i.authentic {
+                    let new = IntentMAC.mac(key: newMetaKey, vaultID: vaultID, id: i.id, tokenID: i.tokenID, plannedName: i.plannedName,
+                                            baseURL: i.baseURL, createdAt: Timestamp.seconds(i.created))
+                    try db.execute(sql: "UPDATE renewal_intents SET mac = ? WHERE id = ?", arguments: [Data(new), i.id])
                 }
                 // 3. Earlier audit keys, and now the old one, sealed under the new master.
                 try db.execute(sql: "DELETE FROM audit_key_epochs")

@@ -40,7 +40,6 @@ public struct RenewReport: Sendable {
     }
     public var items: [Item] = []
     public var failed: Bool { items.contains { $0.kind == .failed } }
-    public var renewedCount: Int { items.filter { $0.kind == .renewed }.count }
     /// Nothing renewed, cleaned or planned, nothing failed.
     public var nothingDone: Bool { items.allSatisfy { $0.kind == .notDue } }
 }
@@ -83,7 +82,7 @@ extension UnlockedVault {
     /// keys to disable or delete), then the renewals asked for. Never throws for one token's
     /// failure: it is an item of the report. Throws only when nothing can start (no vault lock,
     /// no manager for a base URL that has work, tampered state).
-    public func renew(_ request: RenewRequest, progress: (String) -> Void = { _ in }) throws(VaultError) -> RenewReport {
+    public func renew(_ request: RenewRequest) throws(VaultError) -> RenewReport {
         let lock = try vault.store.exclusiveRunLock()
         defer { _ = lock }
         let (tokens, broken) = try linkedTokens()
@@ -146,9 +145,11 @@ extension UnlockedVault {
             case .resume(let t), .disableOld(let t, _), .deleteOld(let t, _), .renew(let t): return t.baseURL
             }
         }
+        // Each manager read and authenticated once per run.
+        let managerOf = Dictionary(try managers().map { ($0.baseURL, $0) }, uniquingKeysWith: { a, _ in a })
         if request.dryRun {
             for job in jobs {
-                let m = try? manager(for: baseURL(job))
+                let m = managerOf[baseURL(job)]
                 let via = m.map { " (manager \($0.name))" } ?? " (no manager key for \(baseURL(job)): would fail)"
                 switch job {
                 case .orphan(let i): report.items.append(.init(kind: .plan, consoleName: i.plannedName, message: "renewal intent \(i.id): would look for the key a crashed renew may have created, \(i.plannedName), and disable and delete it" + via))
@@ -167,8 +168,8 @@ extension UnlockedVault {
 
         var managers: [String: (name: String, api: ConsoleAPI, token: RevealedToken)] = [:]
         for url in Set(jobs.map(baseURL)).sorted() {
-            do {
-                let m = try manager(for: url)
+            do throws(VaultError) {
+                guard let m = managerOf[url] else { throw VaultError.noManager(baseURL: url) }
                 let token = try reveal(m.name, action: "manager-use", details: ["for": "renew"])
                 managers[url] = (m.name, ConsoleAPI(baseURL: url, manager: token.secret, timeout: request.requestTimeout), token)
             } catch {
@@ -181,8 +182,6 @@ extension UnlockedVault {
                 }
             }
         }
-        // The manager renews last, so the others use its old value while it is still enabled.
-        jobs.sort { a, b in isManagerJob(a) == isManagerJob(b) ? false : !isManagerJob(a) }
         func jobName(_ job: Job) -> String? {
             switch job {
             case .orphan: return nil
@@ -201,6 +200,7 @@ extension UnlockedVault {
         }
         let shared = Shared()
         let runnable = jobs.filter { managers[baseURL($0)] != nil }
+        // The manager renews last, so the others use its old value while it is still enabled.
         let ordinary = runnable.filter { !isManagerJob($0) }, managerJobs = runnable.filter(isManagerJob)
         for batch in [ordinary, managerJobs] where !batch.isEmpty {
             let slots = DispatchSemaphore(value: max(1, min(request.concurrency, 4)))
@@ -272,7 +272,7 @@ extension UnlockedVault {
             item.message = "console key \(old.name) has the role \(theirs), but the vault says \(mine): if it is the right key, `vault edit \(t.name) --role '\(theirs)'`; nothing changed"
             return item
         }
-        guard let role = old.role ?? t.role else { item.message = "the console did not say the key's role; nothing changed"; return item }
+        let role = old.role ?? mine
         // 2. The intent, committed before the create request.
         let planned = ConsoleNaming.planned(from: old.name, now: now)
         let months = monthsFor(t, request)
@@ -496,18 +496,15 @@ extension UnlockedVault {
 
     enum PromoteError: Error { case stateChanged, vault(VaultError) }
 
-    /// Makes the staged version current, retiring `over` — which must still be the current one.
+    /// Makes the staged version current, retiring `over` — which must still be the current one
+    /// (`.stateChanged` when another version became current meanwhile).
     func promote(_ name: String, staged: Int, over expected: Int) throws(PromoteError) {
-        do throws(VaultError) { try promoteInVault(name, staged: staged, over: expected) } catch {
-            if case .invalidInput(let reason, _) = error, reason.hasPrefix("superseded") { throw .stateChanged }
-            throw .vault(error)
-        }
-    }
-
-    func promoteInVault(_ name: String, staged: Int, over expected: Int) throws(VaultError) {
-        try perform("renew", subjects: [AuditSubject(name: name, version: staged)], details: ["step": "promoted"]) { w in
+        var superseded = false
+        do throws(VaultError) {
+            try perform("renew", subjects: [AuditSubject(name: name, version: staged)], details: ["step": "promoted"]) { w in
             let t = try resolve(w.db, name, version: staged)
             guard t.current.version == expected else {
+                superseded = true
                 throw VaultError.invalidInput(reason: "superseded: version \(t.current.version) of \(name) became current meanwhile", hint: nil)
             }
             guard t.target.retiredAt != nil, staged > t.current.version, t.target.console.state == .enabled else {
@@ -519,6 +516,9 @@ extension UnlockedVault {
             var record = t.record
             try sealState(w, &record)
             w.details["previous"] = "\(t.current.version)"
+            }
+        } catch {
+            throw superseded ? .stateChanged : .vault(error)
         }
     }
 

@@ -45,14 +45,14 @@ extension UnlockedVault {
     /// With `apply`: console expiries and names replace the vault's, proposed links are made
     /// (one `sync` audit row per token changed). `unusedDays`: stored keys not used for this
     /// long are reported.
-    public func sync(apply: Bool, unusedDays: Int = 90, baseURLs only: [String]? = nil) throws(VaultError) -> SyncReport {
+    public func sync(apply: Bool, unusedDays: Int = 90) throws(VaultError) -> SyncReport {
         let lock = try vault.store.exclusiveRunLock()
         defer { _ = lock }
         let (tokens, broken) = try linkedTokens()
         if let (name, error) = broken.first { throw VaultError.stateTampered(name: name, reason: error.description) }
         var report = SyncReport()
-        let managerList = try managers().filter { only == nil || only!.contains($0.baseURL) }
-        guard !managerList.isEmpty else { throw .noManager(baseURL: only?.first ?? "any base URL") }
+        let managerList = try managers()
+        guard !managerList.isEmpty else { throw .noManager(baseURL: "any base URL") }
         let intents = try intents()
         let nowDate = now
         for m in managerList {
@@ -91,7 +91,7 @@ extension UnlockedVault {
                                     report.findings.append(f)
                                     continue
                                 }
-                                try link(t.name, consoleID: key.id, consoleName: key.name, action: "sync")
+                                try link(t.name, consoleID: key.id, consoleName: key.name)
                                 // Confirmed to be that key: its role is what `renew` checks the link by.
                                 if t.role == nil, let role = key.role { try edit(t.name, TokenEdit(role: .some(role))) }
                                 if let e = key.expires, c.expires.map({ abs($0.timeIntervalSince(e)) >= 60 }) ?? true { try setExpiry(t.name, e) }

@@ -98,21 +98,20 @@ public final class ConnectivityChecker: @unchecked Sendable {
             r.message = "base URL is not https (only loopback may use http)"
             return r
         }
-        var result = v1v_http_result()
-        _ = req.token.secret.withUnsafeBytes { token in
-            url.absoluteString.withCString { u in
-                v1v_http_get(u, token.baseAddress?.assumingMemoryBound(to: UInt8.self), token.count, timeoutMs,
-                             Validate.isLoopback(url.host ?? "") ? 1 : 0, &result)
-            }
-        }
-        defer { v1v_http_free(&result) }
-        if result.curl_code != 0 {
+        let exchange = HTTPExchange(method: "GET", url: url.absoluteString, timeoutMs: timeoutMs)
+        switch req.token.secret.withUnsafeBytes({ exchange.send(bearer: $0) }) {
+        case .failure(let f):
             r.outcome = .networkError
-            r.message = describe(curlCode: result.curl_code, detail: cString(&result.error))
+            r.message = f.message
             return r
+        case .success(let response):
+            return classify(r, status: response.status, body: response.body, traceID: response.traceID ?? "", location: response.location ?? "")
         }
-        let body = result.body.map { Data(bytes: $0, count: result.body_len) }
-        return classify(r, status: result.status, body: body, traceID: cString(&result.trace_id), location: cString(&result.location))
+    }
+
+    /// The connectivity endpoint's "this token works": 200 with `{"status": "available"}`.
+    static func isAvailable(status: Int, body: Data?) -> Bool {
+        status == 200 && (body.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any])?["status"] as? String == "available"
     }
 
     static func cString<T>(_ tuple: inout T) -> String {
@@ -138,7 +137,7 @@ public final class ConnectivityChecker: @unchecked Sendable {
         }
         switch status {
         case 200:
-            if body?["status"] as? String == "available" { r.outcome = .ok } else {
+            if isAvailable(status: status, body: data) { r.outcome = .ok } else {
                 r.outcome = .unexpected
                 r.message = "200 without {\"status\": \"available\"}"
             }

@@ -82,7 +82,7 @@ struct HTTPExchange {
     }
 }
 
-/// Takes one string member out of a JSON text in place: the value of the first key `key` found
+/// Takes one string member out of a JSON text in place: the value of the one member `key` found
 /// at object depth `depth` (1 = the top-level object, 2 = an object inside it, …; arrays do not
 /// count). The value's bytes are copied into secure memory, then overwritten with `x` in the
 /// buffer, so the rest of the document can go through a JSON parser without the secret. Only
@@ -95,6 +95,7 @@ enum JSONSecretExtractor {
         var i = 0, depth = 0
         // For each open container: is it an object, and is the next string in it a key?
         var stack: [(object: Bool, expectKey: Bool)] = []
+        var found: Range<Int>?
         func skipString(_ start: Int) -> Int? {    // returns the index of the closing quote
             var j = start + 1
             while j < b.count {
@@ -104,9 +105,10 @@ enum JSONSecretExtractor {
             }
             return nil
         }
+        // One pass over the whole document: the member must occur exactly once at that depth
+        // (JSON parsers disagree on which of two wins), so a second one refuses the answer.
         while i < b.count {
-            let c = b[i]
-            switch c {
+            switch b[i] {
             case UInt8(ascii: "{"): stack.append((true, true)); depth += 1; i += 1
             case UInt8(ascii: "["): stack.append((false, false)); i += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
@@ -121,43 +123,26 @@ enum JSONSecretExtractor {
             case UInt8(ascii: "\""):
                 guard let end = skipString(i) else { return nil }
                 let isKey = stack.last.map { $0.object && $0.expectKey } ?? false
-                if isKey, depth == wanted, end - i - 1 == keyBytes.count, Array(b[(i + 1)..<end]) == keyBytes {
-                    // The value: whitespace, ':', whitespace, then a string.
-                    var j = end + 1
-                    while j < b.count, b[j] == 0x20 || b[j] == 0x0a || b[j] == 0x0d || b[j] == 0x09 || b[j] == UInt8(ascii: ":") { j += 1 }
-                    guard j < b.count, b[j] == UInt8(ascii: "\""), let close = skipString(j) else { return nil }
-                    let range = (j + 1)..<close
-                    guard !range.isEmpty, !b[range].contains(UInt8(ascii: "\\")) else { return nil }
-                    // Exactly one: a second member of that name at that depth (JSON parsers
-                    // disagree on which one wins) refuses the whole answer.
-                    var rest = close + 1
-                    var again = false
-                    var d = depth, st = stack
-                    while rest < b.count, !again {
-                        let c = b[rest]
-                        switch c {
-                        case UInt8(ascii: "{"): st.append((true, true)); d += 1; rest += 1
-                        case UInt8(ascii: "["): st.append((false, false)); rest += 1
-                        case UInt8(ascii: "}"), UInt8(ascii: "]"): if let top = st.popLast(), top.object { d -= 1 }; rest += 1
-                        case UInt8(ascii: ","): if let top = st.last, top.object { st[st.count - 1].expectKey = true }; rest += 1
-                        case UInt8(ascii: ":"): if let top = st.last, top.object { st[st.count - 1].expectKey = false }; rest += 1
-                        case UInt8(ascii: "\""):
-                            guard let end2 = skipString(rest) else { return nil }
-                            let isKey2 = st.last.map { $0.object && $0.expectKey } ?? false
-                            if isKey2, d == wanted, end2 - rest - 1 == keyBytes.count, Array(b[(rest + 1)..<end2]) == keyBytes { again = true }
-                            rest = end2 + 1
-                        default: rest += 1
-                        }
-                    }
-                    if again { return nil }
-                    let secret = SecureBytes(copying: UnsafeRawBufferPointer(rebasing: buffer[range]))
-                    for k in range { b[k] = UInt8(ascii: "x") }
-                    return secret
+                guard isKey, depth == wanted, end - i - 1 == keyBytes.count, Array(b[(i + 1)..<end]) == keyBytes else {
+                    i = end + 1
+                    continue
                 }
-                i = end + 1
+                guard found == nil else { return nil }
+                // The value: whitespace, ':', whitespace, then a plain (escape-free) string.
+                var j = end + 1
+                while j < b.count, b[j] == 0x20 || b[j] == 0x0a || b[j] == 0x0d || b[j] == 0x09 || b[j] == UInt8(ascii: ":") { j += 1 }
+                guard j < b.count, b[j] == UInt8(ascii: "\""), let close = skipString(j) else { return nil }
+                let range = (j + 1)..<close
+                guard !range.isEmpty, !b[range].contains(UInt8(ascii: "\\")) else { return nil }
+                found = range
+                if let top = stack.last, top.object { stack[stack.count - 1].expectKey = false }
+                i = close + 1
             default: i += 1
             }
         }
-        return nil
+        guard let range = found else { return nil }
+        let secret = SecureBytes(copying: UnsafeRawBufferPointer(rebasing: buffer[range]))
+        for k in range { b[k] = UInt8(ascii: "x") }
+        return secret
     }
 }
