@@ -3,6 +3,8 @@ import GRDB
 
 /// A token as `renew` and `sync` see it: metadata and every kept version, authenticated.
 public struct LinkedToken: Sendable {
+    /// The token's row id (intents name it).
+    public var id: Int64
     public var name: String
     public var baseURL: String
     public var role: String?
@@ -166,7 +168,7 @@ extension UnlockedVault {
                         VersionSnapshot(version: $0.version, created: Timestamp.date($0.createdAt), expires: $0.expiresAt.map(Timestamp.date),
                                         retired: $0.retiredAt.map(Timestamp.date), console: $0.console)
                     }
-                    out.append(LinkedToken(name: name, baseURL: t.record.baseUrl, role: t.record.role, description: t.record.description,
+                    out.append(LinkedToken(id: t.record.id!, name: name, baseURL: t.record.baseUrl, role: t.record.role, description: t.record.description,
                                            manager: t.record.manager, current: versions.first { $0.version == t.current.version }!,
                                            versions: versions))
                 } catch {
@@ -211,7 +213,7 @@ extension UnlockedVault {
                       let planned = row.d["console_name"], ConsoleLink.isValidName(planned),
                       let base = row.d["base_url"], (try? Validate.baseURL(base)) == base else { return nil }
                 return RenewalIntent(id: id, tokenID: 0, plannedName: planned, baseURL: base,
-                                     created: ConsoleAPI.date(row.at) ?? Date(timeIntervalSince1970: 0), authentic: true, rebuilt: true)
+                                     created: ConsoleAnswers.date(row.at) ?? Date(timeIntervalSince1970: 0), authentic: true, rebuilt: true)
             }
         }
     }

@@ -45,7 +45,7 @@ extension UnlockedVault {
     /// With `apply`: console expiries and names replace the vault's, proposed links are made
     /// (one `sync` audit row per token changed). `unusedDays`: stored keys not used for this
     /// long are reported.
-    public func sync(apply: Bool, unusedDays: Int = 90) throws(VaultError) -> SyncReport {
+    public func sync(apply: Bool, unusedDays: Int = 90, console makeConsole: ConsoleFactory = UnlockedVault.httpConsole) throws(VaultError) -> SyncReport {
         let lock = try vault.store.exclusiveRunLock()
         defer { _ = lock }
         let (tokens, broken) = try linkedTokens()
@@ -54,15 +54,17 @@ extension UnlockedVault {
         let managerList = try managers()
         guard !managerList.isEmpty else { throw .noManager(baseURL: "any base URL") }
         let intents = try intents()
+        let refused = try refusedConfirmations()
         let nowDate = now
         for m in managerList {
             let token = try reveal(m.name, action: "manager-use", details: ["for": "sync"])
-            let api = ConsoleAPI(baseURL: m.baseURL, manager: token.secret)
-            let keys: [ConsoleKey]
-            do { keys = try api.list() } catch { throw .consoleFailed(detail: error.description) }
-            if api.skipped > 0 {
+            let api = makeConsole(m.baseURL, token.secret, 75)
+            let listing: ConsoleListing
+            do { listing = try api.list() } catch { throw .consoleFailed(detail: error.description) }
+            let keys = listing.keys
+            if listing.skipped > 0 {
                 report.findings.append(.init(kind: .unreadable, baseURL: m.baseURL,
-                                             message: "\(api.skipped) console key\(api.skipped == 1 ? "" : "s") with a name or id v1vault cannot represent (control or bidi characters, an odd id): not compared, never acted on"))
+                                             message: "\(listing.skipped) console key\(listing.skipped == 1 ? "" : "s") with a name or id v1vault cannot represent (control or bidi characters, an odd id): not compared, never acted on"))
             }
             report.consoleKeys += keys.count
             try? record("console-list", details: ["base_url": m.baseURL, "keys": "\(keys.count)"])
@@ -79,15 +81,16 @@ extension UnlockedVault {
                 }
                 guard let id = c.console.id else {
                     let candidate = byName[c.console.name ?? t.name] ?? byName[t.name]
-                    if let key = candidate, !tokens.contains(where: { $0.versions.contains { $0.console.id == key.id } }) {
-                        var f = finding(.linkProposed, key, "not linked; the console key \(key.name) has its name: `vault sync --apply` links it")
+                    let taken = candidate.map { key in tokens.contains(where: { $0.versions.contains { $0.console.id == key.id } }) } ?? true
+                    let checked = candidate.flatMap { refused[.init(name: t.name, version: c.version, consoleID: $0.id)] }
+                    if let key = candidate, !taken, checked == nil {
+                        var f = finding(.linkProposed, key, "not linked; the console key \(key.name) (\(key.id)) has its name — a name alone proves nothing: `vault sync --apply` checks it by using the stored value once")
                         if apply {
                             do {
                                 // A name proves nothing (the key behind it may have been replaced by
-                                // someone else's): link only when the stored value is that key.
-                                if let (why, different) = try confirmSameKey(t.name, key: key, api: api) {
-                                    f.message = different ? "not linked: \(why)"
-                                        : "not linked: \(why); once you have made sure it is that key, `vault edit \(t.name) --console-id \(key.id) --console-name '\(key.name)'` links it"
+                                // someone else's): link only when using the stored value moves that key's last use.
+                                if let why = try confirmSameKey(t.name, version: c.version, key: key, api: api) {
+                                    f.message = "not linked: \(why); if you know it is that key, \(Shell.command("vault", "edit", t.name, "--console-id", key.id, "--console-name", key.name, "--role", key.role ?? t.role ?? "ROLE")) links it"
                                     report.findings.append(f)
                                     continue
                                 }
@@ -95,13 +98,18 @@ extension UnlockedVault {
                                 // Confirmed to be that key: its role is what `renew` checks the link by.
                                 if t.role == nil, let role = key.role { try edit(t.name, TokenEdit(role: .some(role))) }
                                 if let e = key.expires, c.expires.map({ abs($0.timeIntervalSince(e)) >= 60 }) ?? true { try setExpiry(t.name, e) }
-                                f.applied = true; f.message = "linked to console key \(key.name)"
+                                f.applied = true; f.message = "linked to console key \(key.name) (\(key.id))"
                                 known.insert(key.id)
                             } catch { f.message = "linking failed: \(error)" }
                         }
                         report.findings.append(f)
                     } else {
-                        report.findings.append(finding(.unlinked, nil, "not linked to a console key; `vault edit \(t.name) --console-id ID` links it"))
+                        var message = "version \(c.version) is not linked to a console key"
+                        if let key = candidate, let checked {
+                            message += "; \(key.name) (\(key.id)) was checked \(Timestamp.day(checked.at)) and could not be confirmed (\(checked.why))"
+                        }
+                        message += "; once you know which console key holds it: \(Shell.command("vault", "edit", t.name, "--console-id", "ID", "--console-name", "NAME", "--role", t.role ?? "ROLE"))"
+                        report.findings.append(finding(.unlinked, nil, message))
                     }
                     continue
                 }
@@ -130,7 +138,7 @@ extension UnlockedVault {
                     // its name would make renew act on that key. A person confirms it.
                     clean = false
                     report.findings.append(finding(.nameDiffers, key, "the console calls key \(key.id) \(key.name), the vault \(c.console.name ?? "(no name)"): "
-                                                   + "if it is the right key, `vault edit \(t.name) --console-name '\(key.name)'`; otherwise fix the id"))
+                                                   + "if it is the right key, \(Shell.command("vault", "edit", t.name, "--console-name", key.name)); otherwise fix the id"))
                 }
                 let idle = (key.lastUsed ?? c.created).addingTimeInterval(TimeInterval(unusedDays) * 86400) <= nowDate
                 if idle {
@@ -147,12 +155,17 @@ extension UnlockedVault {
                 }
             }
             let planned = Set(intents.map(\.plannedName))
+            // Versions here that name no console key may hold any key that is in no link: then
+            // "nobody can recover its value" would be a guess.
+            let unlinked = here.flatMap { t in t.versions.filter { $0.console.id == nil && $0.console.state != .deleted }.map { "\(t.name) v\($0.version)" } }
             for key in keys where !known.contains(key.id) {
-                let note = planned.contains(key.name) ? " (left by an interrupted renew: `vault renew` removes it)" : ""
+                let note = planned.contains(key.name) ? " (left by an interrupted renew: `vault renew` resolves it)" : ""
+                let whose = unlinked.isEmpty ? "in no version of this vault: nobody can recover its value here"
+                    : "linked to no version of this vault, but \(unlinked.count) version\(unlinked.count == 1 ? "" : "s") here name\(unlinked.count == 1 ? "s" : "") no console key (\(unlinked.prefix(3).joined(separator: ", "))\(unlinked.count > 3 ? ", …" : "")), so it may hold one of them"
                 report.findings.append(.init(kind: .notInVault, consoleID: key.id, consoleName: key.name, baseURL: m.baseURL,
                                              consoleExpires: key.expires, lastUsed: key.lastUsed,
-                                             message: "in the console (\(key.status)) but in no version of this vault: nobody can recover its value here; last used "
-                                                 + (key.lastUsed.map { Timestamp.day($0) } ?? "never") + note))
+                                             message: "in the console (\(key.status)) and \(whose); last used "
+                                                 + (key.lastUsed.map { Timestamp.day($0) } ?? "never (or not yet shown)") + note))
             }
         }
         return report
@@ -160,31 +173,60 @@ extension UnlockedVault {
 
     /// nil when the stored current value of `name` is console key `key`: it is used once (the
     /// connectivity endpoint, audited as `sync-confirm`), and the key's `lastUsedDateTime` must
-    /// then be at or after that moment. Otherwise why it is not known to be.
-    func confirmSameKey(_ name: String, key: ConsoleKey, api: ConsoleAPI) throws(VaultError) -> (String, different: Bool)? {
-        guard key.enabled else { return ("console key \(key.name) is disabled", false) }
+    /// then be at or after that moment. Otherwise why that is not known — never a verdict that
+    /// it is a different key: no source says when or how promptly Vision One moves
+    /// `lastUsedDateTime`, so a last use that did not move proves nothing. The outcome is
+    /// recorded (`sync-confirm-result`), and a pair that could not be confirmed is not proposed
+    /// again.
+    func confirmSameKey(_ name: String, version: Int, key: ConsoleKey, api: any ConsoleClient) throws(VaultError) -> String? {
+        func outcome(_ why: String?) -> String? {
+            try? record("sync-confirm-result", subjects: [AuditSubject(name: name, version: version)],
+                        details: ["console_id": key.id, "result": why == nil ? "confirmed" : "not-confirmed", "why": why ?? ""])
+            return why
+        }
+        guard key.enabled else { return outcome("console key \(key.name) is disabled") }
         // Both times are the console's own (no clock skew): the key must have been idle for a
         // minute before the probe, and its last use must move with it — a key in use by its own
         // integration right now cannot be told apart, so it is not linked.
         let pre = key.lastUsed
         if let pre, let latest = (try? api.get(key.id))?.key.lastUsed, latest > pre {
-            return ("\(key.name) is in use right now, so its last use cannot tell", false)
+            return outcome("\(key.name) is in use right now, so its last use cannot tell")
         }
         let token = try reveal(name, action: "sync-confirm", details: ["console_id": key.id])
         if case .failure(let f) = token.secret.withUnsafeBytes({ api.connectivity($0) }) {
-            return ("its stored value does not work (\(f))", true)
+            return outcome("its stored value does not work with Vision One (\(f))")
         }
         do {
             let (fresh, _) = try api.get(key.id)
             guard let used = fresh.lastUsed, used > (pre ?? .distantPast) else {
-                return ("using its stored value did not move \(key.name)'s last use: it is a different key; do not link them", true)
+                return outcome("using its stored value did not (yet) move \(key.name)'s last use, and Vision One does not say how promptly it does: that proves nothing either way")
             }
             guard pre.map({ used.timeIntervalSince($0) >= 60 }) ?? true else {
-                return ("\(key.name) was used within the minute before, so its last use cannot tell", false)
+                return outcome("\(key.name) was used within the minute before, so its last use cannot tell")
             }
-            return nil
+            return outcome(nil)
         } catch {
-            return ("reading \(key.name) failed (\(error))", false)
+            return outcome("reading \(key.name) failed (\(error))")
+        }
+    }
+
+    struct ConfirmationKey: Hashable { var name: String; var version: Int; var consoleID: String }
+
+    /// Pairs (token version, console key) that `sync --apply` tried and could not confirm.
+    func refusedConfirmations() throws(VaultError) -> [ConfirmationKey: (at: Date, why: String)] {
+        try vault.store.read { db in
+            var out: [ConfirmationKey: (at: Date, why: String)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT at, tokens, details FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND action = 'sync-confirm-result' ORDER BY seq
+                """) {
+                guard let text = try? row.text("details", "audit_log"), let at = (try? row.text("at", "audit_log")).flatMap(ConsoleAnswers.date),
+                      let d = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String], let id = d["console_id"],
+                      let subjects = (try? row.text("tokens", "audit_log")).flatMap({ try? JSONDecoder().decode([AuditSubject].self, from: Data($0.utf8)) }),
+                      let s = subjects.first, let v = s.version else { continue }
+                let k = ConfirmationKey(name: s.name, version: v, consoleID: id)
+                if d["result"] == "confirmed" { out[k] = nil } else { out[k] = (at, d["why"] ?? "") }
+            }
+            return out
         }
     }
 

@@ -8,12 +8,18 @@ struct Renew: ParsableCommand {
         abstract: "Renew linked keys through Vision One's API-keys API: create, store, verify, switch, disable the old one.",
         discussion: """
             For each token (linked to its console key, see `vault sync`): creates a console key \
-            with the same role and description and the same lifetime, stores its value as the \
-            next version the moment it arrives, checks it with the connectivity endpoint, makes \
-            it current, then disables the old console key; a later run deletes disabled keys \
-            after --delete-after. A run first finishes what an interrupted run left (a created \
-            key whose value was lost is disabled and deleted). One daily timer line keeps every \
-            integration alive: `v1vault renew --due 30d`.
+            with the vault's role (or --role) and the same description and lifetime, stores its \
+            value as the next version the moment it arrives, checks it with the connectivity \
+            endpoint and makes it current. The old console key stays enabled for --disable-after \
+            (default 1d) so consumers can switch, then a run disables it, and deletes it \
+            --delete-after later. A key is due when its remaining life is under a tenth of its \
+            lifetime, at most WINDOW (a 1-month key 3 days before it expires, a 1-year key 30). \
+            A run first finishes what an interrupted run left (a created key whose value was lost \
+            is disabled and deleted — unless anything suggests it is in use: then it is reported \
+            and left alone). One daily timer line keeps every integration alive: \
+            `v1vault renew --due 30d`. Since 2025-10-27 new API keys cannot have the Master \
+            Administrator role: a legacy key with it needs --role (a custom role that may be \
+            assigned to API keys) or `vault edit NAME --role ROLE`.
             Exit 0 when everything due was renewed (or cleaned up), 25 when something failed \
             (the report says what was left where), 26 when nothing was due.
             """)
@@ -28,7 +34,11 @@ struct Renew: ParsableCommand {
     var due: String?
     @Option(help: ArgumentHelp("Lifetime of the new keys: 30d, 90d, 180d, 1y or never, mapped onto the console's 1, 3, 6 or 12 months (default: the current lifetime).", valueName: "when"))
     var expires: String?
-    @Option(name: .customLong("delete-after"), help: ArgumentHelp("Delete disabled old console keys this long after they were replaced.", valueName: "duration"))
+    @Option(help: ArgumentHelp("The role the new keys get (named tokens only), instead of the vault's; stored as the token's role once renewed.", valueName: "role"))
+    var role: String?
+    @Option(name: .customLong("disable-after"), help: ArgumentHelp("Keep the old console key enabled this long after its replacement became current, so consumers can switch (0 disables at once).", valueName: "duration"))
+    var disableAfter: String = "1d"
+    @Option(name: .customLong("delete-after"), help: ArgumentHelp("Delete disabled old console keys this long after they were disabled.", valueName: "duration"))
     var deleteAfter: String = "7d"
     @Option(name: .customLong("verify-timeout"), help: ArgumentHelp("How long to retry the connectivity check of a new key while it propagates.", valueName: "time"))
     var verifyTimeout: String = "60s"
@@ -43,6 +53,12 @@ struct Renew: ParsableCommand {
             return
         }
         if names.isEmpty == (due == nil) { throw ValidationError(names.isEmpty ? "name the tokens to renew, or pass --due WINDOW" : "give token names or --due, not both") }
+        if let role {
+            if names.isEmpty { throw ValidationError("--role applies to the tokens you name, not to --due") }
+            if role.isEmpty || role.count > 256 || role.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+                throw ValidationError("--role must be 1-256 printable characters")
+            }
+        }
     }
 
     func run() throws {
@@ -59,8 +75,9 @@ struct Renew: ParsableCommand {
         if let expires {
             if expires.lowercased() == "never" { request.neverExpires = true } else { request.expires = try DurationSpec.parse(expires) }
         }
-        let after = try DurationSpec.parse(deleteAfter)
-        request.deleteAfter = after.added(to: Date(timeIntervalSince1970: 0)).timeIntervalSince1970
+        request.role = role
+        request.deleteAfter = try Self.span(deleteAfter)
+        request.disableAfter = try Self.span(disableAfter)
         request.verifyTimeout = TimeInterval(try TimeSpan.timeout(verifyTimeout)) / 1000
         request.dryRun = dryRun
         let vault = try global.openVault()
@@ -71,18 +88,25 @@ struct Renew: ParsableCommand {
                 JSONValue.object([("result", .string(i.kind.rawValue)), ("name", i.name.map { .string($0) } ?? .null),
                                   ("from_version", i.fromVersion.map { .int($0) } ?? .null), ("to_version", i.toVersion.map { .int($0) } ?? .null),
                                   ("console_name", i.consoleName.map { .string($0) } ?? .null), ("console_id", i.consoleID.map { .string($0) } ?? .null),
-                                  ("expires", .date(i.expires)), ("message", .string(i.message))]).text
+                                  ("expires", .date(i.expires)), ("old_key_disable_after", .date(i.oldKeyDisableAfter)),
+                                  ("notes", .array(i.notes.map { .string($0) })), ("message", .string(i.message))]).text
             }.joined(separator: ",") + "]")
         } else {
             for i in report.items where i.kind != .notDue {
                 let who = i.name ?? i.consoleName ?? "-"
                 let line = "\(i.kind.rawValue): \(who): \(i.message)"
                 if i.kind == .failed { Output.warn(line) } else { Output.done(line) }
+                for note in i.notes { Output.note("  \(who): \(note)") }
             }
-            let due = report.items.filter { $0.kind != .notDue }
-            if due.isEmpty { Output.note("nothing due") }
+            if report.nothingDone { Output.note("nothing due") }
         }
         if report.failed { throw ExitCode(Self.someFailed) }
         if report.nothingDone { throw ExitCode(Self.nothingDue) }
+    }
+
+    /// A duration option: `0` or a duration such as 12h, 1d, 2w.
+    static func span(_ text: String) throws(VaultError) -> TimeInterval {
+        if text == "0" { return 0 }
+        return try DurationSpec.parse(text).added(to: Date(timeIntervalSince1970: 0)).timeIntervalSince1970
     }
 }

@@ -40,9 +40,9 @@ struct Sync: ParsableCommand {
                                   ("last_used", .date(f.lastUsed)), ("applied", .bool(f.applied)), ("message", .string(f.message))]).text
             }.joined(separator: ",") + "]}")
         } else {
-            Output.table(["FINDING", "TOKEN", "CONSOLE KEY", "DETAIL"], report.findings.map { f in
+            Output.table(["FINDING", "TOKEN", "CONSOLE KEY", "CONSOLE ID", "DETAIL"], report.findings.map { f in
                 [f.kind.rawValue + (f.applied ? " (applied)" : ""), f.name.map { "\($0)" + (f.version.map { " v\($0)" } ?? "") } ?? "-",
-                 f.consoleName ?? f.consoleID ?? "-", f.message]
+                 f.consoleName ?? "-", f.consoleID ?? "-", f.message]
             })
             for f in report.findings where f.kind == .dead { Output.warn("\(f.name ?? "?"): \(f.message)") }
             Output.note("\(report.consoleKeys) console key\(report.consoleKeys == 1 ? "" : "s") compared")

@@ -1,0 +1,137 @@
+import Foundation
+
+/// Resolves a renewal intent: a create was asked for and the process died, failed or was
+/// refused before the value was sealed, so a console key named `plannedName` may exist whose
+/// value nobody has. Such a key is disabled and deleted — but only when every piece of
+/// evidence says it is this intent's own, never used, and not the live key of a renewal that
+/// finished somewhere else (a restored backup). In any doubt it is reported and left alone.
+struct IntentResolver {
+    let vault: UnlockedVault
+    let console: any ConsoleClient
+    let facts: RenewalFacts
+
+    var now: Date { vault.now }
+
+    /// `createdID`: the id the console's own answer gave the key this run created (its answer
+    /// was then refused): that key is known to be this intent's, whatever its expiry says.
+    func resolve(_ intent: RenewalIntent, verifyOnly: Bool, createdID: String? = nil) -> RenewReport.Item {
+        var item = RenewReport.Item(kind: .orphanRemoved, consoleName: intent.plannedName, message: "")
+        func failed(_ message: String) -> RenewReport.Item { item.kind = .failed; item.message = message; return item }
+        let found: [ConsoleKey]
+        do { found = try console.list(name: intent.plannedName).keys.filter { $0.name == intent.plannedName } } catch {
+            return failed("looking for \(intent.plannedName) (left by an interrupted renew) failed: \(error); the next run retries")
+        }
+        // Fail safe: act on nothing unless every token authenticates (a key linked to a token
+        // that does not would otherwise look like an orphan) and this intent was never resolved.
+        let tokens: [LinkedToken]
+        do {
+            let (all, broken) = try vault.linkedTokens()
+            if let (name, error) = broken.first { throw VaultError.stateTampered(name: name, reason: error.description) }
+            tokens = all
+            try vault.checkIntentUnresolved(intent)
+        } catch {
+            return failed("left \(intent.plannedName) alone: \(error)")
+        }
+        let linked = Set(tokens.flatMap { $0.versions.compactMap(\.console.id) })
+        let candidates = found.filter { !linked.contains($0.id) }
+        // A create whose answer was lost may still complete: while the intent is younger than a
+        // day and no key has appeared, keep it and look again next run.
+        if found.isEmpty, !verifyOnly, now.timeIntervalSince(intent.created) < 86400 {
+            item.kind = .skipped
+            item.message = "no key named \(intent.plannedName) exists (yet): the intent stays and the next runs look again until \(Timestamp.iso(intent.created.addingTimeInterval(86400)))"
+            return item
+        }
+        var removed: [String] = [], leftAlone: [(key: ConsoleKey, why: String)] = []
+        for key in candidates {
+            let why: String?
+            do { why = try reasonToLeave(key, intent: intent, verifyOnly: verifyOnly, tokens: tokens, createdHere: key.id == createdID) } catch {
+                return failed("left \(intent.plannedName) alone for now: \(error); the next run looks again")
+            }
+            if let why { leftAlone.append((key, why)); continue }
+            item.consoleID = key.id
+            let retirer = OldKeyRetirer(vault: vault, console: console, request: RenewRequest())
+            if key.enabled, let e = retirer.write("disable", name: nil, version: nil, id: key.id, { () throws(ConsoleFailure) in try console.setStatus(key.id, enabled: false) }) {
+                return failed("disabling orphaned key \(intent.plannedName) failed: \(e); the next run retries")
+            }
+            if intent.rebuilt {
+                removed.append(key.id + " (disabled only)")
+                continue
+            }
+            if let e = retirer.write("delete", name: nil, version: nil, id: key.id, { () throws(ConsoleFailure) in
+                guard try console.delete([key.id])[key.id] == true else { throw ConsoleFailure(call: "delete", host: console.host, code: "not deleted") }
+            }) {
+                return failed("deleting orphaned key \(intent.plannedName) failed: \(e); it is disabled; the next run retries")
+            }
+            removed.append(key.id)
+        }
+        do {
+            try vault.resolveIntent(intent, details: ["orphans_removed": removed.joined(separator: ","),
+                                                     "left_alone": leftAlone.map(\.key.id).joined(separator: ","),
+                                                     "why": verifyOnly ? "verify-only (restored vault)" : ""])
+        } catch {
+            return failed("dropping the renewal intent for \(intent.plannedName) failed: \(error)")
+        }
+        if let first = leftAlone.first {
+            item.kind = .skipped
+            item.consoleID = first.key.id
+            item.message = "left console key \(first.key.name) (\(first.key.id)) alone: \(first.why); it is in no version of this vault — if nobody holds its value, delete it in Administration > API Keys (`vault sync` lists it); intent dropped"
+            return item
+        }
+        item.message = removed.isEmpty ? (found.isEmpty ? "no key named \(intent.plannedName) appeared within a day; intent dropped"
+                                                        : "the key named \(intent.plannedName) is stored in this vault; intent dropped")
+            : intent.rebuilt ? "disabled console key \(intent.plannedName) left by an interrupted renew; its intent row was missing from the file, so it is not deleted: delete it in the console"
+            : "removed orphaned console key \(intent.plannedName) (its value was never stored)"
+        return item
+    }
+
+    /// Why `key` must not be disabled or deleted, or nil when all the evidence says it is this
+    /// intent's orphan: never used, made when the intent was, with the lifetime it asked for, and
+    /// not the live key of a renewal that finished in another copy of this vault.
+    func reasonToLeave(_ key: ConsoleKey, intent: RenewalIntent, verifyOnly: Bool, tokens: [LinkedToken], createdHere: Bool = false) throws(ConsoleFailure) -> String? {
+        if verifyOnly {
+            return "this vault was restored from a copy taken while that renewal ran (`vault restore`), so the renewal may have finished in the vault that was replaced and this may be its live key"
+        }
+        if let used = key.lastUsed {
+            return "it was used (last use \(Timestamp.iso(used))): someone holds its value"
+        }
+        if let created = key.created {
+            if created < intent.created.addingTimeInterval(-600) {
+                return "the console says it was created \(Timestamp.iso(created)), before that renewal began (\(Timestamp.iso(intent.created)))"
+            }
+            if created > intent.created.addingTimeInterval(86400) {
+                return "the console says it was created \(Timestamp.iso(created)), more than a day after that renewal began"
+            }
+        }
+        if !createdHere, let months = facts.intentMonths[intent.id] {
+            let fits = months == 0 ? key.expires == nil : key.expires.map { ConsoleAnswers.expiryFits($0, months: months, at: intent.created) } ?? false
+            if !fits {
+                return "its expiry (\(key.expires.map(Timestamp.iso) ?? "never")) is not what that renewal asked for (\(months == 0 ? "none" : "\(months) months") from \(Timestamp.iso(intent.created)))"
+            }
+        }
+        // The renewal may have finished elsewhere: then the token's own key (the one this
+        // renewal started from) was disabled there, while this one is the live successor.
+        if key.enabled, let t = tokens.first(where: { $0.id == intent.tokenID }), let ownID = t.current.console.id, ownID != key.id {
+            let own: ConsoleKey?
+            do { own = try console.get(ownID).key } catch {
+                guard error.status == 404 else { throw error }
+                own = nil
+            }
+            if own?.enabled != true {
+                return "the key \(t.name) holds (\(t.current.console.name ?? ownID)) is \(own == nil ? "gone" : "disabled") in the console while this one is enabled: the renewal looks finished by another copy of this vault (a restored backup?)"
+            }
+        }
+        return nil
+    }
+
+    /// Drops an intent whose create certainly made no key.
+    func drop(_ intent: RenewalIntent, why: String) -> RenewReport.Item {
+        var item = RenewReport.Item(kind: .orphanRemoved, consoleName: intent.plannedName, message: "")
+        do {
+            try vault.resolveIntent(intent, details: ["orphans_removed": "", "why": why])
+            item.message = "\(why): no key was created; intent dropped"
+        } catch {
+            item.kind = .failed; item.message = "dropping the renewal intent for \(intent.plannedName) failed: \(error)"
+        }
+        return item
+    }
+}
