@@ -5,16 +5,29 @@ import Foundation
 /// value nobody has. Such a key is disabled and deleted — but only when every piece of
 /// evidence says it is this intent's own, never used, and not the live key of a renewal that
 /// finished somewhere else (a restored backup). In any doubt it is reported and left alone.
+///
+/// In the run that made the intent (the create failed or its answer was refused), the key is
+/// known to be nobody's and goes at once. An intent found by a later run may instead be in a
+/// copy of the vault taken while its renewal ran and put back after it finished elsewhere —
+/// then the key is that renewal's live key, and Vision One may not show its use yet
+/// (`lastUsedDateTime` is lazy). So a later run waits: a found key is kept, enabled, until it
+/// is `orphanWait` old (at least 7 days, and longer than the grace period that would have
+/// disabled the old key in the other copy); only if by then it was never used, and the key
+/// the token holds is still enabled, is it disabled and deleted.
 struct IntentResolver {
     let vault: UnlockedVault
     let console: any ConsoleClient
     let facts: RenewalFacts
+    var request = RenewRequest()
+
+    var orphanWait: TimeInterval { max(7 * 86400, request.disableAfter + 86400) }
 
     var now: Date { vault.now }
 
     /// `createdID`: the id the console's own answer gave the key this run created (its answer
     /// was then refused): that key is known to be this intent's, whatever its expiry says.
-    func resolve(_ intent: RenewalIntent, verifyOnly: Bool, createdID: String? = nil) -> RenewReport.Item {
+    /// `sameRun`: called by the run that made the intent (no waiting).
+    func resolve(_ intent: RenewalIntent, verifyOnly: Bool, sameRun: Bool = false, createdID: String? = nil) -> RenewReport.Item {
         var item = RenewReport.Item(kind: .orphanRemoved, consoleName: intent.plannedName, message: "")
         func failed(_ message: String) -> RenewReport.Item { item.kind = .failed; item.message = message; return item }
         let found: [ConsoleKey]
@@ -49,7 +62,13 @@ struct IntentResolver {
             }
             if let why { leftAlone.append((key, why)); continue }
             item.consoleID = key.id
-            let retirer = OldKeyRetirer(vault: vault, console: console, request: RenewRequest())
+            let until = intent.created.addingTimeInterval(orphanWait)
+            if !sameRun, key.enabled, now < until {
+                item.kind = .skipped
+                item.message = "console key \(key.name) (\(key.id)), made by a renewal interrupted \(Timestamp.iso(intent.created)), shows no use: kept until \(Timestamp.iso(until)) in case it is the live key of a copy of this vault; if still unused then, it is disabled and deleted (`vault renew --forget-intent \(intent.id)` leaves it to you)"
+                return item
+            }
+            let retirer = OldKeyRetirer(vault: vault, console: console, request: request)
             if key.enabled, let e = retirer.write("disable", name: nil, version: nil, id: key.id, { () throws(ConsoleFailure) in try console.setStatus(key.id, enabled: false) }) {
                 return failed("disabling orphaned key \(intent.plannedName) failed: \(e); the next run retries")
             }

@@ -63,8 +63,8 @@ public struct RenewReport: Sendable {
     public var items: [Item] = []
     public var failed: Bool { items.contains { $0.kind == .failed } }
     /// Nothing renewed, cleaned or planned, nothing failed (old keys waiting out their grace
-    /// period are not work).
-    public var nothingDone: Bool { items.allSatisfy { $0.kind == .notDue || $0.kind == .grace } }
+    /// period and keys left alone on purpose are not work).
+    public var nothingDone: Bool { items.allSatisfy { $0.kind == .notDue || $0.kind == .grace || $0.kind == .skipped } }
 }
 
 /// The names `renew` gives new console keys: `<stem>-v1v<YYYYMMDD>-<8 hex>`, unique in the

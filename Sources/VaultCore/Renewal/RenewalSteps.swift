@@ -219,7 +219,7 @@ struct Renewer {
             let dropped = resolver.drop(intent, why: "the console refused the create")
             return fail(s, roleRefusal(s, error) ?? "creating \(s.planned) failed: \(error); the old version stays current (\(dropped.message))")
         }
-        let cleanup = resolver.resolve(intent, verifyOnly: false, createdID: s.newID)
+        let cleanup = resolver.resolve(intent, verifyOnly: false, sameRun: true, createdID: s.newID)
         return fail(s, "creating \(s.planned) failed: \(error); the old version stays current (\(cleanup.message))")
     }
 
@@ -242,7 +242,7 @@ struct Renewer {
             // The value is lost with this process: the intent stays, so the orphan is removed
             // by this call or the next run.
             s.value = nil
-            let cleanup = resolver.resolve(s.intent!, verifyOnly: false, createdID: s.newID)
+            let cleanup = resolver.resolve(s.intent!, verifyOnly: false, sameRun: true, createdID: s.newID)
             return fail(s, "sealing the new key failed: \(error); the old version stays current (\(cleanup.message))")
         }
         s.item.toVersion = s.staged
@@ -324,6 +324,6 @@ struct Renewer {
         t.truncatingRemainder(dividingBy: 86400) == 0 ? "\(Int(t / 86400))d" : t.truncatingRemainder(dividingBy: 3600) == 0 ? "\(Int(t / 3600))h" : "\(Int(t))s"
     }
 
-    var resolver: IntentResolver { IntentResolver(vault: vault, console: console, facts: facts) }
+    var resolver: IntentResolver { IntentResolver(vault: vault, console: console, facts: facts, request: request) }
     var retirer: OldKeyRetirer { OldKeyRetirer(vault: vault, console: console, request: request) }
 }

@@ -166,7 +166,8 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
         let box = Box()
         var exchange = HTTPExchange(method: "POST", url: baseURL + Self.keysPath, body: body, timeoutMs: timeoutMs)
         exchange.secureBody = true
-        let r = try call("create", exchange: exchange, retryTransient: false) { buffer in
+        var retried = false
+        let r = try call("create", exchange: exchange, retryTransient: false, retried: &retried) { buffer in
             box.secret = JSONSecretExtractor.extract(buffer, path: JSONSecretExtractor.createValue)
             // Only a body whose value was taken out (and blanked) is parsed; any other stays in
             // the locked buffer, which is zeroed — unless it plainly holds no value at all (no
@@ -186,6 +187,7 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
             throw failure("create", r, code: r.status == 207 ? "an answer v1vault cannot read (not one element with body.id and body.value)" : nil)
         }
         var failed = ConsoleFailure(call: "create", host: host, status: element.status ?? r.status, code: element.errorCode, traceID: r.traceID)
+        failed.retried = retried
         guard element.status == 201 || element.status == 200 else {
             _ = box.secret.take()
             throw failed
@@ -227,14 +229,18 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
     }
 
     func call(_ name: String, method: String, url: String, headers: [String] = [], body: Data? = nil) throws(ConsoleFailure) -> HTTPExchange.Response {
-        try call(name, exchange: HTTPExchange(method: method, url: url, headers: headers, body: body, timeoutMs: timeoutMs), retryTransient: true, secure: nil)
+        var retried = false
+        return try call(name, exchange: HTTPExchange(method: method, url: url, headers: headers, body: body, timeoutMs: timeoutMs), retryTransient: true,
+                        retried: &retried, secure: nil)
     }
 
     /// One request: after a 429, waits (Retry-After up to 60 s, else the policy's delays) and
     /// tries again while the delays last; with `retryTransient`, 5xx and network failures too.
-    func call(_ name: String, exchange: HTTPExchange, retryTransient: Bool,
+    /// `retried` says whether an attempt was repeated (a later refusal then does not prove the
+    /// earlier attempt did nothing).
+    func call(_ name: String, exchange: HTTPExchange, retryTransient: Bool, retried: inout Bool,
               secure: ((UnsafeMutableRawBufferPointer) -> Data?)?) throws(ConsoleFailure) -> HTTPExchange.Response {
-        var rateLimits = 0, transients = 0, retried = false
+        var rateLimits = 0, transients = 0
         while true {
             guard gate.pass() else {
                 var f = ConsoleFailure(call: name, host: host, status: 429, code: "rate-limited: waited \(Int(policy.rateLimitBudget)) s in this run; the next run retries")
@@ -274,8 +280,9 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
     }
 
     /// A create's secure-body handler goes through the same loop.
-    func call(_ name: String, exchange: HTTPExchange, retryTransient: Bool, _ secure: @escaping (UnsafeMutableRawBufferPointer) -> Data?) throws(ConsoleFailure) -> HTTPExchange.Response {
-        try call(name, exchange: exchange, retryTransient: retryTransient, secure: Optional(secure))
+    func call(_ name: String, exchange: HTTPExchange, retryTransient: Bool, retried: inout Bool,
+              _ secure: @escaping (UnsafeMutableRawBufferPointer) -> Data?) throws(ConsoleFailure) -> HTTPExchange.Response {
+        try call(name, exchange: exchange, retryTransient: retryTransient, retried: &retried, secure: Optional(secure))
     }
 
     func json(_ data: Data?) -> Any? { data.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } }
