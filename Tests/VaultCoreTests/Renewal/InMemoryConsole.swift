@@ -73,12 +73,12 @@ final class InMemoryConsole: ConsoleClient, @unchecked Sendable {
     // MARK: Test control
 
     @discardableResult
-    func seed(name: String, role: String = "SIEM", value: String? = nil, expires: Date?, status: String = "enabled", editable: Bool = true,
-              lastUsed: Date? = nil, restrictionFields: [String] = []) -> Key {
+    func seed(name: String, role: String = "SIEM", value: String? = nil, expires: Date?, description: String? = nil, status: String = "enabled",
+              editable: Bool = true, lastUsed: Date? = nil, restrictionFields: [String] = []) -> Key {
         lock.withLock {
             var k = Key(id: UUID().uuidString.lowercased(), name: name, value: value ?? Self.newValue(), role: role, expires: expires,
                         created: clock.now)
-            k.status = status; k.editable = editable; k.lastUsed = lastUsed; k.restrictionFields = restrictionFields
+            k.status = status; k.editable = editable; k.description = description; k.lastUsed = lastUsed; k.restrictionFields = restrictionFields
             keys[k.id] = k
             order.append(k.id)
             return k
