@@ -204,7 +204,7 @@ enum RenewalPlanner {
             else if let due = request.due { selected = isDue(t.current, window: due, now: now) }
             else { selected = false }
             guard selected, t.staged == nil else {
-                if request.names.isEmpty, t.current.console.id != nil, t.staged == nil {
+                if request.names.isEmpty, request.due != nil, t.current.console.id != nil, t.staged == nil {
                     plan.items.append(.init(kind: .notDue, name: t.name, fromVersion: t.current.version, expires: t.current.expires, message: "not due"))
                 }
                 continue

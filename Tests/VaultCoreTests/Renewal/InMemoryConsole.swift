@@ -64,6 +64,8 @@ final class InMemoryConsole: ConsoleClient, @unchecked Sendable {
     var showsCreated = false
     private var faults: [(call: Call, fault: Fault, nth: Int, seen: Int, left: Int)] = []
     private(set) var log: [Call] = []
+    /// Called before a create does anything (a test takes a backup of the vault there).
+    var onCreate: (() -> Void)?
 
     init(clock: TestClock, managerValue: String = "manager-" + UUID().uuidString) {
         self.clock = clock
@@ -218,6 +220,7 @@ final class InMemoryConsole: ConsoleClient, @unchecked Sendable {
 
     func create(_ request: ConsoleCreateRequest) throws(ConsoleFailure) -> CreatedConsoleKey {
         try authorize()
+        onCreate?()
         let f = fault(.create)
         if let f, f == .timeout || f == .badRequest || f == .unavailable || f == .failedElement || f == .rateLimited { throw failure(.create, f) }
         if forbiddenRoles.contains(request.role) { throw ConsoleFailure(call: "create", host: host, status: 400, code: "BadRequest") }

@@ -9,7 +9,7 @@ struct FixtureError: Error, CustomStringConvertible { var description: String }
 final class RenewalFixture {
     let base = Fixture()
     let console: InMemoryConsole
-    let vault: UnlockedVault
+    private(set) var vault: UnlockedVault
     var clock: TestClock { base.clock }
     let siemID: String
     let siemValue: String
@@ -32,6 +32,12 @@ final class RenewalFixture {
         siemID = s.id
         siemValue = s.value
         base.clock.advance(days: lifetimeDays - daysLeft)
+    }
+
+    /// Replaces the vault with a copy of it (a backup put back by hand): from now on the
+    /// fixture works on the copy at `path`, against the same console.
+    func switchTo(copyAt path: String) throws {
+        vault = try Vault.open(at: path, clock: base.clock.clock, actor: .test).unlock(passphrase: secure("pass phrase"))
     }
 
     var factory: ConsoleFactory { { [console] _, _, _ in console } }
