@@ -13,7 +13,7 @@ enum Main {
         PassphraseSource.recordInheritedDescriptors()
         var parsed: (any ParsableCommand)?
         do {
-            var command = try VaultCommand.parseAsRoot()
+            var command = try VaultCommand.parseAsRoot(Array(arguments.dropFirst()))
             parsed = command
             Output.quiet = globalOptions(of: command)?.quiet ?? false
             try command.run()
@@ -26,15 +26,27 @@ enum Main {
             if code == .success || error is ExitCode { VaultCommand.exit(withError: error) }
             // Everything else in one style with v1vault's own errors: "error: …", lowercase.
             var text = lowercasedPrefix(VaultCommand.fullMessage(for: error))
-            if let typo = unknownSubcommand(CommandLine.arguments), let guess = Suggest.closest(to: typo, in: subcommandNames) {
+            if let typo = unknownSubcommand(arguments), let guess = Suggest.closest(to: typo, in: subcommandNames) {
                 text += "\nhint: did you mean `\(Output.program) \(guess)`?"
             }
             Output.stderr(text + "\n")
             // `vault exec` follows GNU env: its own failures, usage errors included, exit 125.
-            if subcommand(of: CommandLine.arguments) == "exec" { exit(ExecCommand.vaultFailure) }
+            if subcommand(of: arguments) == "exec" { exit(ExecCommand.vaultFailure) }
             exit(code.rawValue)
         }
     }
+
+    /// The Swift runtime captures argv in a constructor; under an LD_PRELOAD library that runs
+    /// first (libfaketime, which the year simulation of the renewal timer uses) it is empty.
+    /// The kernel's copy in /proc/self/cmdline is the same argv.
+    static let arguments: [String] = {
+        guard CommandLine.arguments.isEmpty, let data = FileManager.default.contents(atPath: "/proc/self/cmdline"), !data.isEmpty else {
+            return CommandLine.arguments
+        }
+        var parts = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        if data.last == 0 { parts.removeLast() }
+        return parts
+    }()
 
     /// ArgumentParser's "Error: Unexpected argument …" as "error: unexpected argument …".
     static func lowercasedPrefix(_ message: String) -> String {
@@ -91,7 +103,7 @@ struct VaultCommand: ParsableCommand {
         subcommands: [
             Init.self, Add.self, List.self, Show.self, Rotate.self, History.self, Rollback.self,
             Expiring.self, Export.self, ExecCommand.self, Remove.self, Passwd.self, Rekey.self, Audit.self,
-            DoctorCommand.self, Backup.self, Import.self, KDFCommand.self, Check.self, Edit.self, Rename.self, Unlock.self, Lock.self, Status.self,
+            DoctorCommand.self, Backup.self, Restore.self, Import.self, KDFCommand.self, Check.self, Edit.self, Rename.self, Unlock.self, Lock.self, Status.self,
             Manager.self, Renew.self, Sync.self,
         ]
     )

@@ -11,7 +11,7 @@ enum Output {
     /// The name the user typed: `v1vault` (the Debian package's command) or `vault`. Usage,
     /// help and every hint that names a command use it.
     static let program: String = {
-        let base = (CommandLine.arguments.first ?? "vault").split(separator: "/").last.map(String.init) ?? "vault"
+        let base = (Main.arguments.first ?? "vault").split(separator: "/").last.map(String.init) ?? "vault"
         return base == "v1vault" ? "v1vault" : "vault"
     }()
 

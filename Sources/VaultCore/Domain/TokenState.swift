@@ -137,3 +137,46 @@ enum StateMAC {
         return current[0]
     }
 }
+
+/// Which tokens without MACs `doctor --seal-metadata` may vouch for, from the verified audit
+/// rows alone (SECURITY.md, "What `doctor --seal-metadata` vouches for").
+enum LegacyVouch {
+    struct Row: Equatable {
+        var seq: Int64
+        var action: String
+        var names: [String]
+        /// The row carries `"state":"sealed"`: a binary of schema 3 or later wrote it, and the
+        /// tokens it names had their MACs sealed.
+        var stateMarked: Bool
+    }
+
+    /// Per candidate: nil when it may be vouched for, else why not. Only a token left from
+    /// before schema 2 qualifies: a sealed `add`, `import` or `rename` row named it before the
+    /// first state-marked row (the upgrade), no state-marked row ever named it (its MACs existed:
+    /// a token without them now was stripped), and it has nothing a pre-schema-5 token cannot have.
+    static func verdicts(candidates: [String], rows: [Row], schema5: Set<String>) -> [String: String?] {
+        var knownBefore = Set<String>(), sealedAt: [String: Int64] = [:]
+        var upgraded = false
+        for row in rows {
+            if row.stateMarked {
+                upgraded = true
+                for n in row.names where sealedAt[n] == nil { sealedAt[n] = row.seq }
+            } else if !upgraded, ["add", "import", "rename"].contains(row.action) {
+                knownBefore.formUnion(row.names)
+            }
+        }
+        var out: [String: String?] = [:]
+        for name in candidates {
+            if let seq = sealedAt[name] {
+                out[name] = .some("the audit log shows its MACs were sealed before (audit row \(seq)): they were removed from the file, so what it holds now is not vouched for; restore it from a backup")
+            } else if schema5.contains(name) {
+                out[name] = .some("it has a console link, the manager mark or its own warning window, which no token from before schema 2 can have")
+            } else if !knownBefore.contains(name) {
+                out[name] = .some("the audit log has no record of it from before the upgrade to MACs")
+            } else {
+                out[name] = .some(nil)
+            }
+        }
+        return out
+    }
+}

@@ -385,17 +385,48 @@ public final class UnlockedVault {
     }
 
     /// Seals the metadata of every token that has no MAC (vaults from before schema 2), after the
-    /// user has checked it. Returns the names and base URLs sealed; audited.
-    public func sealLegacyMetadata() throws(VaultError) -> [(name: String, baseURL: String)] {
+    /// user has checked it — only tokens `vouchable` allows: never one whose MACs the audit log
+    /// shows were sealed before (someone stripped them to get a forged state vouched for).
+    /// Returns the names and base URLs sealed, and the tokens refused with why; audited.
+    public func sealLegacyMetadata() throws(VaultError) -> (sealed: [(name: String, baseURL: String)], refused: [(name: String, why: String)]) {
         try perform("seal-metadata", subjects: []) { w in
-            var sealed: [(String, String)] = []
+            let verdicts = try vouchable(w.db)
+            var sealed: [(String, String)] = [], refused: [(String, String)] = []
             for var legacy in try TokenRecord.fetchAll(w.db, sql: "SELECT * FROM tokens WHERE meta_mac IS NULL ORDER BY name") {
+                if let why = verdicts[legacy.name] ?? "it is not in the audit log" { refused.append((legacy.name, why)); continue }
                 try sealMetadata(w.db, &legacy)
                 sealed.append((legacy.name, legacy.baseUrl))
             }
             w.subjects = sealed.map { AuditSubject(name: $0.0) }
-            return sealed
+            if !refused.isEmpty { w.details["refused"] = refused.map(\.0).joined(separator: ",") }
+            return (sealed, refused)
         }
+    }
+
+    /// Per token without a metadata or state MAC: nil when v1vault may vouch for it (seal what
+    /// the file holds now), else why not. Only a token left from before schema 2 qualifies:
+    /// the audit chain verifies; a sealed `add`, `import` or `rename` row named it before the
+    /// first row that carries the state marker (the upgrade to schema 3); no row with that
+    /// marker, nor a `seal-metadata`/`seal-state` row, ever named it (its MACs existed — a
+    /// token without them now was stripped); and it has nothing a pre-schema-5 token cannot
+    /// have (a console link, the manager mark, its own warning window).
+    func vouchable(_ db: Database) throws -> [String: String?] {
+        let candidates = try String.fetchAll(db, sql: "SELECT name FROM tokens WHERE meta_mac IS NULL OR state_mac IS NULL OR state_seq IS NULL ORDER BY name")
+        guard !candidates.isEmpty else { return [:] }
+        let chain = try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil)
+        if let problem = chain.problem {
+            return Dictionary(uniqueKeysWithValues: candidates.map { ($0, .some("the audit log does not verify (\(problem))")) })
+        }
+        let rows = try Row.fetchAll(db, sql: "SELECT seq, action, tokens, details FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND outcome = 'ok' ORDER BY seq").compactMap { row -> LegacyVouch.Row? in
+            guard let seq = try? row.integer("seq", "audit_log"), let action = try? row.text("action", "audit_log"),
+                  let tokens = try? row.text("tokens", "audit_log"), let details = try? row.text("details", "audit_log") else { return nil }
+            return LegacyVouch.Row(seq: seq, action: action, names: StateMAC.names(inTokens: tokens) ?? [], stateMarked: details.contains(#""state":"sealed""#))
+        }
+        let schema5 = Set(try String.fetchAll(db, sql: """
+            SELECT t.name FROM tokens t WHERE t.manager != 0 OR t.warn_days IS NOT NULL
+               OR EXISTS (SELECT 1 FROM token_versions v WHERE v.token_id = t.id AND (v.console_id IS NOT NULL OR v.console_name IS NOT NULL OR v.console_state IS NOT NULL))
+            """))
+        return LegacyVouch.verdicts(candidates: candidates, rows: rows, schema5: schema5)
     }
 
     /// Seals the version state of every token that has none and whose metadata verifies, under
@@ -423,9 +454,11 @@ public final class UnlockedVault {
             guard chain.intact, chain.sealedRows > 0, !marked else { return [] }
         }
         return try perform("seal-state", subjects: []) { w in
+            let verdicts = onlyIfNeverSealed ? [:] : try vouchable(w.db)
             var sealed: [(name: String, current: TokenVersionInfo)] = []
             for var t in try TokenRecord.fetchAll(w.db, sql: "SELECT * FROM tokens WHERE state_mac IS NULL OR state_seq IS NULL ORDER BY name") {
                 guard (try? checkMetadata(t)) != nil else { continue }
+                if !onlyIfNeverSealed, (verdicts[t.name] ?? "not in the audit log") != nil { continue }
                 let current = try sealState(w, &t)
                 sealed.append((t.name, TokenVersionInfo(version: current.version, created: Timestamp.date(current.createdAt),
                                                         expires: current.expiresAt.map(Timestamp.date), retired: nil)))

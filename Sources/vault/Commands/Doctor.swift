@@ -35,7 +35,9 @@ struct DoctorCommand: ParsableCommand {
         if !noUnlock {
             let unlocked = try global.unlock(vault)
             if sealMetadata {
-                for (name, url) in try unlocked.sealLegacyMetadata() { Output.note("sealed metadata of \(name) (\(url))") }
+                let (sealed, refused) = try unlocked.sealLegacyMetadata()
+                for (name, url) in sealed { Output.note("sealed metadata of \(name) (\(url))") }
+                for (name, why) in refused { Output.warn("did not vouch for \(name): \(why)") }
                 for (name, v) in try unlocked.sealLegacyState() {
                     Output.note("sealed version state of \(name): version \(v.version) current, expires \(Output.expiry(v.expires))")
                 }

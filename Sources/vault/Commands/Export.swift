@@ -215,14 +215,14 @@ struct ExecCommand: ParsableCommand {
     /// Everything after the first literal `--` on the command line is the command, untouched
     /// (ArgumentParser appends those words to the positionals, in order).
     var command: [String] {
-        let argv = CommandLine.arguments
+        let argv = Main.arguments
         guard let dash = argv.firstIndex(of: "--") else { return [] }
         return Array(argv[(dash + 1)...])
     }
 
     var tokens: [String] { Array(positionals.dropLast(command.count)) }
 
-    var argvHasDashDash: Bool { CommandLine.arguments.contains("--") }
+    var argvHasDashDash: Bool { Main.arguments.contains("--") }
 
     func run() throws {
         // A forgotten `--` (`vault exec siem env`) is a usage error (exit 64), not a vault

@@ -228,7 +228,7 @@ struct MetadataMACTests {
         #expect(throws: VaultError.metadataTampered(name: "prod")) { try f.unlocked().reveal("prod") }
     }
 
-    @Test("a removed MAC fails closed until the user vouches for the row")
+    @Test("a removed MAC fails closed, and doctor --seal-metadata refuses to vouch: the audit log shows it was sealed before")
     func removedMAC() throws {
         let f = try populated()
         try f.raw().write { db in try db.execute(sql: "UPDATE tokens SET meta_mac = NULL, base_url = 'https://attacker.example' WHERE name = 'prod'") }
@@ -237,8 +237,43 @@ struct MetadataMACTests {
         // Further unlocked writes do not silently re-seal it.
         _ = try u.reveal("test")
         #expect(throws: VaultError.metadataUnsealed(name: "prod")) { try u.reveal("prod") }
-        let sealed = try u.sealLegacyMetadata()
-        #expect(sealed.map(\.name) == ["prod"] && sealed[0].baseURL == "https://attacker.example")
-        #expect(try u.reveal("prod").baseURL == "https://attacker.example")
+        let (sealed, refused) = try u.sealLegacyMetadata()
+        #expect(sealed.isEmpty && refused.map(\.name) == ["prod"])
+        #expect(refused.first?.why.hasPrefix("the audit log shows its MACs were sealed before (audit row ") == true, "\(refused)")
+        #expect(try u.sealLegacyState().isEmpty)
+        #expect(throws: VaultError.metadataUnsealed(name: "prod")) { try u.reveal("prod") }
+    }
+
+    @Test("laundering a forged state: MACs stripped, a retired version made current — doctor's vouching refuses, export stays closed")
+    func strippedState() throws {
+        let f = try populated()
+        let u0 = try f.unlocked()
+        _ = try u0.rotate("prod", token: secure("eyJ.prod.v2"), expires: nil)
+        try f.raw().write { db in
+            try db.execute(sql: "UPDATE tokens SET meta_mac = NULL, state_mac = NULL, state_seq = NULL WHERE name = 'prod'")
+            try db.execute(sql: "UPDATE token_versions SET retired_at = 1 WHERE version = 2 AND token_id = (SELECT id FROM tokens WHERE name = 'prod')")
+            try db.execute(sql: "UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod')")
+        }
+        let u = try f.unlocked()
+        let (sealed, refused) = try u.sealLegacyMetadata()
+        #expect(sealed.isEmpty && refused.map(\.name) == ["prod"])
+        #expect(try u.sealLegacyState().isEmpty)
+        #expect(throws: VaultError.metadataUnsealed(name: "prod")) { try u.reveal("prod") }
+    }
+
+    @Test("vouching: only a token added before the upgrade and never sealed since; renamed, linked or sealed ones are refused")
+    func vouchRules() {
+        typealias R = LegacyVouch.Row
+        let rows = [R(seq: 1, action: "init", names: [], stateMarked: false), R(seq: 2, action: "add", names: ["legacy"], stateMarked: false),
+                    R(seq: 3, action: "add", names: ["linked"], stateMarked: false), R(seq: 4, action: "reveal", names: ["legacy"], stateMarked: false),
+                    R(seq: 5, action: "seal-state", names: [], stateMarked: true), R(seq: 6, action: "add", names: ["new"], stateMarked: true),
+                    R(seq: 7, action: "rename", names: ["new", "renamed"], stateMarked: true), R(seq: 8, action: "add", names: ["late"], stateMarked: false)]
+        let v = LegacyVouch.verdicts(candidates: ["legacy", "linked", "new", "renamed", "late", "stranger"], rows: rows, schema5: ["linked"])
+        #expect(v["legacy"] == .some(nil))
+        #expect(v["linked"]??.hasPrefix("it has a console link") == true)
+        #expect(v["new"]??.hasPrefix("the audit log shows its MACs were sealed before (audit row 6)") == true)
+        #expect(v["renamed"]??.hasPrefix("the audit log shows its MACs were sealed before (audit row 7)") == true)
+        #expect(v["late"]??.hasPrefix("the audit log has no record of it from before the upgrade") == true)
+        #expect(v["stranger"]??.hasPrefix("the audit log has no record") == true)
     }
 }
