@@ -55,6 +55,7 @@ extension UnlockedVault {
         guard !managerList.isEmpty else { throw .noManager(baseURL: "any base URL") }
         let intents = try intents()
         let refused = try refusedConfirmations()
+        let editRefused = try renewalFacts().editRefused
         let nowDate = now
         for m in managerList {
             let token = try reveal(m.name, action: "manager-use", details: ["for": "sync"])
@@ -148,9 +149,11 @@ extension UnlockedVault {
                 if clean { report.findings.append(finding(.consistent, key, "linked and consistent")) }
                 for v in t.versions where v.retired != nil && v.version != t.staged?.version {
                     if let id = v.console.id, let old = byID[id], old.enabled {
+                        let message = editRefused.contains(id)
+                            ? "retired version \(v.version)'s console key is still enabled, and the console refuses to let v1vault change it (a key moved from the old User Accounts app): disable or delete it in Administration > API Keys once nothing uses it"
+                            : "retired version \(v.version)'s console key is still enabled: `vault renew` disables it once its grace period is over"
                         report.findings.append(.init(kind: .retiredEnabled, name: t.name, version: v.version, consoleID: id, consoleName: old.name,
-                                                     baseURL: m.baseURL, lastUsed: old.lastUsed,
-                                                     message: "retired version \(v.version)'s console key is still enabled: `vault renew` disables it"))
+                                                     baseURL: m.baseURL, lastUsed: old.lastUsed, message: message))
                     }
                 }
             }

@@ -66,29 +66,8 @@ public final class ConnectivityChecker: @unchecked Sendable {
 
     /// Runs the checks (blocking), results in request order.
     public func check(_ requests: [Request]) -> [CheckResult] {
-        final class Results: @unchecked Sendable {
-            let lock = NSLock()
-            var items: [CheckResult?]
-            init(_ n: Int) { items = Array(repeating: nil, count: n) }
-            func set(_ i: Int, _ r: CheckResult) { lock.withLock { items[i] = r } }
-        }
-        final class Box: @unchecked Sendable { let requests: [Request]; init(_ r: [Request]) { requests = r } }
-        let results = Results(requests.count)
-        let box = Box(requests)
-        let slots = DispatchSemaphore(value: concurrency)
-        let group = DispatchGroup()
         let timeoutMs = Int(timeout * 1000)
-        for i in requests.indices {
-            slots.wait()
-            group.enter()
-            DispatchQueue.global().async {
-                results.set(i, Self.run(box.requests[i], timeoutMs: timeoutMs))
-                slots.signal()
-                group.leave()
-            }
-        }
-        group.wait()
-        return results.items.map { $0! }
+        return Parallel.map(requests, width: concurrency) { Self.run($0, timeoutMs: timeoutMs) }
     }
 
     static func run(_ req: Request, timeoutMs: Int) -> CheckResult {
