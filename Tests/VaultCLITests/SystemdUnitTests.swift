@@ -1,0 +1,311 @@
+import Foundation
+import Testing
+
+/// A shipped unit file's settings, read the way systemd reads the subset the shipped units use:
+/// `Key=value` lines, `#`/`;` comments, a later `Environment=` adding to earlier ones.
+struct UnitFile {
+    let path: String
+    let settings: [(section: String, key: String, value: String)]
+
+    init(_ path: String) throws {
+        self.path = path
+        var section = ""
+        var out: [(String, String, String)] = []
+        for raw in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") { section = String(line.dropFirst().dropLast()); continue }
+            guard let eq = line.firstIndex(of: "="), !line.hasSuffix("\\") else {
+                throw UnitError("\(path): cannot read the line \(line)")
+            }
+            out.append((section, line[..<eq].trimmingCharacters(in: .whitespaces), line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)))
+        }
+        settings = out
+    }
+
+    func values(_ key: String, in section: String = "Service") -> [String] {
+        settings.filter { $0.section == section && $0.key == key }.map(\.value)
+    }
+
+    /// The last assignment wins, as in systemd.
+    func value(_ key: String, in section: String = "Service") -> String? { values(key, in: section).last }
+
+    /// Every `Environment=` assignment (whitespace-separated, double quotes allowed).
+    var environment: [String: String] {
+        var env: [String: String] = [:]
+        for line in values("Environment") {
+            var words: [String] = [], word = "", quoted = false
+            for ch in line {
+                if ch == "\"" { quoted.toggle() } else if ch == " " && !quoted { if !word.isEmpty { words.append(word); word = "" } } else { word.append(ch) }
+            }
+            if !word.isEmpty { words.append(word) }
+            for w in words { if let eq = w.firstIndex(of: "=") { env[String(w[..<eq])] = String(w[w.index(after: eq)...]) } }
+        }
+        return env
+    }
+
+    /// `LoadCredential=`/`LoadCredentialEncrypted=` as (credential name, source path).
+    var credentials: [(name: String, source: String)] {
+        (values("LoadCredential") + values("LoadCredentialEncrypted")).map { v in
+            let parts = v.split(separator: ":", maxSplits: 1).map(String.init)
+            return (parts[0], parts.count > 1 ? parts[1] : "")
+        }
+    }
+
+    /// ExecStart= split into words (the shipped units use no quoting or `$` expansion).
+    var execStart: [String] { (value("ExecStart") ?? "").split(separator: " ").map(String.init) }
+}
+
+struct UnitError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A system user, as `getpwnam` sees it.
+struct ServiceUser {
+    let name: String, uid: UInt32, gid: UInt32, home: String, shell: String
+
+    static func lookUp(_ name: String) -> ServiceUser? {
+        guard let pw = getpwnam(name) else { return nil }
+        return ServiceUser(name: name, uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid,
+                           home: String(cString: pw.pointee.pw_dir), shell: String(cString: pw.pointee.pw_shell))
+    }
+}
+
+/// The shipped system units' ExecStart, run as systemd would run it — this machine cannot boot
+/// systemd. From each unit file: User=/Group= (setpriv --reuid/--regid/--init-groups, and
+/// --no-new-privs for NoNewPrivileges=yes), only the unit's environment (Environment= plus what
+/// systemd sets itself for a unit with User=: PATH, HOME, USER, LOGNAME, SHELL, STATE_DIRECTORY,
+/// CREDENTIALS_DIRECTORY), StateDirectory= created with StateDirectoryMode= and the unit's owner,
+/// the credential of LoadCredential*= as a 0400 file of that user named after it in a fresh
+/// private directory, working directory /, stdin /dev/null, no controlling terminal (setsid).
+/// Two substitutions: the built binary for /usr/bin/v1vault, and a private directory for /var/lib
+/// (StateDirectory= and the Environment= paths under it), so a host's real vault is never
+/// touched. Not emulated: the namespacing directives (ProtectSystem=, ProtectHome=,
+/// PrivateTmp=, PrivateDevices=, RestrictAddressFamilies=) — `systemd-analyze verify` in
+/// scripts/check-package covers their syntax only.
+@Suite("the shipped systemd units: ExecStart run as systemd would run it (out of process, as root)")
+struct SystemdUnitTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let canRun = getuid() == 0 && ["/usr/bin/setpriv", "/usr/bin/setsid", "/usr/sbin/useradd"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    static let reason: Comment = "runs each unit's ExecStart as its User= (useradd, setpriv): needs root and util-linux, as in CI"
+
+    /// The host side of a unit's run: a private root standing in for /var/lib and /run.
+    final class Host {
+        let root: String
+        let user: ServiceUser
+        let binary: String
+
+        init(user: ServiceUser) throws {
+            self.user = user
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("v1vault-units-\(UUID().uuidString)").path
+            // 0755 root-owned all the way down, like /var/lib and /run: the service user may pass.
+            for d in ["", "/var", "/var/lib", "/run", "/run/credentials", "/usr", "/usr/bin"] {
+                try FileManager.default.createDirectory(atPath: root + d, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+            }
+            binary = root + "/usr/bin/v1vault"
+            try FileManager.default.createSymbolicLink(atPath: binary, withDestinationPath: CLI.binary)
+        }
+
+        /// A path under /var/lib, moved into the private root.
+        func mapped(_ path: String) -> String { path.hasPrefix("/var/lib/") ? root + path : path }
+
+        func chown(_ path: String) throws {
+            guard Glibc.chown(path, user.uid, user.gid) == 0 else { throw UnitError("chown \(path): \(String(cString: strerror(errno)))") }
+        }
+
+        /// StateDirectory= with StateDirectoryMode= (systemd's default 0755), owned by the unit's user.
+        func stateDirectory(_ unit: UnitFile) throws -> String {
+            let name = try #require(unit.value("StateDirectory"), "\(unit.path) has no StateDirectory=")
+            let mode = try #require(mode_t(unit.value("StateDirectoryMode") ?? "0755", radix: 8))
+            let dir = root + "/var/lib/" + name
+            if !FileManager.default.fileExists(atPath: dir) { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false) }
+            guard chmod(dir, mode) == 0 else { throw UnitError("chmod \(dir)") }
+            try chown(dir)
+            return dir
+        }
+
+        /// A fresh private credentials directory holding each credential the unit loads, as
+        /// systemd decrypts it there: 0400 files of the unit's user in a 0500 directory.
+        func credentials(_ unit: UnitFile, unitName: String, passphrase: String) throws -> String {
+            let dir = root + "/run/credentials/" + unitName
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            let creds = unit.credentials
+            try #require(!creds.isEmpty, "\(unit.path) loads no credential")
+            for (name, _) in creds {
+                let file = dir + "/" + name
+                try #require(FileManager.default.createFile(atPath: file, contents: Data(passphrase.utf8), attributes: [.posixPermissions: 0o400]))
+                try chown(file)
+            }
+            guard chmod(dir, 0o500) == 0 else { throw UnitError("chmod \(dir)") }
+            try chown(dir)
+            return dir
+        }
+
+        /// What systemd puts in a service's environment for User=, plus the unit's Environment=.
+        func environment(_ unit: UnitFile, state: String?, credentials: String?) -> [String: String] {
+            var env = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": user.home, "USER": user.name,
+                       "LOGNAME": user.name, "SHELL": user.shell]
+            if let state { env["STATE_DIRECTORY"] = state }
+            if let credentials { env["CREDENTIALS_DIRECTORY"] = credentials }
+            for (k, v) in unit.environment { env[k] = mapped(v) }
+            return env
+        }
+
+        struct Run: CustomStringConvertible {
+            var status: Int32, out: String, err: String
+            var description: String { "status \(status)\nstdout: \(out)\nstderr: \(err)" }
+        }
+
+        /// Runs argv as the user — setsid (no controlling terminal), setpriv — with exactly `env`,
+        /// in `/`; killed after 60 s so a hang fails the test instead of stalling the run.
+        func run(_ argv: [String], env: [String: String], stdin: Data? = nil, noNewPrivileges: Bool = false) throws -> Run {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+            p.arguments = ["--wait", "/usr/bin/setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", "--init-groups"]
+                + (noNewPrivileges ? ["--no-new-privs"] : []) + ["--"] + argv
+            p.environment = env
+            p.currentDirectoryURL = URL(fileURLWithPath: "/")
+            let out = Pipe(), err = Pipe(), inp = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            p.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : inp
+            try p.run()
+            if let stdin {
+                try inp.fileHandleForWriting.write(contentsOf: stdin)
+                try inp.fileHandleForWriting.close()
+            }
+            let pid = p.processIdentifier
+            let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+            final class Box: @unchecked Sendable { var data = Data() }
+            let errBox = Box(), group = DispatchGroup()
+            group.enter()
+            DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            group.wait()
+            watchdog.cancel()
+            return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: errBox.data, as: UTF8.self))
+        }
+
+        /// The unit's ExecStart with the built binary for /usr/bin/v1vault, run as systemd would.
+        func execStart(_ unit: UnitFile, unitName: String, passphrase: String) throws -> Run {
+            let argv = unit.execStart
+            try #require(argv.first == "/usr/bin/v1vault", "\(unit.path): ExecStart=\(argv)")
+            try #require(unit.value("User") == user.name && unit.value("Group") == user.name, "\(unit.path): User=/Group=")
+            let state = try stateDirectory(unit)
+            let creds = try credentials(unit, unitName: unitName, passphrase: passphrase)
+            defer { try? FileManager.default.removeItem(atPath: creds) }
+            return try run([binary] + argv.dropFirst(), env: environment(unit, state: state, credentials: creds),
+                           noNewPrivileges: unit.value("NoNewPrivileges") == "yes")
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: root) }
+    }
+
+    /// The service user, created as README says when it does not exist yet.
+    static func serviceUser() throws -> ServiceUser {
+        if let u = ServiceUser.lookUp("v1vault") { return u }
+        let made = runProgram("/usr/sbin/useradd", ["--system", "--home-dir", "/var/lib/v1vault", "--shell", "/usr/sbin/nologin", "v1vault"])
+        try #require(made.status == 0, "useradd failed")
+        return try #require(ServiceUser.lookUp("v1vault"))
+    }
+
+    @Test("README's service vault: created from the credential's passphrase, filled by export --json-meta | import; the renew unit renews a due key (exit 0), the check unit checks all (exit 0)",
+          .enabled(if: canRun, reason))
+    func renewAndCheckUnits() throws {
+        let started = Date()
+        let renewUnit = try UnitFile(Self.repo + "/packaging/examples/v1vault-renew.service")
+        let checkUnit = try UnitFile(Self.repo + "/packaging/examples/v1vault-check.service")
+        // The credential they load is the one v1vault reads.
+        for unit in [renewUnit, checkUnit] {
+            #expect(unit.credentials.map(\.name) == ["v1vault-passphrase"], "\(unit.path)")
+            #expect(unit.credentials.map(\.source) == ["/etc/credstore.encrypted/v1vault-passphrase"], "\(unit.path)")
+        }
+        #expect(renewUnit.execStart == ["/usr/bin/v1vault", "renew", "--due", "30d"])
+        #expect(checkUnit.execStart == ["/usr/bin/v1vault", "check", "--all"])
+
+        // Given: a person's vault with a manager key and a linked key that expires in 2 days.
+        let personal = CLI()
+        defer { personal.cleanup() }
+        try #require(personal.run("init", "--kdf-memory", "8M", "--kdf-ops", "1").status == 0)
+        let server = FakeVisionOne(dir: personal.dir)
+        let m = server.seed(["name": "v1-manager", "role": "Master Administrator"])
+        let f = ISO8601DateFormatter()
+        let s = server.seed(["name": "siem-connector", "role": "SIEM", "expiredDateTime": f.string(from: Date().addingTimeInterval(2 * 86400))])
+        for (name, key, role, expires) in [("v1-manager", m, "Master Administrator", "1y"), ("siem-connector", s, "SIEM", "2d")] {
+            let r = personal.run(["add", name, "--base-url", server.baseURL, "--role", role, "--expires", expires, "--console-id", key.id, "--console-name", name],
+                                 stdin: Data(key.value.utf8))
+            try #require(r.status == 0, "add \(name): \(r)")
+        }
+        try #require(personal.run("manager", "set", "v1-manager").status == 0)
+
+        // The service user and its home, as README: useradd --system, install -d -o -g -m 0700.
+        let user = try Self.serviceUser()
+        let host = try Host(user: user)
+        let vaultPath = try #require(renewUnit.environment["V1VAULT_PATH"])
+        #expect(vaultPath == "/var/lib/v1vault/vault.db" && checkUnit.environment["V1VAULT_PATH"] == vaultPath)
+        let home = try host.stateDirectory(renewUnit)
+        #expect(home == host.mapped("/var/lib/v1vault"))
+        let servicePassphrase = "service vault passphrase 7f3a"
+        // As README: the credential's plaintext (systemd-creds decrypt … -) on a pipe into
+        // `sudo -u v1vault env V1VAULT_PATH=… v1vault --passphrase-fd 0 init` (fast KDF here).
+        let sudoEnv = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": user.home, "USER": user.name,
+                       "LOGNAME": user.name, "SHELL": user.shell, "V1VAULT_PATH": host.mapped(vaultPath)]
+        let made = try host.run([host.binary, "--passphrase-fd", "0", "init", "--kdf-memory", "8M", "--kdf-ops", "1"], env: sudoEnv,
+                                stdin: Data(servicePassphrase.utf8))
+        try #require(made.status == 0, "init: \(made)")
+
+        // As README: `v1vault export … --json-meta | sudo -u v1vault env V1VAULT_PATH=… v1vault
+        // import - --format json`, which asks for the service vault's passphrase on the terminal
+        // while stdin is the data (setpriv for sudo; a pty for the terminal).
+        let env = sudoEnv.map { "\($0.key)=\($0.value)" }.sorted()
+        let script = #"bin="$1" uid="$2" gid="$3"; shift 3; "$bin" export v1-manager siem-connector --prefix --format json --json-meta | /usr/bin/setpriv --reuid="$uid" --regid="$gid" --init-groups /usr/bin/env -i "$@""#
+        let moved = ptyDrive(personal, ["/bin/sh", "-c", script, "sh", host.binary, "\(user.uid)", "\(user.gid)"]
+                                + env + [host.binary, "import", "-", "--format", "json"],
+                             [("Vault passphrase: ", servicePassphrase + "\n")])
+        try #require(moved.status == 0 && moved.output.contains("imported 2 tokens"), "import: \(moved)")
+        let managers = try host.run([host.binary, "--passphrase-fd", "0", "manager", "show", "--json"], env: sudoEnv, stdin: Data(servicePassphrase.utf8))
+        #expect(managers.out == #"[{"name":"v1-manager","base_url":"\#(server.baseURL)","region":null}]"# + "\n", "\(managers)")
+
+        // When: the renew unit's ExecStart runs as systemd would run it.
+        let renewed = try host.execStart(renewUnit, unitName: "v1vault-renew.service", passphrase: servicePassphrase)
+        // Then: exit 0 (renewed), and the new version is current in the service vault, linked to
+        // the console key the fake created. (Through the fake's create answer: a branch that
+        // changes that format needs the matching client fix for this assertion to hold.)
+        #expect(renewed.status == 0 && renewed.out.contains("renewed: siem-connector"), "renew: \(renewed)")
+        let history = try host.run([host.binary, "history", "siem-connector", "--json"], env: sudoEnv)
+        let versions = try #require(try JSONSerialization.jsonObject(with: Data(history.out.utf8)) as? [[String: Any]], "\(history)")
+        #expect(versions.count == 2 && versions.first?["version"] as? Int == 2 && versions.first?["state"] as? String == "current", "\(versions)")
+        let newName = try #require(versions.first?["console_name"] as? String)
+        #expect(newName.hasPrefix("siem-connector-v1v") && server.keys[newName]?["status"] as? String == "enabled", "\(newName)")
+        #expect(server.keys["siem-connector"]?["status"] as? String == "disabled")
+
+        // And the check unit's ExecStart (check --all) finds every current key working.
+        let checked = try host.execStart(checkUnit, unitName: "v1vault-check.service", passphrase: servicePassphrase)
+        #expect(checked.status == 0, "check: \(checked)")
+        let rows = checked.out.split(separator: "\n").dropFirst().map { $0.split(separator: " ").prefix(3).joined(separator: " ") }
+        #expect(rows == ["siem-connector 2 ok", "v1-manager 1 ok"], "\(checked)")
+        // Nothing of the run in the vault's directory but the vault (no passphrase left behind).
+        let left = try FileManager.default.contentsOfDirectory(atPath: home).filter { !$0.hasPrefix("vault.db") }
+        #expect(left.isEmpty, "\(left)")
+        print("SystemdUnitTests.renewAndCheckUnits took \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
+    /// scripts/pty-drive.py: `argv` on a new pseudo-terminal, answering `steps`.
+    func ptyDrive(_ c: CLI, _ argv: [String], _ steps: [(String, String)]) -> (status: Int, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.environment = c.env
+        let stepsJSON = String(decoding: try! JSONSerialization.data(withJSONObject: steps.map { [$0.0, $0.1] }), as: UTF8.self)
+        p.arguments = ["python3", Self.repo + "/scripts/pty-drive.py", stepsJSON] + argv
+        let out = Pipe()
+        p.standardOutput = out
+        try! p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let obj = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        return (obj["status"] as? Int ?? -999, obj["output"] as? String ?? String(decoding: data, as: UTF8.self))
+    }
+}
