@@ -126,15 +126,16 @@ struct SystemdUnitTests {
         }
 
         /// A fresh private credentials directory holding each credential the unit loads, as
-        /// systemd decrypts it there: 0400 files of the unit's user in a 0500 directory.
-        func credentials(_ unit: UnitFile, unitName: String, passphrase: String) throws -> String {
+        /// systemd puts it there (decrypted, or copied from its file): 0400 files of the unit's
+        /// user in a 0500 directory. `contents` gives a credential's bytes from its source.
+        func credentials(_ unit: UnitFile, unitName: String, contents: (_ source: String) throws -> Data) throws -> String {
             let dir = root + "/run/credentials/" + unitName
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             let creds = unit.credentials
             try #require(!creds.isEmpty, "\(unit.path) loads no credential")
-            for (name, _) in creds {
+            for (name, source) in creds {
                 let file = dir + "/" + name
-                try #require(FileManager.default.createFile(atPath: file, contents: Data(passphrase.utf8), attributes: [.posixPermissions: 0o400]))
+                try #require(FileManager.default.createFile(atPath: file, contents: try contents(source), attributes: [.posixPermissions: 0o400]))
                 try chown(file)
             }
             guard chmod(dir, 0o500) == 0 else { throw UnitError("chmod \(dir)") }
@@ -189,16 +190,32 @@ struct SystemdUnitTests {
             return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: errBox.data, as: UTF8.self))
         }
 
-        /// The unit's ExecStart with the built binary for /usr/bin/v1vault, run as systemd would.
+        /// The system unit's ExecStart with the built binary for /usr/bin/v1vault, run as systemd
+        /// would; `passphrase` stands for what systemd decrypts from LoadCredentialEncrypted=.
         func execStart(_ unit: UnitFile, unitName: String, passphrase: String) throws -> Run {
             let argv = unit.execStart
             try #require(argv.first == "/usr/bin/v1vault", "\(unit.path): ExecStart=\(argv)")
             try #require(unit.value("User") == user.name && unit.value("Group") == user.name, "\(unit.path): User=/Group=")
             let state = try stateDirectory(unit)
-            let creds = try credentials(unit, unitName: unitName, passphrase: passphrase)
+            let creds = try credentials(unit, unitName: unitName) { _ in Data(passphrase.utf8) }
             defer { try? FileManager.default.removeItem(atPath: creds) }
             return try run([binary] + argv.dropFirst(), env: environment(unit, state: state, credentials: creds),
                            noNewPrivileges: unit.value("NoNewPrivileges") == "yes")
+        }
+
+        /// The user unit's ExecStart as a user manager runs it for `user` with home `home`: the
+        /// manager's environment (HOME, USER, LOGNAME, SHELL, PATH, XDG_RUNTIME_DIR) and the
+        /// unit's, its specifiers resolved for that user (%E: ~/.config, %h: home).
+        func userExecStart(_ unit: UnitFile, home: String) throws -> Run {
+            let argv = unit.execStart
+            try #require(argv.first == "/usr/bin/v1vault", "\(unit.path): ExecStart=\(argv)")
+            try #require(unit.value("User") == nil && unit.value("StateDirectory") == nil, "\(unit.path) is not a user unit")
+            var env = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "USER": user.name,
+                       "LOGNAME": user.name, "SHELL": user.shell, "XDG_RUNTIME_DIR": root + "/run"]
+            for (k, v) in unit.environment {
+                env[k] = v.replacingOccurrences(of: "%E", with: home + "/.config").replacingOccurrences(of: "%h", with: home)
+            }
+            return try run([binary] + argv.dropFirst(), env: env, noNewPrivileges: unit.value("NoNewPrivileges") == "yes")
         }
 
         deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -291,6 +308,57 @@ struct SystemdUnitTests {
         let left = try FileManager.default.contentsOfDirectory(atPath: home).filter { !$0.hasPrefix("vault.db") }
         #expect(left.isEmpty, "\(left)")
         print("SystemdUnitTests.renewAndCheckUnits took \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
+    @Test("the user renewal unit: with the passphrase file README has you write, its ExecStart renews a due key in your own vault (exit 0); the file readable by others, it refuses (exit 8)",
+          .enabled(if: canRun, reason))
+    func userRenewUnit() throws {
+        let unit = try UnitFile(Self.repo + "/packaging/systemd/v1vault-renew.service")
+        #expect(unit.environment["V1VAULT_PASSPHRASE_FILE"] == "%E/v1vault/passphrase" && unit.credentials.isEmpty)
+        #expect(unit.execStart == ["/usr/bin/v1vault", "renew", "--due", "30d"] && unit.value("SuccessExitStatus") == "26")
+        let user = try Self.serviceUser()
+        let host = try Host(user: user)
+        try FileManager.default.createDirectory(atPath: host.root + "/fake", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let server = FakeVisionOne(dir: host.root + "/fake")
+        let m = server.seed(["name": "my-manager", "role": "Master Administrator"])
+        let s = server.seed(["name": "my-siem", "role": "SIEM", "expiredDateTime": ISO8601DateFormatter().string(from: Date().addingTimeInterval(2 * 86400))])
+
+        // A person (the service user stands in for one: any user but root will do) with a home
+        // of their own and the default vault in it.
+        try FileManager.default.createDirectory(atPath: host.root + "/home", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        let home = host.root + "/home/person"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try host.chown(home)
+        let env = ["PATH": "/usr/bin:/bin", "HOME": home, "USER": user.name, "LOGNAME": user.name]
+        let passphrase = "my own vault passphrase 19c2"
+        // README: install -d -m 0700 ~/.config/v1vault; (umask 077; systemd-ask-password … > ~/.config/v1vault/passphrase)
+        let file = try host.run(["/bin/sh", "-c", #"install -d -m 0700 "$HOME/.config/v1vault" && (umask 077; cat > "$HOME/.config/v1vault/passphrase")"#],
+                                env: env, stdin: Data(passphrase.utf8))
+        try #require(file.status == 0, "\(file)")
+        var mine = env
+        mine["V1VAULT_PASSPHRASE_FILE"] = home + "/.config/v1vault/passphrase"
+        let made = try host.run([host.binary, "init", "--kdf-memory", "8M", "--kdf-ops", "1"], env: mine)
+        try #require(made.status == 0, "init: \(made)")
+        for (name, key, role, expires) in [("my-manager", m, "Master Administrator", "1y"), ("my-siem", s, "SIEM", "2d")] {
+            let r = try host.run([host.binary, "add", name, "--base-url", server.baseURL, "--role", role, "--expires", expires, "--console-id", key.id,
+                                  "--console-name", name], env: mine, stdin: Data(key.value.utf8))
+            try #require(r.status == 0, "add \(name): \(r)")
+        }
+        try #require(try host.run([host.binary, "manager", "set", "my-manager"], env: mine).status == 0)
+
+        // When: the user unit's ExecStart runs as the user manager would run it.
+        let renewed = try host.userExecStart(unit, home: home)
+        // Then: exit 0, and the new version is current (through the fake's create answer, as above).
+        #expect(renewed.status == 0 && renewed.out.contains("renewed: my-siem"), "renew: \(renewed)")
+        let history = try host.run([host.binary, "history", "my-siem", "--json"], env: env)
+        let versions = try #require(try JSONSerialization.jsonObject(with: Data(history.out.utf8)) as? [[String: Any]], "\(history)")
+        #expect(versions.count == 2 && versions.first?["version"] as? Int == 2 && versions.first?["state"] as? String == "current", "\(versions)")
+        // The file as README makes it is 0600; readable by others, the unit fails (exit 8).
+        let file600 = home + "/.config/v1vault/passphrase"
+        #expect(try FileManager.default.attributesOfItem(atPath: file600)[.posixPermissions] as? Int == 0o600)
+        try #require(chmod(file600, 0o644) == 0)
+        let refused = try host.userExecStart(unit, home: home)
+        #expect(refused.status == 8 && refused.err.hasPrefix("error: \(file600) is accessible by other users (mode 644)"), "\(refused)")
     }
 
     /// scripts/pty-drive.py: `argv` on a new pseudo-terminal, answering `steps`.
