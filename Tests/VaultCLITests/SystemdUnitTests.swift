@@ -361,6 +361,57 @@ struct SystemdUnitTests {
         #expect(refused.status == 8 && refused.err.hasPrefix("error: \(file600) is accessible by other users (mode 644)"), "\(refused)")
     }
 
+    /// A directory for a throwaway systemd-creds host key: on disk (systemd-creds will not keep
+    /// one on tmpfs), and bind-mounted over /var/lib/systemd in a private mount namespace
+    /// (`unshare -m`) for each command, so the host's own key is never read or made.
+    static let sealingKeyDir: String? = {
+        guard canRun, ["/usr/bin/systemd-creds", "/usr/bin/systemd-ask-password", "/usr/bin/unshare"].allSatisfy({ FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+        var template = Array("/var/tmp/v1vault-credkey-XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { return nil }
+        let dir = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let probe = runProgram("/usr/bin/unshare", ["-m", "/bin/sh", "-c", #"mount --bind "$1" /var/lib/systemd && echo probe | systemd-creds encrypt --name=probe - - >/dev/null"#, "sh", dir])
+        if probe.status != 0 { try? FileManager.default.removeItem(atPath: dir); return nil }
+        return dir
+    }()
+
+    @Test("README's sealing lines: systemd-ask-password -n | systemd-creds encrypt --name=v1vault-passphrase, then systemd-creds decrypt … - | v1vault --passphrase-fd 0 init as the service user; what systemd decrypts for the unit opens that vault",
+          .enabled(if: sealingKeyDir != nil, "needs root, systemd-creds and a private mount namespace (unshare -m) for a throwaway host key"))
+    func sealedPassphrase() throws {
+        let keyDir = try #require(Self.sealingKeyDir)
+        defer { try? FileManager.default.removeItem(atPath: keyDir) }
+        let user = try Self.serviceUser()
+        let host = try Host(user: user)
+        let unit = try UnitFile(Self.repo + "/packaging/examples/v1vault-renew.service")
+        let store = host.root + "/credstore.encrypted"   // README: sudo install -d -m 0700 /etc/credstore.encrypted
+        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let sealed = store + "/v1vault-passphrase"
+        let inNamespace = #"key="$1"; shift; mount --bind "$key" /var/lib/systemd && exec /bin/sh -c "$@""#
+        let passphrase = "sealed service passphrase 5e1d"
+        // 2. systemd-ask-password -n "…" | sudo systemd-creds encrypt --name=v1vault-passphrase - FILE
+        let personal = CLI()
+        defer { personal.cleanup() }
+        let typed = ptyDrive(personal, ["/usr/bin/unshare", "-m", "/bin/sh", "-c", inNamespace, "sh", keyDir,
+                                        #"systemd-ask-password -n "passphrase for the service vault:" | systemd-creds encrypt --name=v1vault-passphrase - "$0""#, sealed],
+                             [("passphrase for the service vault:", passphrase + "\n")])
+        try #require(typed.status == 0, "encrypt: \(typed)")
+        // 3. sudo systemd-creds decrypt --name=v1vault-passphrase FILE - | sudo -u v1vault env V1VAULT_PATH=… v1vault --passphrase-fd 0 init
+        _ = try host.stateDirectory(unit)
+        let vault = try #require(unit.environment["V1VAULT_PATH"].map(host.mapped))
+        let initialised = runProgram("/usr/bin/unshare", ["-m", "/bin/sh", "-c", inNamespace, "sh", keyDir,
+            #"systemd-creds decrypt --name=v1vault-passphrase "$0" - | /usr/bin/setpriv --reuid="$1" --regid="$2" --init-groups /usr/bin/env -i PATH=/usr/bin:/bin V1VAULT_PATH="$3" "$4" --passphrase-fd 0 init --kdf-memory 8M --kdf-ops 1"#,
+            sealed, "\(user.uid)", "\(user.gid)", vault, host.binary])
+        try #require(initialised.status == 0, "decrypt | init: \(initialised)")
+        // What systemd's LoadCredentialEncrypted= puts in $CREDENTIALS_DIRECTORY (the name is
+        // checked against the one sealed in) opens the vault, as the unit's user.
+        let decrypted = runProgram("/usr/bin/unshare", ["-m", "/bin/sh", "-c", inNamespace, "sh", keyDir,
+                                                        #"systemd-creds decrypt --name="$1" "$0" -"#, sealed, unit.credentials[0].name])
+        try #require(decrypted.status == 0)
+        #expect(decrypted.out == passphrase)   // exactly what was typed: no newline
+        let creds = try host.credentials(unit, unitName: "v1vault-renew.service") { _ in Data(decrypted.out.utf8) }
+        let opened = try host.run([host.binary, "doctor"], env: host.environment(unit, state: nil, credentials: creds))
+        #expect(opened.status == 0, "doctor with the credential: \(opened)")
+    }
+
     /// scripts/pty-drive.py: `argv` on a new pseudo-terminal, answering `steps`.
     func ptyDrive(_ c: CLI, _ argv: [String], _ steps: [(String, String)]) -> (status: Int, output: String) {
         let p = Process()
