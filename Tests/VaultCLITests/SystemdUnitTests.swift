@@ -412,6 +412,29 @@ struct SystemdUnitTests {
         #expect(opened.status == 0, "doctor with the credential: \(opened)")
     }
 
+    @Test("README's move line through sudo itself: `v1vault export … | sudo -u v1vault env V1VAULT_PATH=… v1vault import - --format json` asks for the service vault's passphrase on the terminal while stdin is the pipe (sudo's use_pty included)",
+          .enabled(if: canRun && FileManager.default.isExecutableFile(atPath: "/usr/bin/sudo"), "needs root and sudo (Debian 12's sudoers has use_pty)"))
+    func moveThroughSudo() throws {
+        let personal = try MoveKeysCLITests.source()
+        defer { personal.cleanup() }
+        let user = try Self.serviceUser()
+        let host = try Host(user: user)
+        let unit = try UnitFile(Self.repo + "/packaging/examples/v1vault-renew.service")
+        _ = try host.stateDirectory(unit)
+        let vault = try #require(unit.environment["V1VAULT_PATH"].map(host.mapped))
+        let made = try host.run([host.binary, "--passphrase-fd", "0", "init", "--kdf-memory", "8M", "--kdf-ops", "1"],
+                                env: ["PATH": "/usr/bin:/bin", "V1VAULT_PATH": vault], stdin: Data("moved by sudo 2b7e".utf8))
+        try #require(made.status == 0, "\(made)")
+        // The README line, v1vault spelled as the built binary's path (sudo resets PATH); run from
+        // a directory the service user cannot enter, as a person's home would be.
+        let line = #"cd "$0" && "$1" export mgr siem --prefix --format json --json-meta | sudo -u v1vault env V1VAULT_PATH="$2" "$1" import - --format json"#
+        let moved = ptyDrive(personal, ["/bin/sh", "-c", line, personal.dir, host.binary, vault], [("Vault passphrase: ", "moved by sudo 2b7e\n")])
+        #expect(moved.status == 0 && moved.output.contains("imported 2 tokens"), "\(moved)")
+        let managers = try host.run([host.binary, "--passphrase-fd", "0", "manager", "show", "--json"], env: ["PATH": "/usr/bin:/bin", "V1VAULT_PATH": vault],
+                                    stdin: Data("moved by sudo 2b7e".utf8))
+        #expect(managers.out == #"[{"name":"mgr","base_url":"https://api.eu.xdr.trendmicro.com","region":"eu"}]"# + "\n", "\(managers)")
+    }
+
     /// scripts/pty-drive.py: `argv` on a new pseudo-terminal, answering `steps`.
     func ptyDrive(_ c: CLI, _ argv: [String], _ steps: [(String, String)]) -> (status: Int, output: String) {
         let p = Process()
