@@ -173,9 +173,9 @@ public enum Exporter {
                 let t = v.token
                 func text(_ s: String?) -> String { s.map(JSONText.string) ?? "null" }
                 var link = ""
-                if let id = t.console.id { link += ", \"console_id\": \(JSONText.string(id))" }
-                if let name = t.console.name { link += ", \"console_name\": \(JSONText.string(name))" }
-                if let state = t.console.state { link += ", \"console_state\": \(JSONText.string(state.rawValue))" }
+                if let id = t.consoleID { link += ", \"console_id\": \(JSONText.string(id))" }
+                if let name = t.consoleName { link += ", \"console_name\": \(JSONText.string(name))" }
+                if let state = t.consoleState { link += ", \"console_state\": \(JSONText.string(state))" }
                 if t.manager { link += ", \"manager\": true" }
                 return "    \(JSONText.string(t.name)): {\"token_var\": \(JSONText.string(v.name)), \"version\": \(t.version), "
                     + "\"expires\": \(text(t.expires.map(Timestamp.iso))), \"region\": \(text(t.region?.rawValue)), "

@@ -13,13 +13,18 @@ extension UnlockedVault {
                              progress: ((Int) -> Void)? = nil) throws(VaultError) -> Int {
         var seen = Set<String>()
         var markedFor: [String: String] = [:]  // base URL → the entry marked as its manager
+        var links: [ConsoleLink] = []
         for e in entries {
             do throws(VaultError) {
                 try Validate.tokenName(e.name)
                 try TokenInput.validate(e.token)
-                try Self.checkLink(e.console)
             } catch {
                 throw .invalidInput(reason: "\(e.at)\(error)", hint: nil)
+            }
+            do throws(VaultError) {
+                links.append(try Self.consoleLink(e))
+            } catch {
+                throw .invalidInput(reason: "\(e.at)\(error)", hint: error.hint)
             }
             guard seen.insert(e.name).inserted else {
                 throw .invalidInput(reason: "\(e.at)duplicate name \(e.name) in the input", hint: nil)
@@ -37,7 +42,7 @@ extension UnlockedVault {
         var details = ["count": "\(entries.count)", "source": source]
         let managers = entries.filter(\.manager).map(\.name)
         if !managers.isEmpty { details["manager"] = managers.joined(separator: ",") }
-        let linked = entries.filter { $0.console.id != nil }.count
+        let linked = links.filter { $0.id != nil }.count
         if linked > 0 { details["linked"] = "\(linked)" }
         return try perform("import", subjects: [], details: details) { w in
             let db = w.db
@@ -46,7 +51,7 @@ extension UnlockedVault {
             // The raw column is enough to refuse: a forged mark can only make the import fail.
             let existingManagers = Dictionary(try Row.fetchAll(db, sql: "SELECT base_url, name FROM tokens WHERE manager = 1")
                 .map { (($0["base_url"] as String?) ?? "", ($0["name"] as String?) ?? "") }, uniquingKeysWith: { a, _ in a })
-            for (i, e) in entries.enumerated() {
+            for (i, (e, link)) in zip(entries, links).enumerated() {
                 if let progress, i % 500 == 0 { progress(i) }
                 if existing.contains(e.name) {
                     throw VaultError.invalidInput(reason: "\(e.at)a token named \(e.name) already exists", hint: "nothing was imported")
@@ -61,13 +66,13 @@ extension UnlockedVault {
                 record.manager = e.manager
                 try record.insertRow(db)
                 try sealMetadata(db, &record)
-                if let id = e.console.id {
+                if let id = link.id {
                     do { try checkConsoleIDFree(db, id, tokenID: record.id!) } catch let error as VaultError {
                         throw VaultError.invalidInput(reason: "\(e.at)\(error)", hint: "\(error.hint.map { $0 + "; " } ?? "")nothing was imported")
                     }
                 }
                 _ = try e.token.withUnsafeBytes { raw in
-                    try insertVersion(db, tokenID: record.id!, version: 1, token: raw, expires: e.expires, scratch: &scratch, console: e.console)
+                    try insertVersion(db, tokenID: record.id!, version: 1, token: raw, expires: e.expires, scratch: &scratch, console: link)
                 }
                 try sealState(w, &record)
             }
@@ -75,5 +80,24 @@ extension UnlockedVault {
             w.subjects = entries.map { AuditSubject(name: $0.name, version: 1) }
             return entries.count
         }
+    }
+
+    /// An import entry's console link, checked exactly as `add --console-id/--console-name`
+    /// checks one (`checkLink`) and, as there, enabled unless `console_state` says otherwise;
+    /// a state without a console id is refused. Whether the id is free is the transaction's
+    /// question (`checkConsoleIDFree`).
+    static func consoleLink(_ e: ImportEntry) throws(VaultError) -> ConsoleLink {
+        var link = ConsoleLink(id: e.consoleID, name: e.consoleName)
+        try checkLink(link)
+        if let s = e.consoleState {
+            guard let state = ConsoleLink.State(rawValue: s) else {
+                throw .invalidInput(reason: "console_state must be enabled, disabled or deleted", hint: nil)
+            }
+            guard link.id != nil else { throw .invalidInput(reason: "console_state without console_id", hint: nil) }
+            link.state = state
+        } else if link.id != nil {
+            link.state = .enabled
+        }
+        return link
     }
 }

@@ -11,15 +11,18 @@ public final class ImportEntry {
     /// Whether `line` counts JSON array entries rather than lines.
     public let isEntry: Bool
     /// The console key the imported version is (json: `console_id`, `console_name`,
-    /// `console_state`), validated as `add --console-id/--console-name` validates it.
-    public let console: ConsoleLink
+    /// `console_state`), as given: `importTokens` checks it as `add --console-id/--console-name`
+    /// does. (Plain text, so that the parser builds without the storage types: scripts/fuzz.)
+    public let consoleID: String?
+    public let consoleName: String?
+    public let consoleState: String?
     /// Whether the token becomes its base URL's manager key (json: `"manager": true`).
     public let manager: Bool
 
     public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0, isEntry: Bool = false,
-                console: ConsoleLink = ConsoleLink(), manager: Bool = false) {
+                consoleID: String? = nil, consoleName: String? = nil, consoleState: String? = nil, manager: Bool = false) {
         self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line; self.isEntry = isEntry
-        self.console = console; self.manager = manager
+        self.consoleID = consoleID; self.consoleName = consoleName; self.consoleState = consoleState; self.manager = manager
     }
 
     /// `line N: ` (dotenv) or `entry N: ` (json) to start an error message with, or nothing
@@ -209,11 +212,12 @@ public enum ImportParser {
                     meta.permissions = try list.map { v throws(VaultError) in try Validate.text(v, field: "permission") }
                 }
                 let entryExpires = try string("expires").map { e throws(VaultError) in try ExpirySpec.parse(e, now: now) } ?? expires
-                let (console, manager) = try link(obj, string: string)
+                let manager = try flag(obj["manager"], "manager")
                 var text = tokenText
                 let token = text.withUTF8 { arena.store(UnsafeRawBufferPointer($0)) }
                 entries.append(ImportEntry(name: name, token: token, metadata: meta, expires: entryExpires, line: i + 1, isEntry: true,
-                                           console: console, manager: manager))
+                                           consoleID: try string("console_id"), consoleName: try string("console_name"),
+                                           consoleState: try string("console_state"), manager: manager))
             } catch {
                 // string(_:) names the entry itself.
                 let reason = "\(error)"
@@ -225,31 +229,13 @@ public enum ImportParser {
 }
 
 extension ImportParser {
-    /// An entry's console link and manager mark. The link is checked exactly as
-    /// `add --console-id/--console-name` checks it (`UnlockedVault.checkLink`) and, as there,
-    /// a linked version's console key counts as enabled unless `console_state` says otherwise.
-    /// Whether the console id is free, and whether the base URL already has a manager, depend
-    /// on the target vault: `importTokens` checks those inside its transaction.
-    static func link(_ obj: [String: Any], string: (String) throws(VaultError) -> String?) throws(VaultError) -> (ConsoleLink, Bool) {
-        var link = ConsoleLink(id: try string("console_id"), name: try string("console_name"))
-        try UnlockedVault.checkLink(link)
-        if let s = try string("console_state") {
-            guard let state = ConsoleLink.State(rawValue: s) else {
-                throw .invalidInput(reason: "console_state must be enabled, disabled or deleted", hint: nil)
-            }
-            guard link.id != nil else { throw .invalidInput(reason: "console_state without console_id", hint: nil) }
-            link.state = state
-        } else if link.id != nil {
-            link.state = .enabled
+    /// A JSON `true` or `false` (absent or null: false). Foundation would also read 1 and 0 as
+    /// Bool; they are refused.
+    static func flag(_ value: Any?, _ key: String) throws(VaultError) -> Bool {
+        guard let value, !(value is NSNull) else { return false }
+        guard let n = value as? NSNumber, String(cString: n.objCType) == "c" else {
+            throw .invalidInput(reason: "\(key) must be true or false", hint: nil)
         }
-        var manager = false
-        if let m = obj["manager"], !(m is NSNull) {
-            // JSON true or false only: Foundation would also read 1 and 0 as Bool.
-            guard let n = m as? NSNumber, String(cString: n.objCType) == "c" else {
-                throw .invalidInput(reason: "manager must be true or false", hint: nil)
-            }
-            manager = n.boolValue
-        }
-        return (link, manager)
+        return n.boolValue
     }
 }
