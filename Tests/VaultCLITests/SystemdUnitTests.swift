@@ -279,7 +279,7 @@ struct SystemdUnitTests {
         // while stdin is the data (setpriv for sudo; a pty for the terminal).
         let env = sudoEnv.map { "\($0.key)=\($0.value)" }.sorted()
         let script = #"bin="$1" uid="$2" gid="$3"; shift 3; "$bin" export v1-manager siem-connector --prefix --format json --json-meta | /usr/bin/setpriv --reuid="$uid" --regid="$gid" --init-groups /usr/bin/env -i "$@""#
-        let moved = ptyDrive(personal, ["/bin/sh", "-c", script, "sh", host.binary, "\(user.uid)", "\(user.gid)"]
+        let moved = try ptyDrive(personal, ["/bin/sh", "-c", script, "sh", host.binary, "\(user.uid)", "\(user.gid)"]
                                 + env + [host.binary, "import", "-", "--format", "json"],
                              [("Vault passphrase: ", servicePassphrase + "\n")])
         try #require(moved.status == 0 && moved.output.contains("imported 2 tokens"), "import: \(moved)")
@@ -390,7 +390,7 @@ struct SystemdUnitTests {
         // 2. systemd-ask-password -n "…" | sudo systemd-creds encrypt --name=v1vault-passphrase - FILE
         let personal = CLI()
         defer { personal.cleanup() }
-        let typed = ptyDrive(personal, ["/usr/bin/unshare", "-m", "/bin/sh", "-c", inNamespace, "sh", keyDir,
+        let typed = try ptyDrive(personal, ["/usr/bin/unshare", "-m", "/bin/sh", "-c", inNamespace, "sh", keyDir,
                                         #"systemd-ask-password -n "passphrase for the service vault:" | systemd-creds encrypt --name=v1vault-passphrase - "$0""#, sealed],
                              [("passphrase for the service vault:", passphrase + "\n")])
         try #require(typed.status == 0, "encrypt: \(typed)")
@@ -428,7 +428,7 @@ struct SystemdUnitTests {
         // The README line, v1vault spelled as the built binary's path (sudo resets PATH); run from
         // a directory the service user cannot enter, as a person's home would be.
         let line = #"cd "$0" && "$1" export mgr siem --prefix --format json --json-meta | sudo -u v1vault env V1VAULT_PATH="$2" "$1" import - --format json"#
-        let moved = ptyDrive(personal, ["/bin/sh", "-c", line, personal.dir, host.binary, vault], [("Vault passphrase: ", "moved by sudo 2b7e\n")])
+        let moved = try ptyDrive(personal, ["/bin/sh", "-c", line, personal.dir, host.binary, vault], [("Vault passphrase: ", "moved by sudo 2b7e\n")])
         #expect(moved.status == 0 && moved.output.contains("imported 2 tokens"), "\(moved)")
         let managers = try host.run([host.binary, "--passphrase-fd", "0", "manager", "show", "--json"], env: ["PATH": "/usr/bin:/bin", "V1VAULT_PATH": vault],
                                     stdin: Data("moved by sudo 2b7e".utf8))
@@ -436,15 +436,15 @@ struct SystemdUnitTests {
     }
 
     /// scripts/pty-drive.py: `argv` on a new pseudo-terminal, answering `steps`.
-    func ptyDrive(_ c: CLI, _ argv: [String], _ steps: [(String, String)]) -> (status: Int, output: String) {
+    func ptyDrive(_ c: CLI, _ argv: [String], _ steps: [(String, String)]) throws -> (status: Int, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.environment = c.env
-        let stepsJSON = String(decoding: try! JSONSerialization.data(withJSONObject: steps.map { [$0.0, $0.1] }), as: UTF8.self)
+        let stepsJSON = String(decoding: try JSONSerialization.data(withJSONObject: steps.map { [$0.0, $0.1] }), as: UTF8.self)
         p.arguments = ["python3", Self.repo + "/scripts/pty-drive.py", stepsJSON] + argv
         let out = Pipe()
         p.standardOutput = out
-        try! p.run()
+        try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let obj = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
