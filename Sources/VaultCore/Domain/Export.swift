@@ -161,8 +161,10 @@ public enum Exporter {
 
     /// A JSON object of name → value; with `meta`, a `_meta` object of token name → the
     /// variable holding its token (`token_var`), version, expiry, region, base URL, role,
-    /// description and permissions: everything `vault import --format json` needs to recreate
-    /// the tokens as they were.
+    /// description and permissions, plus — only when set, so that a file without them still
+    /// reads as before — the exported version's console link (`console_id`, `console_name`,
+    /// `console_state`) and `"manager": true` for a base URL's manager key: everything
+    /// `vault import --format json` needs to recreate the tokens as they were.
     public static func json(_ vars: [ExportVariable], meta: Bool) -> SecureBytes {
         let metaText: String? = meta ? {
             var seen = Set<String>()
@@ -170,10 +172,15 @@ public enum Exporter {
                 guard v.isSecret, seen.insert(v.token.name).inserted else { return nil }
                 let t = v.token
                 func text(_ s: String?) -> String { s.map(JSONText.string) ?? "null" }
+                var link = ""
+                if let id = t.consoleID { link += ", \"console_id\": \(JSONText.string(id))" }
+                if let name = t.consoleName { link += ", \"console_name\": \(JSONText.string(name))" }
+                if let state = t.consoleState { link += ", \"console_state\": \(JSONText.string(state))" }
+                if t.manager { link += ", \"manager\": true" }
                 return "    \(JSONText.string(t.name)): {\"token_var\": \(JSONText.string(v.name)), \"version\": \(t.version), "
                     + "\"expires\": \(text(t.expires.map(Timestamp.iso))), \"region\": \(text(t.region?.rawValue)), "
                     + "\"base_url\": \(JSONText.string(t.baseURL)), \"role\": \(text(t.role)), \"description\": \(text(t.description)), "
-                    + "\"permissions\": \(JSONText.array(t.permissions))}"
+                    + "\"permissions\": \(JSONText.array(t.permissions))\(link)}"
             }
             return "  \"_meta\": {\n" + entries.joined(separator: ",\n") + "\n  }"
         }() : nil

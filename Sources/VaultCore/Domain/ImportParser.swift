@@ -10,9 +10,19 @@ public final class ImportEntry {
     public let line: Int
     /// Whether `line` counts JSON array entries rather than lines.
     public let isEntry: Bool
+    /// The console key the imported version is (json: `console_id`, `console_name`,
+    /// `console_state`), as given: `importTokens` checks it as `add --console-id/--console-name`
+    /// does. (Plain text, so that the parser builds without the storage types: scripts/fuzz.)
+    public let consoleID: String?
+    public let consoleName: String?
+    public let consoleState: String?
+    /// Whether the token becomes its base URL's manager key (json: `"manager": true`).
+    public let manager: Bool
 
-    public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0, isEntry: Bool = false) {
+    public init(name: String, token: SecretView, metadata: TokenMetadata, expires: Date?, line: Int = 0, isEntry: Bool = false,
+                consoleID: String? = nil, consoleName: String? = nil, consoleState: String? = nil, manager: Bool = false) {
         self.name = name; self.token = token; self.metadata = metadata; self.expires = expires; self.line = line; self.isEntry = isEntry
+        self.consoleID = consoleID; self.consoleName = consoleName; self.consoleState = consoleState; self.manager = manager
     }
 
     /// `line N: ` (dotenv) or `entry N: ` (json) to start an error message with, or nothing
@@ -111,8 +121,11 @@ public enum ImportParser {
         return nil
     }
 
-    static let jsonFields: Set<String> = ["name", "token", "region", "base_url", "expires", "role", "description", "permissions"]
-    static let metaFields: Set<String> = ["token_var", "version", "expires", "region", "base_url", "role", "description", "permissions"]
+    /// The members of the console link and the manager mark, in an array entry and in `_meta`
+    /// alike (written by `export --json-meta` only when set; older files lack them).
+    static let linkFields: Set<String> = ["console_id", "console_name", "console_state", "manager"]
+    static let jsonFields: Set<String> = Set(["name", "token", "region", "base_url", "expires", "role", "description", "permissions"]).union(linkFields)
+    static let metaFields: Set<String> = Set(["token_var", "version", "expires", "region", "base_url", "role", "description", "permissions"]).union(linkFields)
 
     /// `vault export --format json --json-meta` output — variables plus `_meta` — as import
     /// entries: each `_meta` entry names its token's variable (`token_var`) and carries the
@@ -136,7 +149,7 @@ public enum ImportParser {
             var entry: [String: Any] = ["name": name, "token": token]
             // The region implies the base URL; a custom base URL has no region.
             if let region = m["region"] as? String { entry["region"] = region } else if let url = m["base_url"] { entry["base_url"] = url }
-            for key in ["expires", "role", "description", "permissions"] where m[key] != nil && !(m[key] is NSNull) { entry[key] = m[key] }
+            for key in ["expires", "role", "description", "permissions"] + linkFields.sorted() where m[key] != nil && !(m[key] is NSNull) { entry[key] = m[key] }
             if m["expires"] is NSNull { entry["expires"] = "never" }
             entries.append(entry)
         }
@@ -144,7 +157,8 @@ public enum ImportParser {
     }
 
     /// A JSON array of objects with `name`, `token` and optional `region`, `base_url`,
-    /// `expires`, `role`, `description`, `permissions`; missing metadata comes from `defaults`.
+    /// `expires`, `role`, `description`, `permissions`, `console_id`, `console_name`,
+    /// `console_state` and `manager`; missing metadata comes from `defaults`.
     /// Note: Foundation's JSON parser holds the token text in ordinary memory while parsing.
     public static func json(_ input: borrowing SecureBytes, defaults: TokenMetadata, expires: Date?, now: Date) throws(VaultError) -> [ImportEntry] {
         let parsed: Any
@@ -198,13 +212,30 @@ public enum ImportParser {
                     meta.permissions = try list.map { v throws(VaultError) in try Validate.text(v, field: "permission") }
                 }
                 let entryExpires = try string("expires").map { e throws(VaultError) in try ExpirySpec.parse(e, now: now) } ?? expires
+                let manager = try flag(obj["manager"], "manager")
                 var text = tokenText
                 let token = text.withUTF8 { arena.store(UnsafeRawBufferPointer($0)) }
-                entries.append(ImportEntry(name: name, token: token, metadata: meta, expires: entryExpires, line: i + 1, isEntry: true))
+                entries.append(ImportEntry(name: name, token: token, metadata: meta, expires: entryExpires, line: i + 1, isEntry: true,
+                                           consoleID: try string("console_id"), consoleName: try string("console_name"),
+                                           consoleState: try string("console_state"), manager: manager))
             } catch {
-                throw .invalidInput(reason: "\(at): \(error)", hint: nil)
+                // string(_:) names the entry itself.
+                let reason = "\(error)"
+                throw .invalidInput(reason: reason.hasPrefix("\(at): ") ? reason : "\(at): \(reason)", hint: error.hint)
             }
         }
         return entries
+    }
+}
+
+extension ImportParser {
+    /// A JSON `true` or `false` (absent or null: false). Foundation would also read 1 and 0 as
+    /// Bool; they are refused.
+    static func flag(_ value: Any?, _ key: String) throws(VaultError) -> Bool {
+        guard let value, !(value is NSNull) else { return false }
+        guard let n = value as? NSNumber, String(cString: n.objCType) == "c" else {
+            throw .invalidInput(reason: "\(key) must be true or false", hint: nil)
+        }
+        return n.boolValue
     }
 }

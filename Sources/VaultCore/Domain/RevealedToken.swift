@@ -14,11 +14,22 @@ public final class RevealedToken {
     public let role: String?
     public let description: String?
     public let permissions: [String]
+    /// The revealed version's console link (`--console-id`, `--console-name`, and the key's
+    /// state: enabled, disabled or deleted), read and authenticated in the same transaction as
+    /// the secret, so the two always belong together. Plain text, so that this file builds
+    /// without the storage types (scripts/fuzz).
+    public let consoleID: String?
+    public let consoleName: String?
+    public let consoleState: String?
+    /// Whether the token is its base URL's manager key (`vault manager set`; metadata MAC).
+    public let manager: Bool
 
     init(name: String, version: Int, baseURL: String, region: Region?, expires: Date?, secret: SecretView, warning: String?,
-         role: String? = nil, description: String? = nil, permissions: [String] = []) {
+         role: String? = nil, description: String? = nil, permissions: [String] = [],
+         console: (id: String?, name: String?, state: String?) = (nil, nil, nil), manager: Bool = false) {
         self.name = name; self.version = version; self.baseURL = baseURL; self.region = region
         self.expires = expires; self.secret = secret; self.warning = warning
         self.role = role; self.description = description; self.permissions = permissions
+        self.consoleID = console.id; self.consoleName = console.name; self.consoleState = console.state; self.manager = manager
     }
 }

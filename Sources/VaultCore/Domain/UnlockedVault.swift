@@ -636,7 +636,8 @@ public final class UnlockedVault {
             out.append(RevealedToken(name: t.record.name, version: t.target.version, baseURL: t.record.baseUrl,
                                      region: t.record.region.flatMap(Region.init(rawValue:)), expires: t.target.expiresAt.map(Timestamp.date),
                                      secret: view, warning: warning, role: t.record.role, description: t.record.description,
-                                     permissions: t.record.permissionList))
+                                     permissions: t.record.permissionList,
+                                     console: (t.target.console.id, t.target.console.name, t.target.console.state?.rawValue), manager: t.record.manager))
         }
         return out
     }

@@ -42,7 +42,9 @@ struct Export: ParsableCommand {
         discussion: """
             Formats: env (export NAME='value', for eval), dotenv (NAME=value), json, github \
             (::add-mask:: on stdout, variables appended to $GITHUB_ENV), raw (token bytes only). \
-            One unlock serves every named token.
+            One unlock serves every named token. With --json-meta, `import --format json` recreates \
+            the tokens elsewhere with their metadata, the console link of the exported version and \
+            the manager mark (moving keys into a service user's vault).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -52,7 +54,7 @@ struct Export: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write to this file (created 0600; never overwritten without --force).", valueName: "file"))
     var output: String?
     @Flag(help: "With -o: replace an existing file atomically.") var force = false
-    @Flag(name: .customLong("json-meta"), help: "With --format json: add version, expiry and region under _meta.") var jsonMeta = false
+    @Flag(name: .customLong("json-meta"), help: "With --format json: add each token's metadata under _meta (version, expires, region, base_url, role, description, permissions; console_id, console_name, console_state and manager when set), for `import --format json`.") var jsonMeta = false
     @Flag(help: "With --format raw: end with a newline (always done when stdout is a terminal).") var newline = false
     @Flag(help: "Export every stored token (needs --prefix unless there is only one).") var all = false
 

@@ -9,8 +9,13 @@ struct Import: ParsableCommand {
         discussion: """
             dotenv: NAME=TOKEN per line (# comments, blank lines, an export prefix and surrounding \
             quotes are allowed); metadata flags apply to every entry. json: an array of objects with \
-            name, token and optionally region, base_url, expires, role, description, permissions; \
-            flags are defaults. FILE '-' reads stdin.
+            name, token and optionally region, base_url, expires, role, description, permissions, \
+            console_id, console_name, console_state, manager (true or false); flags are defaults. \
+            Or the output of `export --format json --json-meta`, whose _meta restores each token's \
+            metadata, console link and manager mark. A console key already linked to another token, \
+            or a manager mark for a base URL that already has a manager (two in the input, or one \
+            here), refuses the whole import (exit 64). FILE '-' reads stdin; the passphrase prompt \
+            then reads the terminal.
             """)
 
     enum Format: String, ExpressibleByArgument { case dotenv, json }
