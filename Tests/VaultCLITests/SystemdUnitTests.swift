@@ -248,9 +248,9 @@ struct SystemdUnitTests {
         defer { personal.cleanup() }
         try #require(personal.run("init", "--kdf-memory", "8M", "--kdf-ops", "1").status == 0)
         let server = FakeVisionOne(dir: personal.dir)
-        let m = server.seed(["name": "v1-manager", "role": "Master Administrator"])
+        let m = try server.seed(["name": "v1-manager", "role": "Master Administrator"])
         let f = ISO8601DateFormatter()
-        let s = server.seed(["name": "siem-connector", "role": "SIEM", "expiredDateTime": f.string(from: Date().addingTimeInterval(2 * 86400))])
+        let s = try server.seed(["name": "siem-connector", "role": "SIEM", "expiredDateTime": f.string(from: Date().addingTimeInterval(2 * 86400))])
         for (name, key, role, expires) in [("v1-manager", m, "Master Administrator", "1y"), ("siem-connector", s, "SIEM", "2d")] {
             let r = personal.run(["add", name, "--base-url", server.baseURL, "--role", role, "--expires", expires, "--console-id", key.id, "--console-name", name],
                                  stdin: Data(key.value.utf8))
@@ -296,8 +296,10 @@ struct SystemdUnitTests {
         let versions = try #require(try JSONSerialization.jsonObject(with: Data(history.out.utf8)) as? [[String: Any]], "\(history)")
         #expect(versions.count == 2 && versions.first?["version"] as? Int == 2 && versions.first?["state"] as? String == "current", "\(versions)")
         let newName = try #require(versions.first?["console_name"] as? String)
-        #expect(newName.hasPrefix("siem-connector-v1v") && server.keys[newName]?["status"] as? String == "enabled", "\(newName)")
-        #expect(server.keys["siem-connector"]?["status"] as? String == "disabled")
+        let newStatus = try server.keys()[newName]?["status"] as? String
+        #expect(newName.hasPrefix("siem-connector-v1v") && newStatus == "enabled", "\(newName)")
+        // The old key stays enabled for the grace period (`--disable-after`, 1d by default).
+        #expect(try server.keys()["siem-connector"]?["status"] as? String == "enabled")
 
         // And the check unit's ExecStart (check --all) finds every current key working.
         let checked = try host.execStart(checkUnit, unitName: "v1vault-check.service", passphrase: servicePassphrase)
@@ -320,8 +322,8 @@ struct SystemdUnitTests {
         let host = try Host(user: user)
         try FileManager.default.createDirectory(atPath: host.root + "/fake", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         let server = FakeVisionOne(dir: host.root + "/fake")
-        let m = server.seed(["name": "my-manager", "role": "Master Administrator"])
-        let s = server.seed(["name": "my-siem", "role": "SIEM", "expiredDateTime": ISO8601DateFormatter().string(from: Date().addingTimeInterval(2 * 86400))])
+        let m = try server.seed(["name": "my-manager", "role": "Master Administrator"])
+        let s = try server.seed(["name": "my-siem", "role": "SIEM", "expiredDateTime": ISO8601DateFormatter().string(from: Date().addingTimeInterval(2 * 86400))])
 
         // A person (the service user stands in for one: any user but root will do) with a home
         // of their own and the default vault in it.
