@@ -58,7 +58,7 @@ extension UnlockedVault {
                 }
                 if e.manager, let current = existingManagers[e.metadata.baseURL] {
                     throw VaultError.invalidInput(reason: "\(e.at)\(e.name) is marked as the manager key for \(e.metadata.baseURL), which already has one here: \(current)",
-                                                  hint: "one manager per base URL; nothing was imported: `vault manager unset \(current)` first, or import without the mark and choose later with `vault manager set`")
+                                                  hint: "one manager per base URL; nothing was imported: \(Shell.command("vault", "manager", "unset", current)) first, or import without the mark and choose later with `vault manager set`")
                 }
                 var record = TokenRecord(id: nil, name: e.name, region: e.metadata.region?.rawValue, baseUrl: e.metadata.baseURL,
                                          role: e.metadata.role, description: e.metadata.description,

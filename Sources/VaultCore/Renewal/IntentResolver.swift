@@ -65,7 +65,7 @@ struct IntentResolver {
             let until = intent.created.addingTimeInterval(orphanWait)
             if !sameRun, key.enabled, now < until {
                 item.kind = .skipped
-                item.message = "console key \(key.name) (\(key.id)), made by a renewal interrupted \(Timestamp.iso(intent.created)), shows no use: kept until \(Timestamp.iso(until)) in case it is the live key of a copy of this vault; if still unused then, it is disabled and deleted (`vault renew --forget-intent \(intent.id)` leaves it to you)"
+                item.message = "console key \(key.name) (\(key.id)), made by a renewal interrupted \(Timestamp.iso(intent.created)), shows no use: kept until \(Timestamp.iso(until)) in case it is the live key of a copy of this vault; if still unused then, it is disabled and deleted (\(Shell.command("vault", "renew", "--forget-intent", "\(intent.id)")) leaves it to you)"
                 return item
             }
             let retirer = OldKeyRetirer(vault: vault, console: console, request: request)

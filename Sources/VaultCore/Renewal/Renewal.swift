@@ -49,7 +49,7 @@ extension UnlockedVault {
                 for job in plan.jobs where job.baseURL == url {
                     var message = error.description
                     if case .resolveIntent(let i, _) = job {
-                        message = "renewal intent \(i.id) (\(i.plannedName)): \(message); once that is sorted out, or to give up on it, `vault renew --forget-intent \(i.id)`"
+                        message = "renewal intent \(i.id) (\(i.plannedName)): \(message); once that is sorted out, or to give up on it, \(Shell.command("vault", "renew", "--forget-intent", "\(i.id)"))"
                     }
                     report.items.append(.init(kind: .failed, name: job.tokenName, message: message))
                 }

@@ -174,7 +174,7 @@ enum RenewalPlanner {
         var plan = Plan()
         for intent in intents {
             guard intent.authentic else {
-                plan.items.append(.init(kind: .failed, message: "renewal intent \(intent.id) failed authentication: left untouched (the file was modified); `vault renew --forget-intent \(intent.id)` resolves it"))
+                plan.items.append(.init(kind: .failed, message: "renewal intent \(intent.id) failed authentication: left untouched (the file was modified); \(Shell.command("vault", "renew", "--forget-intent", "\(intent.id)")) resolves it"))
                 continue
             }
             plan.jobs.append(.resolveIntent(intent, verifyOnly: facts.verifyOnlyIntents.contains(intent.id)))

@@ -121,9 +121,9 @@ public enum VaultError: Error, Equatable, Sendable {
         case .tokenNotFound:
             return "`vault list` shows the stored names"
         case .versionNotFound(let name, _):
-            return "`vault history \(name)` shows the kept versions"
+            return "\(Shell.command("vault", "history", name)) shows the kept versions"
         case .tokenExists(let name):
-            return "choose another name, or `vault rotate \(name)` to store a new version of that token"
+            return "choose another name, or \(Shell.command("vault", "rotate", name)) to store a new version of that token"
         case .notShapedLikeKey:
             return "check what was copied (not the key's id, a URL or a quoted string); --force stores it anyway"
         case .identicalToken:
@@ -133,7 +133,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .authenticationFailed, .metadataTampered, .stateTampered:
             return "the vault file was modified or is corrupt; restore from a backup"
         case .stateUnsealed(let name):
-            return "if this vault was just upgraded from an older v1vault, check `vault history \(name)` and vouch with `vault doctor --seal-metadata`; otherwise the file was edited or rolled back: restore from a backup"
+            return "if this vault was just upgraded from an older v1vault, check \(Shell.command("vault", "history", name)) and vouch with `vault doctor --seal-metadata`; otherwise the file was edited or rolled back: restore from a backup"
         case .metadataUnsealed:
             return "check its base URL with `vault list`; if it is right, `vault doctor --seal-metadata` vouches for it"
         case .auditWriteFailed:

@@ -60,7 +60,7 @@ struct Rollback: ParsableCommand {
         let result = try unlocked.rollback(name, to: to, keep: keep, allowExpired: allowExpired)
         if json { RotationReport.json(name: name, result, exportedFiles: nil) } else { RotationReport.print(name: name, result, verb: "rolled back", source: to) }
         let key = result.current.consoleName.map { "its console key \($0)" } ?? "its key"
-        Output.warn("version \(to) was replaced by a rotation: if \(key) was deleted or disabled in the Vision One console since (as rotate and renew do), it no longer works; `vault check \(name)` tells")
+        Output.warn("version \(to) was replaced by a rotation: if \(key) was deleted or disabled in the Vision One console since (as rotate and renew do), it no longer works; \(Shell.command("vault", "check", name)) tells")
     }
 }
 
