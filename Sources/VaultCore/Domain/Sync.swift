@@ -33,11 +33,13 @@ public struct SyncReport: Sendable {
         public var message: String
         /// Whether `--apply` changed the vault for it.
         public var applied = false
+        /// A retired key still enabled within renew's default grace period: expected, not drift.
+        public var inGrace = false
     }
     public var findings: [Finding] = []
     public var consoleKeys = 0
-    /// Anything but `consistent`.
-    public var drifted: Bool { findings.contains { $0.kind != .consistent } }
+    /// Anything but `consistent` (an old key in its grace period is expected).
+    public var drifted: Bool { findings.contains { $0.kind != .consistent && !$0.inGrace } }
 }
 
 extension UnlockedVault {
@@ -149,6 +151,16 @@ extension UnlockedVault {
                 if clean { report.findings.append(finding(.consistent, key, "linked and consistent")) }
                 for v in t.versions where v.retired != nil && v.version != t.staged?.version {
                     if let id = v.console.id, let old = byID[id], old.enabled {
+                        // `renew` keeps an old key enabled for its grace period (1 day by default).
+                        let graceEnds = v.retired.map { $0.addingTimeInterval(RenewRequest().disableAfter) }
+                        if !editRefused.contains(id), v.console.state == .enabled, let graceEnds, graceEnds > nowDate {
+                            var f = SyncReport.Finding(kind: .retiredEnabled, name: t.name, version: v.version, consoleID: id, consoleName: old.name,
+                                                       baseURL: m.baseURL, lastUsed: old.lastUsed,
+                                                       message: "retired version \(v.version)'s console key stays enabled for consumers until \(Timestamp.iso(graceEnds)) (renew's grace period); then `vault renew` disables it")
+                            f.inGrace = true
+                            report.findings.append(f)
+                            continue
+                        }
                         let message = editRefused.contains(id)
                             ? "retired version \(v.version)'s console key is still enabled, and the console refuses to let v1vault change it (a key moved from the old User Accounts app): disable or delete it in Administration > API Keys once nothing uses it"
                             : "retired version \(v.version)'s console key is still enabled: `vault renew` disables it once its grace period is over"

@@ -125,6 +125,7 @@ struct Renewer {
         var item = s.item
         item.kind = .failed
         item.message = message
+        item.notes = []     // what to copy to a new key matters only once there is one
         return .done(item)
     }
 

@@ -12,7 +12,8 @@ struct Sync: ParsableCommand {
             updates the vault); disabled or deleted in the console while current here (the token \
             is dead); a stored token not linked whose name matches a console key (--apply links \
             it); a console key that is in no vault (its value is unrecoverable: a candidate for \
-            deletion); a retired version's key still enabled; keys unused for --unused-days. \
+            deletion); a retired version's key still enabled (expected, not drift, during renew's \
+            1-day grace period); keys unused for --unused-days. \
             Exit 0 only when nothing drifted, 27 otherwise.
             """)
 
@@ -37,11 +38,12 @@ struct Sync: ParsableCommand {
                                   ("version", f.version.map { .int($0) } ?? .null), ("console_id", f.consoleID.map { .string($0) } ?? .null),
                                   ("console_name", f.consoleName.map { .string($0) } ?? .null), ("base_url", .string(f.baseURL)),
                                   ("vault_expires", .date(f.vaultExpires)), ("console_expires", .date(f.consoleExpires)),
-                                  ("last_used", .date(f.lastUsed)), ("applied", .bool(f.applied)), ("message", .string(f.message))]).text
+                                  ("last_used", .date(f.lastUsed)), ("applied", .bool(f.applied)), ("in_grace", .bool(f.inGrace)),
+                                  ("message", .string(f.message))]).text
             }.joined(separator: ",") + "]}")
         } else {
             Output.table(["FINDING", "TOKEN", "CONSOLE KEY", "CONSOLE ID", "DETAIL"], report.findings.map { f in
-                [f.kind.rawValue + (f.applied ? " (applied)" : ""), f.name.map { "\($0)" + (f.version.map { " v\($0)" } ?? "") } ?? "-",
+                [f.kind.rawValue + (f.applied ? " (applied)" : "") + (f.inGrace ? " (grace)" : ""), f.name.map { "\($0)" + (f.version.map { " v\($0)" } ?? "") } ?? "-",
                  f.consoleName ?? "-", f.consoleID ?? "-", f.message]
             })
             for f in report.findings where f.kind == .dead { Output.warn("\(f.name ?? "?"): \(f.message)") }
