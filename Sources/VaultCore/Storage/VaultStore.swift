@@ -346,7 +346,14 @@ extension VaultStore {
     func exclusiveRunLock() throws(VaultError) -> RunLock {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw .io(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        // A second, briefly: a lock just released can still be held by a copy of the descriptor
+        // in a child being forked by another thread (before its exec closes it).
+        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        for _ in 0..<20 where !locked {
+            usleep(50_000)
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+        guard locked else {
             Glibc.close(fd)
             throw .io(reason: "another `vault renew` or `vault sync` is running on \(path)")
         }
