@@ -36,8 +36,9 @@ extension Vault {
             throw VaultError.invalidInput(reason: "\(source) is the vault itself", hint: "name a backup made with `vault backup`")
         }
         var st = stat()
-        guard stat(source, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw VaultError.vaultNotFound(path: source)
+        guard stat(source, &st) == 0 else { throw VaultError.invalidInput(reason: "cannot read \(source): \(String(cString: strerror(errno)))", hint: nil) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw VaultError.notAVault(path: source, reason: "it is not a regular file")
         }
         try VaultStore.checkParent(of: target)
         let dir = (target as NSString).deletingLastPathComponent
@@ -62,19 +63,42 @@ extension Vault {
             if let problem = chain.problem { throw VaultError.stateTampered(name: source, reason: "its audit log does not verify (\(problem))") }
             let (tokens, broken) = try unlocked.linkedTokens()
             if let (name, error) = broken.first { throw VaultError.stateTampered(name: name, reason: "in the backup: \(error)") }
-            let intents = try unlocked.intents()
-            let head = try? unlocked.auditHead()
-            try unlocked.record("restore", details: ["from": source, "verify_only": intents.map { "\($0.id)" }.joined(separator: ",")])
-            result = RestoreResult(source: source, target: target, keptAs: nil, tokens: tokens.count, head: head,
+            // Every open intent — also one whose row was deleted (rebuilt from the audit log).
+            let stored = try unlocked.intents()
+            let intents = stored + (try unlocked.intentsOnlyInAudit(besides: Set(stored.map(\.id))))
+            // Listed in the restore row, and their rows deleted with it: an intent without its
+            // row is rebuilt from the audit log and only ever reported, so cutting the restore
+            // row from the log's tail cannot make it actionable again.
+            try unlocked.markRestored(from: source, intents: intents)
+            result = RestoreResult(source: source, target: target, keptAs: nil, tokens: tokens.count, head: chain.head,
                                    verifyOnly: intents.map { ($0.id, $0.plannedName) })
             copy.store.close()
         }
         // Swap it in.
         if access(target, F_OK) == 0 {
             let kept = target + ".replaced-" + stamp
+            // A vault that does not open (damaged, tampered — when restoring is most needed) is
+            // kept by renaming it and its companions, and the checked copy renamed into place.
+            let current: VaultStore
+            do { current = try VaultStore.open(at: target) } catch {
+                guard access(kept, F_OK) != 0 else { throw VaultError.vaultExists(path: kept) }
+                let fd = Glibc.open(target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                if fd >= 0, flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                    Glibc.close(fd)
+                    throw VaultError.io(reason: "another `vault renew` or `vault sync` is running on \(target)")
+                }
+                defer { if fd >= 0 { Glibc.close(fd) } }
+                for suffix in ["", "-wal", "-shm", "-journal"] where access(target + suffix, F_OK) == 0 {
+                    guard rename(target + suffix, kept + suffix) == 0 else {
+                        throw VaultError.io(reason: "cannot keep \(target + suffix) as \(kept + suffix): \(String(cString: strerror(errno)))")
+                    }
+                }
+                guard rename(staging, target) == 0 else { throw VaultError.io(reason: "cannot move the restored vault to \(target): \(String(cString: strerror(errno)))") }
+                result.keptAs = kept
+                return result
+            }
             try createExclusive(kept)
             do {
-                let current = try VaultStore.open(at: target)
                 let lock = try current.exclusiveRunLock()
                 defer { _ = lock }
                 let keep = try DatabaseQueue(path: kept, configuration: VaultStore.configuration())

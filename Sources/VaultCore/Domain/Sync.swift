@@ -93,7 +93,7 @@ extension UnlockedVault {
                                 // A name proves nothing (the key behind it may have been replaced by
                                 // someone else's): link only when using the stored value moves that key's last use.
                                 if let why = try confirmSameKey(t.name, version: c.version, key: key, api: api) {
-                                    f.message = "not linked: \(why); if you know it is that key, \(Shell.command("vault", "edit", t.name, "--console-id", key.id, "--console-name", key.name, "--role", key.role ?? t.role ?? "ROLE")) links it"
+                                    f.message = "not linked: \(why); if you know it is that key, \(Shell.command("vault", "edit", t.name, "--console-id", key.id, "--console-name=" + key.name, "--role=" + (key.role ?? t.role ?? "ROLE"))) links it"
                                     report.findings.append(f)
                                     continue
                                 }
@@ -111,7 +111,7 @@ extension UnlockedVault {
                         if let key = candidate, let checked {
                             message += "; \(key.name) (\(key.id)) was checked \(Timestamp.day(checked.at)) and could not be confirmed (\(checked.why))"
                         }
-                        message += "; once you know which console key holds it: \(Shell.command("vault", "edit", t.name, "--console-id", "ID", "--console-name", "NAME", "--role", t.role ?? "ROLE"))"
+                        message += "; once you know which console key holds it: \(Shell.command("vault", "edit", t.name, "--console-id", "ID", "--console-name", "NAME", "--role=" + (t.role ?? "ROLE")))"
                         report.findings.append(finding(.unlinked, nil, message))
                     }
                     continue
@@ -141,7 +141,7 @@ extension UnlockedVault {
                     // its name would make renew act on that key. A person confirms it.
                     clean = false
                     report.findings.append(finding(.nameDiffers, key, "the console calls key \(key.id) \(key.name), the vault \(c.console.name ?? "(no name)"): "
-                                                   + "if it is the right key, \(Shell.command("vault", "edit", t.name, "--console-name", key.name)); otherwise fix the id"))
+                                                   + "if it is the right key, \(Shell.command("vault", "edit", t.name, "--console-name=" + key.name)); otherwise fix the id"))
                 }
                 let idle = (key.lastUsed ?? c.created).addingTimeInterval(TimeInterval(unusedDays) * 86400) <= nowDate
                 if idle {

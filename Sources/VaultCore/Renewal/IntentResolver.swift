@@ -20,7 +20,12 @@ struct IntentResolver {
     let facts: RenewalFacts
     var request = RenewRequest()
 
-    var orphanWait: TimeInterval { max(7 * 86400, request.disableAfter + 86400) }
+    /// How long a later run waits before it removes an unused orphan: a week, and longer than
+    /// the grace period of this run and of the run that made the intent (its `console-create`
+    /// row says it), so the copy that may have finished that renewal has disabled its old key.
+    func orphanWait(_ intent: RenewalIntent) -> TimeInterval {
+        max(7 * 86400, max(request.disableAfter, facts.intentDisableAfter[intent.id] ?? 0) + 86400)
+    }
 
     var now: Date { vault.now }
 
@@ -62,19 +67,15 @@ struct IntentResolver {
             }
             if let why { leftAlone.append((key, why)); continue }
             item.consoleID = key.id
-            let until = intent.created.addingTimeInterval(orphanWait)
+            let until = intent.created.addingTimeInterval(orphanWait(intent))
             if !sameRun, key.enabled, now < until {
                 item.kind = .skipped
                 item.message = "console key \(key.name) (\(key.id)), made by a renewal interrupted \(Timestamp.iso(intent.created)), shows no use: kept until \(Timestamp.iso(until)) in case it is the live key of a copy of this vault; if still unused then, it is disabled and deleted (\(Shell.command("vault", "renew", "--forget-intent", "\(intent.id)")) leaves it to you)"
                 return item
             }
             let retirer = OldKeyRetirer(vault: vault, console: console, request: request)
-            if key.enabled, let e = retirer.write("disable", name: nil, version: nil, id: key.id, { () throws(ConsoleFailure) in try console.setStatus(key.id, enabled: false) }) {
+            if key.status == "enabled", let e = retirer.write("disable", name: nil, version: nil, id: key.id, { () throws(ConsoleFailure) in try console.setStatus(key.id, enabled: false) }) {
                 return failed("disabling orphaned key \(intent.plannedName) failed: \(e); the next run retries")
-            }
-            if intent.rebuilt {
-                removed.append(key.id + " (disabled only)")
-                continue
             }
             if let e = retirer.write("delete", name: nil, version: nil, id: key.id, { () throws(ConsoleFailure) in
                 guard try console.delete([key.id])[key.id] == true else { throw ConsoleFailure(call: "delete", host: console.host, code: "not deleted") }
@@ -98,7 +99,6 @@ struct IntentResolver {
         }
         item.message = removed.isEmpty ? (found.isEmpty ? "no key named \(intent.plannedName) appeared within a day; intent dropped"
                                                         : "the key named \(intent.plannedName) is stored in this vault; intent dropped")
-            : intent.rebuilt ? "disabled console key \(intent.plannedName) left by an interrupted renew; its intent row was missing from the file, so it is not deleted: delete it in the console"
             : "removed orphaned console key \(intent.plannedName) (its value was never stored)"
         return item
     }
@@ -110,8 +110,16 @@ struct IntentResolver {
         if verifyOnly {
             return "this vault was restored from a copy taken while that renewal ran (`vault restore`), so the renewal may have finished in the vault that was replaced and this may be its live key"
         }
-        if let used = key.lastUsed {
-            return "it was used (last use \(Timestamp.iso(used))): someone holds its value"
+        // Rebuilt from the audit log: its row is gone from the file (a restore, or an edit) —
+        // and the log may be cut short at its tail, so its word alone never removes a key.
+        if intent.rebuilt {
+            return "the intent's row is missing from the file (it was rebuilt from the audit log, whose tail may have been cut): reported, never acted on"
+        }
+        if key.usageShown {
+            return "the console shows it was used (last use \(key.lastUsed.map(Timestamp.iso) ?? "given, in a form v1vault does not read")): someone holds its value"
+        }
+        guard key.status == "enabled" || key.status == "disabled" else {
+            return "the console gives it the status \(key.status), neither enabled nor disabled"
         }
         if let created = key.created {
             if created < intent.created.addingTimeInterval(-600) {
@@ -128,8 +136,12 @@ struct IntentResolver {
             }
         }
         // The renewal may have finished elsewhere: then the token's own key (the one this
-        // renewal started from) was disabled there, while this one is the live successor.
-        if key.enabled, let t = tokens.first(where: { $0.id == intent.tokenID }), let ownID = t.current.console.id, ownID != key.id {
+        // renewal started from) was disabled there, while this one is the live successor. A
+        // token that is gone from the vault leaves nothing to compare with: left alone.
+        guard let t = tokens.first(where: { $0.id == intent.tokenID }) else {
+            return "the token that planned it is no longer in this vault, so nothing shows whether that renewal finished elsewhere"
+        }
+        if key.enabled, let ownID = t.current.console.id, ownID != key.id {
             let own: ConsoleKey?
             do { own = try console.get(ownID).key } catch {
                 guard error.status == 404 else { throw error }

@@ -32,6 +32,11 @@ struct OldKeyRetirer {
                     item.message = "console key \(key.name) of retired version \(v.version) was enabled again in the console: not deleted (`vault sync` lists it)"
                     return item
                 }
+                guard key.status == "disabled" else {
+                    item.kind = .skipped
+                    item.message = "console key \(key.name) of retired version \(v.version) has the status \(key.status), not disabled: not deleted"
+                    return item
+                }
             } catch {
                 if error.status != 404 {
                     item.kind = .failed; item.message = "reading the console key of retired version \(v.version) failed: \(error)"; return item

@@ -12,6 +12,11 @@ extension UnlockedVault {
     /// the renewals asked for, a few at a time. Never throws for one token's failure: it is an
     /// item of the report. Throws only when nothing can start (no vault lock, tampered state).
     public func renew(_ request: RenewRequest, console makeConsole: ConsoleFactory = UnlockedVault.httpConsole) throws(VaultError) -> RenewReport {
+        // The role the vault will store once renewed: held to `edit --role`'s rule before any call.
+        if let role = request.role {
+            guard !role.isEmpty else { throw .invalidInput(reason: "role is empty", hint: nil) }
+            _ = try Validate.text(role, field: "role")
+        }
         let lock = try vault.store.exclusiveRunLock()
         defer { _ = lock }
         let (tokens, broken) = try linkedTokens()
@@ -56,11 +61,16 @@ extension UnlockedVault {
             }
         }
         let runnable = plan.jobs.filter { consoles[$0.baseURL] != nil }
+        let started = Date()
         // The manager renews last, so the others use its old value while it is still enabled.
         var done: [RenewReport.Item] = []
         for batch in [runnable.filter { !$0.renewsManager }, runnable.filter(\.renewsManager)] where !batch.isEmpty {
             done += Parallel.map(batch, width: max(1, min(request.concurrency, 4))) { job in
-                self.run(job, console: consoles[job.baseURL]!, request: request, facts: facts)
+                guard Date().timeIntervalSince(started) < request.runLimit else {
+                    return RenewReport.Item(kind: .failed, name: job.tokenName,
+                                            message: "not started: this run took longer than \(Int(request.runLimit / 60)) minutes (the console answers slowly); the next run goes on")
+                }
+                return self.run(job, console: consoles[job.baseURL]!, request: request, facts: facts)
             }
         }
         report.items += done.sorted { ($0.name ?? "", $0.kind.rawValue) < ($1.name ?? "", $1.kind.rawValue) }

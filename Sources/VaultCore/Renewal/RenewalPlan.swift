@@ -24,6 +24,9 @@ public struct RenewRequest: Sendable {
     public var concurrency = 4
     /// Above Vision One's own 60 s, so a slow answer comes back as a 504, not a local guess.
     public var requestTimeout: TimeInterval = 75
+    /// No job starts after the run has taken this long (a console that answers slowly to
+    /// everything); the rest are reported failed for the next run.
+    public var runLimit: TimeInterval = 30 * 60
     public init() {}
 }
 
@@ -135,6 +138,8 @@ struct RenewalFacts: Sendable, Equatable {
     var verifyOnlyIntents: Set<Int64> = []
     /// Per intent id, the months its create asked for (`console-create` rows).
     var intentMonths: [Int64: Int] = [:]
+    /// Per intent id, the grace period (seconds) of the run that made it.
+    var intentDisableAfter: [Int64: TimeInterval] = [:]
 }
 
 /// The pure half of `renew`: from the authenticated tokens, the intents and the audit facts,
@@ -198,8 +203,11 @@ enum RenewalPlanner {
                         plan.items.append(item)
                     }
                 } else if v.console.state == .disabled {
-                    let disabled = facts.disabledAt[.init(name: t.name, version: v.version)] ?? v.retired!
-                    if disabled.addingTimeInterval(request.deleteAfter) <= now { plan.jobs.append(.deleteOld(t, v)) }
+                    // Only with the (verified) audit row that says when it was disabled: without
+                    // one — a chain that does not verify, rows cut — the key is never deleted
+                    // early; it stays disabled.
+                    if let disabled = facts.disabledAt[.init(name: t.name, version: v.version)],
+                       disabled.addingTimeInterval(request.deleteAfter) <= now { plan.jobs.append(.deleteOld(t, v)) }
                 }
             }
             let selected: Bool

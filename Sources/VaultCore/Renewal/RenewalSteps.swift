@@ -146,7 +146,7 @@ struct Renewer {
             return fail(s, "the link to console key \(oldID) has no console name to check it by: make sure that key is the one whose value \(t.name) holds, then store the name you gave it in the console (\(Shell.command("vault", "edit", t.name, "--console-name", "NAME"))); nothing changed")
         }
         guard stored == old.name else {
-            return fail(s, "console key \(oldID) is named \(old.name), but the vault linked it as \(stored): if it is the right key, \(Shell.command("vault", "edit", t.name, "--console-name", old.name)); nothing changed")
+            return fail(s, "console key \(oldID) is named \(old.name), but the vault linked it as \(stored): if it is the right key, \(Shell.command("vault", "edit", t.name, "--console-name=" + old.name)); nothing changed")
         }
         // The new key's role: --role when given; else the vault's, which must be the console
         // key's — except that a legacy Master Administrator key's successor gets the role the
@@ -156,10 +156,10 @@ struct Renewer {
             s.role = asked
         } else {
             guard let mine = t.role else {
-                return fail(s, "\(t.name) has no role in the vault to give the new key: \(Shell.command("vault", "edit", t.name, "--role", old.role ?? "ROLE")) with the role you chose in the console, or \(Shell.command("vault", "renew", t.name, "--role", "ROLE")); nothing changed")
+                return fail(s, "\(t.name) has no role in the vault to give the new key: \(Shell.command("vault", "edit", t.name, "--role=" + (old.role ?? "ROLE"))) with the role you chose in the console, or \(Shell.command("vault", "renew", t.name, "--role", "ROLE")); nothing changed")
             }
             if let theirs = old.role, theirs != mine, theirs != Self.legacyRole {
-                return fail(s, "console key \(old.name) has the role \(theirs), but the vault says \(mine): if it is the right key, \(Shell.command("vault", "edit", t.name, "--role", theirs)), or give the new key a role with \(Shell.command("vault", "renew", t.name, "--role", "ROLE")); nothing changed")
+                return fail(s, "console key \(old.name) has the role \(theirs), but the vault says \(mine): if it is the right key, \(Shell.command("vault", "edit", t.name, "--role=" + (theirs))), or give the new key a role with \(Shell.command("vault", "renew", t.name, "--role", "ROLE")); nothing changed")
             }
             s.role = mine
         }
@@ -179,7 +179,8 @@ struct Renewer {
     func recordIntent(_ s: inout RenewalState) -> RenewalTransition {
         let t = s.token
         do {
-            s.intent = try vault.recordIntent(token: t.name, planned: s.planned, baseURL: t.baseURL, months: s.months, role: s.role)
+            s.intent = try vault.recordIntent(token: t.name, planned: s.planned, baseURL: t.baseURL, months: s.months, role: s.role,
+                                              disableAfter: request.disableAfter)
         } catch {
             return fail(s, "could not record the renewal intent: \(error); nothing changed")
         }
@@ -290,7 +291,7 @@ struct Renewer {
         }
         if let role = request.role, role != s.token.role {
             do { try vault.edit(name, TokenEdit(role: .some(role))) } catch {
-                s.item.notes.append("storing the new role \(role) failed (\(error)): \(Shell.command("vault", "edit", name, "--role", role))")
+                s.item.notes.append("storing the new role \(role) failed (\(error)): \(Shell.command("vault", "edit", name, "--role=" + (role)))")
             }
         }
         return .next(.disableOld)

@@ -13,15 +13,19 @@ extension UnlockedVault {
     }
 
     /// Commits a renewal intent and its `console-create` audit row, before the create call.
-    func recordIntent(token name: String, planned: String, baseURL: String, months: Int, role: String) throws(VaultError) -> RenewalIntent {
+    func recordIntent(token name: String, planned: String, baseURL: String, months: Int, role: String, disableAfter: TimeInterval) throws(VaultError) -> RenewalIntent {
         try perform("console-create", subjects: [AuditSubject(name: name)],
-                    details: ["console_name": planned, "months": "\(months)", "role": role, "base_url": baseURL]) { w in
+                    details: ["console_name": planned, "months": "\(months)", "role": role, "base_url": baseURL,
+                              "disable_after": "\(Int(disableAfter))"]) { w in
             let tokenID = try resolve(w.db, name).record.id!
             let intent = try writeIntent(w.db, tokenID: tokenID, plannedName: planned, baseURL: baseURL)
             // Ids are never reused unless someone rewound sqlite_sequence: then an old
             // resolution row would make this one look replayed. Refuse before any call.
-            if try Bool.fetchOne(w.db, sql: "SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE instr(details, ?) > 0)",
-                                 arguments: ["\"intent\":\"\(intent.id)\""]) ?? true {
+            // Only sealed rows of the actions that name intents count: a planted pending row must
+            // not block every renewal.
+            if try Bool.fetchOne(w.db, sql: """
+                SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND action IN ('renew', 'console-create') AND instr(details, ?) > 0)
+                """, arguments: ["\"intent\":\"\(intent.id)\""]) ?? true {
                 throw VaultError.corruptVault(reason: "renewal intent id \(intent.id) was used before (sqlite_sequence was rewound)")
             }
             w.details["intent"] = "\(intent.id)"
@@ -149,6 +153,14 @@ extension UnlockedVault {
         return intent.plannedName
     }
 
+    /// `vault restore`: the restored copy's first row lists the intents open in it
+    /// (`verify_only`), and their rows go in the same transaction (see `Vault.restore`).
+    func markRestored(from source: String, intents: [RenewalIntent]) throws(VaultError) {
+        try perform("restore", subjects: [], details: ["from": source, "verify_only": intents.map { "\($0.id)" }.joined(separator: ",")]) { w in
+            try w.db.execute(sql: "DELETE FROM renewal_intents")
+        }
+    }
+
     /// Whether a current or staged version (other than `name`'s `version`) links console key
     /// `id`. A failed read counts as in use (fail safe).
     func consoleKeyInUse(_ id: String, besides name: String, version: Int) -> Bool {
@@ -186,7 +198,7 @@ extension UnlockedVault {
             guard chain.intact else { return facts }
             let rows = try Row.fetchAll(db, sql: """
                 SELECT at, action, tokens, details FROM audit_log NOT INDEXED
-                WHERE mac IS NOT NULL AND outcome = 'ok' AND action IN ('renew', 'console-edit-refused', 'restore', 'console-create') ORDER BY seq
+                WHERE mac IS NOT NULL AND outcome = 'ok' AND action IN ('renew', 'console-edit-refused', 'restore', 'console-create', 'rename', 'remove') ORDER BY seq
                 """)
             for row in rows {
                 guard let action = try? row.text("action", "audit_log"), let text = try? row.text("details", "audit_log"),
@@ -194,6 +206,16 @@ extension UnlockedVault {
                       let d = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else { continue }
                 let subjects = (try? row.text("tokens", "audit_log")).flatMap { try? JSONDecoder().decode([AuditSubject].self, from: Data($0.utf8)) } ?? []
                 switch action {
+                case "rename" where subjects.count == 2:
+                    // Facts follow the token to its new name.
+                    let (old, new) = (subjects[0].name, subjects[1].name)
+                    for (k, v) in facts.disabledAt where k.name == old {
+                        facts.disabledAt[k] = nil
+                        facts.disabledAt[.init(name: new, version: k.version)] = v
+                    }
+                case "remove":
+                    // A later token of that name is another token: it inherits nothing.
+                    for s in subjects { for k in facts.disabledAt.keys where k.name == s.name { facts.disabledAt[k] = nil } }
                 case "renew" where ["disabled-old", "verify-failed", "superseded"].contains(d["step"] ?? ""):
                     for s in subjects { if let v = s.version { facts.disabledAt[.init(name: s.name, version: v)] = at } }
                 case "console-edit-refused":
@@ -201,7 +223,10 @@ extension UnlockedVault {
                 case "restore":
                     for id in (d["verify_only"] ?? "").split(separator: ",").compactMap({ Int64($0) }) { facts.verifyOnlyIntents.insert(id) }
                 case "console-create":
-                    if let id = d["intent"].flatMap({ Int64($0) }), let m = d["months"].flatMap({ Int($0) }) { facts.intentMonths[id] = m }
+                    if let id = d["intent"].flatMap({ Int64($0) }) {
+                        if let m = d["months"].flatMap({ Int($0) }) { facts.intentMonths[id] = m }
+                        if let g = d["disable_after"].flatMap({ Int($0) }) { facts.intentDisableAfter[id] = TimeInterval(g) }
+                    }
                 default: break
                 }
             }

@@ -26,9 +26,28 @@ enum ConsoleAnswers {
     static func key(_ o: [String: Any]) -> ConsoleKey? {
         guard let id = o["id"] as? String, ConsoleLink.isValidID(id), let name = o["name"] as? String, ConsoleLink.isValidName(name) else { return nil }
         func text(_ k: String) -> String? { (o[k] as? String).map { Sanitize.serverText($0, max: 256) } }
-        return ConsoleKey(id: id, name: name, status: text("status") ?? "unknown", role: text("role"), description: text("description"),
-                          expires: text("expiredDateTime").flatMap(date), lastUsed: text("lastUsedDateTime").flatMap(date),
-                          created: text("createdDateTime").flatMap(date), restrictionFields: restrictionFields(o))
+        var key = ConsoleKey(id: id, name: name, status: text("status") ?? "unknown", role: text("role"), description: text("description"),
+                             expires: text("expiredDateTime").flatMap(date), lastUsed: text("lastUsedDateTime").flatMap(date),
+                             created: text("createdDateTime").flatMap(date), restrictionFields: restrictionFields(o))
+        key.usageShown = usageShown(o["lastUsedDateTime"])
+        return key
+    }
+
+    /// Whether a `lastUsedDateTime` says the key was used. Fail safe: only absence, null, an
+    /// empty string or a stamp before 1971 (the SDK's "never", e.g. 0001-01-01) mean unused;
+    /// anything else — a date, or a value in a form v1vault does not read — means used.
+    static func usageShown(_ value: Any?) -> Bool {
+        switch value {
+        case nil, is NSNull: return false
+        case let s as String:
+            let t = s.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { return false }
+            if let d = date(t) { return d.timeIntervalSince1970 > 365 * 86400 }
+            if let year = Int(t.prefix(4)), t.count >= 4, year < 1971 { return false }
+            return true
+        case let n as NSNumber: return n.doubleValue > 365 * 86400
+        default: return true
+        }
     }
 
     /// Member names that look like an access restriction (an IP allow-list or CIDR list). No
@@ -98,10 +117,28 @@ enum ConsoleAnswers {
     /// ISO 8601 UTC, with or without fractional seconds. The SDK's model requires a string even
     /// for "never": year 9999 (never expires) and years before 1971 (never used) mean nil.
     static func date(_ s: String) -> Date? {
-        var t = s
-        if let dot = t.firstIndex(of: "."), t.hasSuffix("Z") { t = String(t[..<dot]) + "Z" }
-        guard let d = Timestamp.parseDate(t), d.timeIntervalSince1970 > 365 * 86400, !t.hasPrefix("9999-") else { return nil }
+        guard let d = anyDate(s), d.timeIntervalSince1970 > 365 * 86400, !s.hasPrefix("9999-") else { return nil }
         return d
+    }
+
+    /// ISO 8601 in the spellings a server may use: `Z`/`z` or a `±hh:mm` offset, `T` or a space,
+    /// with or without fractional seconds.
+    static func anyDate(_ s: String) -> Date? {
+        var t = s.trimmingCharacters(in: .whitespaces)
+        guard t.count >= 19, t.count <= 40 else { return nil }
+        if t.hasSuffix("z") { t = String(t.dropLast()) + "Z" }
+        let chars = Array(t)
+        if chars[10] == " " || chars[10] == "t" { t = String(chars[..<10]) + "T" + String(chars[11...]) }
+        // Drop fractional seconds (before the zone).
+        if let dot = t.firstIndex(of: ".") {
+            var end = t.index(after: dot)
+            while end < t.endIndex, t[end].isNumber { end = t.index(after: end) }
+            t = String(t[..<dot]) + String(t[end...])
+        }
+        if t.hasSuffix("Z") { return Timestamp.parseDate(t) }
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: t)
     }
 
     /// Whether an expiry the console gave a new key fits `months` asked at `at`. The API does
@@ -126,20 +163,24 @@ enum ConsoleAnswers {
 /// are copied into secure memory, then overwritten with `x` in the buffer, so the rest of the
 /// document can go through a JSON parser without the secret. Refuses (nil) when the member is
 /// missing, not a plain string (a backslash escape: a Vision One key is base64url and dots),
-/// present twice (parsers disagree on which of two wins), or when any member name in the
-/// document is escaped (`"\u0076alue"` is `value` to a parser, not to this scanner).
+/// when any object in the document has a member name twice (parsers disagree on which of two
+/// wins — the value from one `body` and the id from the other), or when any member name is
+/// escaped (`"\u0076alue"` is `value` to a parser, not to this scanner).
 enum JSONSecretExtractor {
     enum Step: Equatable { case index(Int), key(String) }
 
     static let createValue: [Step] = [.index(0), .key("body"), .key("value")]
+    static let createStatus: [Step] = [.index(0), .key("status")]
 
-    static func extract(_ buffer: UnsafeMutableRawBufferPointer, path wanted: [Step]) -> SecureBytes? {
-        let b = buffer.bindMemory(to: UInt8.self)
-        // For each open container: object (with the member being read and whether a name comes
-        // next) or array (with the index of the element being read).
-        struct Frame { var object: Bool; var expectKey: Bool; var key: String?; var index: Int }
+    /// What sits at a path: a string (the range of its contents) or another scalar.
+    enum Found: Equatable { case string(Range<Int>), scalar(Range<Int>) }
+
+    /// One pass over the whole document. nil: the document is refused (unterminated, an
+    /// escaped or repeated member name, the path present twice); `.some(nil)`: the path is not there.
+    static func find(_ b: UnsafeBufferPointer<UInt8>, path wanted: [Step]) -> Found?? {
+        struct Frame { var object: Bool; var expectKey: Bool; var key: String?; var index: Int; var names: Set<String> }
         var stack: [Frame] = []
-        var found: Range<Int>?
+        var found: Found?
         var i = 0
         func skipString(_ start: Int) -> Int? {    // the index of the closing quote
             var j = start + 1
@@ -158,12 +199,13 @@ enum JSONSecretExtractor {
             switch b[i] {
             case UInt8(ascii: "{"):
                 valueStarts()
-                stack.append(Frame(object: true, expectKey: true, key: nil, index: 0)); i += 1
+                stack.append(Frame(object: true, expectKey: true, key: nil, index: 0, names: [])); i += 1
             case UInt8(ascii: "["):
                 valueStarts()
-                stack.append(Frame(object: false, expectKey: false, key: nil, index: 0)); i += 1
+                stack.append(Frame(object: false, expectKey: false, key: nil, index: 0, names: [])); i += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                _ = stack.popLast(); i += 1
+                guard stack.popLast() != nil else { return nil }
+                i += 1
             case UInt8(ascii: ","):
                 if let top = stack.last {
                     if top.object { stack[stack.count - 1].expectKey = true } else { stack[stack.count - 1].index += 1 }
@@ -174,9 +216,11 @@ enum JSONSecretExtractor {
             case UInt8(ascii: "\""):
                 guard let end = skipString(i) else { return nil }
                 if let top = stack.last, top.object, top.expectKey {
-                    let name = Array(b[(i + 1)..<end])
-                    guard !name.contains(UInt8(ascii: "\\")) else { return nil }
-                    stack[stack.count - 1].key = String(decoding: name, as: UTF8.self)
+                    let raw = Array(b[(i + 1)..<end])
+                    guard !raw.contains(UInt8(ascii: "\\")) else { return nil }
+                    let name = String(decoding: raw, as: UTF8.self)
+                    guard stack[stack.count - 1].names.insert(name).inserted else { return nil }
+                    stack[stack.count - 1].key = name
                     stack[stack.count - 1].expectKey = false
                     i = end + 1
                     continue
@@ -184,25 +228,41 @@ enum JSONSecretExtractor {
                 valueStarts()
                 if path() == wanted {
                     guard found == nil else { return nil }
-                    let range = (i + 1)..<end
-                    guard !range.isEmpty, !b[range].contains(UInt8(ascii: "\\")) else { return nil }
-                    found = range
+                    found = .string((i + 1)..<end)
                 }
                 i = end + 1
             default:
-                // A number, true, false or null: it may sit at the wanted path (not a string).
+                // A number, true, false or null.
                 if let top = stack.last, !(top.object && top.expectKey), b[i] > 0x20 {
                     valueStarts()
-                    if path() == wanted { return nil }
-                    while i < b.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]")].contains(b[i]) { i += 1 }
+                    let start = i
+                    while i < b.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0a, 0x0d, 0x09].contains(b[i]) { i += 1 }
+                    if path() == wanted {
+                        guard found == nil else { return nil }
+                        found = .scalar(start..<i)
+                    }
                     continue
                 }
                 i += 1
             }
         }
-        guard stack.isEmpty, let range = found else { return nil }
+        guard stack.isEmpty else { return nil }
+        return .some(found)
+    }
+
+    static func extract(_ buffer: UnsafeMutableRawBufferPointer, path wanted: [Step]) -> SecureBytes? {
+        let b = buffer.bindMemory(to: UInt8.self)
+        guard case .string(let range)?? = find(UnsafeBufferPointer(b), path: wanted), !range.isEmpty,
+              !b[range].contains(UInt8(ascii: "\\")) else { return nil }
         let secret = SecureBytes(copying: UnsafeRawBufferPointer(rebasing: buffer[range]))
         for k in range { b[k] = UInt8(ascii: "x") }
         return secret
+    }
+
+    /// The integer at `path`, read without parsing the document (nil if absent or not one).
+    static func integer(_ buffer: UnsafeMutableRawBufferPointer, path wanted: [Step]) -> Int? {
+        let b = buffer.bindMemory(to: UInt8.self)
+        guard case .scalar(let range)?? = find(UnsafeBufferPointer(b), path: wanted) else { return nil }
+        return Int(String(decoding: b[range], as: UTF8.self))
     }
 }

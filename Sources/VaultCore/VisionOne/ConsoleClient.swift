@@ -14,12 +14,16 @@ public struct ConsoleKey: Sendable, Equatable {
     /// Members of the answer that look like an access restriction (an IP allow-list): no
     /// documented API field carries one, so v1vault can neither read nor copy it.
     public var restrictionFields: [String] = []
+    /// The answer says the key was used: a `lastUsedDateTime` that reads as a date after 1970,
+    /// or one in a form v1vault does not read (anything but empty, null or a "never" stamp).
+    public var usageShown: Bool = false
     public var enabled: Bool { status == "enabled" }
 
     public init(id: String, name: String, status: String, role: String? = nil, description: String? = nil, expires: Date? = nil,
                 lastUsed: Date? = nil, created: Date? = nil, restrictionFields: [String] = []) {
         self.id = id; self.name = name; self.status = status; self.role = role; self.description = description
         self.expires = expires; self.lastUsed = lastUsed; self.created = created; self.restrictionFields = restrictionFields
+        self.usageShown = lastUsed != nil
     }
 }
 

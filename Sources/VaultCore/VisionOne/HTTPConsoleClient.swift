@@ -28,36 +28,52 @@ public struct ConsoleRetryPolicy: Sendable {
     /// Reads, updates and deletes are retried after 5xx and network failures with these delays;
     /// a create never is (its outcome is unknown: the renewal intent covers it).
     public var transientDelays: [TimeInterval] = [1, 2]
+    /// After this many requests in a row that failed (timeouts, 5xx, 429s given up on), the
+    /// client stops calling the console for the rest of the run: a service that hangs every
+    /// request must not hold the run (and its lock) for hours.
+    public var breakerLimit = 5
     public var sleep: @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
     public var now: @Sendable () -> Date = { Date() }
     public init() {}
 }
 
-/// The rate-limit pause shared by every request of one client.
+/// The rate-limit pause shared by every request of one client. The budget counts the time
+/// the client is paused (however many requests wait out the same pause), not waits per request.
 final class RateLimitGate: @unchecked Sendable {
     private let lock = NSLock()
     private var notBefore = Date.distantPast
-    private var waited: TimeInterval = 0
+    private var paused: TimeInterval = 0
+    private var spent = false
+    private var failuresInARow = 0
     let policy: ConsoleRetryPolicy
+
+    /// Counts a request's outcome; true once the breaker is open.
+    func record(failed: Bool) {
+        lock.withLock { failuresInARow = failed ? failuresInARow + 1 : 0 }
+    }
+    var broken: Bool { lock.withLock { failuresInARow >= policy.breakerLimit } }
 
     init(policy: ConsoleRetryPolicy) { self.policy = policy }
 
     /// Waits until the pause (if any) is over. False when the budget is spent.
     func pass() -> Bool {
-        let wait: TimeInterval = lock.withLock {
-            let w = max(0, notBefore.timeIntervalSince(policy.now()))
-            guard waited + w <= policy.rateLimitBudget + 0.001 else { return -1 }
-            waited += w
-            return w
-        }
+        let wait: TimeInterval = lock.withLock { spent ? -1 : max(0, notBefore.timeIntervalSince(policy.now())) }
         if wait < 0 { return false }
         if wait > 0 { policy.sleep(wait) }
         return true
     }
 
-    /// Starts (or extends) a pause of `delay` seconds from now.
+    /// Starts (or extends) a pause of `delay` seconds from now; past the budget, the client
+    /// stops instead.
     func pause(_ delay: TimeInterval) {
-        lock.withLock { notBefore = max(notBefore, policy.now().addingTimeInterval(delay)) }
+        lock.withLock {
+            let now = policy.now()
+            let until = max(notBefore, now.addingTimeInterval(delay))
+            let added = until.timeIntervalSince(max(notBefore, now))
+            guard paused + added <= policy.rateLimitBudget + 0.001 else { spent = true; return }
+            paused += added
+            notBefore = until
+        }
     }
 }
 
@@ -169,18 +185,13 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
         var retried = false
         let r = try call("create", exchange: exchange, retryTransient: false, retried: &retried) { buffer in
             box.secret = JSONSecretExtractor.extract(buffer, path: JSONSecretExtractor.createValue)
-            // Only a body whose value was taken out (and blanked) is parsed; any other stays in
-            // the locked buffer, which is zeroed — unless it plainly holds no value at all (no
-            // "value" text, no \u escape that could spell one): then its status and error code
-            // are read.
+            // Only a body whose value was taken out (and blanked) is parsed — or the answer of a
+            // failed element (a 4xx or 5xx status at [0].status, read without parsing), which
+            // made no key: its error code is read. Any other stays in the locked buffer, which
+            // is zeroed: a 2xx answer without a value where it belongs may hold one elsewhere.
             if box.secret != nil { return Data(buffer) }
-            let bytes = buffer.bindMemory(to: UInt8.self)
-            func has(_ s: String) -> Bool {
-                let n = Array(s.utf8)
-                guard bytes.count >= n.count else { return false }
-                return (0...(bytes.count - n.count)).contains { i in (0..<n.count).allSatisfy { bytes[i + $0] == n[$0] } }
-            }
-            return has("value") || has("\\u") ? nil : Data(buffer)
+            if let status = JSONSecretExtractor.integer(buffer, path: JSONSecretExtractor.createStatus), status >= 400 { return Data(buffer) }
+            return nil
         }
         guard r.status == 207, let element = ConsoleAnswers.createElement(json(r.body)) else {
             _ = box.secret.take()
@@ -242,6 +253,11 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
               secure: ((UnsafeMutableRawBufferPointer) -> Data?)?) throws(ConsoleFailure) -> HTTPExchange.Response {
         var rateLimits = 0, transients = 0
         while true {
+            if gate.broken {
+                var f = ConsoleFailure(call: name, host: host, code: "not called: \(policy.breakerLimit) requests in a row failed in this run; the next run retries")
+                f.retried = retried
+                throw f
+            }
             guard gate.pass() else {
                 var f = ConsoleFailure(call: name, host: host, status: 429, code: "rate-limited: waited \(Int(policy.rateLimitBudget)) s in this run; the next run retries")
                 f.retried = retried
@@ -266,6 +282,7 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
                     continue
                 }
             case .success(let r):
+                gate.record(failed: false)
                 return r
             case .failure(let f):
                 last = ConsoleFailure(call: name, host: host, network: f.message)
@@ -275,6 +292,7 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
                 }
             }
             last.retried = retried
+            gate.record(failed: true)
             throw last
         }
     }

@@ -55,8 +55,9 @@ struct Renew: ParsableCommand {
         if names.isEmpty == (due == nil) { throw ValidationError(names.isEmpty ? "name the tokens to renew, or pass --due WINDOW" : "give token names or --due, not both") }
         if let role {
             if names.isEmpty { throw ValidationError("--role applies to the tokens you name, not to --due") }
-            if role.isEmpty || role.count > 256 || role.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
-                throw ValidationError("--role must be 1-256 printable characters")
+            // The same rule as `edit --role`: the vault stores it once the renewal is done.
+            guard !role.isEmpty, (try? Validate.text(role, field: "role")) != nil else {
+                throw ValidationError("--role must be 1-256 characters without control or bidi characters")
             }
         }
     }

@@ -69,7 +69,7 @@ struct RenewalPolicyTests {
         let g = try RenewalFixture(role: "SIEM")
         try g.vault.edit("siem", TokenEdit(role: .some("Auditor")))
         let refused = try #require(try g.renew().items.first)
-        #expect(refused.kind == .failed && refused.message == "console key siem-console has the role SIEM, but the vault says Auditor: if it is the right key, `vault edit siem --role SIEM`, or give the new key a role with `vault renew siem --role ROLE`; nothing changed")
+        #expect(refused.kind == .failed && refused.message == "console key siem-console has the role SIEM, but the vault says Auditor: if it is the right key, `vault edit siem --role=SIEM`, or give the new key a role with `vault renew siem --role ROLE`; nothing changed")
         #expect(g.console.live.count == 2 && g.intents == 0)
     }
 

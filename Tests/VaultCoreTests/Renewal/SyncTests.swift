@@ -31,7 +31,7 @@ struct SyncTests {
         let applied = try f.vault.sync(apply: true, console: f.factory)
         let refused = try #require(findings(applied, .linkProposed).first { $0.name == "lone" })
         #expect(!refused.applied && refused.message.hasPrefix("not linked: using its stored value did not (yet) move lone's last use"), "\(refused.message)")
-        #expect(refused.message.hasSuffix("if you know it is that key, `vault edit lone --console-id \(k1.id) --console-name lone --role SIEM` links it"))
+        #expect(refused.message.hasSuffix("if you know it is that key, `vault edit lone --console-id \(k1.id) --console-name=lone --role=SIEM` links it"))
         #expect(try f.token("lone").current.console.id == nil)
         let again = try f.vault.sync(apply: true, console: f.factory)
         #expect(findings(again, .linkProposed).filter { $0.name == "lone" }.isEmpty)

@@ -176,3 +176,23 @@ struct HTTPConsoleClientTests {
         #expect(t2.sent[0].headers == [])
     }
 }
+
+@Suite("the HTTP console client stops calling a console that fails every request (in process)")
+struct HTTPConsoleBreakerTests {
+    @Test("after 5 requests in a row that failed, the client calls nothing more in this run; a success in between resets it")
+    func breaker() throws {
+        let sleeps = Sleeps()
+        var policy = ConsoleRetryPolicy()
+        policy.sleep = { sleeps.sleep($0) }
+        policy.now = { sleeps.now }
+        let failing = Array(repeating: ScriptedTransport.Answer.network("timed out"), count: 15)
+        let transport = ScriptedTransport(failing + [.response(status: 200, body: #"{"items": null}"#)])
+        let c = HTTPConsoleClient(baseURL: "https://api.example", manager: .single(secure("eyJm.a.b")), timeout: 75, policy: policy, transport: transport)
+        for _ in 0..<5 { #expect(throws: ConsoleFailure.self) { _ = try c.list() } }
+        #expect(transport.count == 15)
+        do { _ = try c.list(); Issue.record("must throw") } catch {
+            #expect(error.code == "not called: 5 requests in a row failed in this run; the next run retries")
+        }
+        #expect(transport.count == 15)
+    }
+}
