@@ -182,7 +182,7 @@ struct ExportCLITests {
         #expect(c.run("exec", "--bogus-flag", "k", "--", "true").status == 125)
         // No command (a forgotten --) is a usage error, 64, with the form that works; nothing is revealed or audited.
         let forgot = c.run("exec", "k", "env")
-        #expect(forgot.status == 64 && forgot.stderr == "error: no command given: the command goes after --\nhint: put -- before the command: vault exec k -- env\n", "\(forgot)")
+        #expect(forgot.status == 64 && forgot.stderr == "error: no command given: the command goes after --\nhint: put -- before the command: `vault exec k -- env`\n", "\(forgot)")
         #expect(c.run("exec", "k").status == 64)
         #expect(c.run("exec", "k", "--").status == 64)
         #expect(c.audit(action: "exec").isEmpty)
