@@ -145,20 +145,21 @@ struct RenewalFacts: Sendable, Equatable {
 /// The pure half of `renew`: from the authenticated tokens, the intents and the audit facts,
 /// what to do now. No I/O, no clock of its own.
 enum RenewalPlanner {
-    /// How long before expiry a key is renewed: a tenth of its lifetime, at least 3 days, at
-    /// most `window`.
+    /// How long before expiry a key is renewed: a fifteenth of its lifetime, at least 2 days,
+    /// at most `window`.
     ///
-    /// Why a tenth and not the third the warnings use: a renewal replaces the key with one of
-    /// the same lifetime, so the margin sets how often a key is replaced — with a third, a
-    /// one-month key would be replaced every 20 days (18 keys a year for a 12-month need, each
-    /// a change for every consumer and a key to clean up). A tenth keeps renewals at the key's
-    /// own cadence (12, 4, 2 and 1 a year for 1-, 3-, 6- and 12-month keys; docs/RELIABILITY.md
-    /// simulates a year) and still leaves 3 daily runs for a 1-month key, 9 for 3 months, 18
-    /// for 6 and the whole 30-day window for a year — each failed run exits 25 and says why.
-    /// The 3-day floor covers a key stored late in its life (its lifetime here is what was
-    /// left of it when it was stored).
+    /// Why not the third the warnings use: a renewal replaces the key with one of the same
+    /// lifetime, so the margin sets how often a key is replaced — with a third, a one-month key
+    /// would be replaced every 20 days (18 keys a year for a 12-month need, each a change for
+    /// every consumer and a key to clean up). A fifteenth keeps renewals at the key's own
+    /// cadence, whatever day of its life the timer first meets it: 12 ± 1, 4 ± 1, 2 ± 1 and
+    /// 1 ± 1 a year for 1-, 3-, 6- and 12-month keys (docs/RELIABILITY.md simulates a year; with
+    /// a tenth a 1-month key met just before its margin is renewed 14 times). It still leaves 2
+    /// daily runs for a 1-month key, 6 for 3 months, 12 for 6 and 24 for a year — each failed
+    /// run exits 25 and says why. The 2-day floor covers a key stored late in its life (its
+    /// lifetime here is what was left of it when it was stored).
     static func margin(lifetime: TimeInterval, window: TimeInterval) -> TimeInterval {
-        min(window, max(max(lifetime, 0) / 10, 3 * 86400))
+        min(window, max(max(lifetime, 0) / 15, 2 * 86400))
     }
 
     /// Whether a version is due within `window` at `now`: its remaining life is under the

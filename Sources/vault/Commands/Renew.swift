@@ -12,8 +12,9 @@ struct Renew: ParsableCommand {
             value as the next version the moment it arrives, checks it with the connectivity \
             endpoint and makes it current. The old console key stays enabled for --disable-after \
             (default 1d) so consumers can switch, then a run disables it, and deletes it \
-            --delete-after later. A key is due when its remaining life is under a tenth of its \
-            lifetime, at most WINDOW (a 1-month key 3 days before it expires, a 1-year key 30). \
+            --delete-after later. A key is due when its remaining life is under a fifteenth of its \
+            lifetime (at least 2 days), at most WINDOW (a 1-month key 2 days before it expires, a \
+            1-year key 24). \
             A run first finishes what an interrupted run left (a created key whose value was lost \
             is disabled and deleted — unless anything suggests it is in use: then it is reported \
             and left alone). One daily timer line keeps every integration alive: \

@@ -13,15 +13,15 @@ struct RenewalPolicyTests {
                         expires: now.addingTimeInterval(leftDays * Self.day), retired: nil, console: ConsoleLink())
     }
 
-    @Test("due when the remaining life is at most a tenth of the lifetime, capped by the window; a fresh key is never due",
-          arguments: [(30.0, 3.1, false), (30.0, 3.0, true), (30.0, 29.0, false), (90.0, 9.1, false), (90.0, 9.0, true),
-                      (180.0, 18.0, true), (180.0, 19.0, false), (365.0, 30.0, true), (365.0, 31.0, false), (365.0, 36.0, false)])
+    @Test("due when the remaining life is at most a fifteenth of the lifetime (at least 2 days), capped by the window; a fresh key is never due",
+          arguments: [(30.0, 2.1, false), (30.0, 2.0, true), (30.0, 29.0, false), (90.0, 6.1, false), (90.0, 6.0, true),
+                      (180.0, 12.0, true), (180.0, 12.5, false), (365.0, 24.3, true), (365.0, 24.4, false), (10.0, 2.0, true), (10.0, 2.1, false)])
     func dueRule(lifetime: Double, left: Double, due: Bool) throws {
         let now = try #require(Timestamp.parseDate("2027-03-01T03:00:00Z"))
         #expect(RenewalPlanner.isDue(version(lifetimeDays: lifetime, leftDays: left, now: now), window: try DurationSpec.parse("30d"), now: now) == due)
     }
 
-    @Test("a window smaller than a tenth of the lifetime caps the margin; a key that never expires is never due")
+    @Test("a window smaller than the margin caps it; a key that never expires is never due")
     func window() throws {
         let now = try #require(Timestamp.parseDate("2027-03-01T03:00:00Z"))
         #expect(!RenewalPlanner.isDue(version(lifetimeDays: 365, leftDays: 8, now: now), window: try DurationSpec.parse("7d"), now: now))
@@ -30,7 +30,7 @@ struct RenewalPolicyTests {
         #expect(!RenewalPlanner.isDue(never, window: try DurationSpec.parse("100y"), now: now))
     }
 
-    @Test("a renewed one-month key is not due again the next day (the renewal loop), nor until its last three days")
+    @Test("a renewed one-month key is not due again the next day (the renewal loop), nor until its last two days")
     func noLoop() throws {
         let f = try RenewalFixture(lifetimeDays: 30, daysLeft: 2)
         #expect(try f.due("30d").items.filter { $0.kind == .renewed }.count == 1)
@@ -39,8 +39,8 @@ struct RenewalPolicyTests {
             f.clock.advance(days: 1)
             if try f.due("30d").items.contains(where: { $0.kind == .renewed }) { renewedOn.append(d) }
         }
-        // Renewed Feb 12 (12:00) for one calendar month: expires Mar 12, due 3 days before — day 25.
-        #expect(renewedOn == [25])
+        // Renewed Feb 12 (12:00) for one calendar month: expires Mar 12, due 2 days before — day 26.
+        #expect(renewedOn == [26])
     }
 
     // MARK: - Roles
