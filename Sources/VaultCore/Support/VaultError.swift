@@ -212,11 +212,8 @@ extension VaultError: CustomStringConvertible {
     }
 }
 
-/// Quotes a path for a copy-pasteable shell hint.
-func shellQuoted(_ s: String) -> String {
-    let safe = s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "/._-+,:@%".unicodeScalars.contains($0) }
-    return safe ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-}
+/// Quotes a path for a copy-pasteable shell hint (the one quoting rule: `Shell.quote`).
+func shellQuoted(_ s: String) -> String { Shell.quote(s) }
 
 /// Renders user-supplied text for an error message: control characters escaped, length capped,
 /// so a hostile argument cannot forge extra lines or flood the terminal.
