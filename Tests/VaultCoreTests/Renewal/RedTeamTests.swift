@@ -7,16 +7,6 @@ import Testing
 /// test is a finding (see the red-team report).
 @Suite("red team: renewal")
 struct RedTeamTests {
-    /// As RenewalPolicyTests.renewWithBackup: a backup taken while the create is under way.
-    func renewWithBackup(_ f: RenewalFixture, disableAfter: TimeInterval) throws -> (String, RenewReport.Item) {
-        let copy = f.base.dir.file("backup.db")
-        let base = f.base
-        f.console.onCreate = { _ = try? base.open().backup(to: copy) }
-        let item = try #require(try f.renew { $0.disableAfter = disableAfter }.items.first)
-        f.console.onCreate = nil
-        #expect(item.kind == .renewed && FileManager.default.fileExists(atPath: copy))
-        return (copy, item)
-    }
 
     // R1. Control: RenewalPolicyTests.restoredBackupDuringGrace passes with the intent row in
     // place (rule 5: the key the token holds is disabled → leave alone). A file writer deletes
@@ -26,7 +16,7 @@ struct RedTeamTests {
     func rebuiltIntentSkipsRule5() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try renewWithBackup(f, disableAfter: 86400)
+        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
         f.clock.advance(days: 1.1)
         _ = try f.due("30d") { $0.disableAfter = 86400 }
         #expect(f.console.key(f.siemID)?.status == "disabled")
@@ -50,7 +40,7 @@ struct RedTeamTests {
     func deletedTokenSkipsRule5() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try renewWithBackup(f, disableAfter: 86400)
+        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
         f.clock.advance(days: 1.1)
         _ = try f.due("30d") { $0.disableAfter = 86400 }
         #expect(f.console.key(f.siemID)?.status == "disabled")
@@ -74,7 +64,7 @@ struct RedTeamTests {
     func restoreMissesRebuiltIntent() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try renewWithBackup(f, disableAfter: 86400)
+        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
         try DatabaseQueue(path: copy).write { try $0.execute(sql: "DELETE FROM renewal_intents") }
         let result = try Vault.restore(from: copy, to: f.base.path, clock: f.clock.clock, actor: .test,
                                        unlock: { v in try v.unlock(passphrase: secure("pass phrase")) })
@@ -92,7 +82,7 @@ struct RedTeamTests {
     func truncatedRestoreRow() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try renewWithBackup(f, disableAfter: 86400)
+        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
         let result = try Vault.restore(from: copy, to: f.base.path, clock: f.clock.clock, actor: .test,
                                        unlock: { v in try v.unlock(passphrase: secure("pass phrase")) })
         #expect(result.verifyOnly.count == 1)

@@ -40,6 +40,20 @@ final class RenewalFixture {
         vault = try Vault.open(at: path, clock: base.clock.clock, actor: .test).unlock(passphrase: secure("pass phrase"))
     }
 
+    /// Renews `siem` and, while its create call is under way, takes a backup of the vault — as
+    /// `vault backup` or a nightly copy would. Returns the backup's path and the renewal's item.
+    func renewWithBackup(disableAfter: TimeInterval) throws -> (String, RenewReport.Item) {
+        let copy = base.dir.file("backup.db")
+        let base = self.base
+        console.onCreate = { _ = try? base.open().backup(to: copy) }
+        defer { console.onCreate = nil }
+        guard let item = try renew({ $0.disableAfter = disableAfter }).items.first, item.kind == .renewed,
+              FileManager.default.fileExists(atPath: copy) else {
+            throw FixtureError(description: "the renewal with a backup under way did not renew")
+        }
+        return (copy, item)
+    }
+
     var factory: ConsoleFactory { { [console] _, _, _ in console } }
 
     /// `renew siem` (or what `edit` makes of the request): no verify retries, no grace.

@@ -75,23 +75,12 @@ struct RenewalPolicyTests {
 
     // MARK: - Keys that may be in use
 
-    /// Runs a renewal and, while its create call is under way, takes a backup of the vault — as
-    /// `vault backup` or a nightly copy would. Returns the backup's path.
-    func renewWithBackup(_ f: RenewalFixture, disableAfter: TimeInterval) throws -> (String, RenewReport.Item) {
-        let copy = f.base.dir.file("backup.db")
-        let base = f.base
-        f.console.onCreate = { _ = try? base.open().backup(to: copy) }
-        let item = try #require(try f.renew { $0.disableAfter = disableAfter }.items.first)
-        f.console.onCreate = nil
-        #expect(item.kind == .renewed && FileManager.default.fileExists(atPath: copy))
-        return (copy, item)
-    }
 
     @Test("a backup taken during a renewal and put back afterwards never disables the live new key: it was used")
     func restoredBackupUsedKey() throws {
         let f = try RenewalFixture()
         // A long grace period: the old key stays enabled, so only the new key's use tells.
-        let (copy, item) = try renewWithBackup(f, disableAfter: 30 * 86400)
+        let (copy, item) = try f.renewWithBackup(disableAfter: 30 * 86400)
         try f.switchTo(copyAt: copy)
         let restored = try f.token().current.version
         #expect(f.intents == 1 && restored == 1)
@@ -108,7 +97,7 @@ struct RenewalPolicyTests {
     func restoredBackupLazyLastUse() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try renewWithBackup(f, disableAfter: 0)
+        let (copy, item) = try f.renewWithBackup(disableAfter: 0)
         try f.switchTo(copyAt: copy)
         f.clock.advance(days: 1)
         let report = try f.due("30d")
@@ -122,7 +111,7 @@ struct RenewalPolicyTests {
     func restoredBackupDuringGrace() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try renewWithBackup(f, disableAfter: 86400)
+        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
         // The replaced vault's next run disables the old key after the grace period (as its timer would have).
         f.clock.advance(days: 1.1)
         _ = try f.due("30d") { $0.disableAfter = 86400 }
@@ -136,7 +125,7 @@ struct RenewalPolicyTests {
     func verifyOnly() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try renewWithBackup(f, disableAfter: 86400)
+        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
         try f.switchTo(copyAt: copy)
         let intent = try #require(try f.vault.intents().first)
         try f.vault.record("restore", details: ["verify_only": "\(intent.id)"])
