@@ -3,57 +3,41 @@ import GRDB
 import Testing
 @testable import VaultCore
 
-/// Red-team reproductions. Each test asserts the behaviour the product promises; a failing
-/// test is a finding (see the red-team report).
+/// The red team's reproductions, kept as regression tests: each asserts the behaviour the
+/// product promises (each failed before its fix).
 @Suite("red team: renewal")
 struct RedTeamTests {
 
-    // R1. Control: RenewalPolicyTests.restoredBackupDuringGrace passes with the intent row in
-    // place (rule 5: the key the token holds is disabled → leave alone). A file writer deletes
-    // the intent row from the copy: the intent is rebuilt from the audit log with tokenID 0,
-    // rule 5 finds no token and is skipped, and the live key is disabled.
+    // R1 (was a finding: a rebuilt intent has token id 0, so "the key the token holds is
+    // disabled" could not apply and the live key was disabled). A file writer deletes the intent
+    // row from the copy: the rebuilt intent is only reported.
     @Test("R1: an intent whose row was deleted from a copy is only reported: the live key of the finished renewal stays")
     func rebuiltIntentSkipsRule5() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
-        f.clock.advance(days: 1.1)
-        _ = try f.due("30d") { $0.disableAfter = 86400 }
-        #expect(f.console.key(f.siemID)?.status == "disabled")
+        let (copy, item) = try f.finishedRenewalWithBackup()
         // The file writer: no passphrase, one DELETE.
         try DatabaseQueue(path: copy).write { try $0.execute(sql: "DELETE FROM renewal_intents") }
         try f.switchTo(copyAt: copy)
-        var messages: [String] = []
-        for _ in 0..<10 {
-            f.clock.advance(days: 1)
-            messages += try f.due("30d") { $0.disableAfter = 86400 }.items.map { "\($0.kind): \($0.message)" }
-        }
+        let messages = try f.daily(disableAfter: 86400)
         let live = try #require(f.console.key(named: item.consoleName!))
         #expect(live.status == "enabled", "the finished renewal's live key was disabled: \(messages.filter { $0.contains("orphan") || $0.contains("disabled console key") })")
     }
 
-    // R1b. The same without touching the intent: the file writer deletes the intent's token
-    // (its rows) from the copy. A vanished token fails no check; rule 5 finds no token by the
-    // intent's token_id and is skipped — and this intent is not "rebuilt", so the live key is
-    // disabled AND deleted.
+    // R1b (was a finding: the live key was disabled and deleted). The file writer deletes the
+    // intent's token (its rows) from the copy instead: an intent whose token is gone is only
+    // reported.
     @Test("R1b: an intent whose token was deleted from a copy is only reported: the live key stays")
     func deletedTokenSkipsRule5() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
-        f.clock.advance(days: 1.1)
-        _ = try f.due("30d") { $0.disableAfter = 86400 }
-        #expect(f.console.key(f.siemID)?.status == "disabled")
+        let (copy, item) = try f.finishedRenewalWithBackup()
         try DatabaseQueue(path: copy).write { db in
             try db.execute(sql: "DELETE FROM token_versions WHERE token_id = (SELECT id FROM tokens WHERE name = 'siem')")
             try db.execute(sql: "DELETE FROM tokens WHERE name = 'siem'")
         }
         try f.switchTo(copyAt: copy)
-        var messages: [String] = []
-        for _ in 0..<10 {
-            f.clock.advance(days: 1)
-            messages += try f.due("30d") { $0.disableAfter = 86400 }.items.map { "\($0.kind): \($0.message)" }
-        }
+        let messages = try f.daily(disableAfter: 86400)
         #expect(f.console.live.contains { $0.name == item.consoleName! && $0.status == "enabled" },
                 "the finished renewal's live key was removed: \(messages.filter { $0.contains("orphan") })")
     }
@@ -70,7 +54,7 @@ struct RedTeamTests {
                                        unlock: { v in try v.unlock(passphrase: secure("pass phrase")) })
         #expect(result.verifyOnly.count == 1, "restore listed no verify-only intent")
         try f.switchTo(copyAt: f.base.path)
-        for _ in 0..<10 { f.clock.advance(days: 1); _ = try f.due("30d") }
+        try f.daily()
         let live = try #require(f.console.key(named: item.consoleName!))
         #expect(live.status == "enabled", "after a proper `vault restore`, the live key was disabled")
     }
@@ -94,7 +78,7 @@ struct RedTeamTests {
         }
         try f.switchTo(copyAt: f.base.path)
         #expect(try f.vault.verifyAudit().problem == nil)
-        for _ in 0..<10 { f.clock.advance(days: 1); _ = try f.due("30d") }
+        try f.daily()
         #expect(f.console.live.contains { $0.name == item.consoleName! && $0.status == "enabled" }, "the replaced vault's live key was removed")
     }
 

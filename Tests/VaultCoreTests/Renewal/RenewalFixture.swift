@@ -54,6 +54,28 @@ final class RenewalFixture {
         return (copy, item)
     }
 
+    /// A renewal that finished in this vault while a backup of it was taken mid-create, and the
+    /// vault's next run after the 1-day grace period, which disabled the old key: the state a
+    /// backup put back afterwards meets. Returns the backup's path and the renewal's item.
+    func finishedRenewalWithBackup() throws -> (String, RenewReport.Item) {
+        let (copy, item) = try renewWithBackup(disableAfter: 86400)
+        clock.advance(days: 1.1)
+        _ = try due("30d") { $0.disableAfter = 86400 }
+        guard console.key(siemID)?.status == "disabled" else { throw FixtureError(description: "the old key was not disabled after the grace period") }
+        return (copy, item)
+    }
+
+    /// `days` daily runs of `renew --due 30d` (with `disableAfter`), a day apart; their report lines.
+    @discardableResult
+    func daily(_ days: Int = 10, disableAfter: TimeInterval = 0) throws -> [String] {
+        var lines: [String] = []
+        for _ in 0..<days {
+            clock.advance(days: 1)
+            lines += try due("30d") { $0.disableAfter = disableAfter }.items.map { "\($0.kind): \($0.message)" }
+        }
+        return lines
+    }
+
     var factory: ConsoleFactory { { [console] _, _, _ in console } }
 
     /// `renew siem` (or what `edit` makes of the request): no verify retries, no grace.

@@ -84,10 +84,7 @@ struct RenewalPolicyTests {
         try f.switchTo(copyAt: copy)
         let restored = try f.token().current.version
         #expect(f.intents == 1 && restored == 1)
-        for _ in 0..<10 {
-            f.clock.advance(days: 1)
-            _ = try f.due("30d") { $0.disableAfter = 30 * 86400 }
-        }
+        try f.daily(disableAfter: 30 * 86400)
         let live = try #require(f.console.key(named: item.consoleName!))
         #expect(live.status == "enabled" && !live.deleted)
         #expect(f.intents == 0)
@@ -103,7 +100,7 @@ struct RenewalPolicyTests {
         let report = try f.due("30d")
         let left = try #require(report.items.first { $0.consoleName == item.consoleName })
         #expect(left.kind == .skipped && left.message.contains("is disabled in the console while this one is enabled: the renewal looks finished by another copy"), "\(left.message)")
-        for _ in 0..<10 { f.clock.advance(days: 1); _ = try f.due("30d") }
+        try f.daily()
         #expect(f.console.key(named: item.consoleName!)?.status == "enabled")
     }
 
@@ -111,13 +108,10 @@ struct RenewalPolicyTests {
     func restoredBackupDuringGrace() throws {
         let f = try RenewalFixture()
         f.console.lazyLastUsed = true
-        let (copy, item) = try f.renewWithBackup(disableAfter: 86400)
         // The replaced vault's next run disables the old key after the grace period (as its timer would have).
-        f.clock.advance(days: 1.1)
-        _ = try f.due("30d") { $0.disableAfter = 86400 }
-        #expect(f.console.key(f.siemID)?.status == "disabled")
+        let (copy, item) = try f.finishedRenewalWithBackup()
         try f.switchTo(copyAt: copy)
-        for _ in 0..<10 { f.clock.advance(days: 1); _ = try f.due("30d") { $0.disableAfter = 86400 } }
+        try f.daily(disableAfter: 86400)
         #expect(f.console.key(named: item.consoleName!)?.status == "enabled")
     }
 
