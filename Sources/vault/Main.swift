@@ -19,6 +19,7 @@ enum Main {
             try command.run()
         } catch let error as VaultError {
             Output.fail(error, suggestion: suggestion(for: error, in: parsed))
+            Export.failClosed(arguments)
             exit(error.exitCode)
         } catch {
             let code = VaultCommand.exitCode(for: error)
@@ -30,6 +31,7 @@ enum Main {
                 text += "\nhint: did you mean `\(Output.program) \(guess)`?"
             }
             Output.stderr(text + "\n")
+            Export.failClosed(arguments)
             // `vault exec` follows GNU env: its own failures, usage errors included, exit 125.
             if subcommand(of: arguments) == "exec" { exit(ExecCommand.vaultFailure) }
             exit(code.rawValue)

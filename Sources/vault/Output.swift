@@ -36,6 +36,18 @@ enum Output {
         line("{" + fields.map { "\(JSONValue.string($0.0).text):\($0.1.text)" }.joined(separator: ",") + "}")
     }
 
+    /// Fixed text to stdout, unsanitised (for text v1vault itself wrote, never read data).
+    static func stdout(_ text: String) {
+        fflush(nil)
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress!, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { return }  // a closed or broken stdout: nothing more to say there
+            bytes = bytes.dropFirst(n)
+        }
+    }
+
     /// Writes to stderr after flushing stdout, so interleaved output keeps its order.
     static func stderr(_ text: String) {
         fflush(nil)
