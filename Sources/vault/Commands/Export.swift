@@ -262,8 +262,8 @@ struct ExecCommand: ParsableCommand {
         // failure: nothing was tried, and the hint shows the form that works.
         guard !command.isEmpty else {
             let hint = positionals.count >= 2
-                ? "put -- before the command: " + Shell.command(["vault", "exec", positionals[0], "--"] + positionals.dropFirst())
-                : "vault exec NAME… -- COMMAND [ARGS…]"
+                ? "put -- before the command: " + Shell.command([Output.program, "exec", positionals[0], "--"] + positionals.dropFirst())
+                : "\(Output.program) exec NAME… -- COMMAND [ARGS…]"
             Output.fail(.invalidInput(reason: argvHasDashDash ? "no command given after --" : "no command given: the command goes after --", hint: hint))
             throw ExitCode(VaultError.invalidInput(reason: "", hint: nil).exitCode)
         }
