@@ -139,9 +139,15 @@ struct CLI {
         return try q.read { db in try String.fetchAll(db, sql: query) }
     }
 
-    func audit(action: String) -> [[String: Any]] {
+    /// The audit rows of one action. A failing `vault audit` is a test failure, never "no rows":
+    /// otherwise an `.isEmpty` check would pass because the audit command itself broke.
+    func audit(action: String, sourceLocation: SourceLocation = #_sourceLocation) -> [[String: Any]] {
         let r = run("audit", "--action", action, "--json")
-        return (try? JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]]) ?? []
+        guard r.status == 0, let rows = (try? JSONSerialization.jsonObject(with: r.stdout)) as? [[String: Any]] else {
+            Issue.record("vault audit --action \(action) --json failed: \(r)", sourceLocation: sourceLocation)
+            return []
+        }
+        return rows
     }
 
     func cleanup() { try? FileManager.default.removeItem(atPath: dir) }

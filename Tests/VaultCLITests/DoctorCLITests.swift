@@ -70,7 +70,7 @@ struct MetadataCLITests {
         c.add("prod", "eyJ.prod-secret", "--region", "eu")
         try c.sql("UPDATE tokens SET base_url = 'https://attacker.example' WHERE name = 'prod'")
         let r = c.run("export", "prod")
-        #expect(r.status == 14 && r.out.isEmpty && r.stderr.hasPrefix("error: token \"prod\" metadata failed authentication"), "\(r)")
+        #expect(r.status == 14 && r.out == "false\n" && r.stderr.hasPrefix("error: token \"prod\" metadata failed authentication"), "\(r)")
         let e = c.run("exec", "prod", "--", "sh", "-c", "echo $TMV1_TOKEN")
         #expect(e.status == 125 && !e.out.contains("prod-secret"))
         let d = c.run("doctor")

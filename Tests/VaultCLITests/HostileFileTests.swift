@@ -66,11 +66,12 @@ struct HostileFileTests {
     func triggerBlindsAudit() throws {
         let c = twoTokens()
         defer { c.cleanup() }
+        // Counted before the trigger is planted: with it, `vault audit` itself refuses the file.
+        let before = c.audit(action: "export").count
         sqlite3(c, """
             CREATE TRIGGER blind AFTER INSERT ON audit_log WHEN NEW.action IN ('reveal', 'export', 'exec', 'check')
             BEGIN UPDATE audit_log SET action = 'list' WHERE seq = NEW.seq; END;
             """)
-        let before = c.audit(action: "export").count
         let r = c.run("export", "prod", "--format", "raw")
         #expect(r.status == 7 && r.out.isEmpty, "\(r)")
         #expect(r.stderr.contains("unexpected trigger blind"), "\(r)")
