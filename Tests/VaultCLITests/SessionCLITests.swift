@@ -88,6 +88,24 @@ struct SessionCLITests {
         #expect(c2.withoutPassphrase("status").status == Self.exitLocked)
     }
 
+    @Test("11c: unlock says in one line what the session allows; --quiet says nothing")
+    func unlockSaysWhatItAllows() {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        func withoutKeyctl(_ text: String) -> String {
+            text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("Joined session keyring:") }.joined(separator: "\n")
+        }
+        let u = c.run("unlock", "--for", "10m")
+        let lines = u.out.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(u.status == 0 && lines.count == 2 && lines[1].isEmpty, "\(u)")
+        #expect(lines.first?.hasPrefix("unlocked \(c.vaultPath) until 20") == true && lines.first?.hasSuffix("Z (10m)") == true, "\(u)")
+        #expect(withoutKeyctl(u.stderr) == "until then any process of yours in this login session can use this vault without the passphrase (not passwd, kdf set, rekey); `vault lock` ends it now\n", "\(u)")
+        let q = c.run("unlock", "--for", "10m", "--quiet")
+        #expect(q.status == 0 && q.out.isEmpty && withoutKeyctl(q.stderr).isEmpty, "\(q)")
+    }
+
     @Test("a 3 s session really ends: the next command needs a passphrase (exit 4 without a terminal)")
     func expiry() {
         let ring = TestKeyring()
