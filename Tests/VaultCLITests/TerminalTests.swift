@@ -133,6 +133,7 @@ struct TerminalTests {
                                          ("nothing was pasted; try again (1 left)", ""), (paste, "\r")])
         #expect(r.status == 13 && r.output.hasSuffix("error: invalid token: empty input\r\n"), "\(r.output)")
         #expect(r.output.components(separatedBy: paste).count - 1 == 3 && !r.output.contains("Vault passphrase"), "\(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
         #expect(c.run("show", "k").status == 9)
         // rotate: a key on the third try is stored.
         c.add("k", "eyJ.first.sig")
@@ -170,6 +171,7 @@ struct TerminalTests {
         #expect(failures() == 2)
         let no = onTTY(c, ["export", "k", "--format", "raw"], [(prompt, "a\r"), (prompt, "b\r"), (prompt, "c\r")])
         #expect(no.status == 3 && no.output.hasSuffix("error: wrong passphrase\r\n") && !no.output.contains("eyJ"), "\(no.output)")
+        #expect(no.echo == true, "the terminal was left without echo")
         #expect(failures() == 5)
     }
 
@@ -241,6 +243,20 @@ struct TerminalSharingTests {
         let flags = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == ";" })
         #expect(flags.contains("echo") && !flags.contains("-echo") && flags.contains("icanon"), "\(r.output)")
         #expect(c.run("export", "b", "--format", "raw").out == "eyJ.piped-token.sig")
+    }
+
+    @Test("a signal while the KDF runs between prompts (echo held off) restores the terminal")
+    func signalDuringKDF() throws {
+        let c = CLI()
+        defer { c.cleanup() }
+        let created = c.run("init", "--kdf-memory", "256M", "--kdf-ops", "3")
+        guard created.status == 0 else { throw TestSetupError(description: "init failed: \(created)") }
+        // The passphrase prompt's line ends: Argon2id is running, echo still held off.
+        let r = TerminalTests().onTTY(c, ["add", "k"], [("Paste the Vision One API key (input hidden): ", "eyJ.k.sig\r"),
+                                                         ("Vault passphrase: ", "correct horse battery\r"), ("\n", "<SIGTERM>")])
+        #expect(r.status == -15, "\(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
+        #expect(c.run("show", "k").status == 9)
     }
 
     @Test("15: a signal at the passphrase prompt restores the terminal and leaves no -o file")
