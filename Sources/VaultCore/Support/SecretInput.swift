@@ -354,10 +354,9 @@ public final class Terminal {
                 unlock()
                 throw .io(reason: "cannot configure the terminal")
             }
-            var quiet = original
-            quiet.c_lflag &= ~tcflag_t(ECHO | ECHONL)
+            var between = Self.withoutEcho(original)
             Interrupt.guardTerminal(fd: fd, saved: original)
-            tcsetattr(fd, TCSANOW, &quiet)
+            tcsetattr(fd, TCSANOW, &between)
             saved = original
             if Terminal.spanDepth > 0 && Terminal.spanTerminal === self && !spanHold {
                 spanHold = true
@@ -365,6 +364,13 @@ public final class Terminal {
             }
         }
         holdDepth += 1
+    }
+
+    /// The state between the prompts of a hold: the terminal's own settings, echo off.
+    private static func withoutEcho(_ settings: termios) -> termios {
+        var t = settings
+        t.c_lflag &= ~tcflag_t(ECHO | ECHONL)
+        return t
     }
 
     /// Closes a hold (`beginHold`); the outermost puts the terminal's settings back, discarding
@@ -402,8 +408,7 @@ public final class Terminal {
         tcsetattr(fd, TCSANOW, &raw)
         defer {
             // Back to the hold's state: echo stays off until the hold ends; Ctrl-C works again.
-            var between = original
-            between.c_lflag &= ~tcflag_t(ECHO | ECHONL)
+            var between = Self.withoutEcho(original)
             tcsetattr(fd, TCSANOW, &between)
             write("\n")
         }
@@ -451,8 +456,7 @@ public final class Terminal {
         }
         defer {
             if let original = saved {
-                var between = original
-                between.c_lflag &= ~tcflag_t(ECHO | ECHONL)
+                var between = Self.withoutEcho(original)
                 tcsetattr(fd, TCSAFLUSH, &between)
             }
         }
