@@ -99,14 +99,23 @@ struct TerminalTests {
         #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            eyJ.hidden-tok.sig\n"))
     }
 
+    /// A vault at the default cost (256M, 3 passes): its KDF runs long after the pty driver has
+    /// answered, so what the driver sends once a prompt's line ends lands while Argon2id runs.
+    static func slowKDFVault() throws -> CLI {
+        let c = CLI()
+        let created = c.run("init", "--kdf-memory", "256M", "--kdf-ops", "3")
+        guard created.status == 0 else {
+            c.cleanup()
+            throw TestSetupError(description: "init failed: \(created)")
+        }
+        return c
+    }
+
     @Test("a key pasted while the KDF checks a wrong passphrase is never shown, nor taken as the next try")
     func pasteDuringKDF() throws {
-        // A vault at the default cost (256M, 3 passes), so the KDF runs long after the driver
-        // has answered: the second paste lands while Argon2id checks the wrong passphrase.
-        let c = CLI()
+        // The second paste lands while Argon2id checks the wrong passphrase.
+        let c = try Self.slowKDFVault()
         defer { c.cleanup() }
-        let created = c.run("init", "--kdf-memory", "256M", "--kdf-ops", "3")
-        guard created.status == 0 else { throw TestSetupError(description: "init failed: \(created)") }
         let key = "eyJhbGciOiJSUzI1NiJ9.eyJwYXN0ZWQiOiJkdXJpbmcta2RmIn0.UGFzdGVkX0R1cmluZ19LREY-sig"
         let paste = "Paste the Vision One API key (input hidden): ", prompt = "Vault passphrase: "
         let r = onTTY(c, ["add", "k"], [(paste, key + "\r"), (prompt, "wrong passphrase\r"),
@@ -247,10 +256,8 @@ struct TerminalSharingTests {
 
     @Test("a signal while the KDF runs between prompts (echo held off) restores the terminal")
     func signalDuringKDF() throws {
-        let c = CLI()
+        let c = try TerminalTests.slowKDFVault()
         defer { c.cleanup() }
-        let created = c.run("init", "--kdf-memory", "256M", "--kdf-ops", "3")
-        guard created.status == 0 else { throw TestSetupError(description: "init failed: \(created)") }
         // The passphrase prompt's line ends: Argon2id is running, echo still held off.
         let r = TerminalTests().onTTY(c, ["add", "k"], [("Paste the Vision One API key (input hidden): ", "eyJ.k.sig\r"),
                                                          ("Vault passphrase: ", "correct horse battery\r"), ("\n", "<SIGTERM>")])
