@@ -97,6 +97,9 @@ struct TerminalTests {
         #expect(r.status == 0 && r.output.contains("stored k version 1"), "\(r.output)")
         #expect(!r.output.contains("eyJ"))
         #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            eyJ.hidden-tok.sig\n"))
+        // A name in use fails before anything is asked.
+        let dup = onTTY(c, ["add", "k"], [])
+        #expect(dup.status == 12 && dup.output.hasPrefix("error: a token named k already exists") && !dup.output.contains("Paste"), "\(dup.output)")
     }
 
     /// A vault at the default cost (256M, 3 passes): its KDF runs long after the pty driver has
