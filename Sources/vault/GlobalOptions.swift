@@ -72,8 +72,13 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Reads the passphrase and runs `body` with it; a wrong one read at a terminal is asked
-    /// for again, three tries in all.
+    /// for again, three tries in all. The tries and their KDF runs are one prompt span: echo
+    /// stays off throughout, so what is typed or pasted while the KDF runs is never shown.
     func withPassphrase<T>(_ body: (borrowing SecureBytes) throws -> T) throws -> T {
+        try Terminal.promptSpan { () throws -> T in try withPassphraseTries(body) }
+    }
+
+    private func withPassphraseTries<T>(_ body: (borrowing SecureBytes) throws -> T) throws -> T {
         let source = passphraseSource
         let tries = source == .terminal ? 3 : 1
         var attempt = 1

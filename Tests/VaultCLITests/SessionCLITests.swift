@@ -43,9 +43,14 @@ extension CLI {
     /// `vault ARGS` with no passphrase source and no terminal: only a session can unlock.
     func withoutPassphrase(_ args: String...) -> CLI.Result {
         var r = run(args, stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil], withoutTerminal: true)
-        r.stderr = r.stderr.split(separator: "\n", omittingEmptySubsequences: false)
-            .filter { !$0.hasPrefix("Joined session keyring:") }.joined(separator: "\n")
+        r.stderr = Self.withoutKeyctlNote(r.stderr)
         return r
+    }
+
+    /// `text` without the line `keyctl session NAME` prints when it joins the keyring.
+    static func withoutKeyctlNote(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("Joined session keyring:") }.joined(separator: "\n")
     }
 }
 
@@ -86,6 +91,21 @@ struct SessionCLITests {
         c2.prefix = other.prefix
         #expect(c2.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
         #expect(c2.withoutPassphrase("status").status == Self.exitLocked)
+    }
+
+    @Test("11c: unlock says in one line what the session allows; --quiet says nothing")
+    func unlockSaysWhatItAllows() {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        let c = CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        let u = c.run("unlock", "--for", "10m")
+        let lines = u.out.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(u.status == 0 && lines.count == 2 && lines[1].isEmpty, "\(u)")
+        #expect(lines.first?.hasPrefix("unlocked \(c.vaultPath) until 20") == true && lines.first?.hasSuffix("Z (10m)") == true, "\(u)")
+        #expect(CLI.withoutKeyctlNote(u.stderr) == "until then any process of yours in this login session can use this vault without the passphrase (not passwd, kdf set, rekey); `vault lock` ends it now\n", "\(u)")
+        let q = c.run("unlock", "--for", "10m", "--quiet")
+        #expect(q.status == 0 && q.out.isEmpty && CLI.withoutKeyctlNote(q.stderr).isEmpty, "\(q)")
     }
 
     @Test("a 3 s session really ends: the next command needs a passphrase (exit 4 without a terminal)")

@@ -92,11 +92,69 @@ struct TerminalTests {
     func addOnTTY() {
         let c = CLI.initialized()
         defer { c.cleanup() }
-        let r = onTTY(c, ["add", "k"], [("Vault passphrase: ", "correct horse battery\r"),
-                                         ("Paste the Vision One API key (input hidden): ", "eyJ.hiddenX\u{7f}-tok.sig\r")])
+        let r = onTTY(c, ["add", "k"], [("Paste the Vision One API key (input hidden): ", "eyJ.hiddenX\u{7f}-tok.sig\r"),
+                                         ("Vault passphrase: ", "correct horse battery\r")])
         #expect(r.status == 0 && r.output.contains("stored k version 1"), "\(r.output)")
         #expect(!r.output.contains("eyJ"))
         #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            eyJ.hidden-tok.sig\n"))
+        // A name in use fails before anything is asked.
+        let dup = onTTY(c, ["add", "k"], [])
+        #expect(dup.status == 12 && dup.output.hasPrefix("error: a token named k already exists") && !dup.output.contains("Paste"), "\(dup.output)")
+    }
+
+    /// A vault at the default cost (256M, 3 passes): its KDF runs long after the pty driver has
+    /// answered, so what the driver sends once a prompt's line ends lands while Argon2id runs.
+    static func slowKDFVault() throws -> CLI {
+        let c = CLI()
+        let created = c.run("init", "--kdf-memory", "256M", "--kdf-ops", "3")
+        guard created.status == 0 else {
+            c.cleanup()
+            throw TestSetupError(description: "init failed: \(created)")
+        }
+        return c
+    }
+
+    @Test("a key pasted while the KDF checks a wrong passphrase is never shown, nor taken as the next try")
+    func pasteDuringKDF() throws {
+        // The second paste lands while Argon2id checks the wrong passphrase.
+        let c = try Self.slowKDFVault()
+        defer { c.cleanup() }
+        let key = "eyJhbGciOiJSUzI1NiJ9.eyJwYXN0ZWQiOiJkdXJpbmcta2RmIn0.UGFzdGVkX0R1cmluZ19LREY-sig"
+        let paste = "Paste the Vision One API key (input hidden): ", prompt = "Vault passphrase: "
+        let r = onTTY(c, ["add", "k"], [(paste, key + "\r"), (prompt, "wrong passphrase\r"),
+                                         // The prompt's line ends: Argon2id is running. Paste the key again, as if asked.
+                                         ("\n", key + "\r"),
+                                         (prompt, "correct horse battery\r")])
+        #expect(r.status == 0 && r.output.contains("stored k version 1"), "\(r.output)")
+        // No 6-byte piece of the key reached the screen.
+        let bytes = Array(key.utf8), shown = r.output
+        let pieces = (0...(bytes.count - 6)).map { String(decoding: bytes[$0..<($0 + 6)], as: UTF8.self) }
+        #expect(pieces.count == bytes.count - 5 && pieces.filter { shown.contains($0) }.isEmpty, "the key was echoed: \(shown)")
+        // The paste typed ahead of the second prompt was discarded, not taken as a passphrase.
+        #expect(r.output.contains("wrong passphrase, try again (2 left)") && !r.output.contains("(1 left)"), "\(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
+        #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            \(key)\n"))
+    }
+
+    @Test("an empty paste asks again, three tries in all, before any passphrase prompt; then exit 13")
+    func emptyPaste() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let paste = "Paste the Vision One API key (input hidden): "
+        let r = onTTY(c, ["add", "k"], [(paste, "\r"), ("nothing was pasted; try again (2 left)", ""), (paste, "  \r"),
+                                         ("nothing was pasted; try again (1 left)", ""), (paste, "\r")])
+        #expect(r.status == 13 && r.output.hasSuffix("error: invalid token: empty input\r\n"), "\(r.output)")
+        #expect(r.output.components(separatedBy: paste).count - 1 == 3 && !r.output.contains("Vault passphrase"), "\(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
+        #expect(c.run("show", "k").status == 9)
+        // rotate: a key on the third try is stored.
+        c.add("k", "eyJ.first.sig")
+        let newPaste = "Paste the new Vision One API key (input hidden): "
+        let ok = onTTY(c, ["rotate", "k"], [(newPaste, "\r"), (newPaste, "\r"), (newPaste, "eyJ.third.sig\r"),
+                                             ("Vault passphrase: ", "correct horse battery\r")])
+        #expect(ok.status == 0 && ok.output.contains("rotated k: version 2 is current"), "\(ok.output)")
+        #expect(ok.output.components(separatedBy: newPaste).count - 1 == 3, "\(ok.output)")
+        #expect(c.run("export", "k", "--format", "raw").out == "eyJ.third.sig")
     }
 
     @Test("remove asks for confirmation on a terminal")
@@ -125,6 +183,7 @@ struct TerminalTests {
         #expect(failures() == 2)
         let no = onTTY(c, ["export", "k", "--format", "raw"], [(prompt, "a\r"), (prompt, "b\r"), (prompt, "c\r")])
         #expect(no.status == 3 && no.output.hasSuffix("error: wrong passphrase\r\n") && !no.output.contains("eyJ"), "\(no.output)")
+        #expect(no.echo == true, "the terminal was left without echo")
         #expect(failures() == 5)
     }
 
@@ -134,11 +193,14 @@ struct TerminalTests {
         defer { c.cleanup() }
         let paste = "Paste the Vision One API key (input hidden): "
         let keyID = "3f2b1c9e-7a4d-4e1b-9c2f-0d5e6a7b8c9d"
-        let no = onTTY(c, ["add", "k"], [("Vault passphrase: ", "correct horse battery\r"), (paste, keyID + "\r"), ("Store it anyway? [y/N] ", "n\r")])
+        // The question comes before the passphrase: declining costs no KDF run.
+        let no = onTTY(c, ["add", "k"], [(paste, keyID + "\r"), ("Store it anyway? [y/N] ", "n\r")])
         #expect(no.status == 16 && no.output.contains("warning: this is not shaped like a Vision One API key"), "\(no.output)")
+        #expect(!no.output.contains("Vault passphrase"), "\(no.output)")
         #expect(c.run("show", "k").status == 9)
-        let yes = onTTY(c, ["add", "k"], [("Vault passphrase: ", "correct horse battery\r"), (paste, keyID + "\r"), ("Store it anyway? [y/N] ", "y\r")])
+        let yes = onTTY(c, ["add", "k"], [(paste, keyID + "\r"), ("Store it anyway? [y/N] ", "y\r"), ("Vault passphrase: ", "correct horse battery\r")])
         #expect(yes.status == 0 && yes.output.contains("stored k version 1"), "\(yes.output)")
+        #expect(yes.output.contains("[y/N] y"), "the answer to the question is shown: \(yes.output)")
         // Off a terminal: refused (exit 13, nothing stored) unless --force.
         let piped = c.run(["add", "k2"], stdin: Data(keyID.utf8))
         #expect(piped.status == 13 && piped.stderr.hasPrefix("error: this is not shaped like a Vision One API key") && piped.stderr.contains("--force stores it anyway"), "\(piped)")
@@ -172,6 +234,9 @@ struct TerminalTests {
         c.prefix = ring.prefix
         let e = onTTYCommand(c, ring.prefix + [CLI.binary, "export", "k", "--format", "raw"], [])
         #expect(e.status == 0 && e.output.contains("eyJ.once.tok") && !e.output.contains("passphrase"), "\(e.output)")
+        // add asks for the key only.
+        let a = onTTYCommand(c, ring.prefix + [CLI.binary, "add", "k2"], [("Paste the Vision One API key (input hidden): ", "eyJ.second.tok\r")])
+        #expect(a.status == 0 && a.output.contains("stored k2 version 1") && !a.output.contains("passphrase") && !a.output.contains("second"), "\(a.output)")
     }
 }
 
@@ -190,6 +255,18 @@ struct TerminalSharingTests {
         let flags = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == ";" })
         #expect(flags.contains("echo") && !flags.contains("-echo") && flags.contains("icanon"), "\(r.output)")
         #expect(c.run("export", "b", "--format", "raw").out == "eyJ.piped-token.sig")
+    }
+
+    @Test("a signal while the KDF runs between prompts (echo held off) restores the terminal")
+    func signalDuringKDF() throws {
+        let c = try TerminalTests.slowKDFVault()
+        defer { c.cleanup() }
+        // The passphrase prompt's line ends: Argon2id is running, echo still held off.
+        let r = TerminalTests().onTTY(c, ["add", "k"], [("Paste the Vision One API key (input hidden): ", "eyJ.k.sig\r"),
+                                                         ("Vault passphrase: ", "correct horse battery\r"), ("\n", "<SIGTERM>")])
+        #expect(r.status == -15, "\(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
+        #expect(c.run("show", "k").status == 9)
     }
 
     @Test("15: a signal at the passphrase prompt restores the terminal and leaves no -o file")

@@ -73,11 +73,12 @@ public enum PassphraseSource: Equatable, Sendable {
             p = SecureBytes(copying: UnsafeRawBufferPointer(start: value, count: len))
         case .terminal:
             let tty = try Terminal.open()
-            // Every prompt under one hold of the terminal, so no other prompt comes between.
-            p = try tty.exclusive { () throws(VaultError) -> SecureBytes in
-                confirm ? try Self.newOnTerminal(tty, prompt: prompt)
+            // Every prompt under one hold of the terminal, so no other prompt comes between and
+            // echo stays off from the first to the last.
+            try tty.beginHold()
+            defer { tty.endHold() }
+            p = confirm ? try Self.newOnTerminal(tty, prompt: prompt)
                         : try tty.readHidden(prompt: prompt, max: Passphrase.maxBytes, what: "passphrase")
-            }
         }
         try Passphrase.validate(p)
         return p
@@ -111,22 +112,37 @@ extension PassphraseSource {
 
 /// Reading secrets from descriptors, files and the terminal straight into secure memory.
 public enum SecretInput {
+    /// How many times an empty paste at the terminal is asked for, in all.
+    public static let tokenTries = 3
+
     /// Reads a token for `add`/`rotate`: from a hidden prompt when stdin is a TTY, otherwise
     /// all of stdin. What a paste commonly brings along — surrounding whitespace and line
     /// breaks, a leading `Bearer ` copied from a header — is stripped, and `stripped` says
-    /// which (for a note on stderr); the rest is validated by `TokenInput`.
+    /// which (for a note on stderr); the rest is validated by `TokenInput`. At the terminal an
+    /// empty paste asks again, `tokenTries` in all, then throws `invalidToken` (empty input).
     public static func readToken(prompt: String = "Paste the Vision One API key (input hidden): ",
                                  stripped: inout [String]) throws(VaultError) -> SecureBytes {
-        let raw: SecureBytes
         let max = TokenInput.maxBytes + 256  // room for what is stripped
-        if isatty(0) == 1 {
-            raw = try Terminal.open().readHidden(prompt: prompt, max: max, what: "token")
-        } else {
-            raw = try readAll(fd: 0, max: max, what: "token", stripNewline: true)
+        guard isatty(0) == 1 else {
+            let token = TokenInput.trimmed(try readAll(fd: 0, max: max, what: "token", stripNewline: true), stripped: &stripped)
+            try TokenInput.validate(token)
+            return token
         }
-        let token = TokenInput.trimmed(raw, stripped: &stripped)
-        try TokenInput.validate(token)
-        return token
+        let tty = try Terminal.open()
+        try tty.beginHold()
+        defer { tty.endHold() }
+        var attempt = 1
+        while true {
+            stripped = []
+            let token = TokenInput.trimmed(try tty.readHidden(prompt: prompt, max: max, what: "token"), stripped: &stripped)
+            if token.isEmpty && attempt < tokenTries {
+                tty.write("nothing was pasted; try again (\(tokenTries - attempt) left)\n")
+                attempt += 1
+                continue
+            }
+            try TokenInput.validate(token)
+            return token
+        }
     }
 
     /// The error for input over its limit, worded for what was being read.
@@ -209,10 +225,17 @@ public final class Terminal {
     /// The terminal device itself (/dev/pts/N), flocked exclusively while a prompt runs: two
     /// `vault` processes prompting on one terminal at once (`vault export a | vault add b`) take
     /// turns, so neither reads the other's keystrokes nor saves the other's echo-off state as
-    /// "the state to restore". Held only during prompts — `add` holding it while it waits for
-    /// its token on a pipe from `export` would deadlock the pair.
+    /// "the state to restore". Held only during prompts and the KDF runs between them (a hold,
+    /// `beginHold`) — `add` holding it while it waits for its token on a pipe from `export`
+    /// would deadlock the pair, so a hold begins at a prompt, never before.
     let lockFD: Int32
     private var lockDepth = 0
+    /// The terminal's settings from before the open hold (`beginHold`), to put back at its end;
+    /// nil while no hold is open.
+    private var saved: termios?
+    private var holdDepth = 0
+    /// Whether this object holds an extra level of its hold for the enclosing prompt span.
+    private var spanHold = false
 
     private init(fd: Int32, lockFD: Int32) { self.fd = fd; self.lockFD = lockFD }
     deinit {
@@ -220,9 +243,49 @@ public final class Terminal {
         if lockFD >= 0 { close(lockFD) }
     }
 
-    /// Opens /dev/tty and waits for the terminal's prompt lock; throws `passphraseUnavailable`
+    // MARK: - Prompt spans
+
+    nonisolated(unsafe) private static var spanDepth = 0
+    nonisolated(unsafe) private static var spanTerminal: Terminal?
+
+    /// Starts a prompt span: every prompt until the matching `endPromptSpan` — and whatever
+    /// runs between them, such as the KDF after a passphrase — is one hold of the terminal
+    /// (`beginHold`): echo goes off at the first prompt and comes back only at the end of the
+    /// span, so a key pasted while the KDF runs is never shown, and what was typed but not read
+    /// is discarded then. A span in which nothing prompts leaves the terminal alone (so `add`
+    /// reading its key from a pipe never holds the terminal while it waits). Spans nest.
+    public static func beginPromptSpan() { spanDepth += 1 }
+
+    /// Ends a prompt span (see `beginPromptSpan`), restoring the terminal if a prompt held it.
+    public static func endPromptSpan() {
+        spanDepth -= 1
+        guard spanDepth == 0, let t = spanTerminal else { return }
+        spanTerminal = nil
+        if t.spanHold {
+            t.spanHold = false
+            t.endHold()
+        }
+    }
+
+    /// Runs `body` as one prompt span (`beginPromptSpan`).
+    public static func promptSpan<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        beginPromptSpan()
+        defer { endPromptSpan() }
+        return try body()
+    }
+
+    // MARK: - Opening and holding
+
+    /// Opens /dev/tty (within a prompt span, the span's one); throws `passphraseUnavailable`
     /// when there is no controlling terminal.
     public static func open() throws(VaultError) -> Terminal {
+        if spanDepth > 0, let t = spanTerminal { return t }
+        let t = try openNew()
+        if spanDepth > 0 { spanTerminal = t }
+        return t
+    }
+
+    private static func openNew() throws(VaultError) -> Terminal {
         let fd = Glibc.open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else {
             throw .passphraseUnavailable(reason: "no terminal to prompt on and no passphrase source given",
@@ -259,6 +322,12 @@ public final class Terminal {
     /// Runs `body` holding the terminal's prompt lock (re-entrant within this object); says so
     /// on the terminal if another process holds it.
     public func exclusive<T: ~Copyable>(_ body: () throws(VaultError) -> T) throws(VaultError) -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+
+    private func lock() {
         if lockFD >= 0 && lockDepth == 0 {
             if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
                 write("(waiting for another vault prompt on this terminal)\n")
@@ -266,11 +335,53 @@ public final class Terminal {
             }
         }
         lockDepth += 1
-        defer {
-            lockDepth -= 1
-            if lockFD >= 0 && lockDepth == 0 { flock(lockFD, LOCK_UN) }
+    }
+
+    private func unlock() {
+        lockDepth -= 1
+        if lockFD >= 0 && lockDepth == 0 { flock(lockFD, LOCK_UN) }
+    }
+
+    /// Opens a hold of the terminal until the matching `endHold`: the prompt lock is taken and
+    /// echo is off throughout — during the prompts and between them — so nothing typed or
+    /// pasted is shown; a fatal signal puts the settings back (`Interrupt`). Holds nest (the
+    /// outermost counts); the first within a prompt span lasts until the span ends.
+    public func beginHold() throws(VaultError) {
+        if holdDepth == 0 {
+            lock()
+            var original = termios()
+            guard tcgetattr(fd, &original) == 0 else {
+                unlock()
+                throw .io(reason: "cannot configure the terminal")
+            }
+            var between = Self.withoutEcho(original)
+            Interrupt.guardTerminal(fd: fd, saved: original)
+            tcsetattr(fd, TCSANOW, &between)
+            saved = original
+            if Terminal.spanDepth > 0 && Terminal.spanTerminal === self && !spanHold {
+                spanHold = true
+                holdDepth += 1
+            }
         }
-        return try body()
+        holdDepth += 1
+    }
+
+    /// The state between the prompts of a hold: the terminal's own settings, echo off.
+    private static func withoutEcho(_ settings: termios) -> termios {
+        var t = settings
+        t.c_lflag &= ~tcflag_t(ECHO | ECHONL)
+        return t
+    }
+
+    /// Closes a hold (`beginHold`); the outermost puts the terminal's settings back, discarding
+    /// what was typed and not read (a key pasted while the KDF ran must not reach the shell).
+    public func endHold() {
+        holdDepth -= 1
+        guard holdDepth == 0, var original = saved else { return }
+        tcsetattr(fd, TCSAFLUSH, &original)
+        Interrupt.releaseTerminal()
+        saved = nil
+        unlock()
     }
 
     public static var stdinIsTerminal: Bool { isatty(0) == 1 }
@@ -282,27 +393,26 @@ public final class Terminal {
 
     /// Reads one line with echo off. Handles backspace and Ctrl-U itself; Ctrl-C and Ctrl-D on an
     /// empty line cancel (`cancelled`), leaving the terminal as it was.
+    /// Type-ahead — whatever was typed or pasted before the prompt appeared — is discarded
+    /// first, so it is never taken as the answer.
     public func readHidden(prompt: String, max: Int, what: String) throws(VaultError) -> SecureBytes {
-        try exclusive { () throws(VaultError) -> SecureBytes in try readHiddenLocked(prompt: prompt, max: max, what: what) }
-    }
-
-    func readHiddenLocked(prompt: String, max: Int, what: String) throws(VaultError) -> SecureBytes {
-        var saved = termios()
-        guard tcgetattr(fd, &saved) == 0 else { throw .io(reason: "cannot configure the terminal") }
-        var raw = saved
-        raw.c_lflag &= ~tcflag_t(ECHO | ICANON | ISIG)
+        try beginHold()
+        defer { endHold() }
+        guard let original = saved else { throw .io(reason: "cannot configure the terminal") }
+        var raw = original
+        raw.c_lflag &= ~tcflag_t(ECHO | ECHONL | ICANON | ISIG)
         withUnsafeMutableBytes(of: &raw.c_cc) { cc in
             cc[Int(VMIN)] = 1
             cc[Int(VTIME)] = 0
         }
-        Interrupt.guardTerminal(fd: fd, saved: saved)
-        tcsetattr(fd, TCSAFLUSH, &raw)
+        tcsetattr(fd, TCSANOW, &raw)
         defer {
-            var restore = saved
-            tcsetattr(fd, TCSAFLUSH, &restore)
-            Interrupt.releaseTerminal()
+            // Back to the hold's state: echo stays off until the hold ends; Ctrl-C works again.
+            var between = Self.withoutEcho(original)
+            tcsetattr(fd, TCSANOW, &between)
             write("\n")
         }
+        tcflush(fd, TCIFLUSH)
         write(prompt)
         var buf = SecureBytes(capacity: max, empty: true)
         var tooLong = false
@@ -338,6 +448,18 @@ public final class Terminal {
     }
 
     func confirmLocked(_ question: String) throws(VaultError) -> Bool {
+        // Within a hold (between hidden prompts) the answer is shown while it is typed, and
+        // nothing typed before the question answers it.
+        if var original = saved {
+            tcflush(fd, TCIFLUSH)
+            tcsetattr(fd, TCSANOW, &original)
+        }
+        defer {
+            if let original = saved {
+                var between = Self.withoutEcho(original)
+                tcsetattr(fd, TCSAFLUSH, &between)
+            }
+        }
         write(question + " [y/N] ")
         var line: [UInt8] = []
         var byte: UInt8 = 0

@@ -9,7 +9,9 @@ struct Add: ParsableCommand {
         discussion: """
             The token is read from a hidden prompt, or from stdin when stdin is not a terminal \
             (surrounding whitespace and a leading "Bearer " are stripped). It is never accepted as \
-            an argument. A value not shaped like a Vision One key (a JWT) is confirmed at a \
+            an argument. At a terminal the key is asked for first, then the passphrase; echo stays \
+            off from the first prompt until the vault is unlocked, and an empty paste asks again \
+            (three tries). A value not shaped like a Vision One key (a JWT) is confirmed at a \
             terminal and needs --force otherwise.
             """)
 
@@ -30,8 +32,16 @@ struct Add: ParsableCommand {
         let expires = try expiry.date(now: vault.clock.now())
         // Fail fast on a duplicate before asking for anything secret.
         if (try? vault.store.tokenExists(name)) == true { throw VaultError.tokenExists(name: name) }
-        let unlocked = try global.unlock(vault)
-        let token = try pasted.read()
+        // The key before the passphrase, so a mistaken paste costs no KDF; both prompts and the
+        // unlock are one prompt span, echo off throughout.
+        let token: SecureBytes
+        let unlocked: UnlockedVault
+        do {
+            Terminal.beginPromptSpan()
+            defer { Terminal.endPromptSpan() }
+            token = try pasted.read()
+            unlocked = try global.unlock(vault)
+        }
         if verify.check {
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: metadata.baseURL, checker: try verify.checker()))
         }

@@ -24,8 +24,15 @@ struct Rotate: ParsableCommand {
         let vault = try global.openVault()
         let expiry: UnlockedVault.RotationExpiry = try expires.map { .at(try ExpirySpec.parse($0, now: vault.clock.now())) } ?? .sameLifetime
         try vault.store.requireTokens([name])
-        let unlocked = try global.unlock(vault)
-        let token = try pasted.read(prompt: "Paste the new Vision One API key (input hidden): ")
+        // The key before the passphrase, as in `add`.
+        let token: SecureBytes
+        let unlocked: UnlockedVault
+        do {
+            Terminal.beginPromptSpan()
+            defer { Terminal.endPromptSpan() }
+            token = try pasted.read(prompt: "Paste the new Vision One API key (input hidden): ")
+            unlocked = try global.unlock(vault)
+        }
         if verify.check {
             let url = try unlocked.verifiedBaseURL(name)
             CheckOption.report(try unlocked.checkNew(name, token: token, baseURL: url, checker: try verify.checker()))

@@ -24,6 +24,9 @@ struct Unlock: ParsableCommand {
     @Flag(help: "One JSON object, as `status --json` prints it: vault, state, expires, seconds_left, keyring.")
     var json = false
 
+    /// What a session allows, in one line after "unlocked …".
+    static let allows = "until then any process of yours in this login session can use this vault without the passphrase (not passwd, kdf set, rekey); `vault lock` ends it now"
+
     func run() throws {
         let seconds = try Session.parseDuration(duration)
         let vault = try global.openVault()
@@ -35,7 +38,7 @@ struct Unlock: ParsableCommand {
         Output.done("unlocked \(vault.path) until \(Timestamp.iso(info.expires)) (\(SessionText.length(TimeInterval(seconds))))")
         switch info.keyring {
         case .session:
-            Output.note("commands in this login session use it; `vault lock` forgets it now")
+            Output.note(Self.allows)
         case .userSession:
             Output.note("note: this process has no login-session keyring, so the key is in uid \(getuid())'s default user-session keyring: every process of yours without a session keyring of its own (cron jobs, ssh logins without pam_keyinit) can use it until then; `vault lock` forgets it now")
         }
