@@ -258,7 +258,7 @@ struct ExecCommand: ParsableCommand {
                 throw error
             }
         } catch let error as VaultError {
-            Output.fail(error)
+            Output.fail(error, suggestion: Main.suggestion(for: error, in: self))
             switch error {
             case .commandNotFound, .commandNotExecutable: throw ExitCode(error.exitCode)
             default: throw ExitCode(Self.vaultFailure)
