@@ -101,7 +101,7 @@ struct FindingYourWayTests {
         let c = CLI()
         defer { c.cleanup() }
         let twice = try NSRegularExpression(pattern: #"\(default [^:)][^)]*\)[^()]*\(default: "#)
-        for cmd in [["init"], ["add"], ["list"], ["show"], ["rotate"], ["history"], ["rollback"], ["expiring"], ["export"], ["exec"],
+        for cmd in [["init"], ["add"], ["list"], ["show"], ["get"], ["copy"], ["rotate"], ["history"], ["rollback"], ["expiring"], ["export"], ["exec"],
                     ["remove"], ["passwd"], ["rekey"], ["audit"], ["audit", "verify"], ["doctor"], ["backup"], ["import"],
                     ["kdf", "benchmark"], ["kdf", "set"], ["check"], ["edit"], ["rename"], ["unlock"], ["lock"], ["status"]] {
             let help = c.run(cmd + ["--help"], stdin: nil).out.replacingOccurrences(of: "\n", with: " ")

@@ -23,7 +23,7 @@ struct Copy: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Option(help: ArgumentHelp("osc52, wl-copy or xclip instead of the first that works.", valueName: "method")) var via: ClipboardMethod?
-    @Option(help: ArgumentHelp("Clear the clipboard after this many seconds; 0: never (default 45).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Clear the clipboard after this many seconds; 0: never.", valueName: "seconds"))
     var clear: Int = Clipboard.defaultClearSeconds
     @Option(help: ArgumentHelp("A retired version instead of the current one.", valueName: "n")) var version: Int?
     @Flag(name: .customLong("allow-expired"), help: "Copy it even if the version has expired.") var allowExpired = false
