@@ -153,32 +153,18 @@ struct ClipboardCLITests {
         #expect(dumb.status == 29 && dumb.stderr.hasPrefix("error: no clipboard to copy to: WAYLAND_DISPLAY is not set (wl-copy), DISPLAY is not set (xclip), TERM=dumb cannot take OSC 52; nothing was copied\n"), "\(dumb)")
     }
 
-    /// Runs `vault ARGS` on a new pty (its controlling terminal) through scripts/pty-drive.py,
-    /// waiting for each text of `expect` in turn (30 s each, a safety net only).
-    func onTTY(_ c: CLI, _ args: [String], expect: [String], env extra: [String: String]) -> (status: Int, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        var env = c.env
-        for (k, v) in extra { env[k] = v }
-        p.environment = env
-        let steps = String(decoding: try! JSONSerialization.data(withJSONObject: expect.map { [$0, ""] }), as: UTF8.self)
-        p.arguments = ["python3", TerminalTests.driver, steps, CLI.binary] + args
-        let out = Pipe()
-        p.standardOutput = out
-        try! p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let obj = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-        return (obj["status"] as? Int ?? -999, obj["output"] as? String ?? String(decoding: data, as: UTF8.self))
-    }
-
     @Test("OSC 52 on a terminal: ESC ] 52 ; c ; base64(key) BEL, then the empty selection that clears it")
     func osc52() throws {
         let c = vault()
         defer { c.cleanup() }
         let set = "\u{1B}]52;c;" + Data(Self.token.utf8).base64EncodedString() + "\u{07}"
         let cleared = "\u{1B}]52;c;\u{07}"
-        let r = onTTY(c, ["copy", "siem", "--clear", "1"], expect: [set, cleared], env: ["TERM": "xterm-256color"])
+        // On a new pty (its controlling terminal), waiting for each sequence in turn (30 s
+        // each, a safety net only); the passphrase from the file, as the pty runner drops
+        // V1VAULT_PASSPHRASE_FILE.
+        var t = c
+        t.env["TERM"] = "xterm-256color"
+        let r = TerminalTests().onTTYCommand(t, [CLI.binary, "--passphrase-file", c.passphraseFile, "copy", "siem", "--clear", "1"], [(set, ""), (cleared, "")])
         #expect(r.status == 0, "\(r.output.debugDescription)")
         let setAt = try #require(r.output.range(of: set), "\(r.output.debugDescription)")
         let clearedAt = try #require(r.output.range(of: cleared), "\(r.output.debugDescription)")
