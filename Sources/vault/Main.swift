@@ -19,17 +19,24 @@ enum Main {
             try command.run()
         } catch let error as VaultError {
             Output.fail(error, suggestion: suggestion(for: error, in: parsed))
+            Export.failClosed(arguments)
             exit(error.exitCode)
         } catch {
             let code = VaultCommand.exitCode(for: error)
-            // Help, --version and the like: ArgumentParser prints them as it does.
-            if code == .success || error is ExitCode { VaultCommand.exit(withError: error) }
+            if error is ExitCode { VaultCommand.exit(withError: error) }
+            // Help, --version, the completion scripts and the help dump generate-manual reads:
+            // ArgumentParser's text, with each "`vault " spelled as the user invoked the program.
+            if code == .success {
+                Output.stdout(Output.spelled(VaultCommand.fullMessage(for: error)) + "\n")
+                exit(0)
+            }
             // Everything else in one style with v1vault's own errors: "error: …", lowercase.
             var text = lowercasedPrefix(VaultCommand.fullMessage(for: error))
             if let typo = unknownSubcommand(arguments), let guess = Suggest.closest(to: typo, in: subcommandNames) {
                 text += "\nhint: did you mean `\(Output.program) \(guess)`?"
             }
             Output.stderr(text + "\n")
+            Export.failClosed(arguments)
             // `vault exec` follows GNU env: its own failures, usage errors included, exit 125.
             if subcommand(of: arguments) == "exec" { exit(ExecCommand.vaultFailure) }
             exit(code.rawValue)

@@ -15,9 +15,11 @@ enum Output {
         return base == "v1vault" ? "v1vault" : "vault"
     }()
 
-    /// `text` with each "`vault " (a command in a hint) spelled as the user invoked it.
+    /// `text` with each "`vault " (a command in a hint) spelled as the user invoked it; help
+    /// text may have wrapped the line right after the name.
     static func spelled(_ text: String) -> String {
-        program == "vault" ? text : text.replacingOccurrences(of: "`vault ", with: "`\(program) ")
+        guard program != "vault" else { return text }
+        return text.replacingOccurrences(of: "`vault ", with: "`\(program) ").replacingOccurrences(of: "`vault\n", with: "`\(program)\n")
     }
 
     /// --quiet: no confirmations on stdout, no notes or hints on stderr; results, warnings
@@ -29,11 +31,23 @@ enum Output {
     static func note(_ s: String) { if !quiet { stderr("\(s)\n") } }
 
     /// A confirmation of what a command did ("stored k version 1 …"): silent with --quiet.
-    static func done(_ s: String) { if !quiet { line(s) } }
+    static func done(_ s: String) { if !quiet { line(spelled(s)) } }
 
     /// A command's result as one line of JSON (--json): printed even with --quiet.
     static func result(_ fields: [(String, JSONValue)]) {
         line("{" + fields.map { "\(JSONValue.string($0.0).text):\($0.1.text)" }.joined(separator: ",") + "}")
+    }
+
+    /// Fixed text to stdout, unsanitised (for text v1vault itself wrote, never read data).
+    static func stdout(_ text: String) {
+        fflush(nil)
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress!, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { return }  // a closed or broken stdout: nothing more to say there
+            bytes = bytes.dropFirst(n)
+        }
     }
 
     /// Writes to stderr after flushing stdout, so interleaved output keeps its order.

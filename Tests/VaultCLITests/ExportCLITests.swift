@@ -111,7 +111,8 @@ struct ExportCLITests {
         defer { c.cleanup() }
         c.add("k", token)
         let r = c.run("export", "k", "--format", "dotenv")
-        #expect(r.status == 64 && r.out.isEmpty, "\(r)")
+        // Nothing of the token; only the line that makes a sourcing script stop.
+        #expect(r.status == 64 && r.out == "false\n", "\(r)")
         #expect(r.stderr.contains("which dotenv readers interpret differently; it cannot be written as dotenv safely"))
         #expect(c.audit(action: "export").last?["outcome"] as? String == "error")
     }
@@ -217,7 +218,7 @@ struct ExportCLITests {
         #expect((audit?["details"] as? [String: String])?["program"]?.hasSuffix("/sh") == true)
     }
 
-    @Test("the README's shell pattern stops at a failed export under set -eu (eval \"$(…)\" would not)")
+    @Test("the README's assign-then-eval pattern stops at a failed export under set -eu, as eval \"$(…)\" now does")
     func readmeEvalPattern() throws {
         let c = CLI.initialized()
         defer { c.cleanup() }
@@ -228,8 +229,8 @@ struct ExportCLITests {
         #expect(good.0 == 0 && good.1 == "ran with eyJ.k.v\n", "\(good)")
         let failed = sh("set -eu; vars=\"$(\(v) export nosuch --names terraform)\"; eval \"$vars\"; echo ran")
         #expect(failed.0 == 9 && failed.1.isEmpty, "\(failed)")
-        // What the README used to show, for the record: the script goes on.
-        let old = sh("set -eu; eval \"$(\(v) export nosuch --names terraform)\"; echo ran")
-        #expect(old.1 == "ran\n")
+        // eval "$(…)" on its own: the `false` export prints on failure stops it too.
+        let direct = sh("set -eu; eval \"$(\(v) export nosuch --names terraform)\"; echo ran")
+        #expect(direct.0 == 1 && direct.1.isEmpty, "\(direct)")
     }
 }

@@ -161,7 +161,7 @@ struct RotationCLITests {
         #expect(refused.status == 15 && refused.stderr.hasPrefix("error: token brief version 1 expired on "), "\(refused)")
         #expect(!refused.out.contains("t-brief"))
         let exportRefused = c.run("export", "brief")
-        #expect(exportRefused.status == 15 && exportRefused.out.isEmpty)
+        #expect(exportRefused.status == 15 && exportRefused.out == "false\n")
         let allowed = c.run("show", "brief", "--reveal", "--allow-expired")
         #expect(allowed.status == 0 && allowed.out.contains("t-brief") && allowed.stderr.contains("warning: token brief version 1 expired on"))
         let reveals = c.audit(action: "reveal")

@@ -61,12 +61,21 @@ struct AuditVerify: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("expect-head"), help: ArgumentHelp("A head recorded earlier: SEQ:MAC.", valueName: "head")) var expectHead: String?
+    @Flag(help: "One JSON object: intact, sealed_rows, pending_rows, head, problem (exit 20 still says broken).") var json = false
 
     func run() throws {
         let expected = try expectHead.map { h throws(VaultError) in try AuditHead.parse(h) }
         let vault = try global.openVault()
         let unlocked = try global.unlock(vault)
         let result = try unlocked.verifyAudit(expectHead: expected)
+        if json {
+            let head: JSONValue = result.head.map { .string("\($0)") } ?? .null
+            let problem: JSONValue = result.problem.map { .string("\($0)") } ?? .null
+            let fields: [(String, JSONValue)] = [("intact", .bool(result.problem == nil)), ("sealed_rows", .int(Int(result.sealedRows))),
+                                                 ("pending_rows", .int(Int(result.pendingRows))), ("head", head), ("problem", problem)]
+            Output.result(fields)
+            if result.problem == nil { return }
+        }
         if let problem = result.problem {
             Output.fail(.io(reason: "audit chain broken: \(problem)"))
             throw ExitCode(Self.broken)
@@ -81,10 +90,13 @@ struct AuditHeadCommand: ParsableCommand {
         commandName: "head", abstract: "Print the chain head (SEQ:MAC) to record elsewhere.")
 
     @OptionGroup var global: GlobalOptions
+    @Flag(help: "One JSON object: head (SEQ:MAC, as --expect-head takes it), seq.") var json = false
 
     func run() throws {
         let vault = try global.openVault()
         let unlocked = try global.unlock(vault)
-        Output.line("\(try unlocked.auditHead())")
+        let head = try unlocked.auditHead()
+        if json { return Output.result([("head", .string("\(head)")), ("seq", .int(Int(head.seq)))]) }
+        Output.line("\(head)")
     }
 }

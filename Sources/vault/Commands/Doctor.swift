@@ -74,10 +74,12 @@ struct Backup: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The new file; must not exist.", valueName: "path")) var destination: String
+    @Flag(help: "One JSON object: vault, backup (the new file).") var json = false
 
     func run() throws {
         let vault = try global.openVault()
         try vault.backup(to: destination)
+        if json { return Output.result([("vault", .string(vault.path)), ("backup", .string(destination))]) }
         Output.done("backed up \(vault.path) to \(destination)")
     }
 }

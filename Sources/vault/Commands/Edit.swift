@@ -32,6 +32,7 @@ struct Edit: ParsableCommand {
     var consoleName: String?
     @Option(name: .customLong("warn-days"), help: ArgumentHelp("Warn this many days before the key expires ('default': the smaller of 30 and a third of its lifetime).", valueName: "days"))
     var warnDays: String?
+    @Flag(help: "Print the edited key as `show --json` does.") var json = false
 
     func validate() throws {
         if let warnDays, warnDays != "default", Int(warnDays) == nil { throw ValidationError("--warn-days takes a number of days or 'default'") }
@@ -57,6 +58,7 @@ struct Edit: ParsableCommand {
         try vault.store.requireTokens([name])
         let unlocked = try global.unlock(vault)
         try unlocked.edit(name, change)
+        if json { return try TokenView.printJSON(name, in: vault) }
         Output.done("edited \(name)")
     }
 }
@@ -70,6 +72,7 @@ struct Rename: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key's name.", valueName: "old"), completion: Completions.tokenNames) var old: String
     @Argument(help: ArgumentHelp("Its new name.", valueName: "new")) var new: String
+    @Flag(help: "Print the renamed key as `show --json` does.") var json = false
 
     func run() throws {
         try Validate.tokenName(old)
@@ -79,6 +82,7 @@ struct Rename: ParsableCommand {
         if try vault.store.tokenExists(new) { throw VaultError.tokenExists(name: new) }
         let unlocked = try global.unlock(vault)
         try unlocked.rename(old, to: new)
+        if json { return try TokenView.printJSON(new, in: vault) }
         Output.done("renamed \(old) to \(new)")
     }
 }

@@ -129,6 +129,37 @@ struct Export: ParsableCommand {
     }
 }
 
+extension Export {
+    /// What a failed `export` prints on stdout when its output may be `eval`ed or sourced
+    /// (`env`, `dotenv`; no `-o`): `eval "$(vault export k)"` then runs `false`, which stops a
+    /// `set -e` script instead of letting it go on with the variables unset. Decided from argv,
+    /// so a usage error (`--fromat`) fails closed too.
+    static let failClosedLine = "false\n"
+
+    static func failClosed(_ arguments: [String]) {
+        // Nothing evaluates a terminal; there the line would only puzzle.
+        guard isatty(1) == 0, evalable(Array(arguments.dropFirst())) else { return }
+        Output.stdout(failClosedLine)
+    }
+
+    /// Whether `args` (argv without the program) run `export` with stdout as the destination
+    /// in a format a shell evaluates: `env` (the default) or `dotenv`.
+    static func evalable(_ args: [String]) -> Bool {
+        guard Main.subcommand(of: [""] + args) == "export" else { return false }
+        var format = ExportFormat.env.rawValue
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "--" { break }
+            if a == "-o" || a == "--output" || a.hasPrefix("--output=") || (a.hasPrefix("-o") && !a.hasPrefix("--")) { return false }
+            if a == "--format", i + 1 < args.count { format = args[i + 1]; i += 2; continue }
+            if a.hasPrefix("--format=") { format = String(a.dropFirst("--format=".count)) }
+            i += 1
+        }
+        return format == ExportFormat.env.rawValue || format == ExportFormat.dotenv.rawValue || ExportFormat(rawValue: format) == nil
+    }
+}
+
 /// A file created for `-o`: O_EXCL 0600, or a 0600 temporary file renamed over the target.
 final class OutputFile {
     let path: String
@@ -235,8 +266,8 @@ struct ExecCommand: ParsableCommand {
         // failure: nothing was tried, and the hint shows the form that works.
         guard !command.isEmpty else {
             let hint = positionals.count >= 2
-                ? "put -- before the command: " + Shell.command(["vault", "exec", positionals[0], "--"] + positionals.dropFirst())
-                : "vault exec NAME… -- COMMAND [ARGS…]"
+                ? "put -- before the command: " + Shell.command([Output.program, "exec", positionals[0], "--"] + positionals.dropFirst())
+                : "\(Output.program) exec NAME… -- COMMAND [ARGS…]"
             Output.fail(.invalidInput(reason: argvHasDashDash ? "no command given after --" : "no command given: the command goes after --", hint: hint))
             throw ExitCode(VaultError.invalidInput(reason: "", hint: nil).exitCode)
         }

@@ -63,6 +63,7 @@ struct Init: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var kdf: KDFOptions
+    @Flag(help: "One JSON object: vault, kdf (algorithm, memory, ops).") var json = false
 
     func run() throws {
         let path = global.resolvedPath
@@ -80,6 +81,7 @@ struct Init: ParsableCommand {
             Output.warn("this passphrase is weak (\(weak)); the vault is only as safe as it is")
         }
         _ = try Vault.create(at: path, passphrase: passphrase, parameters: params, targetMilliseconds: target, warnDays: try global.warnDays())
+        if json { return Output.result([("vault", .string(path)), ("kdf", kdfJSON(params))]) }
         Output.done("created vault \(path) (argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit))")
         Output.note("""
             next: `vault add NAME` stores a key the moment the console shows it (Administration > API Keys)

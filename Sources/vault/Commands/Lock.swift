@@ -18,13 +18,19 @@ struct Lock: ParsableCommand {
     @Flag(name: .customLong("all"), help: "Forget every vault's session in this keyring (no vault file needed).")
     var all = false
 
+    @Flag(help: "One JSON object: vault, state (\"locked\"), was_unlocked; with --all: state, sessions.")
+    var json = false
+
     func run() throws {
         if all {
             let n = try Session.lockAll()
+            if json { return Output.result([("state", .string("locked")), ("sessions", .int(n))]) }
             Output.done(n == 0 ? "no unlocked session" : "locked \(n) session\(n == 1 ? "" : "s")")
             return
         }
         let vault = try global.openVault()
-        Output.done(try vault.lock() ? "locked \(vault.path)" : "\(vault.path) was not unlocked")
+        let was = try vault.lock()
+        if json { return Output.result([("vault", .string(vault.path)), ("state", .string("locked")), ("was_unlocked", .bool(was))]) }
+        Output.done(was ? "locked \(vault.path)" : "\(vault.path) was not unlocked")
     }
 }

@@ -77,12 +77,15 @@ struct ManagerUnset: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The manager key.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @Flag(help: "One JSON object, as `manager set` prints it: manager (null now), base_url, replaced (NAME).") var json = false
 
     func run() throws {
         try Validate.tokenName(name)
         let vault = try global.openVault()
         try vault.store.requireTokens([name])
+        let baseURL = try vault.show(name, audited: false).metadata.baseURL
         try global.unlock(vault).unsetManager(name)
+        if json { return Output.result([("manager", .null), ("base_url", .string(baseURL)), ("replaced", .string(name))]) }
         Output.done("\(name) is no longer a manager key")
     }
 }

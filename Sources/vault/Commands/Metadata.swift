@@ -82,6 +82,49 @@ struct TokenView: Encodable {
         console_name = s.current.consoleName
         manager = s.manager
     }
+
+    /// Every field is present, `null` when unknown, so `show`, `list`, `edit` and `rename` give
+    /// one shape (a synthesized encoder would drop `region` for a custom base URL). `token` is
+    /// the exception: it appears only with `show --reveal`.
+    enum CodingKeys: String, CodingKey {
+        case name, region, base_url, role, description, permissions, created, version, versions, version_created
+        case expires, days_left, status, warn_days, console_id, console_name, manager, token
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(region, forKey: .region)
+        try c.encode(base_url, forKey: .base_url)
+        try c.encode(role, forKey: .role)
+        try c.encode(description, forKey: .description)
+        try c.encode(permissions, forKey: .permissions)
+        try c.encode(created, forKey: .created)
+        try c.encode(version, forKey: .version)
+        try c.encode(versions, forKey: .versions)
+        try c.encode(version_created, forKey: .version_created)
+        try c.encode(expires, forKey: .expires)
+        try c.encode(days_left, forKey: .days_left)
+        try c.encode(status, forKey: .status)
+        try c.encode(warn_days, forKey: .warn_days)
+        try c.encode(console_id, forKey: .console_id)
+        try c.encode(console_name, forKey: .console_name)
+        try c.encode(manager, forKey: .manager)
+        try c.encodeIfPresent(token, forKey: .token)
+    }
+}
+
+extension TokenView {
+    /// A command that changed a key (`edit`, `rename`) prints it with --json as `show --json`
+    /// does; the change itself was audited, so this read is not.
+    static func printJSON(_ name: String, in vault: Vault) throws {
+        Output.line(Output.json(TokenView(try vault.show(name, audited: false), now: vault.clock.now(), warnDays: vault.warnDays)))
+    }
+}
+
+/// The KDF settings as `init`, `passwd`, `rekey`, `kdf set` and `kdf benchmark` print them with --json.
+func kdfJSON(_ p: KDFParameters, adding extra: [(String, JSONValue)] = []) -> JSONValue {
+    .object([("algorithm", .string("argon2id")), ("memory", .int(Int(p.memLimit))), ("ops", .int(Int(p.opsLimit)))] + extra)
 }
 
 struct VersionView: Encodable {

@@ -18,6 +18,7 @@ struct Rekey: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var new: NewPassphraseOptions
+    @Flag(help: "One JSON object: vault, kdf, tokens, versions, archived_audit_rows.") var json = false
 
     func run() throws {
         let vault = try global.openVault()
@@ -27,6 +28,10 @@ struct Rekey: ParsableCommand {
         let showProgress = isatty(2) == 1
         let result = try unlocked.rekey(passphrase: newPassphrase, parameters: params, targetMilliseconds: target,
                                         progress: showProgress ? { done, total in Output.progress(done, of: total, done: done == total) } : nil)
+        if json {
+            return Output.result([("vault", .string(vault.path)), ("kdf", kdfJSON(params)), ("tokens", .int(result.tokens)),
+                                  ("versions", .int(result.versions)), ("archived_audit_rows", .int(Int(result.archivedAuditRows)))])
+        }
         Output.done("rekeyed: new master key and passphrase; \(result.versions) version\(result.versions == 1 ? "" : "s") of \(result.tokens) token\(result.tokens == 1 ? "" : "s") re-encrypted; audit rows 1-\(result.archivedAuditRows) stay verifiable under their earlier key")
         Output.hint("old backups still open with the old passphrase: destroy them, or keep them as safely as the old passphrase")
     }

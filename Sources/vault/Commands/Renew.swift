@@ -18,7 +18,7 @@ struct Renew: ParsableCommand {
             A run first finishes what an interrupted run left (a created key whose value was lost \
             is disabled and deleted — unless anything suggests it is in use: then it is reported \
             and left alone). One daily timer line keeps every integration alive: \
-            `v1vault renew --due 30d`. Since 2025-10-27 new API keys cannot have the Master \
+            `vault renew --due 30d`. Since 2025-10-27 new API keys cannot have the Master \
             Administrator role: a legacy key with it needs --role (a custom role that may be \
             assigned to API keys) or `vault edit NAME --role ROLE`.
             Exit 0 when everything due was renewed (or cleaned up), 25 when something failed \

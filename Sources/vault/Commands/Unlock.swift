@@ -21,10 +21,17 @@ struct Unlock: ParsableCommand {
     @Option(name: .customLong("for"), help: ArgumentHelp("How long: 90s, 15m, 8h, at most 12h.", valueName: "time"))
     var duration: String = "15m"
 
+    @Flag(help: "One JSON object, as `status --json` prints it: vault, state, expires, seconds_left, keyring.")
+    var json = false
+
     func run() throws {
         let seconds = try Session.parseDuration(duration)
         let vault = try global.openVault()
         let info = try global.withPassphrase { p in try vault.startSession(passphrase: p, seconds: seconds) }
+        if json {
+            return Output.result([("vault", .string(vault.path)), ("state", .string("unlocked")), ("expires", .date(info.expires)),
+                                  ("seconds_left", .int(Int(seconds))), ("keyring", .string(info.keyring.rawValue))])
+        }
         Output.done("unlocked \(vault.path) until \(Timestamp.iso(info.expires)) (\(SessionText.length(TimeInterval(seconds))))")
         switch info.keyring {
         case .session:
