@@ -175,4 +175,20 @@ struct ClipboardCLITests {
         let rows = c.audit(action: "copy")
         #expect(rows.count == 1 && (rows.first?["details"] as? [String: String]) == ["via": "osc52", "clear": "1"], "\(rows)")
     }
+
+    @Test("--clear 0 starts no clearer (the terminal closes with no clearing sequence); inside tmux a note says what tmux needs")
+    func osc52NoClearInTmux() throws {
+        let c = vault()
+        defer { c.cleanup() }
+        let set = "\u{1B}]52;c;" + Data(Self.token.utf8).base64EncodedString() + "\u{07}"
+        var t = c
+        t.env["TERM"] = "screen-256color"
+        t.env["TMUX"] = "/tmp/tmux-1000/default,1234,0"
+        let r = TerminalTests().onTTYCommand(t, [CLI.binary, "--passphrase-file", c.passphraseFile, "copy", "siem", "--clear", "0"], [(set, "")])
+        #expect(r.status == 0, "\(r.output.debugDescription)")
+        // The driver read until every holder of the terminal had closed it: nothing is left to clear.
+        #expect(!r.output.contains("\u{1B}]52;c;\u{07}"), "\(r.output.debugDescription)")
+        #expect(r.output.contains("sent siem to the terminal's clipboard (OSC 52); not cleared (--clear 0)"), "\(r.output.debugDescription)")
+        #expect(r.output.contains("inside tmux this reaches the clipboard only with `set -g set-clipboard on`"), "\(r.output.debugDescription)")
+    }
 }

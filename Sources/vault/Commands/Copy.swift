@@ -59,6 +59,8 @@ struct Copy: ParsableCommand {
             : "copied \(name) to the clipboard with \(method.rawValue); \(clearing)")
         if method == .osc52, !(global.environment["TMUX"] ?? "").isEmpty {
             Output.note("inside tmux this reaches the clipboard only with `set -g set-clipboard on` (tmux then also keeps it as a paste buffer: `tmux delete-buffer`)")
+        } else if method == .osc52, !(global.environment["STY"] ?? "").isEmpty {
+            Output.note("GNU screen does not pass OSC 52 on to the terminal: the clipboard probably did not change")
         }
     }
 }
