@@ -259,8 +259,8 @@ public enum Clipboard {
         }
     }
 
-    /// The clipboard's current text into secure memory (at most 64 KiB: anything longer is not
-    /// a key v1vault copied).
+    /// The clipboard's current text into secure memory, at most one byte more than the longest
+    /// token v1vault stores (16 KiB): anything that long is not a key it copied.
     static func readBack(_ reader: String, _ arguments: [String]) throws(VaultError) -> SecureBytes {
         var fds: [Int32] = [0, 0]
         guard makePipe(&fds) else { throw .io(reason: "pipe") }
@@ -269,7 +269,7 @@ public enum Clipboard {
             close(fds[0]); close(fds[1]); throw error
         }
         close(fds[1])
-        var out = SecureBytes(capacity: 65536, empty: true)
+        var out = SecureBytes(capacity: 16 * 1024 + 1, empty: true)
         while out.count < out.capacity {
             let start = out.count
             let n = out.withUnsafeMutableBytes { read(fds[0], $0.baseAddress! + start, $0.count - start) }
