@@ -63,7 +63,7 @@ enum Main {
     }
 
     static var subcommandNames: [String] {
-        VaultCommand.configuration.subcommands.compactMap { $0.configuration.commandName }
+        VaultCommand.configuration.subcommands.filter { $0.configuration.shouldDisplay }.compactMap { $0.configuration.commandName }
     }
 
     /// The first word that is not an option, when it names no subcommand (`vault lst`).
@@ -108,10 +108,10 @@ struct VaultCommand: ParsableCommand {
             """,
         version: "\(String(cString: v1v_version())) (commit \(String(cString: v1v_commit())))",
         subcommands: [
-            Init.self, Add.self, List.self, Show.self, Rotate.self, History.self, Rollback.self,
+            Init.self, Add.self, List.self, Show.self, Get.self, Copy.self, Rotate.self, History.self, Rollback.self,
             Expiring.self, Export.self, ExecCommand.self, Remove.self, Passwd.self, Rekey.self, Audit.self,
             DoctorCommand.self, Backup.self, Restore.self, Import.self, KDFCommand.self, Check.self, Edit.self, Rename.self, Unlock.self, Lock.self, Status.self,
-            Manager.self, Renew.self, Sync.self,
+            Manager.self, Renew.self, Sync.self, ClearClipboard.self,
         ]
     )
 

@@ -40,6 +40,31 @@ struct FindingYourWayTests {
         #expect(try c.rows("SELECT count(*) FROM audit_log") == rows)
     }
 
+    @Test("exec with a mistyped key name: exit 125 (its own failure code) and the did-you-mean; the command never runs")
+    func execKeyTypo() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("siem-connector", "eyJ.a.b")
+        let marker = c.dir + "/ran"
+        let r = c.run("exec", "siem-conector", "--", "/usr/bin/touch", marker)
+        #expect(r.status == 125, "\(r)")
+        #expect(r.stderr == "error: no token named \"siem-conector\"\nhint: did you mean siem-connector? (`vault list` shows the stored names)\n", "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test("a name that differs only in case is suggested (names are case-sensitive)")
+    func caseOnlyTypo() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("siem", "eyJ.a.b")
+        c.add("SIEM-X", "eyJ.c.d")
+        let r = c.run("show", "SIEM")
+        #expect(r.status == 9, "\(r)")
+        #expect(r.stderr == "error: no token named \"SIEM\"\nhint: did you mean siem? (`vault list` shows the stored names)\n", "\(r)")
+        let exec = c.run("exec", "Siem", "--", "/bin/true")
+        #expect(exec.status == 125 && exec.stderr.hasSuffix("hint: did you mean siem? (`vault list` shows the stored names)\n"), "\(exec)")
+    }
+
     @Test("bash completion offers the vault's key names (no passphrase, nothing written) and the regions")
     func completion() throws {
         let c = CLI.initialized()
@@ -76,7 +101,7 @@ struct FindingYourWayTests {
         let c = CLI()
         defer { c.cleanup() }
         let twice = try NSRegularExpression(pattern: #"\(default [^:)][^)]*\)[^()]*\(default: "#)
-        for cmd in [["init"], ["add"], ["list"], ["show"], ["rotate"], ["history"], ["rollback"], ["expiring"], ["export"], ["exec"],
+        for cmd in [["init"], ["add"], ["list"], ["show"], ["get"], ["copy"], ["rotate"], ["history"], ["rollback"], ["expiring"], ["export"], ["exec"],
                     ["remove"], ["passwd"], ["rekey"], ["audit"], ["audit", "verify"], ["doctor"], ["backup"], ["import"],
                     ["kdf", "benchmark"], ["kdf", "set"], ["check"], ["edit"], ["rename"], ["unlock"], ["lock"], ["status"]] {
             let help = c.run(cmd + ["--help"], stdin: nil).out.replacingOccurrences(of: "\n", with: " ")

@@ -82,6 +82,27 @@ struct ImportKDFCLITests {
         }
     }
 
+    @Test("export --all --format json --json-meta needs no --prefix: prefixed variables, and `import -` takes it back through a pipe")
+    func jsonMetaWithoutPrefix() throws {
+        let a = CLI.initialized(), b = CLI.initialized()
+        defer { a.cleanup(); b.cleanup() }
+        a.add("siem", "eyJ.siem.tok", "--region", "eu")
+        a.add("ci-scanner", "eyJ.ci.tok")
+        let r = a.run("export", "--all", "--format", "json", "--json-meta")
+        #expect(r.status == 0 && r.stderr == "", "\(r)")
+        let object = try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        #expect(object["SIEM_TMV1_TOKEN"] as? String == "eyJ.siem.tok" && object["CI_SCANNER_TMV1_TOKEN"] as? String == "eyJ.ci.tok", "\(r.out)")
+        #expect(object["SIEM_TMV1_URL"] as? String == "https://api.eu.xdr.trendmicro.com", "\(r.out)")
+        let imp = b.run(["import", "-", "--format", "json"], stdin: r.stdout)
+        #expect(imp.status == 0 && imp.out == "imported 2 tokens\n", "\(imp)")
+        for name in ["siem", "ci-scanner"] {
+            #expect(b.run("export", name, "--format", "raw").out == a.run("export", name, "--format", "raw").out)
+        }
+        // Without --json-meta the clash is still refused: a plain JSON object cannot name the tokens.
+        let plain = a.run("export", "--all", "--format", "json")
+        #expect(plain.status == 64 && plain.stderr.hasPrefix("error: variable TMV1_TOKEN would be set by both "), "\(plain)")
+    }
+
     @Test("import refuses what is plainly export output: a dotenv export (URL lines) and a JSON export without --json-meta (exit 64, vault untouched)")
     func exportOutputRefused() throws {
         let a = CLI.initialized()

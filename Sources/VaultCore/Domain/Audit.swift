@@ -284,3 +284,14 @@ public struct AuditQuery: Sendable {
         self.token = token; self.action = action; self.since = since; self.until = until; self.limit = limit
     }
 }
+
+/// Audit action names of the commands that release one key to the user (each row is written
+/// sealed, before the key leaves secure memory).
+public enum RevealAction {
+    /// `show --reveal`.
+    public static let reveal = "reveal"
+    /// `get`: the key printed on stdout.
+    public static let get = "get"
+    /// `copy`: the key put on a clipboard (details `via`: the method, `clear`: seconds).
+    public static let copy = "copy"
+}

@@ -152,10 +152,14 @@ public final class Vault {
 
     // MARK: - Metadata (no passphrase)
 
-    /// All tokens with their current version, sorted by name. Audited (unsealed) as `list`.
-    public func list() throws(VaultError) -> [TokenSummary] {
-        let result = try store.read { db in try Self.summaries(db, filter: nil) }
-        try recordUnsealed(action: "list", details: ["count": "\(result.count)"])
+    /// All tokens with their current version, sorted by name; with `pattern`, only the names
+    /// that shell glob matches (`NamePattern`). Audited (unsealed) as `list`.
+    public func list(matching pattern: String? = nil) throws(VaultError) -> [TokenSummary] {
+        var result = try store.read { db in try Self.summaries(db, filter: nil) }
+        if let pattern { result = result.filter { NamePattern.matches($0.name, glob: pattern) } }
+        var details = ["count": "\(result.count)"]
+        if let pattern { details["pattern"] = pattern }
+        try recordUnsealed(action: "list", details: details)
         return result
     }
 

@@ -2,8 +2,11 @@
 public enum Suggest {
     /// The candidate nearest to `word` by edit distance (insertions, deletions, substitutions
     /// and swaps of neighbours), if it is near enough to be a typo: at most 1 edit for words of
-    /// up to 4 characters, 2 up to 8, 3 beyond. Ties go to the first candidate.
+    /// up to 4 characters, 2 up to 8, 3 beyond. Ties go to the first candidate. A candidate
+    /// that differs from `word` only in case (`SIEM` for `siem`) wins outright: names are
+    /// case-sensitive, so it is not the same name, but it is the one meant.
     public static func closest(to word: String, in candidates: [String]) -> String? {
+        if let sameButCase = candidates.first(where: { $0 != word && $0.lowercased() == word.lowercased() }) { return sameButCase }
         let w = Array(word.lowercased())
         let limit = w.count <= 4 ? 1 : w.count <= 8 ? 2 : 3
         var best: (String, Int)?

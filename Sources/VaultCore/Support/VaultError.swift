@@ -64,6 +64,9 @@ public enum VaultError: Error, Equatable, Sendable {
     /// A Vision One API-keys call failed (code and trace id only).
     case consoleFailed(detail: String)
 
+    /// `vault copy`: no way to reach a clipboard here (`forced`: the method asked for with --via).
+    case clipboardUnavailable(reason: String, forced: String?)
+
     // exec (GNU env's conventions)
     case commandNotFound(command: String)
     case commandNotExecutable(command: String, reason: String)
@@ -91,6 +94,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .tokenRejected: return 22
         case .checkIncomplete, .consoleFailed: return 23
         case .noManager: return 28
+        case .clipboardUnavailable: return 29
         case .commandNotExecutable: return 126
         case .commandNotFound: return 127
         }
@@ -144,6 +148,10 @@ public enum VaultError: Error, Equatable, Sendable {
             return "nothing was stored; check that you copied the whole key and chose its region (--region)"
         case .checkIncomplete:
             return "nothing was stored; retry, or leave out --check to store it unverified"
+        case .clipboardUnavailable(_, let forced):
+            return forced == nil
+                ? "on a desktop, install wl-clipboard (Wayland) or xclip (X11); over SSH, run it in a terminal that takes OSC 52; `vault get NAME` prints the key instead"
+                : "leave out --via to use whatever works here, or `vault get NAME` to print the key"
         case .noManager:
             return "mark a stored key that has the API Keys permission: `vault manager set NAME`"
         default:
@@ -205,6 +213,8 @@ extension VaultError: CustomStringConvertible {
         case .checkIncomplete(let name, let outcome, let detail):
             return "could not verify the token for \(name) with Vision One: \(outcome)" + (detail.map { " (\($0))" } ?? "")
         case .noManager(let url): return "no manager key for \(url)"
+        case .clipboardUnavailable(let reason, let forced):
+            return (forced.map { "cannot copy with \($0)" } ?? "no clipboard to copy to") + ": \(reason); nothing was copied"
         case .consoleFailed(let detail): return "vision one api keys call failed: \(detail)"
         case .commandNotFound(let c): return "command not found: \(displayName(c))"
         case .commandNotExecutable(let c, let reason): return "cannot execute \(displayName(c)): \(reason)"

@@ -42,8 +42,8 @@ struct Export: ParsableCommand {
         discussion: """
             Formats: env (export NAME='value', for eval), dotenv (NAME=value), json, github \
             (::add-mask:: on stdout, variables appended to $GITHUB_ENV), raw (token bytes only). \
-            One unlock serves every named token. With --json-meta, `import --format json` recreates \
-            the tokens elsewhere with their metadata, the console link of the exported version and \
+            One unlock serves every named token. With --json-meta (several tokens: prefixed variables, as with \
+            --prefix), `import --format json` recreates the tokens elsewhere with their metadata, the console link of the exported version and \
             the manager mark (moving keys into a service user's vault).
             """)
 
@@ -56,7 +56,7 @@ struct Export: ParsableCommand {
     @Flag(help: "With -o: replace an existing file atomically.") var force = false
     @Flag(name: .customLong("json-meta"), help: "With --format json: add each token's metadata under _meta (version, expires, region, base_url, role, description, permissions; console_id, console_name, console_state and manager when set), for `import --format json`.") var jsonMeta = false
     @Flag(help: "With --format raw: end with a newline (always done when stdout is a terminal).") var newline = false
-    @Flag(help: "Export every stored token (needs --prefix unless there is only one).") var all = false
+    @Flag(help: "Export every stored token (needs --prefix unless there is only one or --json-meta is given).") var all = false
 
     func validate() throws {
         if all, !tokens.isEmpty { throw ValidationError("give token names or --all, not both") }
@@ -94,7 +94,11 @@ struct Export: ParsableCommand {
             let destKind = absolute.map { "file:\($0)" } ?? (format == .github ? "github-env" : "stdout")
             let revealed = try unlocked.revealMany(tokens.map { ($0, nil) }, allowExpired: naming.allowExpired, action: "export",
                                                    details: ["format": format.rawValue, "destination": destKind, "names": naming.names.rawValue]) { toks throws(VaultError) in
-                let vars = try Exporter.variables(toks, naming: naming.naming)
+                // With --json-meta, `_meta` names each token's variable: several tokens get
+                // prefixed variables without --prefix (one object cannot hold TMV1_TOKEN twice).
+                var names = naming.naming
+                if jsonMeta, toks.count > 1 { names.prefixWithName = true }
+                let vars = try Exporter.variables(toks, naming: names)
                 switch format {
                 case .env: rendered = Exporter.env(vars)
                 case .dotenv: rendered = try Exporter.dotenv(vars)
@@ -289,7 +293,7 @@ struct ExecCommand: ParsableCommand {
                 throw error
             }
         } catch let error as VaultError {
-            Output.fail(error)
+            Output.fail(error, suggestion: Main.suggestion(for: error, in: self))
             switch error {
             case .commandNotFound, .commandNotExecutable: throw ExitCode(error.exitCode)
             default: throw ExitCode(Self.vaultFailure)
