@@ -214,6 +214,34 @@ struct CoreCommandTests {
         #expect(c.run("exec", "k", "--", "env", env: ["CREDENTIALS_DIRECTORY": other]).out.contains("CREDENTIALS_DIRECTORY=\(other)"))
     }
 
+    @Test("a systemd credential that is not read-only and private names the rule (0400, or 0440 with systemd's ACL) and hints chmod 400, not chmod 600; exit 8, nothing read",
+          arguments: [0o600, 0o640, 0o666, 0o444, 0o604, 0o200] as [mode_t])
+    func credentialModeRefused(mode: mode_t) throws {
+        // Given: a vault, and $CREDENTIALS_DIRECTORY/v1vault-passphrase holding its passphrase.
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.cred")
+        let creds = c.dir + "/credentials"
+        try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let file = creds + "/v1vault-passphrase"
+        guard FileManager.default.createFile(atPath: file, contents: Data("correct horse battery".utf8), attributes: [.posixPermissions: 0o400]),
+              chmod(file, mode) == 0 else { throw TestSetupError(description: "cannot create \(file) with mode \(String(mode, radix: 8))") }
+        // When: a command needs the passphrase and the credential is its source.
+        let r = c.runWithoutTerminal("export", "k", "--format", "raw", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds])
+        // Then: refused with the credential's own rule and the chmod that satisfies it.
+        #expect(r.status == 8, "\(r)")
+        #expect(r.out == "", "\(r)")
+        #expect(r.stderr == """
+            error: systemd credential \(file) has mode \(String(mode, radix: 8)): credentials are read-only and private (0400, or 0440 with systemd's ACL)
+            hint: chmod 400 \(file), or let systemd provide it (LoadCredential=, LoadCredentialEncrypted=)
+
+            """, "\(r)")
+        // And chmod 400, as the hint says, is accepted.
+        guard chmod(file, 0o400) == 0 else { throw TestSetupError(description: "chmod 400 \(file)") }
+        let fixed = c.runWithoutTerminal("export", "k", "--format", "raw", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds])
+        #expect(fixed.status == 0 && fixed.out == "eyJ.cred", "\(fixed)")
+    }
+
     @Test("a pasted key loses surrounding whitespace and a leading Bearer (said on stderr); inner whitespace is still refused", arguments: [
         ("  eyJa.b.c \r\n\n", "surrounding whitespace"),
         ("Bearer eyJa.b.c", "a leading \"Bearer \""),

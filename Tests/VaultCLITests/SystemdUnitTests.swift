@@ -81,9 +81,9 @@ struct ServiceUser {
 /// private directory, working directory /, stdin /dev/null, no controlling terminal (setsid).
 /// Two substitutions: the built binary for /usr/bin/v1vault, and a private directory for /var/lib
 /// (StateDirectory= and the Environment= paths under it), so a host's real vault is never
-/// touched. Not emulated: the namespacing directives (ProtectSystem=, ProtectHome=,
-/// PrivateTmp=, PrivateDevices=, RestrictAddressFamilies=) — `systemd-analyze verify` in
-/// scripts/check-package covers their syntax only.
+/// touched. Not emulated: the sandboxing directives (ProtectSystem=, SystemCallFilter=, …) —
+/// scripts/check-units runs every shipped unit under systemd itself with them, and
+/// scripts/check-package scores them with `systemd-analyze security`.
 @Suite("the shipped systemd units: ExecStart run as systemd would run it (out of process, as root)")
 struct SystemdUnitTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path

@@ -202,11 +202,8 @@ public enum SecretInput {
         // (Character devices such as a terminal are left alone.)
         let refused: mode_t = credential ? 0o227 : 0o077  // credential: no write bits, nothing for others
         if (st.st_mode & S_IFMT) != S_IFCHR, st.st_mode & refused != 0 {
-            // A credential that only its owner can write: systemd makes them read-only (0400).
-            if credential, st.st_mode & 0o027 == 0 {
-                throw .insecureFile(path: path, reason: "systemd credential \(path) is writable (mode \(String(st.st_mode & 0o777, radix: 8))): systemd creates credentials read-only",
-                                    hint: "chmod 400 \(shellQuoted(path)), or let systemd provide it (LoadCredential=, LoadCredentialEncrypted=)")
-            }
+            // A credential names its own rule: read-only (chmod 600 would still be refused).
+            if credential { throw .insecureCredential(path: path, mode: UInt16(st.st_mode & 0o777)) }
             throw .insecurePermissions(path: path, mode: UInt16(st.st_mode & 0o777))
         }
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)

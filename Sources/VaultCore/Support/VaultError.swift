@@ -11,6 +11,10 @@ public enum VaultError: Error, Equatable, Sendable {
     case insecurePermissions(path: String, mode: UInt16)
     /// The vault's directory or a `-wal`/`-shm`/`-journal` companion is open to another user.
     case insecureFile(path: String, reason: String, hint: String?)
+    /// The systemd credential `$CREDENTIALS_DIRECTORY/v1vault-passphrase` is not read-only and
+    /// private: systemd makes credentials 0400 (0440 where its ACL for the unit's user shows as
+    /// the group bits), so anything else was not made by systemd or was changed since.
+    case insecureCredential(path: String, mode: UInt16)
     /// `sqlite_master` lists something the migrations do not create (a view, a trigger, a
     /// changed or missing table or index).
     case schemaTampered(differences: [String])
@@ -80,7 +84,7 @@ public enum VaultError: Error, Equatable, Sendable {
         case .vaultNotFound: return 5
         case .vaultExists: return 6
         case .notAVault, .schemaTooNew, .unsafeKDFParameters, .corruptVault, .vaultPathInvalid, .schemaTampered: return 7
-        case .insecurePermissions, .insecureFile: return 8
+        case .insecurePermissions, .insecureFile, .insecureCredential: return 8
         case .tokenNotFound, .versionNotFound: return 9
         case .tokenExists: return 12
         case .invalidToken, .identicalToken, .notShapedLikeKey: return 13
@@ -111,6 +115,8 @@ public enum VaultError: Error, Equatable, Sendable {
             return "this vault was written by a newer v1vault; upgrade the binary"
         case .insecurePermissions(let path, _):
             return "chmod 600 \(shellQuoted(path))"
+        case .insecureCredential(let path, _):
+            return "chmod 400 \(shellQuoted(path)), or let systemd provide it (LoadCredential=, LoadCredentialEncrypted=)"
         case .wrongPassphrase:
             return nil
         case .wrongPassphraseCarriageReturn:
@@ -172,6 +178,8 @@ extension VaultError: CustomStringConvertible {
             return "\(path) is accessible by other users (mode \(String(mode, radix: 8)))"
         case .vaultPathInvalid(let path, let reason): return "cannot use vault path \(path): \(reason)"
         case .insecureFile(_, let reason, _): return "refusing an unsafe vault location: \(reason)"
+        case .insecureCredential(let path, let mode):
+            return "systemd credential \(path) has mode \(String(mode, radix: 8)): credentials are read-only and private (0400, or 0440 with systemd's ACL)"
         case .schemaTampered(let differences):
             let shown = differences.prefix(3).joined(separator: "; ") + (differences.count > 3 ? "; and \(differences.count - 3) more" : "")
             return "vault schema differs from what v1vault creates: \(shown)"
