@@ -64,6 +64,30 @@ extension SessionCLITests {
         #expect(c.audit(action: "exec").last.map { ($0["details"] as? [String: String])?["session"] == nil } == true)
     }
 
+    @Test("exec fails closed when the child cannot get a keyring of its own (125, command not run); runs where keyrings are blocked")
+    func execJoinFails() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.k.sig")
+        let marker = c.dir + "/ran"
+        var full = c
+        full.prefix = [Self.withoutKeyring, "--fail-join"]
+        // A full key quota (EDQUOT): the command would inherit the session, so it does not run.
+        let r = full.run("exec", "k", "--", "/usr/bin/touch", marker)
+        #expect(r.status == 125 && r.stderr == "error: cannot give /usr/bin/touch a session keyring of its own (keyctl_join_session_keyring: disk quota exceeded); it was not started, since it would inherit this login's unlocked sessions\n", "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        let row = try #require(c.audit(action: "exec").last)
+        #expect(row["outcome"] as? String == "error", "\(row)")
+        // --keep-session asks for no new keyring.
+        #expect(full.run("exec", "--keep-session", "k", "--", "/usr/bin/touch", marker).status == 0)
+        #expect(FileManager.default.fileExists(atPath: marker))
+        // Keyrings blocked altogether (Docker's seccomp profile): no session to hide; exec runs.
+        var blocked = c
+        blocked.prefix = [Self.withoutKeyring]
+        let b = blocked.run("exec", "k", "--", "/bin/sh", "-c", "echo \"$TMV1_TOKEN\"")
+        #expect(b.status == 0 && b.out == "eyJ.k.sig\n", "\(b)")
+    }
+
     @Test("unlock --scope user: another login's keyring uses it, status names it, the kernel times it, lock there ends it")
     func userScope() throws {
         let a = TestKeyring(), b = TestKeyring()
