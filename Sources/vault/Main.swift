@@ -11,6 +11,7 @@ enum Main {
         ProcessHardening.apply()
         Descriptors.reserveStandard()
         PassphraseSource.recordInheritedDescriptors()
+        Export.failClosedOnSignal(arguments)
         var parsed: (any ParsableCommand)?
         do {
             var command = try VaultCommand.parseAsRoot(Array(arguments.dropFirst()))

@@ -42,6 +42,28 @@ struct EvalCLITests {
         #expect(ok.status == 0 && ok.out == "got eyJ.k.k\n", "\(shell): \(ok)")
     }
 
+    @Test("export killed by a signal before it printed (timeout, kill) still prints false: the script stops", arguments: shells)
+    func signalled(shell: String) throws {
+        try #require(shell != "/usr/bin/zsh" || Self.hasZsh, "zsh is not installed (scripts/bootstrap installs it)")
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.k.k")
+        // A passphrase FIFO no one writes to: export waits in open() until timeout's SIGTERM.
+        let fifo = c.dir + "/fifo"
+        guard mkfifo(fifo, 0o600) == 0 else { throw TestSetupError(description: "mkfifo: \(String(cString: strerror(errno)))") }
+        var env = c.env
+        env["VAULT"] = CLI.binary
+        for sig in ["TERM", "HUP", "INT"] {
+            // -k: a regression that ignores the signal is killed, not left hanging.
+            let line = #"eval "$(V1VAULT_NO_SESSION=1 V1VAULT_PASSPHRASE_FILE=\#(fifo) timeout -k 10 -s \#(sig) 1 "$VAULT" export k)""#
+            // The test runner's threads block signals and children inherit the mask: the shell
+            // gets the ordinary one, as a login's would.
+            let r = runProgram("/usr/bin/python3", ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                                                    shell, "-eu", "-c", line + "\necho CONTINUED\n"], env: env)
+            #expect(r.status == 1 && r.out.isEmpty, "\(shell), SIG\(sig): \(r)")
+        }
+    }
+
     @Test("only what a shell evaluates gets the line: not json, raw, github, -o, nor a terminal-less json failure")
     func onlyEvalable() {
         let c = CLI.initialized()

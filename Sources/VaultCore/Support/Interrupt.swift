@@ -5,30 +5,49 @@ import Glibc
 
 /// What a fatal signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) must undo before the process dies:
 /// a terminal left without echo by a hidden prompt, and files created for output that hold
-/// nothing yet (`export -o`, its temporary file). The handler only calls async-signal-safe
-/// functions (tcsetattr, unlink, signal, raise) on state prepared in advance.
+/// nothing yet (`export -o`, its temporary file); and what it must still say: the fail-closed
+/// line of an `export` whose stdout a shell evaluates (`failClosedOnSignal`). The handler only
+/// calls async-signal-safe functions (tcsetattr, unlink, write, signal, raise) on state
+/// prepared in advance.
 public enum Interrupt {
     static let slots = 4
     nonisolated(unsafe) static var ttyFD: Int32 = -1
     nonisolated(unsafe) static var ttySaved = termios()
     nonisolated(unsafe) static let paths = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: slots)
     nonisolated(unsafe) static var installed = false
+    /// Written to stdout by the handler when set (`failClosedOnSignal`).
+    nonisolated(unsafe) static var failLine: UnsafeMutablePointer<CChar>?
+    nonisolated(unsafe) static var failLineLength = 0
 
     static func install() {
         guard !installed else { return }
         installed = true
         paths.initialize(repeating: nil, count: slots)
         // Touch every global the handler reads, so none is lazily initialised inside it.
-        _ = ttyFD; _ = ttySaved; _ = slots
+        _ = ttyFD; _ = ttySaved; _ = slots; _ = failLine; _ = failLineLength
         for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
             signal(sig) { sig in
                 if Interrupt.ttyFD >= 0 { _ = tcsetattr(Interrupt.ttyFD, TCSANOW, &Interrupt.ttySaved) }
                 for i in 0..<Interrupt.slots { if let p = Interrupt.paths[i] { unlink(p) } }
+                if let line = Interrupt.failLine { _ = write(1, line, Interrupt.failLineLength) }
                 signal(sig, SIG_DFL)
                 raise(sig)
             }
         }
     }
+
+    /// Until `keepStdout`, a fatal signal writes `line` to stdout before the process dies: a
+    /// killed `eval "$(vault export …)"` (`timeout`, `kill`) would otherwise leave the shell an
+    /// empty string, which `eval` runs successfully, and a `set -e` script would go on.
+    public static func failClosedOnSignal(_ line: String) {
+        let c = strdup(line)!
+        failLineLength = strlen(c)
+        failLine = c
+        install()
+    }
+
+    /// The output is complete: a signal no longer adds the fail-closed line.
+    public static func keepStdout() { failLine = nil }
 
     /// While a hidden prompt runs: the state to put back if a signal ends the process.
     static func guardTerminal(fd: Int32, saved: termios) {

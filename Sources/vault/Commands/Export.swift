@@ -121,6 +121,8 @@ struct Export: ParsableCommand {
                 Output.note("wrote \(tokens.count) token\(tokens.count == 1 ? "" : "s") to \(output!) (\(format.rawValue), mode 0600)")
             } else {
                 try Output.writeSecret(rendered!)
+                // Written: a signal from now on must not append `false` to a good export.
+                Interrupt.keepStdout()
             }
         } catch {
             destination?.abandon()
@@ -137,9 +139,21 @@ extension Export {
     static let failClosedLine = "false\n"
 
     static func failClosed(_ arguments: [String]) {
-        // Nothing evaluates a terminal; there the line would only puzzle.
-        guard isatty(1) == 0, evalable(Array(arguments.dropFirst())) else { return }
+        guard failsClosed(arguments) else { return }
+        Interrupt.keepStdout()  // said once
         Output.stdout(failClosedLine)
+    }
+
+    /// Whether a failure of this command line prints `failClosedLine`. Nothing evaluates a
+    /// terminal; there the line would only puzzle.
+    static func failsClosed(_ arguments: [String]) -> Bool {
+        isatty(1) == 0 && evalable(Array(arguments.dropFirst()))
+    }
+
+    /// Called first thing: a fatal signal (`timeout`, `kill`, SIGHUP) ends the process without
+    /// reaching `failClosed`, so the signal handler prints the line then (`Interrupt`).
+    static func failClosedOnSignal(_ arguments: [String]) {
+        if failsClosed(arguments) { Interrupt.failClosedOnSignal(failClosedLine) }
     }
 
     /// Whether `args` (argv without the program) run `export` with stdout as the destination
