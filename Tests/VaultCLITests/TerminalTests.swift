@@ -269,6 +269,23 @@ struct TerminalSharingTests {
         #expect(c.run("show", "k").status == 9)
     }
 
+    @Test("Ctrl-Z while the KDF runs, then fg: echo is off again, so a key pasted then is not shown")
+    func stopDuringKDF() throws {
+        let c = try TerminalTests.slowKDFVault()
+        defer { c.cleanup() }
+        let key = "eyJhbGciOiJSUzI1NiJ9.eyJzdG9wcGVkIjoiZHVyaW5nLWtkZiJ9.U3RvcHBlZF9EdXJpbmdfS0RG-sig"
+        // The passphrase prompt's line ends: Argon2id runs. Ctrl-Z stops it; the driver, as bash
+        // does, turns echo on while it is stopped and continues it (`fg`), then pastes the key.
+        let r = TerminalTests().onTTY(c, ["add", "k"], [("Paste the Vision One API key (input hidden): ", key + "\r"),
+                                                         ("Vault passphrase: ", "correct horse battery\r"), ("\n", "<CTRL-Z>"),
+                                                         ("", "<SIGCONT>"), ("", key + "\r")])
+        #expect(r.status == 0 && r.output.contains("stored k version 1"), "\(r.output)")
+        let bytes = Array(key.utf8)
+        let pieces = (0...(bytes.count - 6)).map { String(decoding: bytes[$0..<($0 + 6)], as: UTF8.self) }
+        #expect(pieces.count == bytes.count - 5 && pieces.filter { r.output.contains($0) }.isEmpty, "the key was echoed: \(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
+    }
+
     @Test("15: a signal at the passphrase prompt restores the terminal and leaves no -o file")
     func signalAtPrompt() {
         let c = CLI.initialized()

@@ -13,6 +13,9 @@ public enum Interrupt {
     static let slots = 4
     nonisolated(unsafe) static var ttyFD: Int32 = -1
     nonisolated(unsafe) static var ttySaved = termios()
+    /// The settings the hold has in effect now (echo off between prompts, raw during one),
+    /// put back when the process is continued after a stop (`SIGCONT`).
+    nonisolated(unsafe) static var ttyActive = termios()
     nonisolated(unsafe) static let paths = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: slots)
     nonisolated(unsafe) static var installed = false
     /// Written to stdout by the handler when set (`failClosedOnSignal`).
@@ -34,6 +37,28 @@ public enum Interrupt {
                 raise(sig)
             }
         }
+        // Ctrl-Z between prompts (while the KDF runs): the shell gets the terminal back with
+        // its settings, and on `fg` puts its own back (bash restores echo) — so on SIGCONT the
+        // hold's settings are applied again, or a key pasted then would be shown. Before the
+        // stop the terminal's own settings are restored, for a shell that does not.
+        _ = ttyActive
+        stopHandler()
+        signal(SIGCONT) { _ in
+            Interrupt.stopHandler()
+            if Interrupt.ttyFD >= 0, tcgetpgrp(Interrupt.ttyFD) == getpgrp() {
+                _ = tcsetattr(Interrupt.ttyFD, TCSANOW, &Interrupt.ttyActive)
+            }
+        }
+    }
+
+    static func stopHandler() {
+        signal(SIGTSTP) { _ in
+            if Interrupt.ttyFD >= 0, tcgetpgrp(Interrupt.ttyFD) == getpgrp() {
+                _ = tcsetattr(Interrupt.ttyFD, TCSANOW, &Interrupt.ttySaved)
+            }
+            signal(SIGTSTP, SIG_DFL)
+            raise(SIGTSTP)  // blocked in the handler: the process stops as it returns
+        }
     }
 
     /// Until `keepStdout`, a fatal signal writes `line` to stdout before the process dies: a
@@ -50,10 +75,22 @@ public enum Interrupt {
     public static func keepStdout() { failLine = nil }
 
     /// While a hidden prompt runs: the state to put back if a signal ends the process.
-    static func guardTerminal(fd: Int32, saved: termios) {
+    static func guardTerminal(fd: Int32, saved: termios, active: termios) {
         install()
         ttySaved = saved
+        ttyActive = active
         ttyFD = fd
+    }
+
+    /// The hold now puts `settings` into effect (set before `tcsetattr`): what SIGCONT restores.
+    /// SIGCONT is blocked meanwhile, so the handler never reads a half-written copy.
+    static func activeTerminal(_ settings: termios) {
+        var block = sigset_t(), previous = sigset_t()
+        sigemptyset(&block)
+        sigaddset(&block, SIGCONT)
+        pthread_sigmask(SIG_BLOCK, &block, &previous)
+        ttyActive = settings
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 
     static func releaseTerminal() { ttyFD = -1 }

@@ -352,7 +352,7 @@ public final class Terminal {
                 throw .io(reason: "cannot configure the terminal")
             }
             var between = Self.withoutEcho(original)
-            Interrupt.guardTerminal(fd: fd, saved: original)
+            Interrupt.guardTerminal(fd: fd, saved: original, active: between)
             tcsetattr(fd, TCSANOW, &between)
             saved = original
             if Terminal.spanDepth > 0 && Terminal.spanTerminal === self && !spanHold {
@@ -402,10 +402,12 @@ public final class Terminal {
             cc[Int(VMIN)] = 1
             cc[Int(VTIME)] = 0
         }
+        Interrupt.activeTerminal(raw)
         tcsetattr(fd, TCSANOW, &raw)
         defer {
             // Back to the hold's state: echo stays off until the hold ends; Ctrl-C works again.
             var between = Self.withoutEcho(original)
+            Interrupt.activeTerminal(between)
             tcsetattr(fd, TCSANOW, &between)
             write("\n")
         }
@@ -449,11 +451,13 @@ public final class Terminal {
         // nothing typed before the question answers it.
         if var original = saved {
             tcflush(fd, TCIFLUSH)
+            Interrupt.activeTerminal(original)
             tcsetattr(fd, TCSANOW, &original)
         }
         defer {
             if let original = saved {
                 var between = Self.withoutEcho(original)
+                Interrupt.activeTerminal(between)
                 tcsetattr(fd, TCSAFLUSH, &between)
             }
         }
