@@ -164,3 +164,28 @@ extension SessionCLITests {
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
     }
 }
+
+extension SessionCLITests {
+    /// Whether this test runner has no login-session keyring (its @s is the uid's default
+    /// user-session keyring, `_uid_ses.UID`), as in a container or an ssh login without PAM.
+    static let runnerHasNoSessionKeyring: Bool =
+        runProgram("/usr/bin/keyctl", ["rdescribe", "@s"]).out.contains(";_uid_ses.")
+
+    @Test("without a login-session keyring, exec says its command can join the keyring the session is in (it can)",
+          .enabled(if: runnerHasNoSessionKeyring, "the test runner has a login-session keyring of its own"))
+    func execNotesUserSessionFallback() throws {
+        let c = CLI.initialized()
+        defer { _ = c.run("lock"); c.cleanup() }
+        c.add("siem", "eyJ.session-token.sig")
+        c.add("b", "eyJ.other-token.sig")
+        let u = c.run("unlock", "--for", "1m", "--json")
+        #expect(u.status == 0 && u.out.contains(#""keyring":"user-session""#), "\(u)")
+        let uid = getuid()
+        let join = "/usr/bin/keyctl session _uid_ses.\(uid) \"$0\" export b --format raw 2>/dev/null; echo \" export=$?\""
+        let r = c.withoutPassphrase("exec", "siem", "--", "/bin/sh", "-c", join, CLI.binary)
+        // The command joined the keyring by name and used the session...
+        #expect(r.status == 0 && r.out.hasSuffix("eyJ.other-token.sig export=0\n"), "\(r)")
+        // ...as exec said it could.
+        #expect(r.stderr.hasPrefix("note: this vault's session is in uid \(uid)'s default user-session keyring (there is no login-session keyring here): /bin/sh can use it too, by joining that keyring (`keyctl session _uid_ses.\(uid)`)\n"), "\(r)")
+    }
+}

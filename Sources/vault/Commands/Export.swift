@@ -253,7 +253,8 @@ struct ExecCommand: ParsableCommand {
             Replaces itself with COMMAND (PATH lookup, no shell; arguments passed untouched). \
             V1VAULT_PASSPHRASE* variables are removed, and COMMAND starts in a session keyring \
             of its own, so it cannot use this login's `vault unlock` (--keep-session lets it; an \
-            `unlock --scope user` session it can use regardless). Exit status is the command's; the \
+            `unlock --scope user` session, or one in the default user-session keyring where the login has \
+            no session keyring, it can use regardless). Exit status is the command's; the \
             vault's own failures exit 125, a command that cannot run 126, one not found 127.
             """)
 
@@ -297,6 +298,10 @@ struct ExecCommand: ParsableCommand {
             let unlocked = try global.unlock(vault)
             if !keepSession, unlocked.session?.keyring == .user {
                 Output.note("note: this vault's session is in your user keyring (`vault unlock --scope user`): \(command[0]) can use it too, as every process of yours can")
+            } else if !keepSession, unlocked.session?.keyring == .userSession {
+                // No login-session keyring here: the session is in the uid's default one, which
+                // any process of the uid may join by name — a new session keyring cannot hide it.
+                Output.note("note: this vault's session is in uid \(getuid())'s default user-session keyring (there is no login-session keyring here): \(command[0]) can use it too, by joining that keyring (`keyctl session _uid_ses.\(getuid())`)")
             }
             var vars: [ExportVariable] = []
             var details = ["program": executable, "pristine": "\(pristine)", "names": naming.names.rawValue]

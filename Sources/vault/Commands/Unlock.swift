@@ -49,7 +49,7 @@ struct Unlock: ParsableCommand {
         case .session:
             Output.note(Self.allows)
         case .userSession:
-            Output.note("note: this process has no login-session keyring, so the key is in uid \(getuid())'s default user-session keyring: every process of yours without a session keyring of its own (cron jobs, ssh logins without pam_keyinit) can use it until then; `vault lock` forgets it now")
+            Output.note("note: this process has no login-session keyring, so the key is in uid \(getuid())'s default user-session keyring: every process of yours can use it until then (one without a session keyring of its own, such as a cron job or an ssh login without pam_keyinit, as it is; any other, `vault exec` commands included, by joining that keyring by name); `vault lock` forgets it now")
         case .user:
             Output.note("note: in uid \(getuid())'s user keyring: every process of yours — other logins, cron jobs, `vault exec` children — can use it until then; `vault lock` forgets it now")
         }
