@@ -45,3 +45,7 @@ int32_t v1v_keyring_id(int32_t special, int create) {
 long v1v_keyring_list(int32_t keyring, int32_t *serials, size_t bytes) {
     return syscall(SYS_keyctl, KEYCTL_READ, keyring, serials, bytes);
 }
+
+int32_t v1v_join_new_session_keyring(void) {
+    return (int32_t)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, (const char *)0);
+}

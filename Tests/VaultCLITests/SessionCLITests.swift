@@ -246,7 +246,7 @@ struct SessionCLITests {
         let fake = "5631565345535331" + String(name.dropFirst(8)) + salt + expires + String(repeating: "ab", count: 32)
         let added = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake)
         let planted = added.out.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(added.status == 0 && ring.keyctl(["setperm", planted, "0x013a0000"]).status == 0)
+        #expect(added.status == 0 && ring.keyctl(["setperm", planted, "0x33080000"]).status == 0)
         let st = c.withoutPassphrase("status")
         #expect(st.status == Self.exitLocked && st.out.contains("does not open this file"), "\(st)")
         let r = c.withoutPassphrase("export", "siem", "--format", "raw")

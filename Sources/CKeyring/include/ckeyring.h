@@ -6,7 +6,7 @@
 
 /// The Linux kernel key-retention service (keyrings(7)), reached with raw syscalls: no
 /// libkeyutils dependency. Every call returns what the syscall returns (-1 with errno set on
-/// failure). Special keyring ids: -1 thread, -3 session, -5 user-session.
+/// failure). Special keyring ids: -1 thread, -3 session, -4 user, -5 user-session.
 
 /// add_key(2) of a "user" key: creates or updates `description` in `keyring`.
 int32_t v1v_key_add(const char *description, const void *payload, size_t length, int32_t keyring);
@@ -23,5 +23,8 @@ int v1v_key_invalidate(int32_t key);
 int32_t v1v_keyring_id(int32_t special, int create);
 /// KEYCTL_READ on a keyring: the serials it links, as int32_t; returns the byte length.
 long v1v_keyring_list(int32_t keyring, int32_t *serials, size_t bytes);
+/// KEYCTL_JOIN_SESSION_KEYRING with no name: this thread (and what it execs) gets a new,
+/// empty, anonymous session keyring. Returns its serial.
+int32_t v1v_join_new_session_keyring(void);
 
 #endif

@@ -10,6 +10,17 @@ public enum SessionKeyring: String, Sendable, Equatable {
     /// The uid's default user-session keyring, which every process of the uid that has no
     /// session keyring of its own shares (cron, ssh without pam_keyinit, containers).
     case userSession = "user-session"
+    /// The uid's user keyring (`vault unlock --scope user`): every process of the uid, in
+    /// every login, can use it.
+    case user
+}
+
+/// Who may use a session (`vault unlock --scope`).
+public enum SessionScope: String, Sendable, Equatable, CaseIterable {
+    /// The login session that unlocked (its session keyring): the default.
+    case login
+    /// Every process of the uid, in every login (its user keyring).
+    case user
 }
 
 /// A live unlocked session of one vault.
@@ -45,12 +56,42 @@ public enum Session {
     static let magic = Array("V1VSESS1".utf8)
     static let payloadBytes = 8 + 16 + 16 + 8 + 32
     static let namePrefix = "v1vault:"
-    /// Possessor: view. Owner uid: read, search, link, setattr. Group, other: nothing. Every
-    /// operation but viewing needs the owner's uid, so a process of another uid that possesses
-    /// the keyring (started with setpriv, or sudo without pam_keyinit) can neither read, find,
-    /// update nor re-time the key; one of the owner's uid that does not possess it cannot list
-    /// it (/proc/keys and keyring reads need view).
-    static let permissions: UInt32 = 0x0100_0000 | 0x003a_0000
+    /// Login scope. Possessor: view, read, link, setattr. Owner uid: search. Group, other:
+    /// nothing. The kernel adds the possessor's bits only for a process that possesses the key,
+    /// and possessing it takes search permission on it on the way down from a keyring of the
+    /// process — which only the owner's uid has. So every use but listing the keyring needs
+    /// both the owner's uid and a session keyring that links the key: a process of another uid
+    /// that shares the session keyring (setpriv, sudo without pam_keyinit) cannot read, find,
+    /// update or re-time it; one of the owner's uid that does not possess it (another login,
+    /// `vault exec`'s child in its new session keyring) cannot read it even knowing its serial.
+    static let loginPermissions: UInt32 = 0x3308_0000
+    /// User scope. Possessor: view. Owner uid: view, read, search, link, setattr. Group,
+    /// other: nothing. Every process of the owner's uid can read it, possessor or not; one of
+    /// another uid cannot, even where it possesses the user keyring (which a login session's
+    /// keyring links): without search on the key it never possesses it.
+    static let userPermissions: UInt32 = 0x013b_0000
+    /// What v1vault before scopes gave a session key (owner uid read: any process of the uid
+    /// that learned the serial could read it). Such a key is dropped, and says why.
+    static let oldPermissions: UInt32 = 0x013a_0000
+
+    /// A keyring where sessions live, and which permissions make a key there a session of
+    /// which kind.
+    struct Place {
+        let ring: Int32
+        let accepts: [UInt32: SessionKeyring]
+    }
+
+    /// Where sessions are looked for, in order: the session keyring (login scope), then the
+    /// user keyring (user scope). One place when the session keyring is the user keyring
+    /// itself (joined by name).
+    static func places() -> [Place] {
+        let login: SessionKeyring = KernelKeyring.sessionIsUserDefault() ? .userSession : .session
+        if let s = KernelKeyring.serial(of: KernelKeyring.session), s == KernelKeyring.serial(of: KernelKeyring.user) {
+            return [Place(ring: KernelKeyring.session, accepts: [loginPermissions: .session, userPermissions: .user])]
+        }
+        return [Place(ring: KernelKeyring.session, accepts: [loginPermissions: login]),
+                Place(ring: KernelKeyring.user, accepts: [userPermissions: .user])]
+    }
 
     static func keyName(vaultID: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
@@ -116,17 +157,32 @@ public enum Session {
         let info: SessionInfo
     }
 
-    /// The session key of `vaultID` this process can use: linked in its session keyring,
-    /// owned by this uid, with v1vault's permissions, a well-formed payload bound to this vault
-    /// id and `salt`, not expired. A key that is itself bad (foreign permissions, unreadable,
-    /// malformed, expired) is invalidated and thrown as `.stale`. One that is merely for another
-    /// salt is left alone (`.mismatch`): a file of the same vault id with another header — an
-    /// older copy, or a planted one — must not be able to end the real vault's session.
+    /// The session key of `vaultID` this process can use: linked directly in its session
+    /// keyring or its user keyring, owned by this uid, with v1vault's permissions for that
+    /// keyring, a well-formed payload bound to this vault id and `salt`, not expired; the
+    /// session keyring's first. A key that is itself bad (foreign permissions, unreadable,
+    /// malformed, expired) is invalidated and thrown as `.stale`. One that is merely for
+    /// another salt is left alone (`.mismatch`): a file of the same vault id with another
+    /// header — an older copy, or a planted one — must not be able to end the real vault's
+    /// session. Without a usable key, the first place's reason is thrown.
     static func find(vaultID: [UInt8], salt: [UInt8], now: Date) throws(Lookup) -> Found {
+        var first: Lookup?
+        for place in places() {
+            do {
+                return try find(in: place, vaultID: vaultID, salt: salt, now: now)
+            } catch {
+                if case .none = error { continue }
+                if first == nil { first = error }
+            }
+        }
+        throw first ?? .none
+    }
+
+    static func find(in place: Place, vaultID: [UInt8], salt: [UInt8], now: Date) throws(Lookup) -> Found {
         let name = keyName(vaultID: vaultID)
         let key: Int32
         do {
-            guard let k = try KernelKeyring.findInSession(name) else { throw Lookup.none }
+            guard let k = try KernelKeyring.find(name, in: place.ring) else { throw Lookup.none }
             key = k
         } catch let error as KernelKeyring.Failure {
             throw error.meansUnavailable ? .unavailable(error) : .none
@@ -139,7 +195,9 @@ public enum Session {
         }
         // Another uid's key in our keyring cannot be ours (nor can we remove it): not there.
         guard let d = try? KernelKeyring.describe(key), d.uid == geteuid() else { throw .none }
-        guard d.permissions == permissions else { throw stale("the cached key's permissions were changed") }
+        guard let ring = place.accepts[d.permissions] else {
+            throw stale(d.permissions == oldPermissions ? "the session was started by an older v1vault; unlock again" : "the cached key's permissions were changed")
+        }
         guard let p = try? KernelKeyring.read(key, max: payloadBytes) else { throw stale("the cached key is unreadable or too long") }
         switch parse(p, vaultID: vaultID, salt: salt) {
         case .failure(let s):
@@ -149,7 +207,6 @@ public enum Session {
             guard expires > now, expires.timeIntervalSince(now) <= TimeInterval(maxSeconds) + 60 else {
                 throw stale("the session has expired")
             }
-            let ring: SessionKeyring = KernelKeyring.sessionIsUserDefault() ? .userSession : .session
             return Found(key: key, kek: parsed.kek, info: SessionInfo(expires: expires, keyring: ring))
         }
     }
@@ -163,16 +220,27 @@ public enum Session {
         case unavailable(KernelKeyring.Failure)
     }
 
-    /// Stores the KEK for `seconds` (kernel timeout), replacing this vault's earlier session.
-    static func store(vaultID: [UInt8], salt: [UInt8], kek: borrowing SecureBytes, seconds: UInt32, now: Date) throws(VaultError) -> SessionInfo {
+    /// Stores the KEK for `seconds` (kernel timeout) in the keyring of `scope`, replacing this
+    /// vault's earlier session there; then drops this vault's session of the other scope, so
+    /// that one is live at a time.
+    static func store(vaultID: [UInt8], salt: [UInt8], kek: borrowing SecureBytes, seconds: UInt32, scope: SessionScope, now: Date) throws(VaultError) -> SessionInfo {
         let expires = Date(timeIntervalSince1970: floor(now.timeIntervalSince1970) + TimeInterval(seconds))
         let p = payload(vaultID: vaultID, salt: salt, expires: expires, kek: kek)
+        let name = keyName(vaultID: vaultID)
+        let ring = scope == .user ? KernelKeyring.user : KernelKeyring.session
         do {
-            _ = try KernelKeyring.addToSession(keyName(vaultID: vaultID), payload: p, permissions: permissions, seconds: seconds)
+            _ = try KernelKeyring.add(name, payload: p, permissions: scope == .user ? userPermissions : loginPermissions, seconds: seconds, to: ring)
         } catch {
             throw unavailable(error)
         }
-        return SessionInfo(expires: expires, keyring: KernelKeyring.sessionIsUserDefault() ? .userSession : .session)
+        let target = KernelKeyring.serial(of: ring)
+        for place in places() where KernelKeyring.serial(of: place.ring) != target {
+            if let k = try? KernelKeyring.find(name, in: place.ring), (try? KernelKeyring.describe(k))?.uid == geteuid() {
+                try? KernelKeyring.invalidate(k)
+            }
+        }
+        let keyring: SessionKeyring = scope == .user ? .user : KernelKeyring.sessionIsUserDefault() ? .userSession : .session
+        return SessionInfo(expires: expires, keyring: keyring)
     }
 
     static func unavailable(_ error: KernelKeyring.Failure) -> VaultError {
@@ -182,13 +250,17 @@ public enum Session {
                                 : nil)
     }
 
-    /// Invalidates every v1vault session key this process's session keyring links (all
-    /// vaults); returns how many.
+    /// Invalidates every v1vault session key this process's session keyring and user keyring
+    /// link (all vaults, both scopes); returns how many.
     public static func lockAll() throws(VaultError) -> Int {
-        let keys: [Int32]
-        do { keys = try KernelKeyring.sessionKeys() } catch { throw unavailable(error) }
+        var keys: [Int32] = []
+        do {
+            for place in places() { keys += try KernelKeyring.keys(in: place.ring) }
+        } catch {
+            throw unavailable(error)
+        }
         var n = 0
-        for k in keys {
+        for k in Set(keys) {
             guard let d = try? KernelKeyring.describe(k), d.name.hasPrefix(namePrefix) else { continue }
             if (try? KernelKeyring.invalidate(k)) != nil { n += 1 }
         }

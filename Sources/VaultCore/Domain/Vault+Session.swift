@@ -2,9 +2,9 @@ import Foundation
 
 /// `vault unlock`, `lock` and `status`, and unlocking from a session (see `Session`).
 extension Vault {
-    /// Unlocks with the passphrase (one KDF run), then caches the KEK in the kernel keyring for
-    /// `seconds`. Audited as a sealed `unlock` row naming the length and the keyring.
-    public func startSession(passphrase: borrowing SecureBytes, seconds: UInt32) throws(VaultError) -> SessionInfo {
+    /// Unlocks with the passphrase (one KDF run), then caches the KEK in the kernel keyring of
+    /// `scope` for `seconds`. Audited as a sealed `unlock` row naming the length and the keyring.
+    public func startSession(passphrase: borrowing SecureBytes, seconds: UInt32, scope: SessionScope = .login) throws(VaultError) -> SessionInfo {
         let header = try unlockHeader()
         // Before the KDF: where the keyring is blocked, say so without making the user wait.
         do throws(KernelKeyring.Failure) { try KernelKeyring.checkAvailable() } catch { throw Session.unavailable(error) }
@@ -15,7 +15,7 @@ extension Vault {
         }
         let info: SessionInfo
         do throws(VaultError) {
-            info = try Session.store(vaultID: header.vaultID, salt: header.salt, kek: kek, seconds: seconds, now: clock.now())
+            info = try Session.store(vaultID: header.vaultID, salt: header.salt, kek: kek, seconds: seconds, scope: scope, now: clock.now())
         } catch {
             try? unlocked.record("unlock", details: ["session": "start"], error: error)
             throw error
@@ -47,7 +47,7 @@ extension Vault {
         return unlocked
     }
 
-    /// Whether this vault is unlocked in this process's session keyring, and until when.
+    /// Whether this vault is unlocked in this process's session or user keyring, and until when.
     /// Reads the header only; writes nothing but the invalidation of a bad key.
     public func sessionStatus() throws(VaultError) -> SessionStatus {
         let header = try unlockHeader()
@@ -70,18 +70,25 @@ extension Vault {
 
     static let notThisFile = "the session's key does not open this file's wrapped key"
 
-    /// Forgets this vault's session at once (KEYCTL_INVALIDATE), whatever state it is in.
-    /// Audited as `lock`: sealed when the session opened the vault, otherwise pending with the
-    /// reason it did not (`stale`). Returns false when there was none.
+    /// Forgets this vault's session at once (KEYCTL_INVALIDATE), whatever state it is in, in
+    /// either scope (the session keyring's and the user keyring's). Audited as `lock`, one row
+    /// per key: sealed when the session opened the vault, otherwise pending with the reason it
+    /// did not (`stale`). Returns false when there was none.
     @discardableResult
     public func lock() throws(VaultError) -> Bool {
         try lockSession(try unlockHeader())
     }
 
     func lockSession(_ header: UnlockHeader) throws(VaultError) -> Bool {
+        var ended = false
+        for place in Session.places() where try lockSession(header, in: place) { ended = true }
+        return ended
+    }
+
+    private func lockSession(_ header: UnlockHeader, in place: Session.Place) throws(VaultError) -> Bool {
         let found: Session.Found
         do {
-            found = try Session.find(vaultID: header.vaultID, salt: header.salt, now: clock.now())
+            found = try Session.find(in: place, vaultID: header.vaultID, salt: header.salt, now: clock.now())
         } catch {
             switch error {
             case .stale(let reason):

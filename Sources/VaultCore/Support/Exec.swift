@@ -51,8 +51,24 @@ public enum Exec {
         for fd in Descriptors.open() ?? Array(3..<1024) where fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     }
 
+    /// Gives the child a new, empty session keyring of its own, so that it does not possess
+    /// the caller's: it cannot use the login session's `vault unlock` (whose key needs both
+    /// this uid and possession, SECURITY.md "Sessions"). Where the kernel keyring is blocked
+    /// there is nothing to hide, and the child is blocked the same way; any other failure
+    /// stops the exec (fail closed).
+    static func leaveSession(_ executable: String) throws(VaultError) {
+        do throws(KernelKeyring.Failure) {
+            try KernelKeyring.joinNewSession()
+        } catch {
+            if error.meansUnavailable { return }
+            throw .io(reason: "cannot give \(executable) a session keyring of its own (\(error.message)); it was not started, since it would inherit this login's unlocked sessions")
+        }
+    }
+
     /// Replaces this process with `executable`. Only returns by throwing (execve failed).
-    public static func run(executable: String, arguments: [String], exported: [ExportVariable], pristine: Bool) throws(VaultError) -> Never {
+    /// Unless `keepSession`, the child starts in a new session keyring (`leaveSession`).
+    public static func run(executable: String, arguments: [String], exported: [ExportVariable], pristine: Bool, keepSession: Bool = false) throws(VaultError) -> Never {
+        if !keepSession { try leaveSession(executable) }
         let exportedNames = Set(exported.map(\.name))
         // Inherited entries, byte for byte, except the vault's secrets and overridden names.
         var inherited: [UnsafeMutablePointer<CChar>] = []

@@ -23,6 +23,7 @@ public enum KernelKeyring {
 
     static let thread: Int32 = -1      // KEY_SPEC_THREAD_KEYRING
     static let session: Int32 = -3     // KEY_SPEC_SESSION_KEYRING
+    static let user: Int32 = -4        // KEY_SPEC_USER_KEYRING
     static let userSession: Int32 = -5 // KEY_SPEC_USER_SESSION_KEYRING
 
     /// Owner, group and permission mask of a key (KEYCTL_DESCRIBE).
@@ -42,12 +43,12 @@ public enum KernelKeyring {
         if rc < 0 { throw Failure(call: call, errno: errno) }
     }
 
-    /// The serial of the `user` key named `name` that the session keyring links directly, or
-    /// nil. Never a search: KEYCTL_SEARCH would also descend into keyrings linked from the
-    /// session keyring (the user keyring, or anything linked there), which belong to other
-    /// sessions of the uid.
-    static func findInSession(_ name: String) throws(Failure) -> Int32? {
-        for key in try sessionKeys() {
+    /// The serial of the `user` key named `name` that `ring` (a special keyring id) links
+    /// directly, or nil. Never a search: KEYCTL_SEARCH would also descend into keyrings linked
+    /// from it (the session keyring links the user keyring, and whatever is linked there),
+    /// which belong to other sessions of the uid.
+    static func find(_ name: String, in ring: Int32) throws(Failure) -> Int32? {
+        for key in try keys(in: ring) {
             if let d = try? describe(key), d.type == "user", d.name == name { return key }
         }
         return nil
@@ -78,22 +79,23 @@ public enum KernelKeyring {
         return Description(type: String(parts[0]), uid: uid, permissions: perm, name: String(parts[4]))
     }
 
-    /// Adds `payload` as a `user` key named `name` to the session keyring with `permissions`
-    /// and a kernel timeout of `seconds`, so that no moment exists at which the key is
-    /// reachable from the session keyring without its timeout and permissions: it is built in
-    /// the thread keyring (which dies with this thread), then linked into the session keyring,
-    /// displacing an older key of the same name. Returns the new key's serial.
-    static func addToSession(_ name: String, payload: borrowing SecureBytes, permissions: UInt32, seconds: UInt32) throws(Failure) -> Int32 {
-        // Resolve the session keyring first: without one, the kernel makes the user-session
-        // keyring this process's session keyring (KEY_SPEC_SESSION_KEYRING without create).
-        let ring = v1v_keyring_id(session, 0)
-        try check(Int(ring), "keyctl_get_keyring_id")
+    /// Adds `payload` as a `user` key named `name` to `ring` (the session or the user keyring)
+    /// with `permissions` and a kernel timeout of `seconds`, so that no moment exists at which
+    /// the key is reachable from that keyring without its timeout and permissions: it is built
+    /// in the thread keyring (which dies with this thread), then linked into `ring`, displacing
+    /// an older key of the same name. Returns the new key's serial.
+    static func add(_ name: String, payload: borrowing SecureBytes, permissions: UInt32, seconds: UInt32, to ring: Int32) throws(Failure) -> Int32 {
+        // Resolve the keyring first: without a session keyring, the kernel makes the
+        // user-session keyring this process's session keyring (KEY_SPEC_SESSION_KEYRING
+        // without create).
+        let target = v1v_keyring_id(ring, 0)
+        try check(Int(target), "keyctl_get_keyring_id")
         let key = payload.withUnsafeBytes { v1v_key_add(name, $0.baseAddress, $0.count, thread) }
         try check(Int(key), "add_key")
         do throws(Failure) {
             try check(Int(v1v_key_set_timeout(key, seconds)), "keyctl_set_timeout")
             try check(Int(v1v_key_setperm(key, permissions)), "keyctl_setperm")
-            try check(Int(v1v_key_link(key, ring)), "keyctl_link")
+            try check(Int(v1v_key_link(key, target)), "keyctl_link")
         } catch {
             _ = v1v_key_invalidate(key)
             throw error
@@ -115,15 +117,28 @@ public enum KernelKeyring {
         return s >= 0 && s == u
     }
 
-    /// Serials of the keys the session keyring links directly.
-    static func sessionKeys() throws(Failure) -> [Int32] {
+    /// The serial of a special keyring (`session`, `user`, …), without creating one.
+    static func serial(of ring: Int32) -> Int32? {
+        let id = v1v_keyring_id(ring, 0)
+        return id >= 0 ? id : nil
+    }
+
+    /// Serials of the keys `ring` (a special keyring id) links directly.
+    static func keys(in ring: Int32) throws(Failure) -> [Int32] {
         var ids = [Int32](repeating: 0, count: 256)
         while true {
-            let n = ids.withUnsafeMutableBytes { v1v_keyring_list(session, $0.baseAddress!.assumingMemoryBound(to: Int32.self), $0.count) }
+            let n = ids.withUnsafeMutableBytes { v1v_keyring_list(ring, $0.baseAddress!.assumingMemoryBound(to: Int32.self), $0.count) }
             try check(n, "keyctl_read")
             // KEYCTL_READ reports the whole size even when it copied less: read again, bigger.
             if n <= ids.count * 4 { return Array(ids.prefix(n / 4)) }
             ids = [Int32](repeating: 0, count: n / 4 + 64)
         }
+    }
+
+    /// Gives this thread a new, empty, anonymous session keyring (KEYCTL_JOIN_SESSION_KEYRING
+    /// with no name), as `keyctl session -` does: what it execs no longer possesses the keys
+    /// of the session keyring it had.
+    public static func joinNewSession() throws(Failure) {
+        try check(Int(v1v_join_new_session_keyring()), "keyctl_join_session_keyring")
     }
 }

@@ -237,13 +237,17 @@ struct ExecCommand: ParsableCommand {
         abstract: "Run a command with tokens in its environment (audited).",
         discussion: """
             Replaces itself with COMMAND (PATH lookup, no shell; arguments passed untouched). \
-            V1VAULT_PASSPHRASE* variables are removed. Exit status is the command's; the vault's \
-            own failures exit 125, a command that cannot run 126, one not found 127.
+            V1VAULT_PASSPHRASE* variables are removed, and COMMAND starts in a session keyring \
+            of its own, so it cannot use this login's `vault unlock` (--keep-session lets it; an \
+            `unlock --scope user` session it can use regardless). Exit status is the command's; the \
+            vault's own failures exit 125, a command that cannot run 126, one not found 127.
             """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var naming: NamingOptions
     @Flag(help: "Give the command only PATH, HOME, LANG and the token variables.") var pristine = false
+    @Flag(name: .customLong("keep-session"), help: "Leave the command in this login's session keyring: it (and every vault command it runs) can use an unlocked session of any vault.")
+    var keepSession = false
     @Argument(help: ArgumentHelp("NAME… -- COMMAND [ARGS…]", valueName: "name"), completion: Completions.tokenNames)
     var positionals: [String] = []
 
@@ -277,16 +281,21 @@ struct ExecCommand: ParsableCommand {
             let vault = try global.openVault()
             try vault.store.requireTokens(tokens)
             let unlocked = try global.unlock(vault)
+            if !keepSession, unlocked.session?.keyring == .user {
+                Output.note("note: this vault's session is in your user keyring (`vault unlock --scope user`): \(command[0]) can use it too, as every process of yours can")
+            }
             var vars: [ExportVariable] = []
+            var details = ["program": executable, "pristine": "\(pristine)", "names": naming.names.rawValue]
+            if keepSession { details["keep_session"] = "true" }
             let revealed = try unlocked.revealMany(tokens.map { ($0, nil) }, allowExpired: naming.allowExpired, action: "exec",
-                                                   details: ["program": executable, "pristine": "\(pristine)", "names": naming.names.rawValue]) { toks throws(VaultError) in
+                                                   details: details) { toks throws(VaultError) in
                 vars = try Exporter.variables(toks, naming: naming.naming)
             }
             for r in revealed { if let w = r.warning { Output.warn(w) } }
             vault.store.close()
             fflush(nil)
             do {
-                try Exec.run(executable: executable, arguments: command, exported: vars, pristine: pristine)
+                try Exec.run(executable: executable, arguments: command, exported: vars, pristine: pristine, keepSession: keepSession)
             } catch {
                 try? Vault.open(at: vault.path).recordUnsealed(action: "exec", subjects: tokens.map { AuditSubject(name: $0) },
                                                                details: ["program": executable], error: error)

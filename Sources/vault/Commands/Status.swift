@@ -15,7 +15,7 @@ struct Status: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(name: .customLong("json"), help: "One JSON object: vault, state, expires, seconds_left, keyring, reason.")
+    @Flag(name: .customLong("json"), help: "One JSON object: vault, state, expires, seconds_left, keyring (session, user-session or user), reason.")
     var json = false
 
     func run() throws {
@@ -40,7 +40,11 @@ struct Status: ParsableCommand {
         } else {
             switch status {
             case .unlocked(let info):
-                let ring = info.keyring == .session ? "this login session's keyring" : "uid \(getuid())'s default user-session keyring"
+                let ring = switch info.keyring {
+                case .session: "this login session's keyring"
+                case .userSession: "uid \(getuid())'s default user-session keyring"
+                case .user: "uid \(getuid())'s user keyring (--scope user: every login)"
+                }
                 Output.line("unlocked until \(Timestamp.iso(info.expires)) (\(SessionText.length(info.expires.timeIntervalSince(now))) left), in \(ring)")
             case .stale(let reason, true):
                 Output.line("locked: a bad session key was dropped (\(reason))")
