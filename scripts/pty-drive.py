@@ -4,7 +4,7 @@
     pty-drive.py STEPS_JSON COMMAND [ARGS...]
 
 STEPS_JSON is a list of [expected_text, reply]; each reply is sent once expected_text has appeared
-since the previous step. The reply "<SIGTERM>" sends SIGTERM to the command instead of typing. Prints {"status": exit code (negative = signal), "output": everything
+since the previous step. The reply "<SIGTERM>" sends SIGTERM to the command instead of typing, "<SIGTERM-GROUP>" to its process group. Prints {"status": exit code (negative = signal), "output": everything
 the terminal showed, "echo": whether echo was on when it ended}. A step not satisfied within 30 s aborts with exit 2 (a safety net only).
 """
 import json, os, pty, select, signal, sys, termios, time
@@ -43,6 +43,8 @@ for expected, reply in steps:
     pos = seen.index(expected.encode(), pos) + len(expected)
     if reply == "<SIGTERM>":
         os.kill(pid, 15)
+    elif reply == "<SIGTERM-GROUP>":  # the whole foreground job: a shell and the command it waits for
+        os.killpg(os.getpgid(pid), 15)
     else:
         os.write(fd, reply.encode("latin-1"))
 
