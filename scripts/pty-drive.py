@@ -4,7 +4,7 @@
     pty-drive.py STEPS_JSON COMMAND [ARGS...]
 
 STEPS_JSON is a list of [expected_text, reply]; each reply is sent once expected_text has appeared
-since the previous step. The reply "<SIGTERM>" sends SIGTERM to the command instead of typing. Prints {"status": exit code (negative = signal), "output": everything
+since the previous step. The reply "<SIGTERM>" sends SIGTERM to the command instead of typing, "<SIGTERM-GROUP>" to its process group. Prints {"status": exit code (negative = signal), "output": everything
 the terminal showed, "echo": whether echo was on when it ended}.
 Job control, as a shell does it: "<CTRL-Z>" types Ctrl-Z and waits until the command has stopped;
 "<SIGCONT>" turns echo on (bash puts its own settings back while a job is stopped), continues the
@@ -88,6 +88,8 @@ for expected, reply in steps:
                 print(json.dumps({"status": 2, "output": seen.decode("utf-8", "replace"), "error": "echo still on after SIGCONT"}))
                 sys.exit(2)
             read_some(time.time() + 0.05)
+    elif reply == "<SIGTERM-GROUP>":  # the whole foreground job: a shell and the command it waits for
+        os.killpg(os.getpgid(pid), 15)
     else:
         os.write(fd, reply.encode("latin-1"))
 

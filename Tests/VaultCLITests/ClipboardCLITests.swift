@@ -23,6 +23,7 @@ struct ClipboardCLITests {
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         let d = c.dir
         let reader = """
+            /usr/bin/keyctl rdescribe @s > '\(d)/reader-keyring' 2>&1
             echo $PPID > '\(d)/reader-parent.tmp' && mv '\(d)/reader-parent.tmp' '\(d)/reader-parent'
             if [ -e '\(d)/changed' ]; then printf 'copied since'; else cat '\(d)/clipboard'; fi
             """
@@ -91,6 +92,23 @@ struct ClipboardCLITests {
         #expect(read(c.dir + "/clipboard") == "")
         let rows = c.audit(action: "copy")
         #expect(rows.count == 1 && (rows.first?["details"] as? [String: String]) == ["via": "wl-copy", "clear": "1"], "\(rows)")
+    }
+
+    @Test("the clearer's clipboard tools run without the login's session keyring (as exec's command does)",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/keyctl"), "keyctl is not installed (scripts/bootstrap installs keyutils)"))
+    func clearerWithoutSession() throws {
+        let ring = TestKeyring()
+        defer { ring.close() }
+        var c = vault()
+        defer { c.cleanup() }
+        c.prefix = ring.prefix
+        let path = try fakeTools(c)
+        let r = c.run(["copy", "siem", "--clear", "1"], stdin: nil, env: ["PATH": path, "WAYLAND_DISPLAY": "wayland-test"])
+        #expect(r.status == 0, "\(r)")
+        #expect(eventually { read(c.dir + "/reader-parent") != nil })
+        let described = read(c.dir + "/reader-keyring") ?? ""
+        // keyctl rdescribe: "keyring;UID;GID;PERM;NAME"; an anonymous session keyring is "_ses".
+        #expect(described.hasPrefix("keyring;") && described.hasSuffix(";_ses\n") && !described.contains(ring.name), "\(described)")
     }
 
     @Test("something copied since is left alone: the clearer reads it back and does not clear")

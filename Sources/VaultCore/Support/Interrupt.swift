@@ -30,7 +30,9 @@ public enum Interrupt {
         _ = ttyFD; _ = ttySaved; _ = slots; _ = failLine; _ = failLineLength
         for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
             signal(sig) { sig in
-                if Interrupt.ttyFD >= 0 { _ = tcsetattr(Interrupt.ttyFD, TCSANOW, &Interrupt.ttySaved) }
+                // TCSAFLUSH: what was typed or pasted while echo was off (a key half-pasted at
+                // its prompt) is discarded, not left for the shell to read as a command line.
+                if Interrupt.ttyFD >= 0 { _ = tcsetattr(Interrupt.ttyFD, TCSAFLUSH, &Interrupt.ttySaved) }
                 for i in 0..<Interrupt.slots { if let p = Interrupt.paths[i] { unlink(p) } }
                 if let line = Interrupt.failLine { _ = write(1, line, Interrupt.failLineLength) }
                 signal(sig, SIG_DFL)

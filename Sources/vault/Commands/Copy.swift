@@ -74,6 +74,10 @@ struct ClearClipboard: ParsableCommand {
     @Option var after: Int
 
     func run() throws {
+        // The clipboard tools it runs (wl-paste, xclip -o) need no vault session: a fresh empty
+        // session keyring, as `exec` gives its command. Where keyrings are blocked there is
+        // nothing to hide, and the clearer holds no secret, so a failure changes nothing.
+        try? KernelKeyring.joinNewSession()
         Clipboard.clearLater(method: via, seconds: after, environment: ProcessInfo.processInfo.environment)
     }
 }
