@@ -55,8 +55,9 @@ public enum Interrupt {
 
     static func stopHandler() {
         signal(SIGTSTP) { _ in
+            // TCSAFLUSH: a key pasted while the KDF ran must not become the shell's input.
             if Interrupt.ttyFD >= 0, tcgetpgrp(Interrupt.ttyFD) == getpgrp() {
-                _ = tcsetattr(Interrupt.ttyFD, TCSANOW, &Interrupt.ttySaved)
+                _ = tcsetattr(Interrupt.ttyFD, TCSAFLUSH, &Interrupt.ttySaved)
             }
             signal(SIGTSTP, SIG_DFL)
             raise(SIGTSTP)  // blocked in the handler: the process stops as it returns
