@@ -137,6 +137,18 @@ struct TerminalTests {
         #expect(c.run("show", "k", "--reveal").out.hasSuffix("token            \(key)\n"))
     }
 
+    @Test("import - at a terminal reads the pasted keys with echo off; Ctrl-D ends them")
+    func importHidden() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        let r = onTTY(c, ["import", "-"], [("then press Ctrl-D on an empty line", "alpha=eyJ.import.hidden-alpha\rbeta=eyJ.import.hidden-beta\r\u{04}"),
+                                           ("Vault passphrase: ", "correct horse battery\r")])
+        #expect(r.status == 0 && r.output.contains("imported 2 tokens"), "\(r.output)")
+        #expect(!r.output.contains("hidden-alpha") && !r.output.contains("hidden-beta") && !r.output.contains("eyJ.import"), "\(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
+        #expect(c.run("get", "beta").out == "eyJ.import.hidden-beta\n")
+    }
+
     @Test("type-ahead is discarded before a prompt: a key sent with the passphrase line is not the next try")
     func typeAheadDiscarded() throws {
         let c = CLI.initialized()

@@ -154,6 +154,25 @@ public enum SecretInput {
         }
     }
 
+    /// `readAll` from a terminal on `fd` (`vault import -` typed or pasted at a shell): echo off
+    /// while reading (line editing and Ctrl-D still work), restored with TCSAFLUSH on every exit
+    /// path and on a fatal signal, so pasted keys are never shown. Not a terminal: `readAll`.
+    public static func readAllHidingEcho(fd: Int32, max: Int, what: String) throws(VaultError) -> SecureBytes {
+        var original = termios()
+        guard isatty(fd) == 1, tcgetattr(fd, &original) == 0 else {
+            return try readAll(fd: fd, max: max, what: what, stripNewline: false)
+        }
+        var quiet = original
+        quiet.c_lflag &= ~tcflag_t(ECHO | ECHONL)
+        Interrupt.guardTerminal(fd: fd, saved: original, active: quiet)
+        tcsetattr(fd, TCSANOW, &quiet)
+        defer {
+            tcsetattr(fd, TCSAFLUSH, &original)
+            Interrupt.releaseTerminal()
+        }
+        return try readAll(fd: fd, max: max, what: what, stripNewline: false)
+    }
+
     /// Reads up to `max` bytes (more is an error) from `fd` into secure memory.
     public static func readAll(fd: Int32, max: Int, what: String, stripNewline: Bool) throws(VaultError) -> SecureBytes {
         // Room for max bytes, an optional CR LF, and one byte to detect overflow; start small and

@@ -52,7 +52,10 @@ struct Import: ParsableCommand {
     }
 
     func readInput() throws -> SecureBytes {
-        if file == "-" { return try SecretInput.readAll(fd: 0, max: ImportParser.maxBytes, what: "import", stripNewline: false) }
+        if file == "-" {
+            if isatty(0) == 1 { Output.note("paste or type the keys (input hidden), then press Ctrl-D on an empty line") }
+            return try SecretInput.readAllHidingEcho(fd: 0, max: ImportParser.maxBytes, what: "import")
+        }
         var st = stat()
         guard stat(file, &st) == 0 else { throw VaultError.invalidInput(reason: "cannot read \(file): \(String(cString: strerror(errno)))", hint: nil) }
         if (st.st_mode & S_IFMT) == S_IFREG, st.st_mode & 0o077 != 0 {
