@@ -157,7 +157,9 @@ public enum SecretInput {
     /// `readAll` from a terminal on `fd` (`vault import -` typed or pasted at a shell): echo off
     /// while reading (line editing and Ctrl-D still work), restored with TCSAFLUSH on every exit
     /// path and on a fatal signal, so pasted keys are never shown. Not a terminal: `readAll`.
-    public static func readAllHidingEcho(fd: Int32, max: Int, what: String) throws(VaultError) -> SecureBytes {
+    /// `announce` (the prompt) runs once echo is off: shown before, a paste sent as soon as it
+    /// appears could arrive while echo is still on.
+    public static func readAllHidingEcho(fd: Int32, max: Int, what: String, announce: () -> Void = {}) throws(VaultError) -> SecureBytes {
         var original = termios()
         guard isatty(fd) == 1, tcgetattr(fd, &original) == 0 else {
             return try readAll(fd: fd, max: max, what: what, stripNewline: false)
@@ -170,6 +172,7 @@ public enum SecretInput {
             tcsetattr(fd, TCSAFLUSH, &original)
             Interrupt.releaseTerminal()
         }
+        announce()
         return try readAll(fd: fd, max: max, what: what, stripNewline: false)
     }
 

@@ -53,8 +53,10 @@ struct Import: ParsableCommand {
 
     func readInput() throws -> SecureBytes {
         if file == "-" {
-            if isatty(0) == 1 { Output.note("paste or type the keys (input hidden), then press Ctrl-D on an empty line") }
-            return try SecretInput.readAllHidingEcho(fd: 0, max: ImportParser.maxBytes, what: "import")
+            // The note once echo is off (`announce`), so a paste sent when it appears is not shown.
+            return try SecretInput.readAllHidingEcho(fd: 0, max: ImportParser.maxBytes, what: "import") {
+                Output.note("paste or type the keys (input hidden), then press Ctrl-D on an empty line")
+            }
         }
         var st = stat()
         guard stat(file, &st) == 0 else { throw VaultError.invalidInput(reason: "cannot read \(file): \(String(cString: strerror(errno)))", hint: nil) }
