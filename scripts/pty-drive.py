@@ -88,6 +88,8 @@ for expected, reply in steps:
                 print(json.dumps({"status": 2, "output": seen.decode("utf-8", "replace"), "error": "echo still on after SIGCONT"}))
                 sys.exit(2)
             read_some(time.time() + 0.05)
+    elif reply == "<SIGUSR1>":
+        os.kill(pid, 10)
     elif reply == "<SIGTERM-GROUP>":  # the whole foreground job: a shell and the command it waits for
         os.killpg(os.getpgid(pid), 15)
     else:

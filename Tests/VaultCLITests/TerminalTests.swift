@@ -329,6 +329,16 @@ struct TerminalSharingTests {
         #expect(c.run("show", "k").status == 9)
     }
 
+    @Test("any catchable fatal signal at a prompt restores the terminal: SIGUSR1")
+    func otherFatalSignal() {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("a", "eyJ.a")
+        let r = TerminalTests().onTTY(c, ["show", "a", "--reveal"], [("Vault passphrase: ", "<SIGUSR1>")])
+        #expect(r.status == -10, "\(r.output)")
+        #expect(r.echo == true, "the terminal was left without echo")
+    }
+
     @Test("15: a signal at the passphrase prompt restores the terminal and leaves no -o file")
     func signalAtPrompt() {
         let c = CLI.initialized()

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// What a fatal signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) must undo before the process dies:
+/// What a fatal signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, SIGALRM and the other timers, SIGXCPU, SIGXFSZ) must undo before the process dies:
 /// a terminal left without echo by a hidden prompt, and files created for output that hold
 /// nothing yet (`export -o`, its temporary file); and what it must still say: the fail-closed
 /// line of an `export` whose stdout a shell evaluates (`failClosedOnSignal`). The handler only
@@ -22,13 +22,19 @@ public enum Interrupt {
     nonisolated(unsafe) static var failLine: UnsafeMutablePointer<CChar>?
     nonisolated(unsafe) static var failLineLength = 0
 
+    /// The signals the handler catches: each one's default action would end the process with
+    /// the terminal left without echo.
+    static let fatalSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ]
+
     static func install() {
         guard !installed else { return }
         installed = true
         paths.initialize(repeating: nil, count: slots)
         // Touch every global the handler reads, so none is lazily initialised inside it.
         _ = ttyFD; _ = ttySaved; _ = slots; _ = failLine; _ = failLineLength
-        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+        // Every signal whose default action ends the process and that another process may send
+        // (SIGKILL cannot be caught; SIGSEGV and the like are the process's own faults).
+        for sig in fatalSignals {
             signal(sig) { sig in
                 // TCSAFLUSH: what was typed or pasted while echo was off (a key half-pasted at
                 // its prompt) is discarded, not left for the shell to read as a command line.
