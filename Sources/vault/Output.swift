@@ -111,6 +111,8 @@ enum Output {
 
     /// A left-aligned text table with a header row.
     static func table(_ header: [String], _ rows: [[String]]) {
+        // One line per row: a cell read from the file cannot start a line of its own.
+        let rows = rows.map { $0.map { Sanitize.display($0) } }
         var widths = header.map(\.count)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         func render(_ r: [String]) -> String {

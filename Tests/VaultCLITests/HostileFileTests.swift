@@ -84,6 +84,18 @@ struct HostileFileTests {
         #expect(c.run("audit", "verify").status == 0)
     }
 
+    @Test("a line break planted in a text field cannot forge a line of show or list")
+    func plantedLineBreak() throws {
+        let c = CLI.initialized()
+        defer { c.cleanup() }
+        c.add("k", "eyJ.k.k", "--role", "SIEM")
+        try c.sql("UPDATE tokens SET description = 'ok' || char(10) || 'token            eyJforged', role = 'r' || char(10) || 'forged-row' WHERE name = 'k'")
+        let show = c.run("show", "k")
+        #expect(!show.out.contains("\ntoken") && show.out.contains("ok\\u000atoken"), "\(show)")
+        let list = c.run("list")
+        #expect(!list.out.contains("\nforged-row") && list.out.split(separator: "\n").count == 2, "\(list)")
+    }
+
     @Test("planted schema objects of every kind are refused with exit 7", arguments: [
         "CREATE INDEX extra ON tokens(role);",
         "CREATE TABLE extra (x);",

@@ -106,7 +106,8 @@ struct Show: ParsableCommand {
         }
         if view.manager { rows.append(("manager", "yes: renew and sync use it for \(view.base_url)")) }
         if let r = revealed, r.version != view.version { rows.append(("revealed version", "\(r.version)")) }
-        for (k, v) in rows { Output.line(k.padded(to: 17) + v) }
+        // One line per field: a value read from the file cannot start a line of its own.
+        for (k, v) in rows { Output.line(k.padded(to: 17) + Sanitize.display(v)) }
         if let r = revealed {
             print("token".padded(to: 17), terminator: "")
             try Output.writeSecret(r.secret)
