@@ -111,6 +111,21 @@ struct ClipboardCLITests {
         #expect(described.hasPrefix("keyring;") && described.hasSuffix(";_ses\n") && !described.contains(ring.name), "\(described)")
     }
 
+    @Test("a clipboard tool that fails: the command fails and the audit log says the copy did not happen")
+    func toolFails() throws {
+        let c = vault()
+        defer { c.cleanup() }
+        let bin = c.dir + "/failing"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: bin + "/wl-copy", contents: Data("#!/bin/sh\ncat >/dev/null\nexit 3\n".utf8), attributes: [.posixPermissions: 0o700]))
+        let r = c.run(["copy", "siem"], stdin: nil, env: ["PATH": bin + ":/usr/bin:/bin", "WAYLAND_DISPLAY": "wayland-test"])
+        #expect(r.status == 1 && r.stderr.contains("nothing was copied"), "\(r)")
+        let rows = c.audit(action: "copy")
+        #expect(rows.map { $0["outcome"] as? String } == ["ok", "error"], "\(rows)")
+        #expect((rows.last?["details"] as? [String: String])?["stage"] == "clipboard", "\(rows)")
+        #expect(c.run("audit", "verify").status == 0)
+    }
+
     @Test("something copied since is left alone: the clearer reads it back and does not clear")
     func clearLeavesNewerCopy() throws {
         let c = vault()

@@ -45,7 +45,14 @@ struct Copy: ParsableCommand {
         if let w = revealed.warning { Output.warn(w) }
         var secret = SecureBytes(capacity: revealed.secret.count, empty: true)
         secret.append(revealed.secret)
-        try Clipboard.copy(secret, to: target)
+        do {
+            try Clipboard.copy(secret, to: target)
+        } catch {
+            // The reveal's row says `copy` ok; say in the log too that the key never got there.
+            try? unlocked.record(RevealAction.copy, subjects: [AuditSubject(name: name, version: revealed.version)],
+                                 details: ["via": method.rawValue, "stage": "clipboard"], error: error)
+            throw error
+        }
         if clear > 0 {
             try Clipboard.scheduleClear(target, fingerprint: secret.fingerprint(),
                                         helper: [ClearClipboard.configuration.commandName!, "--via", method.rawValue, "--after", "\(clear)"],
