@@ -5,10 +5,10 @@ import Testing
 struct AuditCLITests {
     @Test("every command is recorded with actor and outcome; filters work; no token bytes appear")
     func recorded() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "secret-a-123")
-        c.add("b", "secret-b-456")
+        try c.add("a", "secret-a-123")
+        try c.add("b", "secret-b-456")
         _ = c.run("show", "a", "--reveal")
         _ = c.run("export", "b", "--format", "json")
         _ = c.run("show", "a", "--reveal", env: ["V1VAULT_PASSPHRASE_FILE": nil, "V1VAULT_PASSPHRASE": "wrong"])
@@ -30,9 +30,9 @@ struct AuditCLITests {
 
     @Test("verify exits 0 when intact and 20 at the edited row; head + --expect-head catch truncation")
     func verify() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "t1")
+        try c.add("a", "t1")
         _ = c.run("show", "a", "--reveal")
         let ok = c.run("audit", "verify")
         #expect(ok.status == 0 && ok.out.hasPrefix("audit chain intact: "), "\(ok)")
@@ -51,9 +51,9 @@ struct AuditCLITests {
 
     @Test("no audit, no access: when audit rows cannot be written, nothing is revealed or exported (exit 17)")
     func noAuditNoAccess() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "must-not-leak")
+        try c.add("a", "must-not-leak")
         // The next audit seq would exceed SQLite's largest rowid: every audit insert fails with
         // SQLITE_FULL, a real write failure (no trigger: a planted trigger is refused as a schema
         // change, exit 7, before anything is read). Reading the token still works.

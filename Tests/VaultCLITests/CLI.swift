@@ -38,13 +38,13 @@ struct CLI {
     var prefix: [String] = []
 
     /// A fresh private directory with a passphrase file; the vault is not created yet.
-    init(passphrase: String = "correct horse battery") {
+    init(passphrase: String = "correct horse battery") throws {
         _ = Self.ignoreSIGPIPE
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("v1vault-cli-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         vaultPath = dir + "/vault.db"
         passphraseFile = dir + "/passphrase"
-        precondition(FileManager.default.createFile(atPath: passphraseFile, contents: Data((passphrase + "\n").utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(passphraseFile, passphrase + "\n")
         env = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
             "HOME": dir, "LANG": "C.UTF-8",
@@ -53,10 +53,10 @@ struct CLI {
     }
 
     /// Creates the vault with the fastest KDF and returns self.
-    static func initialized() -> CLI {
-        let c = CLI()
+    static func initialized() throws -> CLI {
+        let c = try CLI()
         let r = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
-        precondition(r.status == 0, "init failed: \(r)")
+        guard r.status == 0 else { throw SetupError("init failed: \(r)") }
         return c
     }
 
@@ -104,10 +104,10 @@ struct CLI {
                       stderr: String(decoding: err, as: UTF8.self))
     }
 
-    func add(_ name: String, _ token: String, _ flags: String...) {
+    func add(_ name: String, _ token: String, _ flags: String...) throws {
         // Fixtures are often not JWT-shaped ("tok"): the shape check has tests of its own.
         let r = run(["add", name] + flags + (CLI.looksLikeKey(token) ? [] : ["--force"]), stdin: Data(token.utf8))
-        precondition(r.status == 0, "add failed: \(r)")
+        guard r.status == 0 else { throw SetupError("add failed: \(r)") }
     }
 
     /// The shape `add` and `rotate` accept without --force: eyJ…, three base64url parts.
@@ -151,6 +151,20 @@ struct CLI {
     }
 
     func cleanup() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+/// A test's setup went wrong (not the behaviour under test): thrown, so that one test fails
+/// with the reason and the rest of the run goes on (a `precondition` would abort them all).
+struct SetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = "test setup: " + description }
+}
+
+/// Creates (or replaces) a file with `text`, mode `mode`; a failure is a SetupError.
+func setupFile(_ path: String, _ text: String, mode: Int = 0o600) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+        throw SetupError("cannot create \(path)")
+    }
 }
 
 /// A date `days` from now as YYYY-MM-DD (UTC), for out-of-process expiry tests.

@@ -7,7 +7,7 @@ final class FakeVisionOne {
     let log: String
     let port: Int
 
-    init(dir: String) {
+    init(dir: String) throws {
         log = dir + "/requests.jsonl"
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/fake-visionone.py").path
@@ -39,17 +39,17 @@ final class FakeVisionOne {
 
 @Suite("vault check / --check against a local fake Vision One (out of process)")
 struct CheckCLITests {
-    func vault(_ server: FakeVisionOne, _ c: CLI, tokens: [String: String]) {
-        for (name, token) in tokens.sorted(by: { $0.key < $1.key }) { c.add(name, token, "--base-url", server.baseURL) }
+    func vault(_ server: FakeVisionOne, _ c: CLI, tokens: [String: String]) throws {
+        for (name, token) in tokens.sorted(by: { $0.key < $1.key }) { try c.add(name, token, "--base-url", server.baseURL) }
     }
 
     @Test("each Vision One answer maps to its result, HTTP status, error code, trace id and audit row")
     func outcomes() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        let server = FakeVisionOne(dir: c.dir)
+        let server = try FakeVisionOne(dir: c.dir)
         let tokens = ["a-ok": "eyJ.ok1", "b-401": "eyJ.e401", "c-403": "eyJ.e403", "d-429": "eyJ.e429", "e-500": "eyJ.e500", "f-redirect": "eyJ.redirect"]
-        vault(server, c, tokens: tokens)
+        try vault(server, c, tokens: tokens)
         let r = c.run("check", "--all", "--json")
         #expect(r.status == 22, "\(r)")  // at least one rejected
         let results = try JSONSerialization.jsonObject(with: r.stdout) as! [[String: Any]]
@@ -96,10 +96,10 @@ struct CheckCLITests {
 
     @Test("a response that never comes is a timeout (network error, exit 23)")
     func timeout() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        let server = FakeVisionOne(dir: c.dir)
-        vault(server, c, tokens: ["slow": "eyJ.slow"])
+        let server = try FakeVisionOne(dir: c.dir)
+        try vault(server, c, tokens: ["slow": "eyJ.slow"])
         let r = c.run("check", "slow", "--timeout", "1s", "--json")
         #expect(r.status == 23, "\(r)")
         let result = (try JSONSerialization.jsonObject(with: r.stdout) as! [[String: Any]])[0]
@@ -107,19 +107,19 @@ struct CheckCLITests {
     }
 
     @Test("nothing listening: connection refused, exit 23")
-    func refused() {
-        let c = CLI.initialized()
+    func refused() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.ok", "--base-url", "http://127.0.0.1:9")
+        try c.add("k", "eyJ.ok", "--base-url", "http://127.0.0.1:9")
         let r = c.run("check", "k")
         #expect(r.status == 23 && r.out.contains("network error"), "\(r)")
     }
 
     @Test("add --check stores a good token and refuses a rejected one; rotate --check against 401 keeps the old version")
     func verifiedAddAndRotate() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        let server = FakeVisionOne(dir: c.dir)
+        let server = try FakeVisionOne(dir: c.dir)
         let good = c.run(["add", "--force", "k", "--base-url", server.baseURL, "--check"], stdin: Data("eyJ.ok-original".utf8))
         #expect(good.status == 0 && good.stderr.contains("checked with Vision One: ok (HTTP 200"), "\(good)")
         let bad = c.run(["add", "--force", "k2", "--base-url", server.baseURL, "--check"], stdin: Data("eyJ.e401".utf8))
@@ -142,10 +142,10 @@ struct CheckCLITests {
 
     @Test("a plain-http URL planted in the file never receives the token (metadata MAC, exit 14)")
     func plantedURL() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        let server = FakeVisionOne(dir: c.dir)
-        c.add("k", "eyJ.ok", "--base-url", "http://127.0.0.1:9")
+        let server = try FakeVisionOne(dir: c.dir)
+        try c.add("k", "eyJ.ok", "--base-url", "http://127.0.0.1:9")
         try c.sql("UPDATE tokens SET base_url = '\(server.baseURL)' WHERE name = 'k'")
         let r = c.run("check", "k")
         #expect(r.status == 14, "\(r)")

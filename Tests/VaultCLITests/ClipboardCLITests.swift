@@ -8,9 +8,9 @@ struct ClipboardCLITests {
     static let token = "eyJhbGciOiJIUzI1NiJ9.eyJjaWQiOiJjbGlwIn0.c2lnbmF0dXJlX2NsaXA"
 
     /// A vault with `siem` holding `token`.
-    func vault() -> CLI {
-        let c = CLI.initialized()
-        c.add("siem", Self.token)
+    func vault() throws -> CLI {
+        let c = try CLI.initialized()
+        try c.add("siem", Self.token)
         return c
     }
 
@@ -75,7 +75,7 @@ struct ClipboardCLITests {
 
     @Test("wl-copy gets the key on stdin only, never in argv; the clearer empties it once it still holds the key; audited as copy")
     func wlCopyAndClear() throws {
-        let c = vault()
+        let c = try vault()
         defer { c.cleanup() }
         let path = try fakeTools(c)
         let r = c.run(["copy", "siem", "--clear", "1"], stdin: nil, env: ["PATH": path, "WAYLAND_DISPLAY": "wayland-test", "DISPLAY": ":99"])
@@ -97,9 +97,9 @@ struct ClipboardCLITests {
     @Test("the clearer's clipboard tools run without the login's session keyring (as exec's command does)",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/keyctl"), "keyctl is not installed (scripts/bootstrap installs keyutils)"))
     func clearerWithoutSession() throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        var c = vault()
+        var c = try vault()
         defer { c.cleanup() }
         c.prefix = ring.prefix
         let path = try fakeTools(c)
@@ -113,7 +113,7 @@ struct ClipboardCLITests {
 
     @Test("a clipboard tool that fails: the command fails and the audit log says the copy did not happen")
     func toolFails() throws {
-        let c = vault()
+        let c = try vault()
         defer { c.cleanup() }
         let bin = c.dir + "/failing"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
@@ -128,7 +128,7 @@ struct ClipboardCLITests {
 
     @Test("something copied since is left alone: the clearer reads it back and does not clear")
     func clearLeavesNewerCopy() throws {
-        let c = vault()
+        let c = try vault()
         defer { c.cleanup() }
         let path = try fakeTools(c)
         // The user copied something else before the clearer looks.
@@ -144,7 +144,7 @@ struct ClipboardCLITests {
 
     @Test("xclip: -selection clipboard, the key on stdin; cleared by an empty copy")
     func xclip() throws {
-        let c = vault()
+        let c = try vault()
         defer { c.cleanup() }
         let path = try fakeTools(c)
         let r = c.run(["copy", "siem", "--clear", "1"], stdin: nil, env: ["PATH": path, "DISPLAY": ":99"])
@@ -156,7 +156,7 @@ struct ClipboardCLITests {
 
     @Test("--via forces a method; one that cannot work here is refused with exit 29, nothing revealed")
     func forcedUnavailable() throws {
-        let c = vault()
+        let c = try vault()
         defer { c.cleanup() }
         let path = try fakeTools(c)
         let r = c.run(["copy", "siem", "--via", "xclip"], stdin: nil, env: ["PATH": path, "WAYLAND_DISPLAY": "wayland-test"])
@@ -169,7 +169,7 @@ struct ClipboardCLITests {
 
     @Test("no terminal and no tool: exit 29, the plain reason, no passphrase asked, nothing revealed or audited")
     func nowhere() throws {
-        let c = vault()
+        let c = try vault()
         defer { c.cleanup() }
         let before = try c.rows("SELECT count(*) FROM audit_log")
         // No passphrase source either: the refusal comes before the unlock.
@@ -188,7 +188,7 @@ struct ClipboardCLITests {
 
     @Test("OSC 52 on a terminal: ESC ] 52 ; c ; base64(key) BEL, then the empty selection that clears it")
     func osc52() throws {
-        let c = vault()
+        let c = try vault()
         defer { c.cleanup() }
         let set = "\u{1B}]52;c;" + Data(Self.token.utf8).base64EncodedString() + "\u{07}"
         let cleared = "\u{1B}]52;c;\u{07}"
@@ -211,7 +211,7 @@ struct ClipboardCLITests {
 
     @Test("--clear 0 starts no clearer (the terminal closes with no clearing sequence); inside tmux a note says what tmux needs")
     func osc52NoClearInTmux() throws {
-        let c = vault()
+        let c = try vault()
         defer { c.cleanup() }
         let set = "\u{1B}]52;c;" + Data(Self.token.utf8).base64EncodedString() + "\u{07}"
         var t = c

@@ -8,7 +8,7 @@ struct CoreCommandTests {
 
     @Test("init creates a 0600 vault and refuses to overwrite it")
     func initOnce() throws {
-        let c = CLI()
+        let c = try CLI()
         defer { c.cleanup() }
         let r = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
         #expect(r.status == 0, "\(r)")
@@ -25,7 +25,7 @@ struct CoreCommandTests {
 
     @Test("init in the default location creates a 0700 directory under XDG_DATA_HOME")
     func initDefaultLocation() throws {
-        var c = CLI()
+        var c = try CLI()
         defer { c.cleanup() }
         c.env["V1VAULT_PATH"] = nil
         c.env["XDG_DATA_HOME"] = c.dir + "/xdg"
@@ -37,8 +37,8 @@ struct CoreCommandTests {
     }
 
     @Test("init without any passphrase source and no terminal fails with exit 4")
-    func initNoPassphrase() {
-        let c = CLI()
+    func initNoPassphrase() throws {
+        let c = try CLI()
         defer { c.cleanup() }
         let r = c.runWithoutTerminal("init", "--kdf-memory", "8M", "--kdf-ops", "1", env: ["V1VAULT_PASSPHRASE_FILE": nil])
         #expect(r.status == 4, "\(r)")
@@ -47,11 +47,11 @@ struct CoreCommandTests {
     }
 
     @Test("list keeps its columns aligned when a role holds a character outside the BMP")
-    func listAlignment() {
-        let c = CLI.initialized()
+    func listAlignment() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "tok-a", "--role", "🔒 SIEM", "--expires", day(30))
-        c.add("bb", "tok-b", "--role", "SOAR", "--expires", day(30))
+        try c.add("a", "tok-a", "--role", "🔒 SIEM", "--expires", day(30))
+        try c.add("bb", "tok-b", "--role", "SOAR", "--expires", day(30))
         let lines = c.run("list").out.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
         // The VERSION column starts at the same character in the header and in every row.
@@ -64,7 +64,7 @@ struct CoreCommandTests {
 
     @Test("add, list and show: text and JSON")
     func addListShow() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let add = c.run("add", "siem", "--region", "eu", "--role", "SIEM", "--expires", day(100), "--permission", "Workbench",
                         stdin: token + "\n")
@@ -112,9 +112,9 @@ struct CoreCommandTests {
         (["add", "x", "--expires", "2027-02-30"], "t", 64, "error: invalid expiry \"2027-02-30\""),
     ])
     func addBadInput(args: [String], stdin: String, status: Int32, message: String) throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("existing", "tok")
+        try c.add("existing", "tok")
         let before = try c.snapshot()
         // "<N × A>" stands for N bytes of A, to keep the test log readable.
         var input = Data(stdin.utf8)
@@ -134,18 +134,18 @@ struct CoreCommandTests {
         ("huge", 4, "error: invalid passphrase: longer than 4096 bytes"),
     ])
     func passphraseProblems(kind: String, status: Int32, message: String) throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "tok")
+        try c.add("k", "tok")
         let before = try c.snapshot()
         let file = c.dir + "/other-pw"
         var env: [String: String?] = ["V1VAULT_PASSPHRASE_FILE": file]
         switch kind {
-        case "wrong": precondition(FileManager.default.createFile(atPath: file, contents: Data("nope\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
-        case "empty": precondition(FileManager.default.createFile(atPath: file, contents: Data("\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        case "wrong": try setupFile(file, "nope\n")
+        case "empty": try setupFile(file, "\n")
         case "missing": env = ["V1VAULT_PASSPHRASE_FILE": "/nonexistent/pw"]
-        case "world-readable": precondition(FileManager.default.createFile(atPath: file, contents: Data("correct horse battery\n".utf8), attributes: [.posixPermissions: 0o644]), "test setup: cannot create a file")
-        default: precondition(FileManager.default.createFile(atPath: file, contents: Data(String(repeating: "p", count: 5000).utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        case "world-readable": try setupFile(file, "correct horse battery\n", mode: 0o644)
+        default: try setupFile(file, String(repeating: "p", count: 5000))
         }
         let r = c.run("show", "k", "--reveal", env: env)
         #expect(r.status == status, "\(r)")
@@ -160,9 +160,9 @@ struct CoreCommandTests {
 
     @Test("passphrase from an fd and from V1VAULT_PASSPHRASE")
     func passphraseSources() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "tok-fd")
+        try c.add("k", "tok-fd")
         let viaEnv = c.run("show", "k", "--reveal", env: ["V1VAULT_PASSPHRASE_FILE": nil, "V1VAULT_PASSPHRASE": "correct horse battery"])
         #expect(viaEnv.status == 0 && viaEnv.out.contains("tok-fd"), "\(viaEnv)")
         // --passphrase-fd 0 with the passphrase on stdin.
@@ -175,16 +175,14 @@ struct CoreCommandTests {
 
     @Test("a systemd credential ($CREDENTIALS_DIRECTORY/v1vault-passphrase) is a passphrase source, after the flags and before the variables")
     func systemdCredential() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.cred")
+        try c.add("k", "eyJ.cred")
         let creds = c.dir + "/credentials"
         try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        precondition(FileManager.default.createFile(atPath: creds + "/v1vault-passphrase", contents: Data("correct horse battery".utf8),
-                                                    attributes: [.posixPermissions: 0o400]), "test setup: cannot create a file")
+        try setupFile(creds + "/v1vault-passphrase", "correct horse battery", mode: 0o400)
         let wrong = c.dir + "/wrong"
-        precondition(FileManager.default.createFile(atPath: wrong, contents: Data("not it\n".utf8), attributes: [.posixPermissions: 0o600]),
-                     "test setup: cannot create a file")
+        try setupFile(wrong, "not it\n")
         // Alone, and ahead of V1VAULT_PASSPHRASE_FILE / V1VAULT_PASSPHRASE (both wrong here).
         let alone = c.runWithoutTerminal("export", "k", "--format", "raw", env: ["V1VAULT_PASSPHRASE_FILE": nil, "CREDENTIALS_DIRECTORY": creds])
         #expect(alone.status == 0 && alone.out == "eyJ.cred", "\(alone)")
@@ -218,9 +216,9 @@ struct CoreCommandTests {
           arguments: [0o600, 0o640, 0o666, 0o444, 0o604, 0o200] as [mode_t])
     func credentialModeRefused(mode: mode_t) throws {
         // Given: a vault, and $CREDENTIALS_DIRECTORY/v1vault-passphrase holding its passphrase.
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.cred")
+        try c.add("k", "eyJ.cred")
         let creds = c.dir + "/credentials"
         try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         let file = creds + "/v1vault-passphrase"
@@ -247,8 +245,8 @@ struct CoreCommandTests {
         ("Bearer eyJa.b.c", "a leading \"Bearer \""),
         ("\tbearer\t eyJa.b.c\n", "a leading \"Bearer \" and surrounding whitespace"),
     ])
-    func pastedKey(input: String, said: String) {
-        let c = CLI.initialized()
+    func pastedKey(input: String, said: String) throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let r = c.run("add", "k", stdin: input)
         #expect(r.status == 0 && r.stderr == "note: stripped \(said) from the key\n", "\(r)")
@@ -262,12 +260,11 @@ struct CoreCommandTests {
 
     @Test("a passphrase file with a Windows line ending gets a hint, not just 'wrong passphrase' (exit 3)")
     func carriageReturn() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.cr")
+        try c.add("k", "eyJ.cr")
         let file = c.dir + "/crlf"
-        precondition(FileManager.default.createFile(atPath: file, contents: Data("correct horse battery\r\n".utf8), attributes: [.posixPermissions: 0o600]),
-                     "test setup: cannot create a file")
+        try setupFile(file, "correct horse battery\r\n")
         let r = c.run("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": file])
         #expect(r.status == 3 && r.stderr.hasPrefix("error: wrong passphrase\nhint: the passphrase ends in a carriage return"), "\(r)")
         let plain = c.run("export", "k", env: ["V1VAULT_PASSPHRASE_FILE": nil, "V1VAULT_PASSPHRASE": "nope"])
@@ -275,8 +272,8 @@ struct CoreCommandTests {
     }
 
     @Test("first run without init: no vault here (exit 5) and the hint says vault init, whatever the command")
-    func firstRun() {
-        let c = CLI()
+    func firstRun() throws {
+        let c = try CLI()
         defer { c.cleanup() }
         for args in [["list"], ["expiring"], ["export", "k"], ["status"], ["unlock"]] {
             let r = c.run(args, stdin: nil, env: ["V1VAULT_PATH": nil, "XDG_DATA_HOME": nil])
@@ -295,13 +292,13 @@ struct CoreCommandTests {
         ("newer-schema", 7, "has schema 9999_future, newer than this binary understands"),
     ])
     func badVaultPaths(kind: String, status: Int32, message: String) throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         var path = c.dir + "/other.db"
         switch kind {
         case "directory": path = c.dir
         case "missing-parent": path = c.dir + "/no/such/dir/vault.db"
-        case "not-sqlite": precondition(FileManager.default.createFile(atPath: path, contents: Data("just text".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        case "not-sqlite": try setupFile(path, "just text")
         case "foreign-sqlite":
             let q = try DatabaseQueue(path: path)
             try q.write { try $0.execute(sql: "CREATE TABLE t(x)") }
@@ -319,9 +316,9 @@ struct CoreCommandTests {
 
     @Test("remove asks on a terminal, refuses without --yes otherwise, and deletes every version")
     func remove() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "one")
+        try c.add("k", "one")
         #expect(c.run("rotate", "--force", "k", stdin: "two").status == 0)
         let refused = c.run("remove", "k")
         #expect(refused.status == 16 && refused.stderr.contains("pass --yes when not on a terminal"))
@@ -334,11 +331,11 @@ struct CoreCommandTests {
 
     @Test("passwd rewraps the key: the new passphrase works, the old one does not, tokens survive")
     func passwd() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "tok-pw")
+        try c.add("k", "tok-pw")
         let newFile = c.dir + "/new-pw"
-        precondition(FileManager.default.createFile(atPath: newFile, contents: Data("a brand new passphrase\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(newFile, "a brand new passphrase\n")
         let r = c.run("passwd", "--new-passphrase-file", newFile)
         #expect(r.status == 0 && r.out.hasPrefix("passphrase changed"), "\(r)")
         #expect(c.run("show", "k", "--reveal").status == 3)
@@ -348,7 +345,7 @@ struct CoreCommandTests {
 
     @Test("a full session leaves no plaintext token in the database files or stderr")
     func noPlaintextOnDisk() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let secret = "eyJ-plaintext-marker-" + UUID().uuidString
         var stderr = ""

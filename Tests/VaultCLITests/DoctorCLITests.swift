@@ -5,10 +5,10 @@ import Testing
 struct DoctorCLITests {
     @Test("doctor passes on a healthy vault and reports each problem on its own line with exit 21")
     func doctor() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         // Three tokens: the bad one in the middle proves the reused scratch buffer recovers.
-        c.add("a", "tok-a"); c.add("b", "tok-b"); c.add("c", "tok-c")
+        try c.add("a", "tok-a"); try c.add("b", "tok-b"); try c.add("c", "tok-c")
         let ok = c.run("doctor")
         #expect(ok.status == 0, "\(ok)")
         #expect(ok.out.contains("ok    secrets           all 3 stored versions of 3 tokens decrypt and authenticate"), "\(ok.out)")
@@ -30,8 +30,8 @@ struct DoctorCLITests {
     }
 
     @Test("a vault directory writable by others (even sticky, like /tmp) is refused; doctor names it", arguments: [0o777, 0o1777, 0o770])
-    func doctorDirectory(mode: Int) {
-        let c = CLI.initialized()
+    func doctorDirectory(mode: Int) throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         chmod(c.dir, mode_t(mode))
         defer { chmod(c.dir, 0o700) }
@@ -44,9 +44,9 @@ struct DoctorCLITests {
 
     @Test("backup writes a 0600 copy that is itself a vault; refuses to overwrite; audited")
     func backup() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "tok-backup")
+        try c.add("a", "tok-backup")
         let dest = c.dir + "/copy.db"
         let r = c.run("backup", dest)
         #expect(r.status == 0 && r.out == "backed up \(c.vaultPath) to \(dest)\n", "\(r)")
@@ -65,9 +65,9 @@ struct DoctorCLITests {
 struct MetadataCLITests {
     @Test("export and exec refuse a token whose base URL was changed in the file; doctor reports it")
     func redirected() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("prod", "eyJ.prod-secret", "--region", "eu")
+        try c.add("prod", "eyJ.prod-secret", "--region", "eu")
         try c.sql("UPDATE tokens SET base_url = 'https://attacker.example' WHERE name = 'prod'")
         let r = c.run("export", "prod")
         #expect(r.status == 14 && r.out == "false\n" && r.stderr.hasPrefix("error: token \"prod\" metadata failed authentication"), "\(r)")
@@ -83,9 +83,9 @@ struct MetadataCLITests {
               ("UPDATE tokens SET name = x'ff' WHERE name = 'b'", "tokens.name holds a blob"),
           ])
     func wrongTypes(statement: String, column: String) throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "tok-a"); c.add("b", "tok-b")
+        try c.add("a", "tok-a"); try c.add("b", "tok-b")
         try c.sql(statement)
         for args in [["list"], ["expiring", "--within", "100y"], ["show", "a"]] where !(args == ["show", "a"] && column.contains("name")) {
             let r = c.run(args, stdin: nil)

@@ -5,9 +5,9 @@ import Testing
 struct EditRenameCLITests {
     @Test("edit changes only the metadata and expiry it names; MACs re-sealed, audited, secrets untouched; an outsider's reader agrees")
     func edit() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.edit.tok", "--role", "SIEM", "--description", "old", "--permission", "a", "--expires", "30d")
+        try c.add("k", "eyJ.edit.tok", "--role", "SIEM", "--description", "old", "--permission", "a", "--expires", "30d")
         let versionsBefore = try c.rows("SELECT hex(nonce) || hex(ciphertext) FROM token_versions")
         let r = c.run("edit", "k", "--region", "eu", "--role", "", "--permission", "b", "--permission", "c", "--expires", "180d")
         #expect(r.status == 0 && r.out == "edited k\n", "\(r)")
@@ -38,11 +38,11 @@ struct EditRenameCLITests {
 
     @Test("rename keeps versions, secrets and history; refuses a name in use; both names audited; doctor and the outsider's reader agree")
     func rename() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("old-name", "eyJ.v1")
+        try c.add("old-name", "eyJ.v1")
         #expect(c.run("rotate", "--force", "old-name", stdin: "eyJ.v2").status == 0)
-        c.add("taken", "eyJ.t")
+        try c.add("taken", "eyJ.t")
         let r = c.run("rename", "old-name", "new-name")
         #expect(r.status == 0 && r.out == "renamed old-name to new-name\n", "\(r)")
         #expect(c.run("export", "new-name", "--format", "raw").out == "eyJ.v2")
@@ -54,7 +54,7 @@ struct EditRenameCLITests {
         #expect(clash.status == 12 && clash.stderr.hasPrefix("error: a token named taken already exists"), "\(clash)")
         #expect(c.run("rename", "new-name", "bad name").status == 64)
         // A token later added under the old name is a different token, with its own state.
-        c.add("old-name", "eyJ.fresh")
+        try c.add("old-name", "eyJ.fresh")
         #expect(c.run("export", "old-name", "--format", "raw").out == "eyJ.fresh")
         #expect(c.run("doctor").status == 0)
         #expect(FormatSpecTests().reference(c, passphraseFile: c.passphraseFile).status == 0)
@@ -62,10 +62,10 @@ struct EditRenameCLITests {
 
     @Test("edit --warn-days gives one key its own warning window: list, expiring and export warnings follow it; 'default' restores the rule; MAC-covered")
     func warnDays() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("quarterly", "eyJ.q", "--expires", "90d")
-        c.add("other", "eyJ.o", "--expires", "90d")
+        try c.add("quarterly", "eyJ.q", "--expires", "90d")
+        try c.add("other", "eyJ.o", "--expires", "90d")
         #expect(c.run("expiring").status == 0)
         for bad in ["abc", "5000", "-1"] {
             let r = c.run("edit", "quarterly", "--warn-days", bad)

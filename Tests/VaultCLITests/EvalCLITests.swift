@@ -27,9 +27,9 @@ struct EvalCLITests {
     @Test("a failed export stops the script: exit 1, the next line never runs", arguments: shells)
     func stops(shell: String) throws {
         try #require(shell != "/usr/bin/zsh" || Self.hasZsh, "zsh is not installed (scripts/bootstrap installs it)")
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.k.k")
+        try c.add("k", "eyJ.k.k")
         var stopped = 0
         for (what, line) in Self.failures {
             let r = script(shell, line + "\necho CONTINUED\n", c)
@@ -45,9 +45,9 @@ struct EvalCLITests {
     @Test("export killed by a signal before it printed (timeout, kill) still prints false: the script stops", arguments: shells)
     func signalled(shell: String) throws {
         try #require(shell != "/usr/bin/zsh" || Self.hasZsh, "zsh is not installed (scripts/bootstrap installs it)")
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.k.k")
+        try c.add("k", "eyJ.k.k")
         // A passphrase FIFO no one writes to: export waits in open() until timeout's SIGTERM.
         let fifo = c.dir + "/fifo"
         guard mkfifo(fifo, 0o600) == 0 else { throw TestSetupError(description: "mkfifo: \(String(cString: strerror(errno)))") }
@@ -65,8 +65,8 @@ struct EvalCLITests {
     }
 
     @Test("only what a shell evaluates gets the line: not json, raw, github, -o, nor a terminal-less json failure")
-    func onlyEvalable() {
-        let c = CLI.initialized()
+    func onlyEvalable() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         #expect(c.run("export", "nosuch").out == "false\n")
         #expect(c.run("export", "--format=dotenv", "nosuch").out == "false\n")

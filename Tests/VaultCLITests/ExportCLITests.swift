@@ -21,10 +21,10 @@ struct ExportCLITests {
     }
 
     @Test("env round-trips exact bytes through sh eval")
-    func envEval() {
-        let c = CLI.initialized()
+    func envEval() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", Self.nasty, "--region", "sg")
+        try c.add("k", Self.nasty, "--region", "sg")
         let r = sh(#"eval "$("$1" export k --format env)"; printf '%s|%s' "$TMV1_TOKEN" "$TMV1_URL""#, [CLI.binary], env: c.env)
         #expect(r.status == 0)
         #expect(r.out == Self.nasty + "|https://api.sg.xdr.trendmicro.com")
@@ -32,10 +32,10 @@ struct ExportCLITests {
 
     @Test("json round-trips through a JSON parser; --json-meta adds version, expiry and region")
     func json() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", Self.nasty, "--region", "au", "--expires", "never")
-        c.add("j", "eyJ.plain", "--region", "jp")
+        try c.add("k", Self.nasty, "--region", "au", "--expires", "never")
+        try c.add("j", "eyJ.plain", "--region", "jp")
         let r = c.run("export", "k", "j", "--prefix", "--format", "json", "--json-meta")
         #expect(r.status == 0, "\(r)")
         let obj = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
@@ -49,11 +49,11 @@ struct ExportCLITests {
 
     @Test("github: ::add-mask:: on stdout, GITHUB_ENV parsed with the runner's delimiter rules")
     func github() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", Self.nasty, "--region", "eu")
+        try c.add("k", Self.nasty, "--region", "eu")
         let envFile = c.dir + "/github_env"
-        precondition(FileManager.default.createFile(atPath: envFile, contents: Data("EXISTING=1\n".utf8)), "test setup: cannot create a file")
+        try setupFile(envFile, "EXISTING=1\n", mode: 0o644)
         let r = c.run("export", "k", "--format", "github", "--names", "terraform", env: ["GITHUB_ENV": envFile])
         #expect(r.status == 0, "\(r)")
         #expect(r.out == "::add-mask::\(Self.nasty)\n")
@@ -75,10 +75,10 @@ struct ExportCLITests {
     }
 
     @Test("raw prints the token bytes only; --newline adds one")
-    func raw() {
-        let c = CLI.initialized()
+    func raw() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", Self.nasty)
+        try c.add("k", Self.nasty)
         #expect(c.run("export", "k", "--format", "raw").stdout == Data(Self.nasty.utf8))
         #expect(c.run("export", "k", "--format", "raw", "--newline").stdout == Data((Self.nasty + "\n").utf8))
         #expect(c.run("export", "k", "k2", "--format", "raw").status == 64)
@@ -86,10 +86,10 @@ struct ExportCLITests {
 
     @Test("dotenv round-trips JWT-alphabet tokens through python-dotenv")
     func dotenvPython() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let jwt = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJjaWQiOiJhYmMiLCJyIjoxfQ.Zm9v-YmFy_YmF6=="
-        c.add("k", jwt, "--region", "mea")
+        try c.add("k", jwt, "--region", "mea")
         let file = c.dir + "/out.env"
         #expect(c.run("export", "k", "--format", "dotenv", "-o", file).status == 0)
         let py = #"import sys; from dotenv import dotenv_values; v = dotenv_values(sys.argv[1]); print(v["TMV1_TOKEN"] + "|" + v["TMV1_URL"], end="")"#
@@ -106,10 +106,10 @@ struct ExportCLITests {
     }
 
     @Test("dotenv refuses values a reader would interpolate or cut", arguments: ["a$b", "a'b", "a\"b", "a#b", "a\\b", "a`b"])
-    func dotenvRefuses(token: String) {
-        let c = CLI.initialized()
+    func dotenvRefuses(token: String) throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", token)
+        try c.add("k", token)
         let r = c.run("export", "k", "--format", "dotenv")
         // Nothing of the token; only the line that makes a sourcing script stop.
         #expect(r.status == 64 && r.out == "false\n", "\(r)")
@@ -119,9 +119,9 @@ struct ExportCLITests {
 
     @Test("-o writes 0600, never overwrites without --force, and --force replaces atomically")
     func outputFile() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "tok-file")
+        try c.add("k", "tok-file")
         let file = c.dir + "/export.env"
         let r = c.run("export", "k", "-o", file)
         #expect(r.status == 0 && r.out.isEmpty, "\(r)")
@@ -139,10 +139,10 @@ struct ExportCLITests {
     }
 
     @Test("several tokens need distinct names: a collision is an error, --prefix resolves it")
-    func collisions() {
-        let c = CLI.initialized()
+    func collisions() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "ta"); c.add("b", "tb")
+        try c.add("a", "ta"); try c.add("b", "tb")
         let r = c.run("export", "a", "b")
         #expect(r.status == 64 && r.stderr.hasPrefix("error: variable TMV1_TOKEN would be set by both a and b\nhint: add --prefix"))
         #expect(c.run("export", "a", "b", "--prefix").out.contains("export B_TMV1_TOKEN='tb'"))
@@ -152,9 +152,9 @@ struct ExportCLITests {
 
     @Test("export --all exports every token under one unlock and needs --prefix for several")
     func exportAll() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("one", "eyJ.1"); c.add("two.b", "eyJ.2")
+        try c.add("one", "eyJ.1"); try c.add("two.b", "eyJ.2")
         #expect(c.run("export", "--all").status == 64)
         let r = c.run("export", "--all", "--prefix", "--format", "json")
         #expect(r.status == 0, "\(r)")
@@ -165,19 +165,19 @@ struct ExportCLITests {
     }
 
     @Test("exec passes the command's exit status through", arguments: [Int32(0), 3, 42])
-    func execStatus(code: Int32) {
-        let c = CLI.initialized()
+    func execStatus(code: Int32) throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "tok")
+        try c.add("k", "tok")
         let r = c.run("exec", "k", "--", "sh", "-c", "exit \(code)")
         #expect(r.status == code && !r.signaled, "\(r)")
     }
 
     @Test("exec: 125 for vault errors, 126 not executable, 127 not found; signal deaths pass through")
     func execFailures() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "tok")
+        try c.add("k", "tok")
         #expect(c.run("exec", "nosuch", "--", "true").status == 125)
         #expect(c.run("exec", "k", "--", "true", env: ["V1VAULT_PASSPHRASE_FILE": c.dir + "/missing"]).status == 125)
         #expect(c.run("exec", "--bogus-flag", "k", "--", "true").status == 125)
@@ -190,7 +190,7 @@ struct ExportCLITests {
         let notFound = c.run("exec", "k", "--", "definitely-not-a-command-v1v")
         #expect(notFound.status == 127 && notFound.stderr.hasPrefix("error: command not found"))
         let file = c.dir + "/not-exec"
-        precondition(FileManager.default.createFile(atPath: file, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(file, "#!/bin/sh\n")
         #expect(c.run("exec", "k", "--", file).status == 126)
         #expect(c.run("exec", "k", "--", c.dir).status == 126)
         // SIGKILL: the test runner may hand children a blocked or ignored SIGTERM.
@@ -200,9 +200,9 @@ struct ExportCLITests {
 
     @Test("exec never uses a shell, hides the passphrase variables, and --pristine trims the environment")
     func execEnvironment() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", Self.nasty, "--region", "uk")
+        try c.add("k", Self.nasty, "--region", "uk")
         let literal = c.run("exec", "k", "--", "printf", "%s\\n", "$(id)", "`id`", "a b", "--", env: ["V1VAULT_PASSPHRASE": "should-not-leak"])
         #expect(literal.out == "$(id)\n`id`\na b\n--\n", "\(literal)")
         let env = c.run("exec", "k", "--", "env", env: ["V1VAULT_PASSPHRASE": "should-not-leak", "OTHER": "kept"]).out
@@ -220,9 +220,9 @@ struct ExportCLITests {
 
     @Test("the README's assign-then-eval pattern stops at a failed export under set -eu, as eval \"$(…)\" now does")
     func readmeEvalPattern() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.k.v")
+        try c.add("k", "eyJ.k.v")
         func sh(_ script: String) -> (Int32, String) { runProgram("/bin/sh", ["-c", script], env: c.env) }
         let v = CLI.binary
         let good = sh("set -eu; vars=\"$(\(v) export k --names terraform)\"; eval \"$vars\"; echo \"ran with $VISIONONE_API_KEY\"")

@@ -4,8 +4,8 @@ import Testing
 @Suite("finding your way: did you mean, one error style, completion of names and regions (out of process)")
 struct FindingYourWayTests {
     @Test("a mistyped subcommand: one lowercase error, usage, and the likely command; exit 64")
-    func subcommandTypo() {
-        let c = CLI.initialized()
+    func subcommandTypo() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let r = c.run("lst")
         #expect(r.status == 64, "\(r)")
@@ -24,10 +24,10 @@ struct FindingYourWayTests {
 
     @Test("a mistyped key name: exit 9 and the stored name it was probably meant to be")
     func keyTypo() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("siem-connector", "eyJ.a.b")
-        c.add("ci-scanner", "eyJ.c.d")
+        try c.add("siem-connector", "eyJ.a.b")
+        try c.add("ci-scanner", "eyJ.c.d")
         let r = c.run("export", "siem-conector")
         #expect(r.status == 9, "\(r)")
         #expect(r.stderr == "error: no token named \"siem-conector\"\nhint: did you mean siem-connector? (`vault list` shows the stored names)\n", "\(r)")
@@ -41,10 +41,10 @@ struct FindingYourWayTests {
     }
 
     @Test("exec with a mistyped key name: exit 125 (its own failure code) and the did-you-mean; the command never runs")
-    func execKeyTypo() {
-        let c = CLI.initialized()
+    func execKeyTypo() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("siem-connector", "eyJ.a.b")
+        try c.add("siem-connector", "eyJ.a.b")
         let marker = c.dir + "/ran"
         let r = c.run("exec", "siem-conector", "--", "/usr/bin/touch", marker)
         #expect(r.status == 125, "\(r)")
@@ -53,11 +53,11 @@ struct FindingYourWayTests {
     }
 
     @Test("a name that differs only in case is suggested (names are case-sensitive)")
-    func caseOnlyTypo() {
-        let c = CLI.initialized()
+    func caseOnlyTypo() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("siem", "eyJ.a.b")
-        c.add("SIEM-X", "eyJ.c.d")
+        try c.add("siem", "eyJ.a.b")
+        try c.add("SIEM-X", "eyJ.c.d")
         let r = c.run("show", "SIEM")
         #expect(r.status == 9, "\(r)")
         #expect(r.stderr == "error: no token named \"SIEM\"\nhint: did you mean siem? (`vault list` shows the stored names)\n", "\(r)")
@@ -67,11 +67,11 @@ struct FindingYourWayTests {
 
     @Test("bash completion offers the vault's key names (no passphrase, nothing written) and the regions")
     func completion() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("siem-connector", "eyJ.a.b")
-        c.add("sierra", "eyJ.c.d")
-        c.add("ci-scanner", "eyJ.e.f")
+        try c.add("siem-connector", "eyJ.a.b")
+        try c.add("sierra", "eyJ.c.d")
+        try c.add("ci-scanner", "eyJ.e.f")
         let script = c.dir + "/vault.bash"
         let gen = c.run("--generate-completion-script", "bash")
         try gen.stdout.write(to: URL(fileURLWithPath: script))
@@ -98,7 +98,7 @@ struct FindingYourWayTests {
 
     @Test("no option's help says its default twice (ArgumentParser adds \"(default: …)\" itself)")
     func defaultsOnce() throws {
-        let c = CLI()
+        let c = try CLI()
         defer { c.cleanup() }
         let twice = try NSRegularExpression(pattern: #"\(default [^:)][^)]*\)[^()]*\(default: "#)
         for cmd in [["init"], ["add"], ["list"], ["show"], ["get"], ["copy"], ["rotate"], ["history"], ["rollback"], ["expiring"], ["export"], ["exec"],

@@ -22,15 +22,15 @@ struct FormatSpecTests {
 
     @Test("a reader written from SECURITY.md alone decrypts every version and verifies the audit chain")
     func independentReader() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("siem", "eyJ.v1-token", "--region", "eu")
-        c.add("ci", "eyJ.ci'token$")
+        try c.add("siem", "eyJ.v1-token", "--region", "eu")
+        try c.add("ci", "eyJ.ci'token$")
         #expect(c.run("rotate", "--force", "siem", stdin: "eyJ.v2-token").status == 0)
         _ = c.run("show", "ci", "--reveal")
         _ = c.run("list")  // a pending (unsealed) row
         let newPass = c.dir + "/new-pass"
-        precondition(FileManager.default.createFile(atPath: newPass, contents: Data("second passphrase\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(newPass, "second passphrase\n")
         #expect(c.run("passwd", "--new-passphrase-file", newPass).status == 0)
         _ = c.run("list")
         // A rekey: a new master key; the reader must find the earlier audit key in its epoch.
@@ -69,19 +69,19 @@ struct FormatSpecTests {
 
     @Test("schema 5: console links, a warning window, a manager key, a staged version and a renewal intent verify under the v2 MACs")
     func consoleLinks() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        let server = FakeVisionOne(dir: c.dir)
+        let server = try FakeVisionOne(dir: c.dir)
         let manager = control(server, "/_fake/keys", #"{"name": "mgr-key", "role": "Master Administrator", "monthsToExpiration": 12}"#)
         let siem = control(server, "/_fake/keys", #"{"name": "siem-key", "role": "SIEM", "monthsToExpiration": 3}"#)
         let managerValue = try #require(manager["value"] as? String), managerID = try #require(manager["id"] as? String)
         let siemValue = try #require(siem["value"] as? String), siemID = try #require(siem["id"] as? String)
-        c.add("mgr", managerValue, "--base-url", server.baseURL, "--console-id", managerID)
-        c.add("siem", siemValue, "--base-url", server.baseURL, "--console-id", siemID, "--console-name", "siem-key", "--role", "SIEM")
+        try c.add("mgr", managerValue, "--base-url", server.baseURL, "--console-id", managerID)
+        try c.add("siem", siemValue, "--base-url", server.baseURL, "--console-id", siemID, "--console-name", "siem-key", "--role", "SIEM")
         #expect(c.run("manager", "set", "mgr").status == 0)   // metadata MAC v2: W(NULL) || 0x01
         // ci: linked by hand, a warning window, then rotated: the retired version's link keeps
         // the state MAC at v2 although the current version has none.
-        c.add("ci", "eyJ.ci-one")
+        try c.add("ci", "eyJ.ci-one")
         #expect(c.run("edit", "ci", "--console-id", "1234-abcd", "--console-name", "siem").status == 0)
         #expect(c.run("edit", "ci", "--warn-days", "10").status == 0)
         #expect(c.run("rotate", "--force", "ci", stdin: "eyJ.ci-two").status == 0)

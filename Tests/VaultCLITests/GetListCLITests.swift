@@ -6,9 +6,9 @@ import Testing
 struct GetListCLITests {
     @Test("get prints the current token and a newline (also into a pipe); -n leaves it out; audited as get")
     func get() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("siem", "eyJ.v1.tok")
+        try c.add("siem", "eyJ.v1.tok")
         #expect(c.run(["rotate", "siem", "--force"], stdin: Data("eyJ.v2.tok".utf8)).status == 0)
         let r = c.run("get", "siem")
         #expect(r.status == 0 && r.out == "eyJ.v2.tok\n" && r.stderr == "", "\(r)")
@@ -23,9 +23,9 @@ struct GetListCLITests {
 
     @Test("get of a name that is not stored: exit 9 with the did-you-mean, before any passphrase; nothing printed")
     func getMissing() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("siem-connector", "eyJ.a.b")
+        try c.add("siem-connector", "eyJ.a.b")
         let r = c.run(["get", "siem-conector"], stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil])
         #expect(r.status == 9 && r.out == "", "\(r)")
         #expect(r.stderr == "error: no token named \"siem-conector\"\nhint: did you mean siem-connector? (`vault list` shows the stored names)\n", "\(r)")
@@ -34,9 +34,9 @@ struct GetListCLITests {
 
     @Test("list PATTERN: a shell glob over the names, text and --json; no match is exit 0 with a note (JSON: [])")
     func listPattern() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        for name in ["siem-prod", "siem-test", "ci-scanner", "Siem-upper"] { c.add(name, "eyJ.a.b") }
+        for name in ["siem-prod", "siem-test", "ci-scanner", "Siem-upper"] { try c.add(name, "eyJ.a.b") }
         func names(_ r: CLI.Result) -> [String] {
             r.out.split(separator: "\n").dropFirst().map { String($0.split(separator: " ")[0]) }
         }

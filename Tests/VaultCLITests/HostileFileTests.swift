@@ -7,7 +7,7 @@ import Testing
 @Suite("the vault file is hostile (out of process)")
 struct HostileFileTests {
     /// Runs SQL on the vault with the sqlite3 command-line shell, as an attacker would.
-    func sqlite3(_ c: CLI, _ sql: String, file: String? = nil) {
+    func sqlite3(_ c: CLI, _ sql: String, file: String? = nil) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["sqlite3", "-bail", file ?? c.vaultPath]
@@ -20,14 +20,14 @@ struct HostileFileTests {
         try! input.fileHandleForWriting.close()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        precondition(p.terminationStatus == 0, "sqlite3 failed: \(String(decoding: e, as: UTF8.self))")
+        guard p.terminationStatus == 0 else { throw SetupError("sqlite3 failed: \(String(decoding: e, as: UTF8.self))") }
     }
 
     /// Two tokens, `dev` and `prod`, in their own regions.
-    func twoTokens() -> CLI {
-        let c = CLI.initialized()
-        c.add("dev", "eyJ.dev-token", "--region", "eu")
-        c.add("prod", "eyJ.PROD-SECRET", "--region", "us")
+    func twoTokens() throws -> CLI {
+        let c = try CLI.initialized()
+        try c.add("dev", "eyJ.dev-token", "--region", "eu")
+        try c.add("prod", "eyJ.PROD-SECRET", "--region", "us")
         return c
     }
 
@@ -35,11 +35,11 @@ struct HostileFileTests {
 
     @Test("1: a view in place of token_versions (random() per evaluation) never releases prod's token as dev's")
     func viewSwapsTokens() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         // The review's construction: the WHERE clause sees dev's id, the output column prod's
         // row, because random() is evaluated separately for each.
-        sqlite3(c, """
+        try sqlite3(c, """
             ALTER TABLE token_versions RENAME TO tv_real;
             CREATE VIEW token_versions AS
               SELECT CASE WHEN abs(random()) % 2 = 0 THEN r.token_id ELSE d.id END AS token_id,
@@ -64,11 +64,11 @@ struct HostileFileTests {
 
     @Test("3: a trigger that rewrites reveal rows is refused before anything is revealed; audit verify refuses too")
     func triggerBlindsAudit() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         // Counted before the trigger is planted: with it, `vault audit` itself refuses the file.
         let before = c.audit(action: "export").count
-        sqlite3(c, """
+        try sqlite3(c, """
             CREATE TRIGGER blind AFTER INSERT ON audit_log WHEN NEW.action IN ('reveal', 'export', 'exec', 'check')
             BEGIN UPDATE audit_log SET action = 'list' WHERE seq = NEW.seq; END;
             """)
@@ -79,16 +79,16 @@ struct HostileFileTests {
         let doctor = c.run("doctor")
         #expect(doctor.status == 21 && doctor.out.contains("unexpected trigger blind"), "\(doctor)")
         // Dropped again, the file is clean; nothing was exported in between.
-        sqlite3(c, "DROP TRIGGER blind;")
+        try sqlite3(c, "DROP TRIGGER blind;")
         #expect(c.audit(action: "export").count == before)
         #expect(c.run("audit", "verify").status == 0)
     }
 
     @Test("a line break planted in a text field cannot forge a line of show or list")
     func plantedLineBreak() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.k.k", "--role", "SIEM")
+        try c.add("k", "eyJ.k.k", "--role", "SIEM")
         try c.sql("UPDATE tokens SET description = 'ok' || char(10) || 'token            eyJforged', role = 'r' || char(10) || 'forged-row' WHERE name = 'k'")
         let show = c.run("show", "k")
         #expect(!show.out.contains("\ntoken") && show.out.contains("ok\\u000atoken"), "\(show)")
@@ -104,10 +104,10 @@ struct HostileFileTests {
         "DROP INDEX token_versions_current_expiry;",
         "ANALYZE;",
     ])
-    func plantedObjects(sql: String) {
-        let c = twoTokens()
+    func plantedObjects(sql: String) throws {
+        let c = try twoTokens()
         defer { c.cleanup() }
-        sqlite3(c, sql)
+        try sqlite3(c, sql)
         let r = c.run("show", "dev", "--reveal")
         #expect(r.status == 7 && r.stderr.hasPrefix("error: vault schema differs from what v1vault creates: "), "\(sql): \(r)")
         #expect(!r.out.contains("dev-token"))
@@ -115,12 +115,12 @@ struct HostileFileTests {
 
     @Test("a migration list that is not a prefix of the known ones is refused, never re-run")
     func migrationsOutOfOrder() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
-        sqlite3(c, "DELETE FROM grdb_migrations WHERE identifier = '0002_token_metadata_mac';")
+        try sqlite3(c, "DELETE FROM grdb_migrations WHERE identifier = '0002_token_metadata_mac';")
         let r = c.run("list")
         #expect(r.status == 7 && r.stderr.contains("applied migrations are not a prefix of the known ones"), "\(r)")
-        sqlite3(c, "INSERT INTO grdb_migrations VALUES ('0002_token_metadata_mac'); INSERT INTO grdb_migrations VALUES ('0099_future');")
+        try sqlite3(c, "INSERT INTO grdb_migrations VALUES ('0002_token_metadata_mac'); INSERT INTO grdb_migrations VALUES ('0099_future');")
         let newer = c.run("list")
         #expect(newer.status == 7 && newer.stderr.contains("has schema 0099_future, newer than this binary understands"), "\(newer)")
     }
@@ -129,7 +129,7 @@ struct HostileFileTests {
 
     @Test("2: a -wal or -shm planted by someone else (mode 666, a symlink) is refused before SQLite opens it", arguments: ["-wal", "-shm"])
     func plantedCompanion(suffix: String) throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         let planted = c.vaultPath + suffix
         _ = FileManager.default.createFile(atPath: planted, contents: Data())
@@ -155,7 +155,7 @@ struct HostileFileTests {
 
     @Test("2: init refuses a directory other users can write to, even with the sticky bit")
     func initSharedDirectory() throws {
-        let c = CLI()
+        let c = try CLI()
         defer { c.cleanup() }
         let shared = c.dir + "/shared"
         try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
@@ -175,7 +175,7 @@ struct HostileFileTests {
 
     @Test("4: exec's child inherits only stdin, stdout and stderr: not --passphrase-fd, not the database")
     func execDescriptors() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         // The passphrase comes from a pipe on fd 3; fd 5 is any other file the caller had open.
         let script = #"""
@@ -206,8 +206,8 @@ struct HostileFileTests {
     }
 
     @Test("4: --passphrase-fd must name a descriptor the caller passed, not one vault opened itself")
-    func passphraseFDNotInherited() {
-        let c = twoTokens()
+    func passphraseFDNotInherited() throws {
+        let c = try twoTokens()
         defer { c.cleanup() }
         for fd in ["3", "4", "5", "6", "7"] {
             let r = c.run(["--passphrase-fd", fd, "export", "dev", "--format", "raw"], stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil])
@@ -219,10 +219,10 @@ struct HostileFileTests {
 
     @Test("5: two current versions (unique index dropped, old version un-retired) fail closed")
     func twoCurrentVersions() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         #expect(c.run("rotate", "--force", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
-        sqlite3(c, """
+        try sqlite3(c, """
             DROP INDEX token_versions_one_current;
             UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');
             """)
@@ -234,12 +234,12 @@ struct HostileFileTests {
 
     @Test("6: version 2^32+1 never opens version 1's box")
     func versionModulo() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         let asked = c.run("show", "prod", "--reveal", "--version", "4294967297")
         #expect(asked.status == 9 && !asked.out.contains("PROD"), "\(asked)")
         // Renumbered in the file (its sealed prefix still says 1): fails closed.
-        sqlite3(c, "UPDATE token_versions SET version = 4294967297 WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');")
+        try sqlite3(c, "UPDATE token_versions SET version = 4294967297 WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'prod');")
         for args in [["export", "prod", "--format", "raw"], ["show", "prod", "--reveal", "--version", "4294967297"]] {
             let r = c.run(args, stdin: nil)
             #expect(r.status == 14 && !r.out.contains("PROD"), "\(args): \(r)")
@@ -263,10 +263,10 @@ struct HostileFileTests {
          "its current version, an expiry or a kept version was changed outside v1vault"),
     ])
     func stateEdits(what: String, sql: String, message: String) throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         #expect(c.run("rotate", "--force", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
-        sqlite3(c, sql)
+        try sqlite3(c, sql)
         for args in [["export", "prod", "--format", "raw"], ["show", "prod", "--reveal"], ["rotate", "prod"], ["remove", "prod", "--yes"]] {
             let r = c.run(args, stdin: args[0] == "rotate" ? Data("eyJ.PROD-SECRET-3.sig".utf8) : nil)
             #expect(r.status == 14 && !r.out.contains("PROD-SECRET"), "\(what) \(args): \(r)")
@@ -280,13 +280,13 @@ struct HostileFileTests {
 
     @Test("7: one token's rows restored from an older copy (a partial rollback) fail closed; the whole file's rollback is caught by --expect-head")
     func partialRollback() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         let old = c.dir + "/old.db"
         #expect(c.run("backup", old).status == 0)
         #expect(c.run("rotate", "--force", "prod", stdin: "eyJ.PROD-SECRET-2").status == 0)
         // Version 1 current again, with the MAC that was valid then.
-        sqlite3(c, """
+        try sqlite3(c, """
             ATTACH '\(old)' AS old;
             DELETE FROM main.token_versions WHERE token_id = (SELECT id FROM tokens WHERE name = 'prod');
             INSERT INTO main.token_versions SELECT * FROM old.token_versions WHERE token_id = (SELECT id FROM old.tokens WHERE name = 'prod');
@@ -309,9 +309,9 @@ struct HostileFileTests {
 
     @Test("12: metadata edited into the file reaches the terminal escaped, never raw")
     func terminalEscapes() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
-        sqlite3(c, "UPDATE tokens SET role = 'x' || char(27) || '[2J' || char(155) || '31m' || char(133) || char(8238) || 'evil' WHERE name = 'dev';")
+        try sqlite3(c, "UPDATE tokens SET role = 'x' || char(27) || '[2J' || char(155) || '31m' || char(133) || char(8238) || 'evil' WHERE name = 'dev';")
         for args in [["list"], ["show", "dev"], ["list", "--json"], ["show", "dev", "--json"]] {
             let r = c.run(args, stdin: nil)
             #expect(r.status == 0, "\(args): \(r)")
@@ -327,9 +327,9 @@ struct HostileFileTests {
 
     @Test("15: a header with format_version 2 is refused by every command, unlocked or not")
     func headerFormatVersion() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
-        sqlite3(c, "UPDATE vault_header SET format_version = 2;")
+        try sqlite3(c, "UPDATE vault_header SET format_version = 2;")
         for args in [["list"], ["doctor", "--no-unlock"], ["export", "dev"]] {
             let r = c.run(args, stdin: nil)
             #expect(r.status == 7 && r.stderr.contains("unknown header format version 2"), "\(args): \(r)")
@@ -338,7 +338,7 @@ struct HostileFileTests {
 
     @Test("15: a FIFO others can write is refused as --passphrase-file")
     func passphraseFIFO() throws {
-        let c = twoTokens()
+        let c = try twoTokens()
         defer { c.cleanup() }
         let fifo = c.dir + "/pass.fifo"
         #expect(mkfifo(fifo, 0o666) == 0)
@@ -354,9 +354,9 @@ struct HostileFileTests {
 struct HardeningCLITests {
     @Test("9: the ::add-mask:: value is escaped as the runner unescapes it, and comes before $GITHUB_ENV")
     func githubMask() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.a%25b%0Ac%")
+        try c.add("k", "eyJ.a%25b%0Ac%")
         let envFile = c.dir + "/github_env"
         _ = FileManager.default.createFile(atPath: envFile, contents: Data())
         let r = c.run(["export", "k", "--format", "github"], stdin: nil, env: ["GITHUB_ENV": envFile])
@@ -388,9 +388,9 @@ struct HardeningCLITests {
         ["rotate", "k", "--check", "--timeout", "0ms"], ["rotate", "k", "--check", "--timeout", "1000s"],
     ])
     func timeoutBounds(args: [String]) throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.k")
+        try c.add("k", "eyJ.k")
         let before = try c.snapshot()
         let r = c.run(args, stdin: Data("eyJ.new".utf8))
         #expect(r.status == 64, "\(args): \(r)")
@@ -400,14 +400,14 @@ struct HardeningCLITests {
 
     @Test("11: only canonical loopback literals may use http; loopback never goes through a proxy")
     func loopback() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         for url in ["http://127.0.0.08", "http://127.000.0.1", "http://localhost:8080", "http://127.0.0.1.nip.io"] {
             let r = c.run(["add", "x", "--base-url", url], stdin: Data("eyJ.x".utf8))
             #expect(r.status == 64 && r.stderr.contains("is not https"), "\(url): \(r)")
         }
-        let server = FakeVisionOne(dir: c.dir)
-        c.add("ok", "eyJ.ok1", "--base-url", server.baseURL)
+        let server = try FakeVisionOne(dir: c.dir)
+        try c.add("ok", "eyJ.ok1", "--base-url", server.baseURL)
         // A proxy that would see the token in clear: nothing listens there, so using it fails.
         let proxy = ["http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "all_proxy": "http://127.0.0.1:9"]
         let r = c.run(["check", "ok", "--json"], stdin: nil, env: proxy)
@@ -417,9 +417,9 @@ struct HardeningCLITests {
 
     @Test("13: a removed or pruned version's ciphertext does not linger in -wal while another connection has the vault open")
     func walPurged() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("kept", "eyJ.kept")
+        try c.add("kept", "eyJ.kept")
         // Another process holds the vault open (not in a transaction) for the whole test, so
         // no `vault` process is the last to close it: the WAL is never reset on close.
         let holder = Process()
@@ -430,7 +430,7 @@ struct HardeningCLITests {
         try holder.run()
         defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
         _ = out.fileHandleForReading.availableData
-        c.add("gone", "eyJ.GONE")
+        try c.add("gone", "eyJ.GONE")
         let ciphertext = try c.rows("SELECT hex(ciphertext) FROM token_versions WHERE token_id = (SELECT id FROM tokens WHERE name = 'gone')")
         let needle = Data(hexString: ciphertext[0])!
         let walBefore = (try? Data(contentsOf: URL(fileURLWithPath: c.vaultPath + "-wal"))) ?? Data()
@@ -447,7 +447,7 @@ struct HardeningCLITests {
 extension HardeningCLITests {
     @Test("15: JSON import refuses duplicate keys, names entries (not lines), and a byte-order mark is not part of a name")
     func importEdges() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let dup = c.run(["import", "-", "--format", "json"], stdin: Data(#"[{"name":"a","token":"eyJ.seen","\u0074oken":"eyJ.hidden"}]"#.utf8))
         #expect(dup.status == 64 && dup.stderr.hasPrefix("error: the key \"token\" appears twice in one object"), "\(dup)")
@@ -483,13 +483,13 @@ struct HostileFileRedTeamTests {
     let h = HostileFileTests()
 
     /// `a` rotated once; returns the vault and a copy taken before the rotation.
-    func rotatedWithOldCopy() -> (CLI, String) {
-        let c = CLI.initialized()
-        c.add("a", "eyJ.a-OLD")
-        c.add("b", "eyJ.b", "--region", "eu")
+    func rotatedWithOldCopy() throws -> (CLI, String) {
+        let c = try CLI.initialized()
+        try c.add("a", "eyJ.a-OLD")
+        try c.add("b", "eyJ.b", "--region", "eu")
         let old = c.dir + "/old.db"
-        precondition(c.run("backup", old).status == 0)
-        precondition(c.run("rotate", "--force", "a", stdin: "eyJ.a-NEW").status == 0)
+        guard c.run("backup", old).status == 0 else { throw SetupError("backup failed") }
+        guard c.run("rotate", "--force", "a", stdin: "eyJ.a-NEW").status == 0 else { throw SetupError("rotate failed") }
         return (c, old)
     }
 
@@ -519,9 +519,9 @@ struct HostileFileRedTeamTests {
 
     @Test("a blob where the schema says text (the rotate row's action) cannot hide a partial rollback or audit rows")
     func blobAction() throws {
-        let (c, old) = rotatedWithOldCopy()
+        let (c, old) = try rotatedWithOldCopy()
         defer { c.cleanup() }
-        h.sqlite3(c, restoreOldRows(c, from: old) + "UPDATE audit_log SET action = CAST(action AS BLOB) WHERE action = 'rotate';")
+        try h.sqlite3(c, restoreOldRows(c, from: old) + "UPDATE audit_log SET action = CAST(action AS BLOB) WHERE action = 'rotate';")
         let r = c.run("export", "a", "--format", "raw")
         #expect(r.status == 14 && r.out.isEmpty, "\(r)")
         #expect(r.stderr.contains("the audit log after its last change does not verify (audit row 5 was edited outside v1vault: audit_log.action holds a blob)"), "\(r)")
@@ -532,11 +532,11 @@ struct HostileFileRedTeamTests {
 
     @Test("a file presented as schema 2 (columns dropped, schema text restored) is not trusted at the upgrade: NULL state fails closed")
     func downgradedToSchema2() throws {
-        let (c, _) = rotatedWithOldCopy()
+        let (c, _) = try rotatedWithOldCopy()
         defer { c.cleanup() }
         // The attacker makes version 1 current, removes the state columns and restores the exact
         // schema-2 text of `tokens`, so the file looks like a vault from before schema 3.
-        h.sqlite3(c, Self.downgradeToSchema2 + """
+        try h.sqlite3(c, Self.downgradeToSchema2 + """
             UPDATE token_versions SET retired_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
             """)
         let r = c.run("export", "a", "--format", "raw")
@@ -547,16 +547,16 @@ struct HostileFileRedTeamTests {
 
     @Test("a removed token's sealed box cannot be put back under a new token that was given its id")
     func tokenIDReuse() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.a")
-        c.add("prod", "eyJ.PROD-SECRET", "--base-url", "https://prod.example.com")
+        try c.add("a", "eyJ.a")
+        try c.add("prod", "eyJ.PROD-SECRET", "--base-url", "https://prod.example.com")
         let saved = c.dir + "/saved.db"
         #expect(c.run("backup", saved).status == 0)
         #expect(c.run("remove", "prod", "--yes").status == 0)
-        h.sqlite3(c, "UPDATE sqlite_sequence SET seq = seq - 1 WHERE name = 'tokens';")
-        c.add("staging", "eyJ.staging", "--base-url", "https://staging.example.com")
-        h.sqlite3(c, """
+        try h.sqlite3(c, "UPDATE sqlite_sequence SET seq = seq - 1 WHERE name = 'tokens';")
+        try c.add("staging", "eyJ.staging", "--base-url", "https://staging.example.com")
+        try h.sqlite3(c, """
             ATTACH '\(saved)' AS old;
             UPDATE token_versions SET nonce = (SELECT v.nonce FROM old.token_versions v JOIN old.tokens t ON t.id = v.token_id WHERE t.name = 'prod'),
                                       ciphertext = (SELECT v.ciphertext FROM old.token_versions v JOIN old.tokens t ON t.id = v.token_id WHERE t.name = 'prod')
@@ -569,16 +569,16 @@ struct HostileFileRedTeamTests {
 
     @Test("an index emptied behind unchanged schema text is not trusted by the freshness check")
     func emptiedIndex() throws {
-        let (c, old) = rotatedWithOldCopy()
+        let (c, old) = try rotatedWithOldCopy()
         defer { c.cleanup() }
-        h.sqlite3(c, restoreOldRows(c, from: old))
+        try h.sqlite3(c, restoreOldRows(c, from: old))
         let original = try c.rows("SELECT sql FROM sqlite_master WHERE name = 'audit_log_state_changes'")[0]
-        h.sqlite3(c, """
+        try h.sqlite3(c, """
             PRAGMA writable_schema = ON;
             UPDATE sqlite_master SET sql = 'CREATE INDEX audit_log_state_changes ON audit_log(seq) WHERE 0' WHERE name = 'audit_log_state_changes';
             """)
-        h.sqlite3(c, "REINDEX audit_log_state_changes;")
-        h.sqlite3(c, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = '\(original.replacingOccurrences(of: "'", with: "''"))' WHERE name = 'audit_log_state_changes';")
+        try h.sqlite3(c, "REINDEX audit_log_state_changes;")
+        try h.sqlite3(c, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = '\(original.replacingOccurrences(of: "'", with: "''"))' WHERE name = 'audit_log_state_changes';")
         let r = c.run("export", "a", "--format", "raw")
         #expect(r.status == 14 && r.out.isEmpty, "\(r)")
         #expect(r.stderr.contains("its rows were rolled back"), "\(r)")
@@ -588,14 +588,14 @@ struct HostileFileRedTeamTests {
         #"'rotate', '[{"name":"b"}]'"#, #"'add', '[{'"#,
     ])
     func forgedPendingRow(values: String) throws {
-        let (c, _) = rotatedWithOldCopy()
+        let (c, _) = try rotatedWithOldCopy()
         defer { c.cleanup() }
-        h.sqlite3(c, "INSERT INTO audit_log (at, action, tokens, outcome, details, os_user, uid, host, pid) VALUES ('x', \(values), 'ok', '{}', 'u', 0, 'h', 1);")
+        try h.sqlite3(c, "INSERT INTO audit_log (at, action, tokens, outcome, details, os_user, uid, host, pid) VALUES ('x', \(values), 'ok', '{}', 'u', 0, 'h', 1);")
         let r = c.run("export", "b", "--format", "raw")
         #expect(r.status == 7 && r.out.isEmpty, "\(r)")
         #expect(r.stderr.contains("is not sealed, but v1vault writes such rows sealed"), "\(r)")
         #expect(c.run("rotate", "--force", "b", stdin: "eyJ.b2").status == 7)
-        h.sqlite3(c, "DELETE FROM audit_log WHERE mac IS NULL AND os_user = 'u';")
+        try h.sqlite3(c, "DELETE FROM audit_log WHERE mac IS NULL AND os_user = 'u';")
         #expect(c.run("export", "b", "--format", "raw").out == "eyJ.b")
         // The removal stays on record: the forged row's seq is a gap in the chain.
         let verify = c.run("audit", "verify")
@@ -605,22 +605,22 @@ struct HostileFileRedTeamTests {
     @Test("round 2: clearing sealed rows' MACs (to unseal history) is refused at the next unlock, by reveal, rekey and the upgrade alike")
     func unsealedHistory() throws {
         // (a) one token rolled back, the rows after it un-sealed
-        let (c, old) = rotatedWithOldCopy()
+        let (c, old) = try rotatedWithOldCopy()
         defer { c.cleanup() }
         let rotateSeq = try c.rows("SELECT seq FROM audit_log WHERE action = 'rotate'")[0]
-        h.sqlite3(c, restoreOldRows(c, from: old) + "UPDATE audit_log SET mac = NULL WHERE seq >= \(rotateSeq);")
+        try h.sqlite3(c, restoreOldRows(c, from: old) + "UPDATE audit_log SET mac = NULL WHERE seq >= \(rotateSeq);")
         let r = c.run("show", "a", "--reveal")
         #expect(r.status == 7 && !r.out.contains("eyJ.a"), "\(r)")
         #expect(r.stderr.contains("(rotate) is not sealed, but v1vault writes such rows sealed"), "\(r)")
         let newPass = c.dir + "/np"
-        precondition(FileManager.default.createFile(atPath: newPass, contents: Data("np\n".utf8), attributes: [.posixPermissions: 0o600]))
+        try setupFile(newPass, "np\n")
         let rekey = c.run("rekey", "--new-passphrase-file", newPass, "--kdf-memory", "8M", "--kdf-ops", "1")
         #expect(rekey.status == 7, "\(rekey)")
         #expect(c.run(["export", "b"], stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": newPass]).status == 3)  // the passphrase did not change
         // (b) a sealed row edited so it no longer names the token it changed
-        let (d, old2) = rotatedWithOldCopy()
+        let (d, old2) = try rotatedWithOldCopy()
         defer { d.cleanup() }
-        h.sqlite3(d, restoreOldRows(d, from: old2) + "UPDATE audit_log SET tokens = '[{\"name\":\"zz\",\"version\":2}]' WHERE action = 'rotate';")
+        try h.sqlite3(d, restoreOldRows(d, from: old2) + "UPDATE audit_log SET tokens = '[{\"name\":\"zz\",\"version\":2}]' WHERE action = 'rotate';")
         let edited = d.run("export", "a", "--format", "raw")
         #expect(edited.status == 14 && edited.out.isEmpty, "\(edited)")
         #expect(edited.stderr.contains("the audit log after its last change does not verify"), "\(edited)")
@@ -628,9 +628,9 @@ struct HostileFileRedTeamTests {
 
     @Test("round 2: every MAC cleared and the file presented as schema 2: nothing is sealed, everything fails closed")
     func allMacsClearedAndDowngraded() throws {
-        let (c, _) = rotatedWithOldCopy()
+        let (c, _) = try rotatedWithOldCopy()
         defer { c.cleanup() }
-        h.sqlite3(c, Self.downgradeToSchema2 + """
+        try h.sqlite3(c, Self.downgradeToSchema2 + """
             UPDATE token_versions SET retired_at = NULL, expires_at = NULL WHERE version = 1 AND token_id = (SELECT id FROM tokens WHERE name = 'a');
             UPDATE audit_log SET mac = NULL;
             """)
@@ -642,10 +642,10 @@ struct HostileFileRedTeamTests {
 
     @Test("out-of-range timestamps are a clean error (exit 7), never a crash", arguments: ["expires_at = 9223372036854775807", "created_at = -9223372036854775808", "expires_at = 1.5", "expires_at = 'soon'"])
     func hugeTimestamps(assignment: String) throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.a")
-        h.sqlite3(c, "UPDATE token_versions SET \(assignment);")
+        try c.add("a", "eyJ.a")
+        try h.sqlite3(c, "UPDATE token_versions SET \(assignment);")
         // (`expiring` may simply not select the row: no crash is what matters there.)
         #expect(!c.run("expiring", "--within", "100y").signaled)
         for args in [["list"], ["history", "a"], ["show", "a"]] {
@@ -659,17 +659,17 @@ struct HostileFileRedTeamTests {
 struct RekeyCLITests {
     @Test("8: rekey revokes a leaked passphrase: the old header opens nothing written since; the whole history still verifies")
     func rekeyRevokes() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.a1")
+        try c.add("a", "eyJ.a1")
         #expect(c.run("rotate", "--force", "a", stdin: "eyJ.a2").status == 0)
-        c.add("b", "eyJ.b1")
+        try c.add("b", "eyJ.b1")
         _ = c.run("list")  // a pending row, sealed under the old key by rekey
         let headBefore = c.run("audit", "head").out.trimmingCharacters(in: .newlines)
         let oldCopy = c.dir + "/old.db"
         #expect(c.run("backup", oldCopy).status == 0)
         let newPass = c.dir + "/new-pass"
-        precondition(FileManager.default.createFile(atPath: newPass, contents: Data("brand new passphrase\n".utf8), attributes: [.posixPermissions: 0o600]))
+        try setupFile(newPass, "brand new passphrase\n")
         let r = c.run("rekey", "--new-passphrase-file", newPass, "--kdf-memory", "8M", "--kdf-ops", "1")
         #expect(r.status == 0, "\(r)")
         #expect(r.out.hasPrefix("rekeyed: new master key and passphrase; 3 versions of 2 tokens re-encrypted"), "\(r)")
@@ -684,7 +684,7 @@ struct RekeyCLITests {
         #expect(verify.status == 0 && verify.out.hasPrefix("audit chain intact: "), "\(verify)")
         #expect(c.run(["doctor"], stdin: nil, env: new).status == 0)
         // The attacker's move: the old header (old passphrase) put back into the current file.
-        HostileFileTests().sqlite3(c, """
+        try HostileFileTests().sqlite3(c, """
             ATTACH '\(oldCopy)' AS old;
             UPDATE vault_header SET kdf_salt = (SELECT kdf_salt FROM old.vault_header), kdf_ops = (SELECT kdf_ops FROM old.vault_header),
               kdf_mem = (SELECT kdf_mem FROM old.vault_header), wrap_nonce = (SELECT wrap_nonce FROM old.vault_header),
@@ -698,12 +698,12 @@ struct RekeyCLITests {
 
     @Test("8: an edited audit key epoch is refused; passwd's help says what it does not protect against")
     func rekeyEpochTamper() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.a1")
+        try c.add("a", "eyJ.a1")
         #expect(c.run("rekey", "--new-passphrase-file", c.passphraseFile, "--kdf-memory", "8M", "--kdf-ops", "1").status == 0)
         #expect(c.run("audit", "verify").status == 0)
-        HostileFileTests().sqlite3(c, "UPDATE audit_key_epochs SET last_seq = last_seq - 1;")
+        try HostileFileTests().sqlite3(c, "UPDATE audit_key_epochs SET last_seq = last_seq - 1;")
         let r = c.run("audit", "verify")
         #expect(r.status == 7 && r.stderr.contains("failed authentication (audit_key_epochs was edited)"), "\(r)")
         let help = c.run("passwd", "--help")

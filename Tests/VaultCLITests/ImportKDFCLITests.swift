@@ -6,10 +6,10 @@ import Testing
 struct ImportKDFCLITests {
     @Test("import dotenv and json files and stdin; errors name the line; nothing lands on error")
     func importFiles() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let env = c.dir + "/keys.env"
-        precondition(FileManager.default.createFile(atPath: env, contents: Data("a=eyJ.a\nb=eyJ.b\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(env, "a=eyJ.a\nb=eyJ.b\n")
         let r = c.run("import", env, "--region", "ca", "--expires", "180d", "--role", "CI")
         #expect(r.status == 0 && r.out == "imported 2 tokens\n", "\(r)")
         #expect(r.stderr.contains("still holds the plaintext tokens"))
@@ -29,9 +29,9 @@ struct ImportKDFCLITests {
 
     @Test("kdf set changes the parameters without touching tokens; init --kdf-time stores its target")
     func kdf() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.kdf")
+        try c.add("k", "eyJ.kdf")
         let tokensBefore = try c.snapshot().dropFirst()
         let r = c.run("kdf", "set", "--kdf-memory", "16M", "--kdf-ops", "2")
         #expect(r.status == 0 && r.out == "KDF set: argon2id, memory 16M, ops 2\n", "\(r)")
@@ -41,7 +41,7 @@ struct ImportKDFCLITests {
         #expect(c.run("kdf", "set").status == 64)
         #expect(c.run("kdf", "set", "--kdf-memory", "16G").status == 64)
 
-        let d = CLI()
+        let d = try CLI()
         defer { d.cleanup() }
         let cal = d.run("init", "--kdf-time", "40ms", "--kdf-memory", "8M")
         #expect(cal.status == 0 && cal.stderr.contains("picked ops"), "\(cal)")
@@ -51,8 +51,8 @@ struct ImportKDFCLITests {
     }
 
     @Test("kdf benchmark prints a row per setting")
-    func benchmark() {
-        let c = CLI()
+    func benchmark() throws {
+        let c = try CLI()
         defer { c.cleanup() }
         let r = c.run("kdf", "benchmark", "--kdf-memory", "8M", "--max-ops", "2")
         #expect(r.status == 0)
@@ -61,11 +61,11 @@ struct ImportKDFCLITests {
 
     @Test("export --all --format json --json-meta imports back into another vault with every name, token and piece of metadata")
     func roundTrip() throws {
-        let a = CLI.initialized(), b = CLI.initialized()
+        let a = try CLI.initialized(), b = try CLI.initialized()
         defer { a.cleanup(); b.cleanup() }
-        a.add("siem", "eyJ.siem.tok", "--region", "eu", "--role", "SIEM", "--description", "connector \"prod\"", "--permission", "alerts", "--permission", "oat", "--expires", "90d")
-        a.add("custom", "eyJ.custom.tok", "--base-url", "https://api.example.test", "--expires", "never")
-        a.add("plain", "eyJ.plain.tok")
+        try a.add("siem", "eyJ.siem.tok", "--region", "eu", "--role", "SIEM", "--description", "connector \"prod\"", "--permission", "alerts", "--permission", "oat", "--expires", "90d")
+        try a.add("custom", "eyJ.custom.tok", "--base-url", "https://api.example.test", "--expires", "never")
+        try a.add("plain", "eyJ.plain.tok")
         let file = a.dir + "/all.json"
         #expect(a.run("export", "--all", "--prefix", "--format", "json", "--json-meta", "-o", file).status == 0)
         let imp = b.run("import", file, "--format", "json")
@@ -84,10 +84,10 @@ struct ImportKDFCLITests {
 
     @Test("export --all --format json --json-meta needs no --prefix: prefixed variables, and `import -` takes it back through a pipe")
     func jsonMetaWithoutPrefix() throws {
-        let a = CLI.initialized(), b = CLI.initialized()
+        let a = try CLI.initialized(), b = try CLI.initialized()
         defer { a.cleanup(); b.cleanup() }
-        a.add("siem", "eyJ.siem.tok", "--region", "eu")
-        a.add("ci-scanner", "eyJ.ci.tok")
+        try a.add("siem", "eyJ.siem.tok", "--region", "eu")
+        try a.add("ci-scanner", "eyJ.ci.tok")
         let r = a.run("export", "--all", "--format", "json", "--json-meta")
         #expect(r.status == 0 && r.stderr == "", "\(r)")
         let object = try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
@@ -105,9 +105,9 @@ struct ImportKDFCLITests {
 
     @Test("import refuses what is plainly export output: a dotenv export (URL lines) and a JSON export without --json-meta (exit 64, vault untouched)")
     func exportOutputRefused() throws {
-        let a = CLI.initialized()
+        let a = try CLI.initialized()
         defer { a.cleanup() }
-        a.add("siem", "eyJ.siem.tok", "--region", "eu")
+        try a.add("siem", "eyJ.siem.tok", "--region", "eu")
         let before = try a.snapshot()
         let env = a.dir + "/siem.env"
         #expect(a.run("export", "siem", "--format", "dotenv", "-o", env).status == 0)

@@ -17,9 +17,9 @@ struct JSONEverywhereCLITests {
 
     @Test("a key has one shape in show, list, edit and rename: every field present, null when it does not apply")
     func tokenShape() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("custom", "eyJ.c.c", "--base-url", "https://api.example.com", "--expires", "never")
+        try c.add("custom", "eyJ.c.c", "--base-url", "https://api.example.com", "--expires", "never")
         let show = try object(c.run("show", "custom", "--json"), "show")
         #expect(Set(show.keys) == Self.tokenKeys)
         #expect(show["region"] is NSNull && show["expires"] is NSNull && show["role"] is NSNull && show["console_id"] is NSNull)
@@ -36,13 +36,13 @@ struct JSONEverywhereCLITests {
 
     @Test("backup, audit verify, audit head, kdf benchmark, kdf set, passwd, rekey, init and manager unset print JSON")
     func results() throws {
-        let c = CLI()
+        let c = try CLI()
         defer { c.cleanup() }
         let created = try object(c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1", "--json"), "init")
         let kdf = try #require(created["kdf"] as? [String: Any])
         #expect(created["vault"] as? String == c.vaultPath && Set(kdf.keys) == ["algorithm", "memory", "ops"])
         #expect(kdf["algorithm"] as? String == "argon2id" && kdf["memory"] as? Int == 8 << 20 && kdf["ops"] as? Int == 1)
-        c.add("k", "eyJ.k.k")
+        try c.add("k", "eyJ.k.k")
         let copy = c.dir + "/copy.db"
         let backup = try object(c.run("backup", copy, "--json"), "backup")
         #expect(backup["vault"] as? String == c.vaultPath && backup["backup"] as? String == copy)
@@ -71,10 +71,10 @@ struct JSONEverywhereCLITests {
 
     @Test("a broken audit chain: --json still says so on stdout, and the exit code is 20")
     func brokenChain() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.k.k")
-        c.add("j", "eyJ.j.j")
+        try c.add("k", "eyJ.k.k")
+        try c.add("j", "eyJ.j.j")
         try c.sql("UPDATE audit_log SET action = 'forged' WHERE seq = 2")
         let r = c.run("audit", "verify", "--json")
         #expect(r.status == 20, "\(r)")
@@ -85,9 +85,9 @@ struct JSONEverywhereCLITests {
 
     @Test("unlock and lock print the session shape of status --json", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/keyctl"), "keyctl is not installed (scripts/bootstrap installs keyutils)"))
     func session() throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         let unlocked = try object(c.run("unlock", "--for", "5m", "--json"), "unlock")
         #expect(Set(unlocked.keys) == ["vault", "state", "expires", "seconds_left", "keyring"])

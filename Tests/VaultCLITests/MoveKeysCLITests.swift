@@ -13,7 +13,7 @@ struct MoveKeysCLITests {
 
     /// A fresh vault (fastest KDF); throws instead of trapping when it cannot be made.
     static func vault() throws -> CLI {
-        let c = CLI()
+        let c = try CLI()
         let r = c.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
         try #require(r.status == 0, "init: \(r)")
         return c

@@ -35,7 +35,7 @@ struct ProgramNameCLITests {
     @Test("as v1vault: help, the help dump, hints, did-you-mean and notes all say v1vault", arguments: ["v1vault", "vault"])
     func spelled(name: String) throws {
         let other = name == "v1vault" ? "vault" : "v1vault"
-        let c = CLI()
+        let c = try CLI()
         defer { c.cleanup() }
         var seen: [String] = []
         func check(_ args: [String], status: Int32, stdout: String? = nil, stderr: String? = nil) throws {
@@ -46,7 +46,7 @@ struct ProgramNameCLITests {
             seen.append(r.out + r.stderr)
         }
         try check(["init", "--kdf-memory", "8M", "--kdf-ops", "1"], status: 0, stderr: "next: `\(name) add NAME`")
-        c.add("siem", "eyJ.s.s")
+        try c.add("siem", "eyJ.s.s")
         try check(["--help"], status: 0, stdout: "USAGE: \(name) [--vault <path>]")
         try check(["--help"], status: 0, stdout: "(`\(name) add`)")
         try check(["exec", "siem", "env"], status: 64, stderr: "hint: put -- before the command: `\(name) exec siem -- env`")

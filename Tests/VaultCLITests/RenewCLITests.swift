@@ -78,8 +78,8 @@ struct RenewCLITests {
     /// A vault with a manager key `mgr` (a custom role with the API Keys permission) and a
     /// token `siem` linked to its console key, expiring in `siemDays` days.
     func setUp(siemDays: Int = 20, role: String = "SIEM") throws -> (CLI, FakeVisionOne, siemID: String) {
-        let c = CLI.initialized()
-        let server = FakeVisionOne(dir: c.dir)
+        let c = try CLI.initialized()
+        let server = try FakeVisionOne(dir: c.dir)
         let m = try server.seed(["name": "mgr-console", "role": "API Keys Manager"])
         let s = try server.seed(["name": "siem-console", "role": role, "description": "splunk", "expiredDateTime": Self.iso(Date().addingTimeInterval(TimeInterval(siemDays) * 86400))])
         try add(c, "mgr", m.value, "--base-url", server.baseURL, "--expires", "1y", "--console-id", m.id, "--console-name", "mgr-console", "--role", "API Keys Manager")
@@ -116,10 +116,10 @@ struct RenewCLITests {
 
     @Test("manager set/show/unset: one per base URL, region checked, flag covered by the metadata MAC")
     func manager() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.a", "--region", "eu")
-        c.add("b", "eyJ.b", "--region", "eu")
+        try c.add("a", "eyJ.a", "--region", "eu")
+        try c.add("b", "eyJ.b", "--region", "eu")
         #expect(c.run("manager", "show").status == 28)
         let wrong = c.run("manager", "set", "a", "--region", "us")
         #expect(wrong.status == 64 && wrong.stderr.contains("error: a belongs to https://api.eu.xdr.trendmicro.com, not https://api.xdr.trendmicro.com"), "\(wrong)")
@@ -184,10 +184,10 @@ struct RenewCLITests {
 
     @Test("renew refuses an unlinked token (exit 25) and a base URL without a manager (exit 25, nothing called)")
     func unlinkedAndNoManager() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        let server = FakeVisionOne(dir: c.dir)
-        c.add("lone", "eyJ.lone", "--base-url", server.baseURL)
+        let server = try FakeVisionOne(dir: c.dir)
+        try c.add("lone", "eyJ.lone", "--base-url", server.baseURL)
         let unlinked = c.run("renew", "lone")
         #expect(unlinked.status == 25 && unlinked.stderr.contains("not linked to a console key: link it with `vault edit lone --console-id ID --console-name NAME --role ROLE`"), "\(unlinked)")
         try #require(c.run("edit", "lone", "--console-id", "0000-1111").status == 0)
@@ -439,9 +439,9 @@ struct RenewCLITests {
 
     @Test("sync: links it can confirm, says plainly when last use proves nothing (and does not propose it again), console ids in the table")
     func sync() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        let server = FakeVisionOne(dir: c.dir)
+        let server = try FakeVisionOne(dir: c.dir)
         let m = try server.seed(["name": "mgr", "role": "API Keys Manager"])
         let s = try server.seed(["name": "siem", "role": "SIEM", "expiredDateTime": "2027-06-01T00:00:00Z"])
         _ = try server.seed(["name": "forgotten", "role": "SIEM"])

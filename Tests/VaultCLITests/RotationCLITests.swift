@@ -5,9 +5,9 @@ import Testing
 struct RotationCLITests {
     @Test("rotate prints the console follow-up, keeps history, and refuses an identical token")
     func rotate() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "first-token", "--expires", day(200))
+        try c.add("k", "first-token", "--expires", day(200))
         let r = c.run("rotate", "--force", "k", "--expires", "never", stdin: "second-token\n")
         #expect(r.status == 0, "\(r)")
         #expect(r.out == "rotated k: version 2 is current, expires never; version 1 retired\n")
@@ -26,12 +26,12 @@ struct RotationCLITests {
 
     @Test("rotate without --expires keeps the lifetime the key had (not the 1-year default); never stays never")
     func sameLifetime() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k30", "t1", "--expires", "30d")
+        try c.add("k30", "t1", "--expires", "30d")
         let r = c.run("rotate", "--force", "k30", stdin: "t2")
         #expect(r.status == 0 && r.out.contains("version 2 is current, expires \(day(30))"), "\(r)")
-        c.add("forever", "t1", "--expires", "never")
+        try c.add("forever", "t1", "--expires", "never")
         let n = c.run("rotate", "--force", "forever", stdin: "t2")
         #expect(n.status == 0 && n.out.contains("expires never"), "\(n)")
         #expect((c.audit(action: "rotate").first?["details"] as? [String: String])?["expiry"] == "same lifetime")
@@ -41,9 +41,9 @@ struct RotationCLITests {
 
     @Test("after rotate, files exported from the old version are named; rollback warns that the old console key may be gone")
     func staleExports() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.v1")
+        try c.add("k", "eyJ.v1")
         let file = c.dir + "/k.env"
         #expect(c.run("export", "k", "--format", "dotenv", "-o", file).status == 0)
         let r = c.run("rotate", "--force", "k", stdin: "eyJ.v2")
@@ -65,9 +65,9 @@ struct RotationCLITests {
 
     @Test("rotate --keep destroys versions beyond N")
     func keep() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "t1")
+        try c.add("k", "t1")
         for i in 2...4 { #expect(c.run("rotate", "--force", "k", "--keep", "2", stdin: "t\(i)").status == 0) }
         let history = try JSONSerialization.jsonObject(with: c.run("history", "k", "--json").stdout) as! [[String: Any]]
         #expect(history.map { $0["version"] as! Int } == [4, 3])
@@ -82,9 +82,9 @@ struct RotationCLITests {
 
     @Test("rollback restores an old secret as a new version and is audited")
     func rollback() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "alpha")
+        try c.add("k", "alpha")
         _ = c.run("rotate", "--force", "k", stdin: "beta")
         let r = c.run("rollback", "k", "--to", "1")
         #expect(r.status == 0 && r.out.hasPrefix("rolled back k: version 3 (secret of version 1) is current"), "\(r)")
@@ -95,14 +95,14 @@ struct RotationCLITests {
 
     @Test("expiring exits 0 / 10 / 11 and lists soonest first")
     func expiringExitCodes() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("far", "t1", "--expires", day(300))
-        c.add("none", "t2", "--expires", "never")
+        try c.add("far", "t1", "--expires", day(300))
+        try c.add("none", "t2", "--expires", "never")
         let quiet = c.run("expiring")
         #expect(quiet.status == 0 && quiet.out.isEmpty, "\(quiet)")
-        c.add("soon", "t3", "--expires", day(20))
-        c.add("sooner", "t4", "--expires", day(5))
+        try c.add("soon", "t3", "--expires", day(20))
+        try c.add("sooner", "t4", "--expires", day(5))
         let due = c.run("expiring", "--within", "30d")
         #expect(due.status == 10, "\(due)")
         let names = due.out.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[0] }
@@ -125,12 +125,12 @@ struct RotationCLITests {
 
     @Test("list shows ok / expiring / expired / never")
     func listStatus() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a-ok", "t1", "--expires", day(100))
-        c.add("b-expiring", "t2", "--expires", day(10))
-        c.add("c-expired", "t3", "--expires", day(10))
-        c.add("d-never", "t4", "--expires", "never")
+        try c.add("a-ok", "t1", "--expires", day(100))
+        try c.add("b-expiring", "t2", "--expires", day(10))
+        try c.add("c-expired", "t3", "--expires", day(10))
+        try c.add("d-never", "t4", "--expires", "never")
         try c.sql("UPDATE token_versions SET expires_at = strftime('%s','now') - 10 WHERE token_id = (SELECT id FROM tokens WHERE name = 'c-expired')")
         let rows = c.run("list").out.split(separator: "\n").dropFirst().map { $0.split(separator: " ").last.map(String.init) }
         // A 10-day key on its first day is not "expiring" (its window is a third of its
@@ -140,15 +140,15 @@ struct RotationCLITests {
 
     @Test("revealing an expired token is refused unless --allow-expired; a short-lived key does not warn from its first day")
     func expiryOnReveal() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("soon", "t-soon", "--expires", day(10))
-        c.add("old", "t-old", "--expires", day(100))
+        try c.add("soon", "t-soon", "--expires", day(10))
+        try c.add("old", "t-old", "--expires", day(100))
         // Expires four seconds from now (an expiry can no longer be edited into the file: the
         // state MAC covers it; VersionStateCLITests proves that edit fails closed).
         let f = ISO8601DateFormatter()
         let shortExpiry = Date().addingTimeInterval(4)
-        c.add("brief", "t-brief", "--expires", f.string(from: shortExpiry))
+        try c.add("brief", "t-brief", "--expires", f.string(from: shortExpiry))
         // A 10-day key does not warn from its first day (the window scales with the lifetime;
         // the warning itself is tested in process with a clock).
         let fresh = c.run("show", "soon", "--reveal")

@@ -9,7 +9,7 @@ struct ScriptingCLITests {
 
     @Test("add, rotate, rollback, remove and import print one JSON object with --json")
     func jsonResults() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let add = try object(c.run(["add", "k", "--region", "eu", "--expires", "never", "--json"], stdin: Data("eyJ.k.1".utf8)))
         #expect(add["name"] as? String == "k" && add["version"] as? Int == 1 && add["region"] as? String == "eu" && add["expires"] is NSNull)
@@ -19,8 +19,7 @@ struct ScriptingCLITests {
         let back = try object(c.run("rollback", "k", "--to", "1", "--json"))
         #expect((back["current"] as? [String: Any])?["version"] as? Int == 3)
         let file = c.dir + "/in.env"
-        precondition(FileManager.default.createFile(atPath: file, contents: Data("a=eyJ.a.a\nb=eyJ.b.b\n".utf8), attributes: [.posixPermissions: 0o600]),
-                     "test setup: cannot create a file")
+        try setupFile(file, "a=eyJ.a.a\nb=eyJ.b.b\n")
         let imp = try object(c.run("import", file, "--json"))
         #expect(imp["imported"] as? Int == 2 && imp["names"] as? [String] == ["a", "b"])
         let rm = try object(c.run("remove", "k", "--yes", "--json"))
@@ -34,8 +33,8 @@ struct ScriptingCLITests {
     }
 
     @Test("--quiet: no confirmations, notes or hints; results, warnings and errors stay")
-    func quiet() {
-        let c = CLI()
+    func quiet() throws {
+        let c = try CLI()
         defer { c.cleanup() }
         let initq = c.run("-q", "init", "--kdf-memory", "8M", "--kdf-ops", "1")
         #expect(initq.status == 0 && initq.out.isEmpty && !initq.stderr.contains("next:"), "\(initq)")

@@ -9,11 +9,11 @@ struct TestKeyring {
     let name = "v1vtest-\(UUID().uuidString.prefix(8))"
     let id: String
 
-    init() {
+    init() throws {
         id = Self.keyctl(["newring", name, "@u"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
-        precondition(Int(id) != nil, "test setup: keyctl newring failed")
+        guard Int(id) != nil else { throw SetupError("keyctl newring failed") }
         // Let `keyctl session NAME` find it (the user needs search permission on it).
-        precondition(Self.keyctl(["setperm", id, "0x3f3f0000"]).status == 0, "test setup: keyctl setperm failed")
+        guard Self.keyctl(["setperm", id, "0x3f3f0000"]).status == 0 else { throw SetupError("keyctl setperm failed") }
     }
 
     /// Unlinks it from the user keyring; the kernel then frees it and every key in it.
@@ -33,10 +33,10 @@ struct TestKeyring {
 
 extension CLI {
     /// A vault with one token, every command run inside `ring`.
-    static func inKeyring(_ ring: TestKeyring) -> CLI {
-        var c = CLI.initialized()
+    static func inKeyring(_ ring: TestKeyring) throws -> CLI {
+        var c = try CLI.initialized()
         c.prefix = ring.prefix
-        c.add("siem", "eyJ.session-token.sig")
+        try c.add("siem", "eyJ.session-token.sig")
         return c
     }
 
@@ -62,9 +62,9 @@ struct SessionCLITests {
 
     @Test("unlock once: later processes need no passphrase, and their audit rows say so")
     func reuseAcrossProcesses() throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
         let u = c.run("unlock", "--for", "10m")
@@ -85,7 +85,7 @@ struct SessionCLITests {
         let exports = c.audit(action: "export").filter { $0["outcome"] as? String == "ok" }
         #expect(exports.count == 2 && exports.allSatisfy { ($0["details"] as? [String: String])?["session"] == "keyring" })
         // Another keyring (another login session) does not see it.
-        let other = TestKeyring()
+        let other = try TestKeyring()
         defer { other.close() }
         var c2 = c
         c2.prefix = other.prefix
@@ -94,10 +94,10 @@ struct SessionCLITests {
     }
 
     @Test("11c: unlock says in one line what the session allows; --quiet says nothing")
-    func unlockSaysWhatItAllows() {
-        let ring = TestKeyring()
+    func unlockSaysWhatItAllows() throws {
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         let u = c.run("unlock", "--for", "10m")
         let lines = u.out.split(separator: "\n", omittingEmptySubsequences: false)
@@ -109,10 +109,10 @@ struct SessionCLITests {
     }
 
     @Test("a 3 s session really ends: the next command needs a passphrase (exit 4 without a terminal)")
-    func expiry() {
-        let ring = TestKeyring()
+    func expiry() throws {
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         #expect(c.run("unlock", "--for", "3s").status == 0)
         // The kernel holds the timeout (/proc/keys' fourth column: "3s" down to "1s", never "perm").
@@ -129,11 +129,11 @@ struct SessionCLITests {
     }
 
     @Test("lock forgets the session at once and is audited; lock --all forgets every vault's")
-    func lock() {
-        let ring = TestKeyring()
+    func lock() throws {
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
-        var d = CLI.initialized()
+        let c = try CLI.inKeyring(ring)
+        var d = try CLI.initialized()
         d.prefix = ring.prefix
         defer { c.cleanup(); d.cleanup() }
         #expect(c.run("unlock").status == 0 && d.run("unlock").status == 0)
@@ -153,9 +153,9 @@ struct SessionCLITests {
 
     @Test("passwd, kdf set and rekey need the passphrase and end every session (new salt)", arguments: ["passwd", "kdf", "rekey"])
     func passphraseChangeInvalidates(command: String) throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         #expect(c.run("unlock").status == 0)
         let args: [String] = switch command {
@@ -163,8 +163,7 @@ struct SessionCLITests {
         case "kdf": ["kdf", "set", "--kdf-memory", "16M", "--kdf-ops", "1"]
         default: ["rekey", "--new-passphrase-file", c.dir + "/new", "--kdf-memory", "8M", "--kdf-ops", "1"]
         }
-        precondition(FileManager.default.createFile(atPath: c.dir + "/new", contents: Data("another passphrase\n".utf8),
-                                                    attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(c.dir + "/new", "another passphrase\n")
         // The session does not stand in for the current passphrase.
         let refused = c.run(args, stdin: nil, env: ["V1VAULT_PASSPHRASE_FILE": nil], withoutTerminal: true)
         #expect(refused.status == Self.exitNoPassphrase, "\(refused)")
@@ -177,10 +176,10 @@ struct SessionCLITests {
     }
 
     @Test("--no-session and V1VAULT_NO_SESSION=1 ignore a live session")
-    func noSession() {
-        let ring = TestKeyring()
+    func noSession() throws {
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         #expect(c.run("unlock").status == 0)
         #expect(c.withoutPassphrase("--no-session", "export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
@@ -197,9 +196,9 @@ struct SessionCLITests {
     @Test("another uid that shares the session keyring can neither use nor read the session key")
     func otherUID() throws {
         try #require(getuid() == 0, "needs root to switch uid with setpriv")
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         #expect(c.run("unlock").status == 0)
         // A copy of the vault (same id and salt) that uid 65534 may open, in a directory of its own.
@@ -233,9 +232,9 @@ struct SessionCLITests {
 
     @Test("a planted, foreign or altered key is never used; bad keys are dropped, a mere mismatch is left for lock")
     func plantedKey() throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         let name = "v1vault:" + (try #require(try c.rows("SELECT lower(hex(vault_id)) FROM vault_header").first))
         // A key of the right name, owner and permissions, bound to this vault id and salt,
@@ -276,9 +275,9 @@ struct SessionCLITests {
 
     @Test("a copy of the vault with another header (same vault id) neither uses nor ends the real session")
     func sameIDOtherFile() throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         #expect(c.run("unlock").status == 0)
         var copy = c
@@ -314,7 +313,7 @@ struct SessionCLITests {
             ("unlock", "error", #"{"session":"start"}"#, "[]", false),
             ("lock", "ok", #"{"session":"end","stale":"x"}"#, "[]", false),
         ] {
-            let c = CLI.initialized()
+            let c = try CLI.initialized()
             defer { c.cleanup() }
             try c.sql("""
                 INSERT INTO audit_log (at, action, tokens, outcome, details, os_user, uid, host, pid)
@@ -333,9 +332,9 @@ struct SessionCLITests {
     @Test("nothing about a session is written to disk: unlock writes only the vault's audit row")
     func nothingOnDisk() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "strace is installed by scripts/bootstrap")
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        var c = CLI.inKeyring(ring)
+        var c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         let log = c.dir + "/strace.log"
         let base = c.prefix
@@ -390,10 +389,10 @@ struct SessionCLITests {
     }
 
     @Test("where the keyring is blocked (Docker's seccomp profile), unlock says so (exit 19) and commands prompt as before")
-    func unavailable() {
-        let c = CLI.initialized()
+    func unavailable() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("siem", "eyJ.tok.sig")
+        try c.add("siem", "eyJ.tok.sig")
         var blocked = c
         blocked.prefix = [SessionCLITests.withoutKeyring]
         let u = blocked.run("unlock")
@@ -406,8 +405,8 @@ struct SessionCLITests {
     }
 
     @Test("--for is bounded: 1s to 12h, usage error otherwise", arguments: ["0s", "13h", "721m", "15", "15d", "1.5h", "99999999s"])
-    func badLength(text: String) {
-        let c = CLI.initialized()
+    func badLength(text: String) throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let r = c.run("unlock", "--for", text)
         #expect(r.status == 64 && r.stderr.hasPrefix("error: "), "\(r)")

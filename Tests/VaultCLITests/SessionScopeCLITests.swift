@@ -21,11 +21,11 @@ extension SessionCLITests {
 
     @Test("exec's child starts in a keyring of its own: it cannot use the login's session (exit 4) nor read its key by serial")
     func execWithoutSession() throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
-        c.add("b", "eyJ.other-token.sig")
+        try c.add("b", "eyJ.other-token.sig")
         #expect(c.run("unlock", "--for", "5m").status == 0)
         let serial = try Self.serial(c, in: "@s", ring)
         try #require(Int(serial) != nil, "no session key: \(serial)")
@@ -44,11 +44,11 @@ extension SessionCLITests {
 
     @Test("exec --keep-session leaves the child the session (audited); --no-session exec and exec without a session work")
     func execKeepSession() throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
-        c.add("b", "eyJ.other-token.sig")
+        try c.add("b", "eyJ.other-token.sig")
         // No session live: exec asks for the passphrase (here: the file) and runs as ever.
         let plain = c.run("exec", "siem", "--", "/bin/sh", "-c", "echo \"$TMV1_TOKEN\"")
         #expect(plain.status == 0 && plain.out == "eyJ.session-token.sig\n", "\(plain)")
@@ -66,9 +66,9 @@ extension SessionCLITests {
 
     @Test("exec fails closed when the child cannot get a keyring of its own (125, command not run); runs where keyrings are blocked")
     func execJoinFails() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.k.sig")
+        try c.add("k", "eyJ.k.sig")
         let marker = c.dir + "/ran"
         var full = c
         full.prefix = [Self.withoutKeyring, "--fail-join"]
@@ -90,11 +90,11 @@ extension SessionCLITests {
 
     @Test("unlock --scope user: another login's keyring uses it, status names it, the kernel times it, lock there ends it")
     func userScope() throws {
-        let a = TestKeyring(), b = TestKeyring()
+        let a = try TestKeyring(), b = try TestKeyring()
         defer { a.close(); b.close() }
-        let c = CLI.inKeyring(a)
+        let c = try CLI.inKeyring(a)
         defer { c.cleanup(); _ = c.withoutPassphrase("lock") }
-        c.add("b", "eyJ.other-token.sig")
+        try c.add("b", "eyJ.other-token.sig")
         var other = c
         other.prefix = b.prefix
         // The default scope stays in its login: another keyring does not see it.
@@ -152,9 +152,9 @@ extension SessionCLITests {
 
     @Test("a session key from before scopes (owner-readable permissions) is dropped and says why")
     func oldPermissions() throws {
-        let ring = TestKeyring()
+        let ring = try TestKeyring()
         defer { ring.close() }
-        let c = CLI.inKeyring(ring)
+        let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
         #expect(c.run("unlock").status == 0)
         let serial = try Self.serial(c, in: "@s", ring)
@@ -174,10 +174,10 @@ extension SessionCLITests {
     @Test("without a login-session keyring, exec says its command can join the keyring the session is in (it can)",
           .enabled(if: runnerHasNoSessionKeyring, "the test runner has a login-session keyring of its own"))
     func execNotesUserSessionFallback() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { _ = c.run("lock"); c.cleanup() }
-        c.add("siem", "eyJ.session-token.sig")
-        c.add("b", "eyJ.other-token.sig")
+        try c.add("siem", "eyJ.session-token.sig")
+        try c.add("b", "eyJ.other-token.sig")
         let u = c.run("unlock", "--for", "1m", "--json")
         #expect(u.status == 0 && u.out.contains(#""keyring":"user-session""#), "\(u)")
         let uid = getuid()

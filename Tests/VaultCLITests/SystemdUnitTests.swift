@@ -244,10 +244,10 @@ struct SystemdUnitTests {
         #expect(checkUnit.execStart == ["/usr/bin/v1vault", "check", "--all"])
 
         // Given: a person's vault with a manager key and a linked key that expires in 2 days.
-        let personal = CLI()
+        let personal = try CLI()
         defer { personal.cleanup() }
         try #require(personal.run("init", "--kdf-memory", "8M", "--kdf-ops", "1").status == 0)
-        let server = FakeVisionOne(dir: personal.dir)
+        let server = try FakeVisionOne(dir: personal.dir)
         let m = try server.seed(["name": "v1-manager", "role": "Master Administrator"])
         let f = ISO8601DateFormatter()
         let s = try server.seed(["name": "siem-connector", "role": "SIEM", "expiredDateTime": f.string(from: Date().addingTimeInterval(2 * 86400))])
@@ -321,7 +321,7 @@ struct SystemdUnitTests {
         let user = try Self.serviceUser()
         let host = try Host(user: user)
         try FileManager.default.createDirectory(atPath: host.root + "/fake", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        let server = FakeVisionOne(dir: host.root + "/fake")
+        let server = try FakeVisionOne(dir: host.root + "/fake")
         let m = try server.seed(["name": "my-manager", "role": "Master Administrator"])
         let s = try server.seed(["name": "my-siem", "role": "SIEM", "expiredDateTime": ISO8601DateFormatter().string(from: Date().addingTimeInterval(2 * 86400))])
 
@@ -390,7 +390,7 @@ struct SystemdUnitTests {
         let inNamespace = #"key="$1"; shift; mount --bind "$key" /var/lib/systemd && exec /bin/sh -c "$@""#
         let passphrase = "sealed service passphrase 5e1d"
         // 2. systemd-ask-password -n "…" | sudo systemd-creds encrypt --name=v1vault-passphrase - FILE
-        let personal = CLI()
+        let personal = try CLI()
         defer { personal.cleanup() }
         let typed = try ptyDrive(personal, ["/usr/bin/unshare", "-m", "/bin/sh", "-c", inNamespace, "sh", keyDir,
                                         #"systemd-ask-password -n "passphrase for the service vault:" | systemd-creds encrypt --name=v1vault-passphrase - "$0""#, sealed],

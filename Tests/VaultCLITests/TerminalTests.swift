@@ -30,8 +30,8 @@ struct TerminalTests {
     }
 
     @Test("init asks twice with echo off; the passphrase never appears on screen")
-    func initTwice() {
-        let c = CLI()
+    func initTwice() throws {
+        let c = try CLI()
         defer { c.cleanup() }
         let r = onTTY(c, ["init", "--kdf-memory", "8M", "--kdf-ops", "1"],
                       [("New vault passphrase: ", "tty-secret-pw\r"), ("Repeat passphrase: ", "tty-secret-pw\r")])
@@ -39,13 +39,13 @@ struct TerminalTests {
         #expect(r.output.contains("created vault") && !r.output.contains("tty-secret-pw"))
         // The same passphrase from a file opens it.
         let file = c.dir + "/pw2"
-        precondition(FileManager.default.createFile(atPath: file, contents: Data("tty-secret-pw\n".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(file, "tty-secret-pw\n")
         #expect(c.run("audit", "head", env: ["V1VAULT_PASSPHRASE_FILE": file]).status == 0)
     }
 
     @Test("a typo in the repeat asks again; three mismatches fail with exit 4 and create nothing")
-    func mismatch() {
-        let c = CLI()
+    func mismatch() throws {
+        let c = try CLI()
         defer { c.cleanup() }
         let new = "New vault passphrase: ", rep = "Repeat passphrase: "
         let r = onTTY(c, ["init", "--kdf-memory", "8M", "--kdf-ops", "1"],
@@ -60,8 +60,8 @@ struct TerminalTests {
     }
 
     @Test("init refuses an empty passphrase at once and makes a weak one be confirmed")
-    func weakPassphrase() {
-        let c = CLI()
+    func weakPassphrase() throws {
+        let c = try CLI()
         defer { c.cleanup() }
         let new = "New vault passphrase: ", rep = "Repeat passphrase: "
         // Empty: asked again straight away. "abc": weak, declined, asked again. "password123!":
@@ -73,15 +73,15 @@ struct TerminalTests {
         #expect(r.output.contains("warning: this passphrase is weak (fewer than 12 characters)"))
         #expect(r.output.contains("warning: this passphrase is weak (a common password with digits or symbols around it)"))
         // From a file, a weak passphrase is a warning on stderr, not a question.
-        let d = CLI(passphrase: "aaaaaaaaaaaaaaaa")
+        let d = try CLI(passphrase: "aaaaaaaaaaaaaaaa")
         defer { d.cleanup() }
         let f = d.run("init", "--kdf-memory", "8M", "--kdf-ops", "1")
         #expect(f.status == 0 && f.stderr.contains("warning: this passphrase is weak (one character repeated)"), "\(f)")
     }
 
     @Test("Ctrl-C and Ctrl-D at a prompt cancel with exit 16", arguments: [("\u{03}", "interrupted"), ("\u{04}", "end of input")])
-    func cancel(key: String, words: String) {
-        let c = CLI()
+    func cancel(key: String, words: String) throws {
+        let c = try CLI()
         defer { c.cleanup() }
         let r = onTTY(c, ["init", "--kdf-memory", "8M", "--kdf-ops", "1"], [("New vault passphrase: ", key)])
         #expect(r.status == 16 && r.output.contains("error: cancelled: \(words) at the passphrase prompt"), "\(r.output)")
@@ -89,8 +89,8 @@ struct TerminalTests {
     }
 
     @Test("add reads the token from a hidden prompt; backspace edits it")
-    func addOnTTY() {
-        let c = CLI.initialized()
+    func addOnTTY() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let r = onTTY(c, ["add", "k"], [("Paste the Vision One API key (input hidden): ", "eyJ.hiddenX\u{7f}-tok.sig\r"),
                                          ("Vault passphrase: ", "correct horse battery\r")])
@@ -105,7 +105,7 @@ struct TerminalTests {
     /// A vault at the default cost (256M, 3 passes): its KDF runs long after the pty driver has
     /// answered, so what the driver sends once a prompt's line ends lands while Argon2id runs.
     static func slowKDFVault() throws -> CLI {
-        let c = CLI()
+        let c = try CLI()
         let created = c.run("init", "--kdf-memory", "256M", "--kdf-ops", "3")
         guard created.status == 0 else {
             c.cleanup()
@@ -138,8 +138,8 @@ struct TerminalTests {
     }
 
     @Test("import - at a terminal reads the pasted keys with echo off; Ctrl-D ends them")
-    func importHidden() {
-        let c = CLI.initialized()
+    func importHidden() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let r = onTTY(c, ["import", "-"], [("then press Ctrl-D on an empty line", "alpha=eyJ.import.hidden-alpha\rbeta=eyJ.import.hidden-beta\r\u{04}"),
                                            ("Vault passphrase: ", "correct horse battery\r")])
@@ -151,7 +151,7 @@ struct TerminalTests {
 
     @Test("type-ahead is discarded before a prompt: a key sent with the passphrase line is not the next try")
     func typeAheadDiscarded() throws {
-        let c = CLI.initialized()
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let key = "eyJhbGciOiJSUzI1NiJ9.eyJ0eXBlZCI6ImFoZWFkIn0.VHlwZWRBaGVhZA-sig"
         let paste = "Paste the Vision One API key (input hidden): ", prompt = "Vault passphrase: "
@@ -165,8 +165,8 @@ struct TerminalTests {
     }
 
     @Test("an empty paste asks again, three tries in all, before any passphrase prompt; then exit 13")
-    func emptyPaste() {
-        let c = CLI.initialized()
+    func emptyPaste() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let paste = "Paste the Vision One API key (input hidden): "
         let r = onTTY(c, ["add", "k"], [(paste, "\r"), ("nothing was pasted; try again (2 left)", ""), (paste, "  \r"),
@@ -176,7 +176,7 @@ struct TerminalTests {
         #expect(r.echo == true, "the terminal was left without echo")
         #expect(c.run("show", "k").status == 9)
         // rotate: a key on the third try is stored.
-        c.add("k", "eyJ.first.sig")
+        try c.add("k", "eyJ.first.sig")
         let newPaste = "Paste the new Vision One API key (input hidden): "
         let ok = onTTY(c, ["rotate", "k"], [(newPaste, "\r"), (newPaste, "\r"), (newPaste, "eyJ.third.sig\r"),
                                              ("Vault passphrase: ", "correct horse battery\r")])
@@ -186,10 +186,10 @@ struct TerminalTests {
     }
 
     @Test("remove asks for confirmation on a terminal")
-    func removeConfirm() {
-        let c = CLI.initialized()
+    func removeConfirm() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "tok")
+        try c.add("k", "tok")
         let no = onTTY(c, ["remove", "k"], [("[y/N] ", "n\r")])
         #expect(no.status == 16, "\(no.output)")
         #expect(c.run("show", "k").status == 0)
@@ -199,10 +199,10 @@ struct TerminalTests {
     }
 
     @Test("a wrong passphrase at the terminal asks again, three tries like sudo, each failure audited")
-    func retries() {
-        let c = CLI.initialized()
+    func retries() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.retry.tok")
+        try c.add("k", "eyJ.retry.tok")
         let prompt = "Vault passphrase: "
         let ok = onTTY(c, ["export", "k", "--format", "raw"], [(prompt, "wrong one\r"), (prompt, "wrong two\r"), (prompt, "correct horse battery\r")])
         #expect(ok.status == 0 && ok.output.contains("eyJ.retry.tok"), "\(ok.output)")
@@ -216,8 +216,8 @@ struct TerminalTests {
     }
 
     @Test("a pasted value not shaped like a key (a key id) gets a warning and a question at the terminal; --force off one")
-    func keyShape() {
-        let c = CLI.initialized()
+    func keyShape() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
         let paste = "Paste the Vision One API key (input hidden): "
         let keyID = "3f2b1c9e-7a4d-4e1b-9c2f-0d5e6a7b8c9d"
@@ -241,22 +241,22 @@ struct TerminalTests {
     }
 
     @Test("export --format raw ends with a newline on a terminal (and not into a pipe)")
-    func rawOnTerminal() {
-        let c = CLI.initialized()
+    func rawOnTerminal() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.raw.tty")
+        try c.add("k", "eyJ.raw.tty")
         let r = onTTYCommand(c, ["/usr/bin/env", "V1VAULT_PASSPHRASE_FILE=" + c.passphraseFile, CLI.binary, "export", "k", "--format", "raw"], [])
         #expect(r.status == 0 && r.output == "eyJ.raw.tty\r\n", "\(r.output)")
         #expect(c.run("export", "k", "--format", "raw").out == "eyJ.raw.tty")
     }
 
     @Test("vault unlock asks once at the terminal; the next command in the session asks nothing")
-    func unlockOnTTY() {
-        let ring = TestKeyring()
+    func unlockOnTTY() throws {
+        let ring = try TestKeyring()
         defer { ring.close() }
-        var c = CLI.initialized()
+        var c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("k", "eyJ.once.tok")
+        try c.add("k", "eyJ.once.tok")
         let r = onTTYCommand(c, ring.prefix + [CLI.binary, "unlock", "--for", "1m"], [("Vault passphrase: ", "correct horse battery\r")])
         #expect(r.status == 0 && r.output.contains("unlocked ") && !r.output.contains("correct horse"), "\(r.output)")
         c.prefix = ring.prefix
@@ -271,10 +271,10 @@ struct TerminalTests {
 @Suite("prompts on a real terminal: two processes, signals (pty)")
 struct TerminalSharingTests {
     @Test("14: two vault processes prompting on one terminal take turns; echo is on again afterwards")
-    func twoPrompts() {
-        let c = CLI.initialized()
+    func twoPrompts() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.piped-token.sig")
+        try c.add("a", "eyJ.piped-token.sig")
         let script = "\"$0\" export a --format raw | \"$0\" add b; echo \"rc=$?\"; stty -a"
         let r = TerminalTests().onTTYCommand(c, ["/bin/sh", "-c", script, CLI.binary],
                                              [("Vault passphrase: ", "correct horse battery\r"), ("Vault passphrase: ", "correct horse battery\r")])
@@ -330,20 +330,20 @@ struct TerminalSharingTests {
     }
 
     @Test("any catchable fatal signal at a prompt restores the terminal: SIGUSR1")
-    func otherFatalSignal() {
-        let c = CLI.initialized()
+    func otherFatalSignal() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.a")
+        try c.add("a", "eyJ.a")
         let r = TerminalTests().onTTY(c, ["show", "a", "--reveal"], [("Vault passphrase: ", "<SIGUSR1>")])
         #expect(r.status == -10, "\(r.output)")
         #expect(r.echo == true, "the terminal was left without echo")
     }
 
     @Test("15: a signal at the passphrase prompt restores the terminal and leaves no -o file")
-    func signalAtPrompt() {
-        let c = CLI.initialized()
+    func signalAtPrompt() throws {
+        let c = try CLI.initialized()
         defer { c.cleanup() }
-        c.add("a", "eyJ.a")
+        try c.add("a", "eyJ.a")
         let out = c.dir + "/out.env"
         let r = TerminalTests().onTTY(c, ["export", "a", "-o", out], [("Vault passphrase: ", "<SIGTERM>")])
         #expect(r.status == -15, "\(r.output)")

@@ -56,7 +56,7 @@ struct StorageTests {
     @Test("init refuses to overwrite an existing file")
     func noOverwrite() throws {
         let f = Fixture()
-        precondition(FileManager.default.createFile(atPath: f.path, contents: Data("keep me".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(f.path, "keep me")
         #expect(throws: VaultError.vaultExists(path: f.path)) { try f.create() }
         #expect(try String(contentsOfFile: f.path, encoding: .utf8) == "keep me")
     }
@@ -68,9 +68,9 @@ struct StorageTests {
         #expect(throws: VaultError.vaultPathInvalid(path: f.dir.path, reason: "it is a directory")) {
             try Vault.open(at: f.dir.path)
         }
-        precondition(FileManager.default.createFile(atPath: f.path, contents: Data("hello, not sqlite at all".utf8), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(f.path, "hello, not sqlite at all")
         #expect(throws: VaultError.notAVault(path: f.path, reason: "not a SQLite database")) { try f.open() }
-        precondition(FileManager.default.createFile(atPath: f.path, contents: Data(), attributes: [.posixPermissions: 0o600]), "test setup: cannot create a file")
+        try setupFile(f.path, "")
         #expect(throws: VaultError.notAVault(path: f.path, reason: "empty file")) { try f.open() }
     }
 
