@@ -9,13 +9,16 @@ final class FakeVisionOne {
 
     init(dir: String) throws {
         log = dir + "/requests.jsonl"
+        // Created empty now (the server appends): a missing log later means the logging broke,
+        // never "no requests".
+        try setupFile(log, "")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/fake-visionone.py").path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script, log]
         let out = Pipe()
         process.standardOutput = out
-        try! process.run()
+        try process.run()
         var line = Data()
         while !line.contains(0x0A) {
             let chunk = out.fileHandleForReading.availableData
@@ -27,10 +30,17 @@ final class FakeVisionOne {
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Every request the server saw.
+    /// Every request the server saw. An unreadable log or a line that is not a JSON object is a
+    /// test failure, not a shorter list: `requests.isEmpty` must not pass because logging broke.
     var requests: [[String: Any]] {
-        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else {
+            Issue.record("the fake Vision One's request log \(log) cannot be read")
+            return []
+        }
+        let lines = text.split(separator: "\n")
+        let parsed = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        if parsed.count != lines.count { Issue.record("\(lines.count - parsed.count) lines of \(log) are not JSON objects") }
+        return parsed
     }
 
     // SIGKILL: children of the test runner may inherit an ignored SIGTERM.
@@ -149,6 +159,10 @@ struct CheckCLITests {
         try c.sql("UPDATE tokens SET base_url = '\(server.baseURL)' WHERE name = 'k'")
         let r = c.run("check", "k")
         #expect(r.status == 14, "\(r)")
-        #expect(server.requests.isEmpty)
+        // A control through the same server: its request is logged, and it is the only one.
+        try c.add("control", "eyJ.ok-control", "--base-url", server.baseURL)
+        #expect(c.run("check", "control").status == 0)
+        let seen = server.requests
+        #expect(seen.count == 1 && (seen.first?["headers"] as? [String: String])?["Authorization"] == "Bearer eyJ.ok-control", "\(seen)")
     }
 }
