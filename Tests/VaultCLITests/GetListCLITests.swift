@@ -17,8 +17,7 @@ struct GetListCLITests {
         let old = c.run("get", "siem", "--version", "1", "--no-newline")
         #expect(old.status == 0 && old.out == "eyJ.v1.tok", "\(old)")
         let rows = c.audit(action: "get")
-        #expect(rows.count == 3, "\(rows)")
-        #expect(rows.allSatisfy { ($0["details"] as? [String: String]) == ["destination": "stdout"] }, "\(rows)")
+        #expect(rows.count == 3 && rows.allSatisfy { ($0["details"] as? [String: String]) == ["destination": "stdout"] }, "\(rows)")
     }
 
     @Test("get of a name that is not stored: exit 9 with the did-you-mean, before any passphrase; nothing printed")
