@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
