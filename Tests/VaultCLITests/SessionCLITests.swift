@@ -193,9 +193,9 @@ struct SessionCLITests {
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == 0)
     }
 
-    @Test("another uid that shares the session keyring can neither use nor read the session key")
+    @Test("another uid that shares the session keyring can neither use nor read the session key",
+          .enabled(if: getuid() == 0, "needs root to switch uid with setpriv"))
     func otherUID() throws {
-        try #require(getuid() == 0, "needs root to switch uid with setpriv")
         let ring = try TestKeyring()
         defer { ring.close() }
         let c = try CLI.inKeyring(ring)
@@ -264,13 +264,23 @@ struct SessionCLITests {
         #expect(s.status == Self.exitLocked && s.out.contains("permissions were changed"), "\(s)")
         #expect(ring.keyctl(["search", "@s", "user", name]).status != 0)
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
-        // A key of the right name owned by another uid, linked into our keyring: ignored.
-        if getuid() == 0 {
-            let foreign = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake, uid: 65534)
-            #expect(foreign.status == 0)
-            #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
-            #expect(c.withoutPassphrase("status").status == Self.exitLocked)
-        }
+    }
+
+    @Test("a key of the right name owned by another uid, linked into our keyring, is ignored",
+          .enabled(if: getuid() == 0, "needs root to add a key as uid 65534"))
+    func foreignKeyIgnored() throws {
+        let ring = try TestKeyring()
+        defer { ring.close() }
+        let c = try CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        let name = "v1vault:" + (try #require(try c.rows("SELECT lower(hex(vault_id)) FROM vault_header").first))
+        let salt = try #require(try c.rows("SELECT lower(hex(kdf_salt)) FROM vault_header").first)
+        let expires = String(format: "%016llx", UInt64(Date().timeIntervalSince1970) + 600)
+        let fake = "5631565345535331" + String(name.dropFirst(8)) + salt + expires + String(repeating: "ab", count: 32)
+        let foreign = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake, uid: 65534)
+        #expect(foreign.status == 0, "\(foreign)")
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        #expect(c.withoutPassphrase("status").status == Self.exitLocked)
     }
 
     @Test("a copy of the vault with another header (same vault id) neither uses nor ends the real session")
