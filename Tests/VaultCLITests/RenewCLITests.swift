@@ -138,6 +138,9 @@ struct RenewCLITests {
     func renewHappyPath() throws {
         let (c, server, oldID) = try setUp()
         defer { c.cleanup() }
+        // Every answer 20 ms after the request arrives: an audit row written after a console call
+        // is then visibly later than the call (the rows' times have millisecond resolution).
+        try server.control("POST", "/_fake/config", ["latency_ms": 20])
         let before = try server.requestCounts()
         let dry = c.run("renew", "siem", "--dry-run")
         #expect(dry.status == 0 && dry.out.contains("plan: siem: would create a key with the role SIEM for 1 month, verify it, make it current and disable siem-console 1d later"), "\(dry)")
@@ -184,12 +187,26 @@ struct RenewCLITests {
         // (console-create) before the create, the sealed staged version after it; each disable
         // and delete between its own row and its result; the manager's value revealed first.
         let renewal: Set<String> = ["manager-use", "console-create", "console-disable", "console-disable-result", "console-delete", "console-delete-result", "renew", "renew-verify"]
-        let trail = try #require(try JSONSerialization.jsonObject(with: c.run("audit", "--json").stdout) as? [[String: Any]])
+        let stamp = ISO8601DateFormatter()
+        stamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let rows = try #require(try JSONSerialization.jsonObject(with: c.run("audit", "--json").stdout) as? [[String: Any]])
             .filter { renewal.contains($0["action"] as? String ?? "") }
-            .map { row in [row["action"] as? String, (row["details"] as? [String: String])?["step"]].compactMap { $0 }.joined(separator: ":") }
-        #expect(trail == ["manager-use", "console-create", "renew:sealed", "renew-verify", "renew:promoted",
-                          "manager-use", "console-disable", "console-disable-result", "renew:disabled-old",
-                          "manager-use", "console-delete", "console-delete-result", "renew:deleted-old"], "\(trail)")
+            .map { row in (key: [row["action"] as? String, (row["details"] as? [String: String])?["step"]].compactMap { $0 }.joined(separator: ":"),
+                           at: (row["at"] as? String).flatMap { stamp.date(from: $0) }?.timeIntervalSince1970 ?? .nan) }
+        #expect(rows.map(\.key) == ["manager-use", "console-create", "renew:sealed", "renew-verify", "renew:promoted",
+                                     "manager-use", "console-disable", "console-disable-result", "renew:disabled-old",
+                                     "manager-use", "console-delete", "console-delete-result", "renew:deleted-old"], "\(rows)")
+        // And each console write between its two rows, by the time the fake saw it arrive: the
+        // row before is no later than the request (to the millisecond), the row after no earlier.
+        let consoleWrites = server.requests.filter { $0["method"] as? String != "GET" }
+        let brackets = [("console-create", "renew:sealed"), ("console-disable", "console-disable-result"), ("console-delete", "console-delete-result")]
+        #expect(consoleWrites.count == brackets.count, "\(consoleWrites.map { "\($0["method"] ?? "") \($0["path"] ?? "")" })")
+        for (write, (before, after)) in zip(consoleWrites, brackets) {
+            let arrived = ((write["at"] as? Double ?? .nan) * 1000).rounded(.down) / 1000
+            let b = rows.filter { $0.key == before }.map(\.at), a = rows.filter { $0.key == after }.map(\.at)
+            #expect(b.count == 1 && a.count == 1 && b[0] <= arrived && a[0] >= arrived,
+                    "\(write["method"] ?? "") \(write["path"] ?? "") arrived at \(arrived): \(before) \(b), \(after) \(a)")
+        }
     }
 
     @Test("renew refuses an unlinked token (exit 25) and a base URL without a manager (exit 25, nothing called)")
