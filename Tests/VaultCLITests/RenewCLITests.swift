@@ -397,12 +397,14 @@ struct RenewCLITests {
     }
 
     @Test("SIGKILL at each step: the next run finishes or waits as it should; a week later one working key, no enabled orphan",
-          .enabled(if: CLI.binary.contains("/debug/"), "needs the debug build's V1VAULT_DEBUG_KILL_AT"),
+          .enabled(if: CLI.debugBinary != nil, "needs a debug build's V1VAULT_DEBUG_KILL_AT (V1VAULT_DEBUG_BIN: scripts/test sets it)"),
           .enabled(if: Faketime.available, "needs libfaketime (scripts/bootstrap installs faketime)"),
           arguments: [("renew.intent", 26, 1), ("renew.created", 26, 1), ("renew.sealed", 0, 2), ("renew.verified", 0, 2), ("renew.promoted", 26, 2), ("renew.disabled", 26, 2)])
     func killAtEachStep(point: String, nextStatus: Int32, current: Int) throws {
-        let (c, server, _) = try setUp()
-        defer { c.cleanup() }
+        let (debug, server, _) = try setUp()
+        defer { debug.cleanup() }
+        var c = debug
+        c.bin = try #require(CLI.debugBinary)
         let killed = c.run("renew", "siem", env: ["V1VAULT_DEBUG_KILL_AT": point])
         #expect(killed.signaled, "\(point): \(killed)")
         let again = c.run("renew", "--due", "30d")
@@ -431,11 +433,13 @@ struct RenewCLITests {
     }
 
     @Test("a backup taken while renew waited on its create, restored with `vault restore`: the live key is reported, never disabled or deleted",
-          .enabled(if: CLI.binary.contains("/debug/"), "needs the debug build's V1VAULT_DEBUG_KILL_AT"),
+          .enabled(if: CLI.debugBinary != nil, "needs a debug build's V1VAULT_DEBUG_KILL_AT (V1VAULT_DEBUG_BIN: scripts/test sets it)"),
           .enabled(if: Faketime.available, "needs libfaketime (scripts/bootstrap installs faketime)"))
     func restoreMarksIntentsVerifyOnly() throws {
-        let (c, server, _) = try setUp()
-        defer { c.cleanup() }
+        let (debug, server, _) = try setUp()
+        defer { debug.cleanup() }
+        var c = debug
+        c.bin = try #require(CLI.debugBinary)
         #expect(c.run("renew", "siem", env: ["V1VAULT_DEBUG_KILL_AT": "renew.created"]).signaled)
         let backup = c.dir + "/monday.db"
         #expect(c.run("backup", backup).status == 0)

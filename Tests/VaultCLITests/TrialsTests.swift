@@ -7,10 +7,10 @@ struct TrialsTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/trials").path
 
-    func trials(_ args: String...) throws -> (status: Int32, summary: [String: Any], output: String) {
+    func trials(_ args: String..., bin: String = CLI.binary) throws -> (status: Int32, summary: [String: Any], output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", Self.script] + args + ["--bin", CLI.binary]
+        p.arguments = ["python3", Self.script] + args + ["--bin", bin]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
@@ -33,9 +33,9 @@ struct TrialsTests {
     }
 
     @Test("renew: 12 SIGKILLs of `vault renew` (each step once, 6 at random moments); the next daily run exits exactly as the step left it; 8 days later no token lost, no enabled orphan, no open intent",
-          .enabled(if: CLI.binary.contains("/debug/"), "the step kills (V1VAULT_DEBUG_KILL_AT) are compiled out of release builds"))
+          .enabled(if: CLI.debugBinary != nil, "the step kills (V1VAULT_DEBUG_KILL_AT) are compiled out of release builds: needs a debug build (V1VAULT_DEBUG_BIN)"))
     func renewCrash() throws {
-        let r = try trials("renew", "--n", "12")
+        let r = try trials("renew", "--n", "12", bin: try #require(CLI.debugBinary))
         #expect(r.status == 0, "\(r.output)")
         let renew = (r.summary["results"] as? [String: Any])?["renew"] as? [String: Any] ?? [:]
         func int(_ key: String) -> Int? { renew[key] as? Int }
