@@ -14,8 +14,8 @@ Prints the port it listens on, then answers:
   in the wire format of Trend's SDK pytmv1 0.11.0 (scripts/conformance-pytmv1 proves it).
 - A control API under /_fake/ for tests (seed keys, inspect state, configure, inject faults).
 
-Every request outside /_fake/ is appended to LOGFILE as one JSON line (method, path, headers, and
-body when there is one). It exits by itself after --lifetime seconds (default 600).
+Every request outside /_fake/ is appended to LOGFILE as one JSON line (method, path, headers,
+the Unix time it arrived, and body when there is one). It exits by itself after --lifetime seconds (default 600).
 
 Defaults answer as Trend's own WireMock mock of Vision One does (trendmicro/tm-v1-api-mockup,
 commit e21ef3c, src/main/resources/mappings/xdr/v3/api_keys/); where Trend's artifacts are silent
@@ -495,7 +495,7 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             cfg = state.cfg
             too_big = cfg["max_body_bytes"] is not None and len(raw) > cfg["max_body_bytes"]
-            entry = {"method": method, "path": self.path, "headers": dict(self.headers.items())}
+            entry = {"method": method, "path": self.path, "headers": dict(self.headers.items()), "at": round(time.time(), 6)}
             if raw and too_big:
                 entry["body_bytes"] = len(raw)  # an oversized body is not copied into the log
             elif raw:

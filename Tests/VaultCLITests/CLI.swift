@@ -26,6 +26,12 @@ struct CLI {
         return root.appendingPathComponent(".build/debug/vault").path
     }()
 
+    /// A debug build's `vault`, for the few tests that need what only debug builds have (the
+    /// renewal step kills, V1VAULT_DEBUG_KILL_AT): `binary` when it is one, else V1VAULT_DEBUG_BIN
+    /// (scripts/test sets it for its one pass against the release binary); nil: those tests skip.
+    static let debugBinary: String? = binary.contains("/debug/") ? binary
+        : ProcessInfo.processInfo.environment["V1VAULT_DEBUG_BIN"].flatMap { $0.contains("/debug/") && FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil }
+
     /// A child that exits before reading its stdin must not kill the test process.
     static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
 
@@ -36,6 +42,8 @@ struct CLI {
     /// A command line every run goes through, e.g. `keyctl session NAME` (a keyring of the
     /// test's own) or `setpriv --reuid …`; the vault binary and its arguments follow it.
     var prefix: [String] = []
+    /// The `vault` this CLI runs: `CLI.binary`, or `CLI.debugBinary` for a debug-only test.
+    var bin: String = CLI.binary
 
     /// A fresh private directory with a passphrase file; the vault is not created yet.
     init(passphrase: String = "correct horse battery") throws {
@@ -73,7 +81,7 @@ struct CLI {
 
     func run(_ args: [String], stdin: Data?, env extra: [String: String?] = [:], withoutTerminal: Bool = false) -> Result {
         let p = Process()
-        let argv = (withoutTerminal ? ["/usr/bin/setsid", "--wait"] : []) + prefix + [Self.binary] + args
+        let argv = (withoutTerminal ? ["/usr/bin/setsid", "--wait"] : []) + prefix + [bin] + args
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
         var e = env

@@ -138,6 +138,9 @@ struct RenewCLITests {
     func renewHappyPath() throws {
         let (c, server, oldID) = try setUp()
         defer { c.cleanup() }
+        // Every answer 20 ms after the request arrives: an audit row written after a console call
+        // is then visibly later than the call (the rows' times have millisecond resolution).
+        try server.control("POST", "/_fake/config", ["latency_ms": 20])
         let before = try server.requestCounts()
         let dry = c.run("renew", "siem", "--dry-run")
         #expect(dry.status == 0 && dry.out.contains("plan: siem: would create a key with the role SIEM for 1 month, verify it, make it current and disable siem-console 1d later"), "\(dry)")
@@ -180,6 +183,30 @@ struct RenewCLITests {
         #expect(keys["siem-console"]?["deleted"] as? Bool == true)
         #expect(try history(c, "siem")[1]["console_state"] as? String == "deleted")
         #expect(c.run("check", "siem").status == 0)
+        // Audited before and after every console write, in that order: the intent row
+        // (console-create) before the create, the sealed staged version after it; each disable
+        // and delete between its own row and its result; the manager's value revealed first.
+        let renewal: Set<String> = ["manager-use", "console-create", "console-disable", "console-disable-result", "console-delete", "console-delete-result", "renew", "renew-verify"]
+        let stamp = ISO8601DateFormatter()
+        stamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let rows = try #require(try JSONSerialization.jsonObject(with: c.run("audit", "--json").stdout) as? [[String: Any]])
+            .filter { renewal.contains($0["action"] as? String ?? "") }
+            .map { row in (key: [row["action"] as? String, (row["details"] as? [String: String])?["step"]].compactMap { $0 }.joined(separator: ":"),
+                           at: (row["at"] as? String).flatMap { stamp.date(from: $0) }?.timeIntervalSince1970 ?? .nan) }
+        #expect(rows.map(\.key) == ["manager-use", "console-create", "renew:sealed", "renew-verify", "renew:promoted",
+                                     "manager-use", "console-disable", "console-disable-result", "renew:disabled-old",
+                                     "manager-use", "console-delete", "console-delete-result", "renew:deleted-old"], "\(rows)")
+        // And each console write between its two rows, by the time the fake saw it arrive: the
+        // row before is no later than the request (to the millisecond), the row after no earlier.
+        let consoleWrites = server.requests.filter { $0["method"] as? String != "GET" }
+        let brackets = [("console-create", "renew:sealed"), ("console-disable", "console-disable-result"), ("console-delete", "console-delete-result")]
+        #expect(consoleWrites.count == brackets.count, "\(consoleWrites.map { "\($0["method"] ?? "") \($0["path"] ?? "")" })")
+        for (write, (before, after)) in zip(consoleWrites, brackets) {
+            let arrived = ((write["at"] as? Double ?? .nan) * 1000).rounded(.down) / 1000
+            let b = rows.filter { $0.key == before }.map(\.at), a = rows.filter { $0.key == after }.map(\.at)
+            #expect(b.count == 1 && a.count == 1 && b[0] <= arrived && a[0] >= arrived,
+                    "\(write["method"] ?? "") \(write["path"] ?? "") arrived at \(arrived): \(before) \(b), \(after) \(a)")
+        }
     }
 
     @Test("renew refuses an unlinked token (exit 25) and a base URL without a manager (exit 25, nothing called)")
@@ -193,7 +220,11 @@ struct RenewCLITests {
         try #require(c.run("edit", "lone", "--console-id", "0000-1111").status == 0)
         let noManager = c.run("renew", "lone")
         #expect(noManager.status == 25 && noManager.stderr.contains("no manager key for \(server.baseURL)"), "\(noManager)")
-        #expect(server.requests.count == 0)
+        // A control through the same server: check's request is logged, and it is the only one,
+        // so the two refusals above called nothing (not: the log lost them).
+        _ = c.run("check", "lone")
+        let seen = server.requests
+        #expect(seen.count == 1 && (seen.first?["headers"] as? [String: String])?["Authorization"] == "Bearer eyJ.lone", "\(seen)")
         #expect(c.run("renew", "missing").status == 9)
         #expect(c.run("renew").status == 64)
         #expect(c.run("renew", "--due", "30d", "--role", "SIEM").status == 64)
@@ -230,11 +261,16 @@ struct RenewCLITests {
         #expect(c.audit(action: "console-create-result").first?["outcome"] as? String == "error")
         let watching = c.run("renew", "--due", "30d")
         #expect(watching.status == 26 && watching.out.contains("skipped: siem-console-v1v"), "\(watching)")
-        _ = try server.seed(["name": "someone-elses", "role": "SIEM"])
+        // A definite refusal (HTTP 400): this run's intent is dropped (the 500's stays for its
+        // day) and no console key is changed: the refused create is the run's last request and
+        // none of its requests deletes or edits a key (the refused POST is the log's control).
         try server.control("POST", "/_fake/faults", ["kind": "status", "method": "POST", "path": "/v3.0/iam/apiKeys", "status": 400, "count": 1])
+        let logged = server.requests.count
         let refused = c.run("renew", "siem")
-        #expect(refused.status == 25 && refused.stderr.contains("HTTP 400"), "\(refused)")
-        #expect(try server.keys()["someone-elses"]?["status"] as? String == "enabled")
+        #expect(refused.status == 25 && refused.stderr.contains("HTTP 400") && refused.stderr.contains("nothing was created, disabled or deleted"), "\(refused)")
+        #expect(try history(c, "siem").count == 1 && (try intents(c)) == 1)
+        let calls = server.requests.dropFirst(logged).map { "\($0["method"] as? String ?? "?") \($0["path"] as? String ?? "?")" }
+        #expect(calls.last == "POST /v3.0/iam/apiKeys" && calls.filter { !$0.hasPrefix("GET ") }.count == 1, "\(calls)")
     }
 
     @Test("the create's answer lost after the console made the key (drop-after, 504-after): the orphan is deleted in the same run",
@@ -361,12 +397,14 @@ struct RenewCLITests {
     }
 
     @Test("SIGKILL at each step: the next run finishes or waits as it should; a week later one working key, no enabled orphan",
-          .enabled(if: CLI.binary.contains("/debug/"), "needs the debug build's V1VAULT_DEBUG_KILL_AT"),
+          .enabled(if: CLI.debugBinary != nil, "needs a debug build's V1VAULT_DEBUG_KILL_AT (V1VAULT_DEBUG_BIN: scripts/test sets it)"),
           .enabled(if: Faketime.available, "needs libfaketime (scripts/bootstrap installs faketime)"),
           arguments: [("renew.intent", 26, 1), ("renew.created", 26, 1), ("renew.sealed", 0, 2), ("renew.verified", 0, 2), ("renew.promoted", 26, 2), ("renew.disabled", 26, 2)])
     func killAtEachStep(point: String, nextStatus: Int32, current: Int) throws {
-        let (c, server, _) = try setUp()
-        defer { c.cleanup() }
+        let (debug, server, _) = try setUp()
+        defer { debug.cleanup() }
+        var c = debug
+        c.bin = try #require(CLI.debugBinary)
         let killed = c.run("renew", "siem", env: ["V1VAULT_DEBUG_KILL_AT": point])
         #expect(killed.signaled, "\(point): \(killed)")
         let again = c.run("renew", "--due", "30d")
@@ -375,22 +413,33 @@ struct RenewCLITests {
         #expect(h.first { $0["state"] as? String == "current" }?["version"] as? Int == current, "\(point): \(h)")
         #expect(c.run("check", "siem").status == 0)
         // A week and a day later (the vault's clock and the console's), everything is settled.
+        // Every step's kill left something for this run to finish (an intent, an old key in its
+        // grace period): exactly 0 (scripts/trials asserts the same, settle_run_codes).
         try server.shiftClock(days: 8)
-        #expect(c.run("renew", "--due", "30d", env: Faketime.env(days: 8)).status != 25)
+        let settled = c.run("renew", "--due", "30d", env: Faketime.env(days: 8))
+        #expect(settled.status == 0, "\(point): \(settled)")
+        // The keys enabled in the console are exactly the manager's and those the vault says are
+        // enabled, the current version's among them: no enabled orphan, and never vacuously.
         let keys = try server.keys().values
-        let linked = Set(try history(c, "siem").compactMap { $0["console_id"] as? String } + [try #require(try server.keys()["mgr-console"]?["id"] as? String)])
-        let orphans = keys.filter { $0["status"] as? String == "enabled" && $0["deleted"] as? Bool == false && !linked.contains($0["id"] as? String ?? "") }
-        #expect(orphans.isEmpty, "\(point): enabled orphans \(orphans.map { $0["name"] ?? "" })")
+        let mgrID = try #require(try server.keys()["mgr-console"]?["id"] as? String)
+        let settledHistory = try history(c, "siem")
+        let currentID = try #require(settledHistory.first { $0["state"] as? String == "current" }?["console_id"] as? String)
+        let vaultEnabled = Set(settledHistory.filter { $0["console_state"] as? String == "enabled" }.compactMap { $0["console_id"] as? String })
+        let consoleEnabled = Set(keys.filter { $0["status"] as? String == "enabled" && $0["deleted"] as? Bool == false }.compactMap { $0["id"] as? String })
+        #expect(vaultEnabled.contains(currentID) && consoleEnabled == vaultEnabled.union([mgrID]),
+                "\(point): console enabled \(consoleEnabled), vault \(vaultEnabled), manager \(mgrID)")
         #expect(try intents(c) == 0)
         #expect(c.run("check", "siem", env: Faketime.env(days: 8)).status == 0)
     }
 
     @Test("a backup taken while renew waited on its create, restored with `vault restore`: the live key is reported, never disabled or deleted",
-          .enabled(if: CLI.binary.contains("/debug/"), "needs the debug build's V1VAULT_DEBUG_KILL_AT"),
+          .enabled(if: CLI.debugBinary != nil, "needs a debug build's V1VAULT_DEBUG_KILL_AT (V1VAULT_DEBUG_BIN: scripts/test sets it)"),
           .enabled(if: Faketime.available, "needs libfaketime (scripts/bootstrap installs faketime)"))
     func restoreMarksIntentsVerifyOnly() throws {
-        let (c, server, _) = try setUp()
-        defer { c.cleanup() }
+        let (debug, server, _) = try setUp()
+        defer { debug.cleanup() }
+        var c = debug
+        c.bin = try #require(CLI.debugBinary)
         #expect(c.run("renew", "siem", env: ["V1VAULT_DEBUG_KILL_AT": "renew.created"]).signaled)
         let backup = c.dir + "/monday.db"
         #expect(c.run("backup", backup).status == 0)

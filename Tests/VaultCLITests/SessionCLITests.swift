@@ -54,7 +54,7 @@ extension CLI {
     }
 }
 
-@Suite("sessions: vault unlock, lock, status (kernel keyring)", .serialized)
+@Suite("sessions: vault unlock, lock, status (kernel keyring)")
 struct SessionCLITests {
     static let exitLocked: Int32 = 18
     static let exitUnavailable: Int32 = 19
@@ -128,29 +128,6 @@ struct SessionCLITests {
         #expect(s.status == Self.exitLocked && s.out.hasPrefix("locked"), "\(s)")
     }
 
-    @Test("lock forgets the session at once and is audited; lock --all forgets every vault's")
-    func lock() throws {
-        let ring = try TestKeyring()
-        defer { ring.close() }
-        let c = try CLI.inKeyring(ring)
-        var d = try CLI.initialized()
-        d.prefix = ring.prefix
-        defer { c.cleanup(); d.cleanup() }
-        #expect(c.run("unlock").status == 0 && d.run("unlock").status == 0)
-        let l = c.withoutPassphrase("lock")
-        #expect(l.status == 0 && l.out == "locked \(c.vaultPath)\n", "\(l)")
-        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
-        #expect(c.withoutPassphrase("status").status == Self.exitLocked)
-        #expect(c.withoutPassphrase("lock").out == "\(c.vaultPath) was not unlocked\n")
-        let row = c.audit(action: "lock").last
-        #expect(row?["sealed"] as? Bool == true && (row?["details"] as? [String: String])?["session"] == "end", "\(String(describing: row))")
-        // d is still unlocked until lock --all.
-        #expect(d.withoutPassphrase("status").status == 0)
-        let all = d.withoutPassphrase("lock", "--all")
-        #expect(all.status == 0 && all.out == "locked 1 session\n", "\(all)")
-        #expect(d.withoutPassphrase("status").status == Self.exitLocked)
-    }
-
     @Test("passwd, kdf set and rekey need the passphrase and end every session (new salt)", arguments: ["passwd", "kdf", "rekey"])
     func passphraseChangeInvalidates(command: String) throws {
         let ring = try TestKeyring()
@@ -193,9 +170,9 @@ struct SessionCLITests {
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == 0)
     }
 
-    @Test("another uid that shares the session keyring can neither use nor read the session key")
+    @Test("another uid that shares the session keyring can neither use nor read the session key",
+          .enabled(if: getuid() == 0, "needs root to switch uid with setpriv"))
     func otherUID() throws {
-        try #require(getuid() == 0, "needs root to switch uid with setpriv")
         let ring = try TestKeyring()
         defer { ring.close() }
         let c = try CLI.inKeyring(ring)
@@ -230,19 +207,25 @@ struct SessionCLITests {
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == 0)
     }
 
+    /// The name `c`'s vault gives its session key, and a payload (hex) bound to its vault id and
+    /// salt, unexpired for 10 minutes, whose KEK is not the vault's.
+    static func plantedSession(_ c: CLI) throws -> (name: String, hex: String) {
+        let name = "v1vault:" + (try #require(try c.rows("SELECT lower(hex(vault_id)) FROM vault_header").first))
+        let salt = try #require(try c.rows("SELECT lower(hex(kdf_salt)) FROM vault_header").first)
+        let expires = String(format: "%016llx", UInt64(Date().timeIntervalSince1970) + 600)
+        return (name, "5631565345535331" + String(name.dropFirst(8)) + salt + expires + String(repeating: "ab", count: 32))
+    }
+
     @Test("a planted, foreign or altered key is never used; bad keys are dropped, a mere mismatch is left for lock")
     func plantedKey() throws {
         let ring = try TestKeyring()
         defer { ring.close() }
         let c = try CLI.inKeyring(ring)
         defer { c.cleanup() }
-        let name = "v1vault:" + (try #require(try c.rows("SELECT lower(hex(vault_id)) FROM vault_header").first))
         // A key of the right name, owner and permissions, bound to this vault id and salt,
         // unexpired — but holding a KEK that is not the vault's: not used, and (since a file
         // cannot tell a planted key from a real one for another copy) not removed either.
-        let salt = try #require(try c.rows("SELECT lower(hex(kdf_salt)) FROM vault_header").first)
-        let expires = String(format: "%016llx", UInt64(Date().timeIntervalSince1970) + 600)
-        let fake = "5631565345535331" + String(name.dropFirst(8)) + salt + expires + String(repeating: "ab", count: 32)
+        let (name, fake) = try Self.plantedSession(c)
         let added = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake)
         let planted = added.out.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(added.status == 0 && ring.keyctl(["setperm", planted, "0x33080000"]).status == 0)
@@ -264,13 +247,20 @@ struct SessionCLITests {
         #expect(s.status == Self.exitLocked && s.out.contains("permissions were changed"), "\(s)")
         #expect(ring.keyctl(["search", "@s", "user", name]).status != 0)
         #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
-        // A key of the right name owned by another uid, linked into our keyring: ignored.
-        if getuid() == 0 {
-            let foreign = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake, uid: 65534)
-            #expect(foreign.status == 0)
-            #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
-            #expect(c.withoutPassphrase("status").status == Self.exitLocked)
-        }
+    }
+
+    @Test("a key of the right name owned by another uid, linked into our keyring, is ignored",
+          .enabled(if: getuid() == 0, "needs root to add a key as uid 65534"))
+    func foreignKeyIgnored() throws {
+        let ring = try TestKeyring()
+        defer { ring.close() }
+        let c = try CLI.inKeyring(ring)
+        defer { c.cleanup() }
+        let (name, fake) = try Self.plantedSession(c)
+        let foreign = ring.keyctl(["padd", "user", name, "@s"], fakeHex: fake, uid: 65534)
+        #expect(foreign.status == 0, "\(foreign)")
+        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
+        #expect(c.withoutPassphrase("status").status == Self.exitLocked)
     }
 
     @Test("a copy of the vault with another header (same vault id) neither uses nor ends the real session")

@@ -1,9 +1,7 @@
 import Foundation
 import Testing
 
-/// `vault exec` without the session, and `vault unlock --scope user`. In SessionCLITests'
-/// serialized suite: a user-scope key lives in the test runner's user keyring, where
-/// `lock --all` of the other session tests would count or end it.
+/// `vault exec` without the session (`vault unlock --scope user`: SessionUserKeyringCLITests.swift).
 extension SessionCLITests {
     /// The serial of this vault's session key in `ring` (`@s` inside a test keyring, or `@u`).
     static func serial(_ c: CLI, in ringSpec: String, _ ring: TestKeyring) throws -> String {
@@ -88,68 +86,6 @@ extension SessionCLITests {
         #expect(b.status == 0 && b.out == "eyJ.k.sig\n", "\(b)")
     }
 
-    @Test("unlock --scope user: another login's keyring uses it, status names it, the kernel times it, lock there ends it")
-    func userScope() throws {
-        let a = try TestKeyring(), b = try TestKeyring()
-        defer { a.close(); b.close() }
-        let c = try CLI.inKeyring(a)
-        defer { c.cleanup(); _ = c.withoutPassphrase("lock") }
-        try c.add("b", "eyJ.other-token.sig")
-        var other = c
-        other.prefix = b.prefix
-        // The default scope stays in its login: another keyring does not see it.
-        #expect(c.run("unlock", "--for", "2m").status == 0)
-        #expect(other.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
-        #expect(other.withoutPassphrase("status").status == Self.exitLocked)
-        // --scope user replaces it with one in the user keyring, which every login sees.
-        let u = c.run("unlock", "--for", "2m", "--scope", "user")
-        #expect(u.status == 0 && u.out.hasPrefix("unlocked \(c.vaultPath) until ") && u.out.hasSuffix(" (2m)\n"), "\(u)")
-        #expect(u.stderr.split(separator: "\n").filter { !$0.hasPrefix("Joined session keyring: ") } == ["note: in uid \(getuid())'s user keyring: every process of yours — other logins, cron jobs, `vault exec` children — can use it until then; `vault lock` forgets it now"], "\(u)")
-        #expect(try Self.serial(c, in: "@s", a).isEmpty, "the login-scope key was not dropped")
-        let r = other.withoutPassphrase("export", "siem", "--format", "raw")
-        #expect(r.status == 0 && r.out == "eyJ.session-token.sig", "\(r)")
-        // So does a process in a brand-new anonymous session keyring.
-        var fresh = c
-        fresh.prefix = ["/usr/bin/keyctl", "session", "-"]
-        #expect(fresh.withoutPassphrase("export", "siem", "--format", "raw").out == "eyJ.session-token.sig")
-        let s = other.withoutPassphrase("status")
-        #expect(s.status == 0 && s.out.hasPrefix("unlocked until ") && s.out.hasSuffix(" left), in uid \(getuid())'s user keyring (--scope user: every login)\n"), "\(s)")
-        let j = other.withoutPassphrase("status", "--json")
-        let obj = try #require(try JSONSerialization.jsonObject(with: j.stdout) as? [String: Any])
-        #expect(obj["state"] as? String == "unlocked" && obj["keyring"] as? String == "user", "\(obj)")
-        let row = try #require(c.audit(action: "unlock").last)
-        #expect((row["details"] as? [String: String])?["keyring"] == "user", "\(row)")
-        // The kernel expires it (/proc/keys: a timeout of at most 2m, never "perm").
-        let serial = try Self.serial(c, in: "@u", a)
-        let line = TestKeyring.keyctl(["session", b.name, "cat", "/proc/keys"]).out.split(separator: "\n")
-            .first { $0.hasPrefix(String(format: "%08x ", Int(serial) ?? -1)) }
-        let fields = line.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
-        #expect(fields.map { $0.count > 4 && ["1m", "2m"].contains(String($0[3])) && $0[4] == "013b0000" } == true, "\(String(describing: line))")
-        // Another uid cannot read it, even inside a session keyring that links this user keyring.
-        func pipe(as drop: String) -> Int32 {
-            runProgram("/usr/bin/keyctl", ["session", "-", "/bin/sh", "-c", "/usr/bin/keyctl link @u @s && \(drop) /usr/bin/keyctl pipe \(serial) >/dev/null"]).status
-        }
-        #expect(pipe(as: "") == 0)
-        if getuid() == 0 { #expect(pipe(as: "/usr/bin/setpriv --reuid 65534 --regid 65534 --clear-groups") == 1) }
-        // exec's child can use it (said on stderr): a new session keyring does not hide the user keyring.
-        let e = c.withoutPassphrase("exec", "siem", "--", "/bin/sh", "-c", "\"$0\" export b --format raw; echo \" export=$?\"", CLI.binary)
-        #expect(e.status == 0 && e.out == "eyJ.other-token.sig export=0\n", "\(e)")
-        #expect(e.stderr.hasPrefix("note: this vault's session is in your user keyring (`vault unlock --scope user`): /bin/sh can use it too, as every process of yours can\n"), "\(e)")
-        // `vault lock` in the other login ends it for everyone, audited.
-        let l = other.withoutPassphrase("lock")
-        #expect(l.status == 0 && l.out == "locked \(c.vaultPath)\n", "\(l)")
-        #expect(c.withoutPassphrase("status").status == Self.exitLocked)
-        #expect(c.withoutPassphrase("export", "siem", "--format", "raw").status == Self.exitNoPassphrase)
-        let lockRow = try #require(c.audit(action: "lock").last)
-        #expect(lockRow["sealed"] as? Bool == true && (lockRow["details"] as? [String: String])?["session"] == "end", "\(lockRow)")
-        // lock --all ends a user-scope session too.
-        #expect(c.run("unlock", "--for", "2m", "--scope", "user").status == 0)
-        let all = other.withoutPassphrase("lock", "--all")
-        #expect(all.status == 0 && all.out == "locked 1 session\n", "\(all)")
-        #expect(fresh.withoutPassphrase("status").status == Self.exitLocked)
-        #expect(c.run("unlock", "--scope", "everyone").status == 64)
-    }
-
     @Test("a session key from before scopes (owner-readable permissions) is dropped and says why")
     func oldPermissions() throws {
         let ring = try TestKeyring()
@@ -171,21 +107,4 @@ extension SessionCLITests {
     static let runnerHasNoSessionKeyring: Bool =
         runProgram("/usr/bin/keyctl", ["rdescribe", "@s"]).out.contains(";_uid_ses.")
 
-    @Test("without a login-session keyring, exec says its command can join the keyring the session is in (it can)",
-          .enabled(if: runnerHasNoSessionKeyring, "the test runner has a login-session keyring of its own"))
-    func execNotesUserSessionFallback() throws {
-        let c = try CLI.initialized()
-        defer { _ = c.run("lock"); c.cleanup() }
-        try c.add("siem", "eyJ.session-token.sig")
-        try c.add("b", "eyJ.other-token.sig")
-        let u = c.run("unlock", "--for", "1m", "--json")
-        #expect(u.status == 0 && u.out.contains(#""keyring":"user-session""#), "\(u)")
-        let uid = getuid()
-        let join = "/usr/bin/keyctl session _uid_ses.\(uid) \"$0\" export b --format raw 2>/dev/null; echo \" export=$?\""
-        let r = c.withoutPassphrase("exec", "siem", "--", "/bin/sh", "-c", join, CLI.binary)
-        // The command joined the keyring by name and used the session...
-        #expect(r.status == 0 && r.out.hasSuffix("eyJ.other-token.sig export=0\n"), "\(r)")
-        // ...as exec said it could.
-        #expect(r.stderr.hasPrefix("note: this vault's session is in uid \(uid)'s default user-session keyring (there is no login-session keyring here): /bin/sh can use it too, by joining that keyring (`keyctl session _uid_ses.\(uid)`)\n"), "\(r)")
-    }
 }

@@ -134,18 +134,17 @@ struct CryptoTests {
         }
     }
 
-    @Test("a modified salt or wrapped key reads as a wrong passphrase (the wrap authenticates)")
-    func tamperedWrap() throws {
-        for column in ["kdf_salt", "wrap_nonce", "wrapped_key", "vault_id"] {
-            let f = Fixture()
-            _ = try f.create()
-            try f.raw().write { db in
-                let b = try Data.fetchOne(db, sql: "SELECT \(column) FROM vault_header")!
-                var bytes = [UInt8](b); bytes[bytes.count - 1] ^= 0x01
-                try db.execute(sql: "UPDATE vault_header SET \(column) = ?", arguments: [Data(bytes)])
-            }
-            #expect(throws: VaultError.wrongPassphrase, "\(column)") { try f.unlocked() }
+    @Test("a modified salt or wrapped key reads as a wrong passphrase (the wrap authenticates)",
+          arguments: ["kdf_salt", "wrap_nonce", "wrapped_key", "vault_id"])
+    func tamperedWrap(column: String) throws {
+        let f = Fixture()
+        _ = try f.create()
+        try f.raw().write { db in
+            let b = try Data.fetchOne(db, sql: "SELECT \(column) FROM vault_header")!
+            var bytes = [UInt8](b); bytes[bytes.count - 1] ^= 0x01
+            try db.execute(sql: "UPDATE vault_header SET \(column) = ?", arguments: [Data(bytes)])
         }
+        #expect(throws: VaultError.wrongPassphrase, "\(column)") { try f.unlocked() }
     }
 
     @Test("KDF bounds: accepted and rejected parameter sets")
