@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "List every kept version of a key, newest first.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try Validate.tokenName(name)
+        let vault = try global.openVault()
+        let versions = try vault.history(name)
+        let current = versions.first { $0.retired == nil }?.version
+        let views = versions.map { VersionView($0, current: current) }
+        if json { Output.line(Output.json(views)); return }
+        let linked = views.contains { $0.console_id != nil || $0.console_name != nil }
+        Output.table(["VERSION", "CREATED", "EXPIRES", "RETIRED", "STATE"] + (linked ? ["CONSOLE KEY", "IN CONSOLE"] : []), views.map { v in
+            ["\(v.version)", Timestamp.iso(v.created), Output.expiry(v.expires), v.retired.map(Timestamp.iso) ?? "-", v.state]
+                + (linked ? [v.console_name ?? v.console_id ?? "-", v.console_state ?? "-"] : [])
+        })
+    }
+}
