@@ -31,6 +31,13 @@ enum Main {
                 Output.stdout(Output.spelled(VaultCommand.fullMessage(for: error)) + "\n")
                 exit(0)
             }
+            // A VaultError a `validate()` found (a bad token name): printed as in `run()`.
+            if let failure = InputCheck.failure {
+                Output.fail(failure)
+                Export.failClosed(arguments)
+                if subcommand(of: arguments) == "exec" { exit(ExecCommand.vaultFailure) }
+                exit(failure.exitCode)
+            }
             // Everything else in one style with v1vault's own errors: "error: …", lowercase.
             var text = lowercasedPrefix(VaultCommand.fullMessage(for: error))
             if let typo = unknownSubcommand(arguments), let guess = Suggest.closest(to: typo, in: subcommandNames) {

@@ -24,10 +24,10 @@ struct Check: ParsableCommand {
 
     func validate() throws {
         if all == !names.isEmpty { throw ValidationError(all ? "give token names or --all, not both" : "name the tokens to check, or pass --all") }
+        try InputCheck.tokenNames(names)
     }
 
     func run() throws {
-        for n in names { try Validate.tokenName(n) }
         let checker = try timeout.checker()
         let vault = try global.openVault()
         try vault.store.requireTokens(names)

@@ -4,7 +4,7 @@ import VaultCore
 
 extension ClipboardMethod: ExpressibleByArgument {}
 
-struct Copy: ParsableCommand {
+struct Copy: ParsableCommand, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "copy",
         abstract: "Put a key's token on the clipboard and clear it after 45 s (audited).",
@@ -21,7 +21,7 @@ struct Copy: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Option(help: ArgumentHelp("osc52, wl-copy or xclip instead of the first that works.", valueName: "method")) var via: ClipboardMethod?
     @Option(help: ArgumentHelp("Clear the clipboard after this many seconds; 0: never.", valueName: "seconds"))
     var clear: Int = Clipboard.defaultClearSeconds
@@ -33,7 +33,6 @@ struct Copy: ParsableCommand {
     }
 
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         try vault.store.requireTokens([name])
         // Before the passphrase and the reveal: with no clipboard, nothing is unlocked or audited.

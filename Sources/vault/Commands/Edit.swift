@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Edit: ParsableCommand {
+struct Edit: ParsableCommand, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "edit",
         abstract: "Change a key's region or base URL, role, description, permissions, current expiry, console link or warning window.",
@@ -14,7 +14,7 @@ struct Edit: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Option(help: ArgumentHelp("Vision One region: us au eu in jp sg mea uk usgov ca za.", valueName: "code"), completion: Completions.regions)
     var region: String?
     @Option(name: .customLong("base-url"), help: ArgumentHelp("API base URL instead of a region (https only).", valueName: "url"))
@@ -42,7 +42,6 @@ struct Edit: ParsableCommand {
     }
 
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         var change = TokenEdit()
         if let region { change.endpoint = .region(try Region.parse(region)) }

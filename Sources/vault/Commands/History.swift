@@ -2,15 +2,14 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct History: ParsableCommand {
+struct History: ParsableCommand, NamesOneToken {
     static let configuration = CommandConfiguration(commandName: "history", abstract: "List every kept version of a key, newest first.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         let versions = try vault.history(name)
         let current = versions.first { $0.retired == nil }?.version

@@ -2,18 +2,17 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Remove: ParsableCommand {
+struct Remove: ParsableCommand, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "remove",
         abstract: "Delete a key and every version of it (overwritten on disk).")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Flag(help: "Do not ask for confirmation.") var yes = false
     @Flag(help: "Print the result as one JSON object: name, versions, wal_purged.") var json = false
 
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         let summary = try vault.show(name)
         if !yes {

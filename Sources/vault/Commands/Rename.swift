@@ -13,9 +13,9 @@ struct Rename: ParsableCommand {
     @Argument(help: ArgumentHelp("Its new name.", valueName: "new")) var new: String
     @Flag(help: "Print the renamed key as `show --json` does.") var json = false
 
+    func validate() throws { try InputCheck.tokenNames([old, new]) }
+
     func run() throws {
-        try Validate.tokenName(old)
-        try Validate.tokenName(new)
         let vault = try global.openVault()
         try vault.store.requireTokens([old])
         if try vault.store.tokenExists(new) { throw VaultError.tokenExists(name: new) }

@@ -61,6 +61,7 @@ struct Renew: ParsableCommand {
                 throw ValidationError("--role must be 1-256 characters without control or bidi characters")
             }
         }
+        try InputCheck.tokenNames(names)
     }
 
     func run() throws {
@@ -70,7 +71,6 @@ struct Renew: ParsableCommand {
             Output.done("forgot renewal intent \(id) (\(planned)); `vault sync` shows whether a key of that name is left in the console")
             return
         }
-        for n in names { try Validate.tokenName(n) }
         var request = RenewRequest()
         request.names = names
         request.due = try due.map(DurationSpec.parse)

@@ -2,20 +2,19 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Rollback: ParsableCommand {
+struct Rollback: ParsableCommand, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
         abstract: "Make an older version's secret current again, as a new version.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Option(help: ArgumentHelp("The version to restore.", valueName: "n")) var to: Int
     @Option(help: ArgumentHelp("Keep the newest N versions.", valueName: "n")) var keep: Int = 10
     @Flag(name: .customLong("allow-expired"), help: "Restore even if that version has expired.") var allowExpired = false
     @Flag(help: "Print the result as one JSON object: name, current, previous, pruned.") var json = false
 
     func run() throws {
-        try Validate.tokenName(name)
         try UnlockedVault.checkKeep(keep)  // before the passphrase is asked for
         let vault = try global.openVault()
         try vault.store.requireTokens([name])

@@ -2,14 +2,14 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Rotate: ParsableCommand {
+struct Rotate: ParsableCommand, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "rotate",
         abstract: "Store a new version of a key; the previous one is retired (kept, sealed).",
         discussion: "Create the new key in the Vision One console first; the token is read as in `add`.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Option(help: ArgumentHelp("When the new version expires: 30d, 90d, 180d, 1y, never, or YYYY-MM-DD (default: as long from now as the current version's lifetime).", valueName: "when"))
     var expires: String?
     @Option(help: ArgumentHelp("Keep the newest N versions; older ones are destroyed.", valueName: "n")) var keep: Int = 10
@@ -19,7 +19,6 @@ struct Rotate: ParsableCommand {
     @Flag(help: "Print the result as one JSON object: name, current, previous, pruned, exported_files.") var json = false
 
     func run() throws {
-        try Validate.tokenName(name)
         try UnlockedVault.checkKeep(keep)  // before the token is asked for, not after
         let vault = try global.openVault()
         let expiry: UnlockedVault.RotationExpiry = try expires.map { .at(try ExpirySpec.parse($0, now: vault.clock.now())) } ?? .sameLifetime

@@ -2,13 +2,13 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Show: ParsableCommand {
+struct Show: ParsableCommand, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show a key's metadata; --reveal also prints the token (audited).")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Also print the token (needs the passphrase; audited).") var reveal = false
     @Option(help: ArgumentHelp("With --reveal: a retired version instead of the current one.", valueName: "n")) var version: Int?
@@ -19,7 +19,6 @@ struct Show: ParsableCommand {
     }
 
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         let summary = try vault.show(name, audited: !reveal)
         let now = vault.clock.now()

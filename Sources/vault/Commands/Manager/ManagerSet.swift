@@ -16,10 +16,10 @@ struct ManagerSet: ParsableCommand {
 
     func validate() throws {
         if region != nil && baseURL != nil { throw ValidationError("give --region or --base-url, not both") }
+        try InputCheck.tokenNames([name])
     }
 
     func run() throws {
-        try Validate.tokenName(name)
         let expected = try baseURL.map(Validate.baseURL) ?? region.map(Region.parse)?.baseURL
         let vault = try global.openVault()
         try vault.store.requireTokens([name])

@@ -9,8 +9,9 @@ struct ManagerUnset: ParsableCommand {
     @Argument(help: ArgumentHelp("The manager key.", valueName: "name"), completion: Completions.tokenNames) var name: String
     @Flag(help: "One JSON object, as `manager set` prints it: manager (null now), base_url, replaced (NAME).") var json = false
 
+    func validate() throws { try InputCheck.tokenNames([name]) }
+
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         try vault.store.requireTokens([name])
         let baseURL = try vault.show(name, audited: false).metadata.baseURL

@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+/// The command line as ArgumentParser parses it (#23): name checks in `validate()`, exec's
+/// command after `--`, and the few answers a refused command line still gets.
+@Suite("command line: names checked while parsing, exec's command after --, refused lines (out of process)")
+struct CommandLineCLITests {
+    static let badName = "error: invalid name \"../x\": must start with a letter or digit\n" +
+        "hint: names are 1-64 characters: a letter or digit, then letters, digits, '.', '_' or '-'\n"
+
+    @Test("a bad token name: the same error, hint and exit 64 from every command that takes one; nothing asked, nothing written", arguments: [
+        ["add", "../x"], ["get", "../x"], ["copy", "../x"], ["show", "../x"], ["history", "../x"],
+        ["edit", "../x", "--role", "r"], ["rotate", "../x"], ["rollback", "../x", "--to", "1"], ["remove", "../x", "--yes"],
+        ["rename", "../x", "k2"], ["rename", "k", "../x"], ["manager", "set", "../x"], ["manager", "unset", "../x"],
+        ["check", "../x"], ["check", "k", "../x"], ["renew", "../x"],
+    ])
+    func badTokenName(args: [String]) throws {
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        try c.add("k", "tok")
+        let before = try c.snapshot()
+        // Given no passphrase at all: a check that came after the unlock would fail with exit 4.
+        let r = c.run(args, stdin: Data("tok".utf8), env: ["V1VAULT_PASSPHRASE_FILE": nil])
+        #expect(r.status == 64, "\(r)")
+        #expect(r.stderr == Self.badName, "\(r)")
+        #expect(r.out.isEmpty, "\(r)")
+        #expect(try c.snapshot() == before)
+    }
+
+    @Test("--help wins over a bad name on the same command line")
+    func helpBeatsBadName() throws {
+        let c = try CLI()
+        defer { c.cleanup() }
+        let r = c.run("get", "../x", "--help")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.out.hasPrefix("OVERVIEW: Print a key's token"), "\(r)")
+        #expect(r.stderr.isEmpty, "\(r)")
+    }
+}
