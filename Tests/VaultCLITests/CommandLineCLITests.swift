@@ -36,4 +36,32 @@ struct CommandLineCLITests {
         #expect(r.out.hasPrefix("OVERVIEW: Print a key's token"), "\(r)")
         #expect(r.stderr.isEmpty, "\(r)")
     }
+
+    @Test("exec: every word after the first -- is the command's, options and further -- included; before it, tokens and options in any order")
+    func execCommandAfterTerminator() throws {
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        try c.add("k", "tok")
+        let r = c.run("exec", "--names", "terraform", "k", "--", "/bin/sh", "-c", "printf '%s|' \"$VISIONONE_API_KEY\" \"$@\"", "sh",
+                      "--vault", "/nonexistent", "--", "-q", "k")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.out == "tok|--vault|/nonexistent|--|-q|k|", "\(r)")
+    }
+
+    @Test("exec without a command: exit 64, the form that works, nothing revealed", arguments: [
+        (["exec", "k"], "error: no command given: the command goes after --\nhint: vault exec NAME… -- COMMAND [ARGS…]\n"),
+        (["exec", "k", "--"], "error: no command given after --\nhint: vault exec NAME… -- COMMAND [ARGS…]\n"),
+        (["exec", "k", "env", "--"], "error: no command given after --\nhint: put -- before the command: `vault exec k -- env`\n"),
+    ])
+    func execWithoutCommand(args: [String], stderr: String) throws {
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        try c.add("k", "tok")
+        let before = try c.snapshot()
+        let r = c.run(args, stdin: nil)
+        #expect(r.status == 64, "\(r)")
+        #expect(r.stderr == stderr, "\(r)")
+        #expect(r.out.isEmpty, "\(r)")
+        #expect(try c.snapshot() == before)
+    }
 }
