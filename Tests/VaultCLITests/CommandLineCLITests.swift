@@ -64,4 +64,37 @@ struct CommandLineCLITests {
         #expect(r.out.isEmpty, "\(r)")
         #expect(try c.snapshot() == before)
     }
+
+    @Test("a refused command line still gets export's false, exec's 125 and the did-you-mean, whatever global options come first", arguments: [
+        // (arguments, exit status, stdout): a global option's value may be any word, a command name included.
+        (["--vault", "exec", "export", "k", "--bogus"], Int32(64), "false\n"),
+        (["--passphrase-fd", "x", "export", "k", "--bogus"], 64, "false\n"),
+        (["--vault=exec", "-q", "export", "--fromat", "json", "k"], 64, "false\n"),
+        (["export", "k", "--format"], 64, "false\n"),
+        (["export", "k", "--format", "dotenv", "--bogus"], 64, "false\n"),
+        (["export", "k", "--format", "json", "--bogus"], 64, ""),
+        (["export", "k", "--format=raw", "--bogus"], 64, ""),
+        (["export", "k", "-o", "out.env", "--bogus"], 64, ""),
+        (["--vault", "export", "exec", "k", "--bogus", "--", "true"], 125, ""),
+        (["--vault", "export", "list", "--bogus"], 64, ""),
+    ])
+    func refusedLines(args: [String], status: Int32, stdout: String) throws {
+        let c = try CLI()
+        defer { c.cleanup() }
+        let r = c.run(args, stdin: nil)
+        #expect(r.status == status, "\(r)")
+        #expect(r.out == stdout, "\(r)")
+        #expect(r.stderr.hasPrefix("error: "), "\(r)")
+    }
+
+    @Test("a mistyped subcommand after a global option and its value still gets the did-you-mean")
+    func typoAfterGlobalOption() throws {
+        let c = try CLI()
+        defer { c.cleanup() }
+        for args in [["--vault", "list", "lst"], ["--passphrase-fd", "3", "-q", "lst"]] {
+            let r = c.run(args, stdin: nil)
+            #expect(r.status == 64, "\(args): \(r)")
+            #expect(r.stderr.hasSuffix("hint: did you mean `vault list`?\n"), "\(args): \(r)")
+        }
+    }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Add: ParsableCommand {
+struct Add: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "add",
         abstract: "Store a new Vision One API key.",

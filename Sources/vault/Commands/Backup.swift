@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Backup: ParsableCommand {
+struct Backup: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Write a consistent copy of the vault (same passphrase) to a new 0600 file.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Check: ParsableCommand {
+struct Check: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Ask Vision One whether tokens work (GET /v3.0/healthcheck/connectivity).",

@@ -4,7 +4,7 @@ import VaultCore
 
 extension ClipboardMethod: ExpressibleByArgument {}
 
-struct Copy: ParsableCommand, NamesOneToken {
+struct Copy: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "copy",
         abstract: "Put a key's token on the clipboard and clear it after 45 s (audited).",

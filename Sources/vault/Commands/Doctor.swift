@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct DoctorCommand: ParsableCommand {
+struct DoctorCommand: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Check permissions, SQLite integrity, schema, every stored version and the audit chain.",

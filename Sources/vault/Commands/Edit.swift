@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Edit: ParsableCommand, NamesOneToken {
+struct Edit: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "edit",
         abstract: "Change a key's region or base URL, role, description, permissions, current expiry, console link or warning window.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct ExecCommand: ParsableCommand {
+struct ExecCommand: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command with tokens in its environment (audited).",
@@ -25,17 +25,12 @@ struct ExecCommand: ParsableCommand {
 
     static let vaultFailure: Int32 = 125
 
-    /// Everything after the first literal `--` on the command line is the command, untouched
-    /// (ArgumentParser appends those words to the positionals, in order).
-    var command: [String] {
-        let argv = Main.arguments
-        guard let dash = argv.firstIndex(of: "--") else { return [] }
-        return Array(argv[(dash + 1)...])
-    }
+    /// Everything after the first `--` on the command line, untouched (`Argv.afterTerminator`).
+    var command: [String] { Argv.afterTerminator(Main.arguments) ?? [] }
 
     var tokens: [String] { Array(positionals.dropLast(command.count)) }
 
-    var argvHasDashDash: Bool { Main.arguments.contains("--") }
+    var argvHasDashDash: Bool { Argv.afterTerminator(Main.arguments) != nil }
 
     func run() throws {
         // A forgotten `--` (`vault exec siem env`) is a usage error (exit 64), not a vault

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Expiring: ParsableCommand {
+struct Expiring: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "expiring",
         abstract: "List keys that have expired or expire soon (for cron and CI monitors).",

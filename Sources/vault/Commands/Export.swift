@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Export: ParsableCommand {
+struct Export: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Print tokens as variables for a pipeline (audited).",
@@ -16,14 +16,15 @@ struct Export: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Tokens to export.", valueName: "name"), completion: Completions.tokenNames) var tokens: [String] = []
-    @Option(help: ArgumentHelp("env, dotenv, json, github or raw.", valueName: "format")) var format: ExportFormat = .env
+    @OptionGroup var outputOptions: ExportDestination
     @OptionGroup var naming: NamingOptions
-    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write to this file (created 0600; never overwritten without --force).", valueName: "file"))
-    var output: String?
     @Flag(help: "With -o: replace an existing file atomically.") var force = false
     @Flag(name: .customLong("json-meta"), help: "With --format json: add each token's metadata under _meta (version, expires, region, base_url, role, description, permissions; console_id, console_name, console_state and manager when set), for `import --format json`.") var jsonMeta = false
     @Flag(help: "With --format raw: end with a newline (always done when stdout is a terminal).") var newline = false
     @Flag(help: "Export every stored token (needs --prefix unless there is only one or --json-meta is given).") var all = false
+
+    var format: ExportFormat { outputOptions.format }
+    var output: String? { outputOptions.output }
 
     func validate() throws {
         if all, !tokens.isEmpty { throw ValidationError("give token names or --all, not both") }
@@ -101,42 +102,22 @@ struct Export: ParsableCommand {
 extension Export {
     /// What a failed `export` prints on stdout when its output may be `eval`ed or sourced
     /// (`env`, `dotenv`; no `-o`): `eval "$(vault export k)"` then runs `false`, which stops a
-    /// `set -e` script instead of letting it go on with the variables unset. Decided from argv,
-    /// so a usage error (`--fromat`) fails closed too.
+    /// `set -e` script instead of letting it go on with the variables unset. A usage error
+    /// (`--fromat`) fails closed too (`RefusedCommandLine.exportsToShell`).
     static let failClosedLine = "false\n"
 
-    static func failClosed(_ arguments: [String]) {
-        guard failsClosed(arguments) else { return }
+    /// Prints `failClosedLine` for an export whose stdout a shell evaluates. Nothing evaluates
+    /// a terminal; there the line would only puzzle.
+    static func failClosed(evaluatedByShell: Bool) {
+        guard evaluatedByShell, isatty(1) == 0 else { return }
         Interrupt.keepStdout()  // said once
         Output.stdout(failClosedLine)
     }
 
-    /// Whether a failure of this command line prints `failClosedLine`. Nothing evaluates a
-    /// terminal; there the line would only puzzle.
-    static func failsClosed(_ arguments: [String]) -> Bool {
-        isatty(1) == 0 && evalable(Array(arguments.dropFirst()))
-    }
-
-    /// Called first thing: a fatal signal (`timeout`, `kill`, SIGHUP) ends the process without
-    /// reaching `failClosed`, so the signal handler prints the line then (`Interrupt`).
-    static func failClosedOnSignal(_ arguments: [String]) {
-        if failsClosed(arguments) { Interrupt.failClosedOnSignal(failClosedLine) }
-    }
-
-    /// Whether `args` (argv without the program) run `export` with stdout as the destination
-    /// in a format a shell evaluates: `env` (the default) or `dotenv`.
-    static func evalable(_ args: [String]) -> Bool {
-        guard Main.subcommand(of: [""] + args) == "export" else { return false }
-        var format = ExportFormat.env.rawValue
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            if a == "--" { break }
-            if a == "-o" || a == "--output" || a.hasPrefix("--output=") || (a.hasPrefix("-o") && !a.hasPrefix("--")) { return false }
-            if a == "--format", i + 1 < args.count { format = args[i + 1]; i += 2; continue }
-            if a.hasPrefix("--format=") { format = String(a.dropFirst("--format=".count)) }
-            i += 1
-        }
-        return format == ExportFormat.env.rawValue || format == ExportFormat.dotenv.rawValue || ExportFormat(rawValue: format) == nil
+    /// Called once parsed, before anything that waits: a fatal signal (`timeout`, `kill`,
+    /// SIGHUP) ends the process without reaching `failClosed`, so the signal handler prints
+    /// the line then (`Interrupt`).
+    func failClosedOnSignal() {
+        if outputOptions.evaluatedByShell, isatty(1) == 0 { Interrupt.failClosedOnSignal(Self.failClosedLine) }
     }
 }

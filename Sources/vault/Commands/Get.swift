@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Get: ParsableCommand, NamesOneToken {
+struct Get: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Print a key's token and a newline (audited), as `pass show` and `op read` do.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct History: ParsableCommand, NamesOneToken {
+struct History: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(commandName: "history", abstract: "List every kept version of a key, newest first.")
 
     @OptionGroup var global: GlobalOptions

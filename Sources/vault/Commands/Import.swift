@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Import: ParsableCommand {
+struct Import: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Add many keys in one transaction and one unlock (all or nothing).",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Init: ParsableCommand {
+struct Init: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Create a new vault.",

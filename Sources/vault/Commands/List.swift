@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct List: ParsableCommand {
+struct List: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List stored keys (metadata only; no passphrase needed).",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Lock: ParsableCommand {
+struct Lock: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "lock",
         abstract: "Forget this vault's unlocked session now.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Passwd: ParsableCommand {
+struct Passwd: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "passwd",
         abstract: "Change the passphrase (rewraps the master key; no token is re-encrypted).",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Rekey: ParsableCommand {
+struct Rekey: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "rekey",
         abstract: "Replace the master key and the passphrase; re-encrypt every kept version.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Remove: ParsableCommand, NamesOneToken {
+struct Remove: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "remove",
         abstract: "Delete a key and every version of it (overwritten on disk).")

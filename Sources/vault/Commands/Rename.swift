@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Rename: ParsableCommand {
+struct Rename: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "rename",
         abstract: "Give a key a new name; its versions, secrets and history stay.",

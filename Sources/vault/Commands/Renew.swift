@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Renew: ParsableCommand {
+struct Renew: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "renew",
         abstract: "Renew linked keys through Vision One's API-keys API: create, store, verify, switch, disable the old one.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Restore: ParsableCommand {
+struct Restore: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Put a backup back in place of the vault, keeping the vault it replaces.",

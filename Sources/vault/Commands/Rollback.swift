@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Rollback: ParsableCommand, NamesOneToken {
+struct Rollback: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
         abstract: "Make an older version's secret current again, as a new version.")

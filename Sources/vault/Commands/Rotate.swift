@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Rotate: ParsableCommand, NamesOneToken {
+struct Rotate: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "rotate",
         abstract: "Store a new version of a key; the previous one is retired (kept, sealed).",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Show: ParsableCommand, NamesOneToken {
+struct Show: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show a key's metadata; --reveal also prints the token (audited).")

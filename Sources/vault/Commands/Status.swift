@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Status: ParsableCommand {
+struct Status: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Say whether this vault is unlocked (`vault unlock`) and for how long.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Sync: ParsableCommand {
+struct Sync: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Compare the organisation's API keys (all pages) with the vault.",

@@ -4,7 +4,7 @@ import VaultCore
 
 extension SessionScope: ExpressibleByArgument {}
 
-struct Unlock: ParsableCommand {
+struct Unlock: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "unlock",
         abstract: "Ask for the passphrase once and keep this vault unlocked for a while (default 15m).",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct Audit: ParsableCommand {
+struct Audit: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Read and verify the tamper-evident audit log.",

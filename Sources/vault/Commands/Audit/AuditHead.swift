@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct AuditHeadCommand: ParsableCommand {
+struct AuditHeadCommand: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "head", abstract: "Print the chain head (SEQ:MAC) to record elsewhere.")
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct AuditList: ParsableCommand {
+struct AuditList: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "Show audit entries, newest last (the default for `vault audit`).")
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct AuditVerify: ParsableCommand {
+struct AuditVerify: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Walk the MAC chain and report the first row edited, deleted, inserted or reordered.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct KDFSet: ParsableCommand {
+struct KDFSet: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "set",
         abstract: "Re-derive the key-encryption key with new Argon2id parameters (O(1), like passwd).")

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct ManagerSet: ParsableCommand {
+struct ManagerSet: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make NAME the manager key of its base URL.")
 
     @OptionGroup var global: GlobalOptions

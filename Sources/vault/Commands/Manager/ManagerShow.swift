@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct ManagerShow: ParsableCommand {
+struct ManagerShow: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "List the manager keys (exit 28 when there is none).")
 
     @OptionGroup var global: GlobalOptions

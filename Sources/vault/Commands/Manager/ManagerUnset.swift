@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 
-struct ManagerUnset: ParsableCommand {
+struct ManagerUnset: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(commandName: "unset", abstract: "Stop using NAME as a manager key.")
 
     @OptionGroup var global: GlobalOptions
