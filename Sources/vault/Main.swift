@@ -40,7 +40,7 @@ enum Main {
             if let failure = InputCheck.failure {
                 Output.fail(failure)
                 Export.failClosed(evaluatedByShell: evaluated)
-                exit(exec ? ExecCommand.vaultFailure : failure.exitCode)
+                exit(exec ? ExitStatus.execVaultFailure : failure.exitCode)
             }
             // Everything else in one style with v1vault's own errors: "error: …", lowercase.
             var text = lowercasedPrefix(VaultCommand.fullMessage(for: error))
@@ -50,7 +50,7 @@ enum Main {
             }
             Output.stderr(text + "\n")
             Export.failClosed(evaluatedByShell: evaluated)
-            exit(exec ? ExecCommand.vaultFailure : code.rawValue)
+            exit(exec ? ExitStatus.execVaultFailure : code.rawValue)
         }
     }
 

@@ -75,35 +75,6 @@ public enum VaultError: Error, Equatable, Sendable {
     case commandNotFound(command: String)
     case commandNotExecutable(command: String, reason: String)
 
-    /// The process exit status for this error (see README, "Exit codes").
-    public var exitCode: Int32 {
-        switch self {
-        case .io, .database: return 1
-        case .wrongPassphrase, .wrongPassphraseCarriageReturn: return 3
-        case .passphraseUnavailable, .passphraseInvalid, .passphraseMismatch: return 4
-        case .vaultNotFound: return 5
-        case .vaultExists: return 6
-        case .notAVault, .schemaTooNew, .unsafeKDFParameters, .corruptVault, .vaultPathInvalid, .schemaTampered: return 7
-        case .insecurePermissions, .insecureFile, .insecureCredential: return 8
-        case .tokenNotFound, .versionNotFound: return 9
-        case .tokenExists: return 12
-        case .invalidToken, .identicalToken, .notShapedLikeKey: return 13
-        case .authenticationFailed, .metadataTampered, .metadataUnsealed, .stateTampered, .stateUnsealed: return 14
-        case .tokenExpired: return 15
-        case .cancelled: return 16
-        case .auditWriteFailed: return 17
-        case .sessionUnavailable: return 19
-        case .keysChanged: return 24
-        case .invalidName, .invalidInput: return 64
-        case .tokenRejected: return 22
-        case .checkIncomplete, .consoleFailed: return 23
-        case .noManager: return 28
-        case .clipboardUnavailable: return 29
-        case .commandNotExecutable: return 126
-        case .commandNotFound: return 127
-        }
-    }
-
     /// A second line telling the user what to do, when there is something useful to say.
     public var hint: String? {
         switch self {

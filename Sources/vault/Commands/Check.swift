@@ -13,9 +13,6 @@ struct Check: ParsableCommand, UsesGlobalOptions {
             complete (network, timeout, TLS, rate limit, server error).
             """)
 
-    static let someRejected: Int32 = 22
-    static let unreachable: Int32 = 23
-
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Tokens to check.", valueName: "name"), completion: Completions.tokenNames) var names: [String] = []
     @Flag(help: "Check every stored token.") var all = false
@@ -43,7 +40,7 @@ struct Check: ParsableCommand, UsesGlobalOptions {
                  r.traceID ?? "-", r.message ?? ""]
             })
         }
-        if results.contains(where: \.rejected) { throw ExitCode(Self.someRejected) }
-        if results.contains(where: { $0.outcome != .ok }) { throw ExitCode(Self.unreachable) }
+        if results.contains(where: \.rejected) { throw ExitCode(ExitStatus.tokenRejected) }
+        if results.contains(where: { $0.outcome != .ok }) { throw ExitCode(ExitStatus.checkIncomplete) }
     }
 }

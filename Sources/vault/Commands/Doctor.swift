@@ -8,8 +8,6 @@ struct DoctorCommand: ParsableCommand, UsesGlobalOptions {
         abstract: "Check permissions, SQLite integrity, schema, every stored version and the audit chain.",
         discussion: "Prints one line per check. Exit 0 when everything passes, 21 when a problem was found.")
 
-    static let problemsFound: Int32 = 21
-
     @OptionGroup var global: GlobalOptions
     @Flag(name: .customLong("no-unlock"), help: "Skip the checks that need the passphrase (decryption, audit chain).") var noUnlock = false
     @Option(name: .customLong("expect-head"), help: ArgumentHelp("Also check the audit log against a recorded head.", valueName: "head")) var expectHead: String?
@@ -29,7 +27,7 @@ struct DoctorCommand: ParsableCommand, UsesGlobalOptions {
         } catch let error as VaultError {
             guard let found = Doctor.refusedOpen(error) else { throw error }
             report(found)
-            throw ExitCode(Self.problemsFound)
+            throw ExitCode(ExitStatus.doctorFoundProblems)
         }
         var checks = Doctor.offline(vault)
         if !noUnlock {
@@ -53,7 +51,7 @@ struct DoctorCommand: ParsableCommand, UsesGlobalOptions {
             try vault.recordUnsealed(action: "doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)", "unlocked": "false"])
         }
         report(checks)
-        if !checks.allSatisfy(\.ok) { throw ExitCode(Self.problemsFound) }
+        if !checks.allSatisfy(\.ok) { throw ExitCode(ExitStatus.doctorFoundProblems) }
     }
 
     func report(_ checks: [DoctorCheck]) {

@@ -23,8 +23,6 @@ struct ExecCommand: ParsableCommand, UsesGlobalOptions {
     @Argument(help: ArgumentHelp("NAME… -- COMMAND [ARGS…]", valueName: "name"), completion: Completions.tokenNames)
     var positionals: [String] = []
 
-    static let vaultFailure: Int32 = 125
-
     /// Everything after the first `--` on the command line, untouched (`Argv.afterTerminator`).
     var command: [String] { Argv.afterTerminator(Main.arguments) ?? [] }
 
@@ -76,7 +74,7 @@ struct ExecCommand: ParsableCommand, UsesGlobalOptions {
             Output.fail(error, suggestion: Main.suggestion(for: error, in: self))
             switch error {
             case .commandNotFound, .commandNotExecutable: throw ExitCode(error.exitCode)
-            default: throw ExitCode(Self.vaultFailure)
+            default: throw ExitCode(ExitStatus.execVaultFailure)
             }
         }
     }

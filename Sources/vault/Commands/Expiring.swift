@@ -13,9 +13,6 @@ struct Expiring: ParsableCommand, UsesGlobalOptions {
     var within: String?
     @Flag(help: "Print JSON.") var json = false
 
-    static let someExpiring: Int32 = 10
-    static let someExpired: Int32 = 11
-
     func run() throws {
         let fixed = try within.map { w throws(VaultError) in try DurationSpec.parse(w) }
         let vault = try global.openVault()
@@ -35,7 +32,7 @@ struct Expiring: ParsableCommand, UsesGlobalOptions {
                 [t.name, "\(t.current.version)", Timestamp.iso(t.current.expires!), Output.daysLeft(t.current.expires, now: now), s.rawValue]
             })
         }
-        if statuses.contains(.expired) { throw ExitCode(Self.someExpired) }
-        if !due.isEmpty { throw ExitCode(Self.someExpiring) }
+        if statuses.contains(.expired) { throw ExitCode(ExitStatus.expired) }
+        if !due.isEmpty { throw ExitCode(ExitStatus.expiringSoon) }
     }
 }

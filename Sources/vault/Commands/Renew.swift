@@ -25,9 +25,6 @@ struct Renew: ParsableCommand, UsesGlobalOptions {
             (the report says what was left where), 26 when nothing was due.
             """)
 
-    static let someFailed: Int32 = 25
-    static let nothingDue: Int32 = 26
-
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Tokens to renew now, whatever their expiry.", valueName: "name"), completion: Completions.tokenNames)
     var names: [String] = []
@@ -102,8 +99,8 @@ struct Renew: ParsableCommand, UsesGlobalOptions {
             }
             if report.nothingDone { Output.note("nothing due") }
         }
-        if report.failed { throw ExitCode(Self.someFailed) }
-        if report.nothingDone { throw ExitCode(Self.nothingDue) }
+        if report.failed { throw ExitCode(ExitStatus.renewalFailed) }
+        if report.nothingDone { throw ExitCode(ExitStatus.nothingDue) }
     }
 
     /// A duration option: `0` or a duration such as 12h, 1d, 2w.

@@ -11,8 +11,6 @@ struct Status: ParsableCommand, UsesGlobalOptions {
             no passphrase; writes nothing (a session that no longer opens the vault is dropped).
             """)
 
-    static let lockedExit: Int32 = 18
-
     @OptionGroup var global: GlobalOptions
 
     @Flag(name: .customLong("json"), help: "One JSON object: vault, state, expires, seconds_left, keyring (session, user-session or user), reason.")
@@ -55,6 +53,6 @@ struct Status: ParsableCommand, UsesGlobalOptions {
             }
         }
         if case .unlocked = status { return }
-        throw ExitCode(Self.lockedExit)
+        throw ExitCode(ExitStatus.locked)
     }
 }

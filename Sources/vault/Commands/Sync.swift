@@ -17,8 +17,6 @@ struct Sync: ParsableCommand, UsesGlobalOptions {
             Exit 0 only when nothing drifted, 27 otherwise.
             """)
 
-    static let drifted: Int32 = 27
-
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Update expiries and names from the console and make the proposed links (audited).") var apply = false
     @Option(name: .customLong("unused-days"), help: ArgumentHelp("Report stored keys not used for this many days.", valueName: "days"))
@@ -49,6 +47,6 @@ struct Sync: ParsableCommand, UsesGlobalOptions {
             for f in report.findings where f.kind == .dead { Output.warn("\(f.name ?? "?"): \(f.message)") }
             Output.note("\(report.consoleKeys) console key\(report.consoleKeys == 1 ? "" : "s") compared")
         }
-        if report.drifted { throw ExitCode(Self.drifted) }
+        if report.drifted { throw ExitCode(ExitStatus.drifted) }
     }
 }

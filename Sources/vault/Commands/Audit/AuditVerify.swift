@@ -8,8 +8,6 @@ struct AuditVerify: ParsableCommand, UsesGlobalOptions {
         abstract: "Walk the MAC chain and report the first row edited, deleted, inserted or reordered.",
         discussion: "Exit 0 when intact, 20 when not. --expect-head (from `vault audit head`) also catches a truncated tail or a rolled-back file.")
 
-    static let broken: Int32 = 20
-
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("expect-head"), help: ArgumentHelp("A head recorded earlier: SEQ:MAC.", valueName: "head")) var expectHead: String?
     @Flag(help: "One JSON object: intact, sealed_rows, pending_rows, head, problem (exit 20 still says broken).") var json = false
@@ -29,7 +27,7 @@ struct AuditVerify: ParsableCommand, UsesGlobalOptions {
         }
         if let problem = result.problem {
             Output.fail(.io(reason: "audit chain broken: \(problem)"))
-            throw ExitCode(Self.broken)
+            throw ExitCode(ExitStatus.auditChainBroken)
         }
         Output.line("audit chain intact: \(result.sealedRows) sealed rows\(result.pendingRows > 0 ? ", \(result.pendingRows) pending" : "")" +
                     (result.head.map { ", head \($0)" } ?? ""))
