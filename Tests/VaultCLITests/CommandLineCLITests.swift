@@ -97,4 +97,28 @@ struct CommandLineCLITests {
             #expect(r.stderr.hasSuffix("hint: did you mean `vault list`?\n"), "\(args): \(r)")
         }
     }
+
+    @Test("hints that name a command or flag come from the CLI, byte for byte as before", arguments: [
+        // (setup, arguments, exit status, stderr)
+        ("", ["init"], Int32(6), "error: a vault already exists at <vault>\nhint: choose another path with --vault, or remove the old vault yourself if you really mean to\n"),
+        ("", ["get", "k", "--version", "9"], 9, "error: token k has no version 9\nhint: `vault history k` shows the kept versions\n"),
+        ("", ["show", "nosuch"], 9, "error: no token named \"nosuch\"\nhint: `vault list` shows the stored names\n"),
+        ("", ["sync"], 28, "error: no manager key for any base URL\nhint: mark a stored key that has the API Keys permission: `vault manager set NAME`\n"),
+        ("CREATE VIEW planted AS SELECT 1", ["list"], 7, "hint: the file was changed outside v1vault; `vault doctor --no-unlock` lists the differences; restore from a backup\n"),
+        ("", ["add", "k"], 12, "error: a token named k already exists\nhint: choose another name, or `vault rotate k` to store a new version of that token\n"),
+        ("", ["add", "x"], 13, "hint: check what was copied (not the key's id, a URL or a quoted string); --force stores it anyway\n"),
+        ("", ["copy", "k", "--via", "xclip"], 29, "hint: leave out --via to use whatever works here, or `vault get NAME` to print the key\n"),
+        ("missing", ["list"], 5, "error: no vault at <vault>\nhint: create one with `vault init`, or point --vault / V1VAULT_PATH at an existing vault\n"),
+    ])
+    func hintsFromTheCLI(setup: String, args: [String], status: Int32, stderr: String) throws {
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        try c.add("k", "tok")
+        if setup == "missing" { try FileManager.default.removeItem(atPath: c.vaultPath) } else if !setup.isEmpty { try c.sql(setup) }
+        // Stdin is not a key (`add x`) and no terminal: the paste is refused without --force.
+        let r = c.run(args, stdin: Data("notakey".utf8), env: ["DISPLAY": nil, "WAYLAND_DISPLAY": nil])
+        let expected = stderr.replacingOccurrences(of: "<vault>", with: c.vaultPath)
+        #expect(r.status == status, "\(r)")
+        #expect(expected.hasPrefix("error: ") ? r.stderr == expected : r.stderr.hasSuffix(expected), "\(r)")
+    }
 }
