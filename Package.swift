@@ -43,11 +43,26 @@ let package = Package(
             name: "CBuildInfo",
             cSettings: [.define("V1VAULT_VERSION", to: "\"\(version)\""), .define("V1VAULT_COMMIT", to: "\"\(commit)\"")]
         ),
+        // The format layer: crypto, MAC layouts, the rows as values, encodings and parsers. No
+        // GRDB and no I/O: what the fuzzers build (scripts/fuzz compiles this target's sources).
+        .target(
+            name: "VaultFormat",
+            dependencies: ["CSodium"],
+            swiftSettings: upcoming
+        ),
+        // The Vision One client: the API's models and answers, behind the `ConsoleClient`
+        // protocol, and the HTTP exchange (libcurl through dlopen).
+        .target(
+            name: "VisionOne",
+            dependencies: ["VaultFormat", "CHTTP"],
+            swiftSettings: upcoming
+        ),
         .target(
             name: "VaultCore",
             dependencies: [
+                "VaultFormat",
+                "VisionOne",
                 "CSodium",
-                "CHTTP",
                 "CKeyring",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -57,6 +72,8 @@ let package = Package(
             name: "vault",
             dependencies: [
                 "VaultCore",
+                "VaultFormat",
+                "VisionOne",
                 "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -66,6 +83,8 @@ let package = Package(
             name: "VaultCoreTests",
             dependencies: [
                 "VaultCore",
+                "VaultFormat",
+                "VisionOne",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming
@@ -74,6 +93,8 @@ let package = Package(
             name: "VaultCLITests",
             dependencies: [
                 "VaultCore",
+                "VaultFormat",
+                "VisionOne",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming

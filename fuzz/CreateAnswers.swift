@@ -1,5 +1,5 @@
 // libFuzzer harness: the create answer's secret extraction (hostile network input). Compiled by
-// scripts/fuzz with the GRDB-free part of VaultCore (same module, so internal API is reachable).
+// scripts/fuzz with the VaultFormat target (Package.swift) (same module, so internal API is reachable).
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")

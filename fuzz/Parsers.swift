@@ -1,5 +1,5 @@
 // libFuzzer harness: every parser of user-supplied text. Compiled by scripts/fuzz together with
-// the GRDB-free part of VaultCore (same module, so internal API is reachable).
+// the VaultFormat target (Package.swift) (same module, so internal API is reachable).
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")

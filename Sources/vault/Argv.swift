@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// The two reads of argv that ArgumentParser cannot do for v1vault; nothing else looks at
 /// argv but for the program's name (`Output.program`).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// Dynamic shell completion: key names from the vault (read-only, no passphrase, nothing
 /// written, not even an audit row), regions from the list v1vault knows.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// Every exit status of `vault` but 0, 1 and 64 for ArgumentParser's own errors, in the order
 /// of README's "Exit codes" table: outcomes a command reports (`ExitStatus`) and v1vault's

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// A command that takes the global options (every one that touches a vault): how `Main`
 /// finds --quiet and the vault of the command it parsed.

@@ -1,5 +1,6 @@
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// The hint line under "error: …". A hint that names a command or a flag belongs to the CLI
 /// (#23), so those are written here, keyed by the error's case; every other case still takes

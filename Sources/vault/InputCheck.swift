@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// Input checks in `validate()` whose failure is a `VaultError` (a bad token name), so that
 /// it is printed as every other VaultError: "error: …" with its hint, and its exit code.

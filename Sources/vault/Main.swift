@@ -2,6 +2,7 @@ import ArgumentParser
 import CBuildInfo
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// Entry point: hardens the process, parses, runs, and maps every VaultError to its
 /// documented exit code in one place.

@@ -1,5 +1,6 @@
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// Printing: results to stdout, diagnostics to stderr, secrets straight from secure memory.
 enum Output {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 #if canImport(Glibc)
 import Glibc
+import VaultFormat
 #endif
 
 /// Who is acting: recorded on every audit row.

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import VaultFormat
+import VisionOne
 
 extension UnlockedVault {
     /// Checks the current version of each token against its (authenticated) base URL. The

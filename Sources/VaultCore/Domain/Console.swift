@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import VaultFormat
+import VisionOne
 
 /// A token as `renew` and `sync` see it: metadata and every kept version, authenticated.
 public struct LinkedToken: Sendable {

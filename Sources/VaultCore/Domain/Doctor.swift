@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 #if canImport(Glibc)
 import Glibc
+import VaultFormat
 #endif
 
 /// One finding of `vault doctor`.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VaultFormat
 
 extension UnlockedVault {
     /// Adds every entry as version 1 of a new token in one transaction: all or nothing. An

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VaultFormat
 
 /// What `rekey` did.
 public struct RekeyResult: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VaultFormat
 
 /// What `vault restore` did.
 public struct RestoreResult: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import VaultFormat
 #endif
 
 /// Where an unlocked session's key lives.

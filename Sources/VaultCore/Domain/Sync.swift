@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import VaultFormat
+import VisionOne
 
 /// What `vault sync` found: the organisation's keys joined with the vault.
 public struct SyncReport: Sendable {

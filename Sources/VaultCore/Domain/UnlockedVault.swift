@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VaultFormat
 
 /// What `rotate` and `rollback` did.
 public struct RotationResult: Sendable, Equatable {

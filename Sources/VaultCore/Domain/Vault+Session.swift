@@ -1,4 +1,5 @@
 import Foundation
+import VaultFormat
 
 /// `vault unlock`, `lock` and `status`, and unlocking from a session (see `Session`).
 extension Vault {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VaultFormat
 
 /// One kept version of a token, without its secret.
 public struct TokenVersionInfo: Codable, Sendable, Equatable {

@@ -1,4 +1,6 @@
 import Foundation
+import VaultFormat
+import VisionOne
 
 /// Disables and deletes the console keys of retired versions, and writes every console change
 /// to the audit log before it is made and its outcome after.

@@ -1,4 +1,6 @@
 import Foundation
+import VaultFormat
+import VisionOne
 
 /// Makes the console client for a base URL and its manager key's value.
 public typealias ConsoleFactory = @Sendable (_ baseURL: String, _ manager: SecretView, _ timeout: TimeInterval) -> any ConsoleClient

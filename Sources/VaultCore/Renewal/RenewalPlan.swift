@@ -1,4 +1,5 @@
 import Foundation
+import VaultFormat
 
 /// What `vault renew` is asked to do.
 public struct RenewRequest: Sendable {

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import VaultFormat
+import VisionOne
 
 /// The vault's side of a renewal: each a single audited transaction (or a read), named for
 /// the step that uses it.

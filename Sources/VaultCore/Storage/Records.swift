@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VaultFormat
 
 // Each record decodes its columns explicitly (`init(row:)`) rather than through Codable: GRDB's
 // Codable path converts every snake_case key and instantiates generic decoders on each use,
@@ -90,122 +91,54 @@ extension Row {
     }
 }
 
-/// The single `vault_header` row.
-struct VaultHeaderRecord: FetchableRecord, PersistableRecord {
-    static let databaseTableName = "vault_header"
-    static let formatVersion = 1
+// MARK: - The rows' tables and columns (their values are VaultFormat's Rows.swift)
 
-    var id: Int64 = 1
-    var formatVersion: Int
-    var vaultId: Data
-    var kdfAlgorithm: String
-    var kdfOps: Int64
-    var kdfMem: Int64
-    var kdfSalt: Data
-    var kdfTargetMs: Int64?
-    var wrapNonce: Data
-    var wrappedKey: Data
-    var createdAt: Int64
-    var updatedAt: Int64
+extension VaultHeaderRecord: FetchableRecord, PersistableRecord {
+    package static let databaseTableName = "vault_header"
+}
 
-    var kdfParameters: KDFParameters? {
-        guard kdfOps > 0, kdfMem > 0 else { return nil }
-        return KDFParameters(opsLimit: UInt64(kdfOps), memLimit: UInt64(kdfMem))
+extension TokenRecord: FetchableRecord, TableRecord {
+    package static let databaseTableName = "tokens"
+    package enum Columns {
+        package static let name = Column("name")
+        package static let metaMac = Column("meta_mac")
     }
 }
 
-/// One row of `tokens`: a named Vision One API key and its metadata.
-struct TokenRecord: FetchableRecord, TableRecord {
-    static let databaseTableName = "tokens"
-
-    var id: Int64?
-    var name: String
-    var region: String?
-    var baseUrl: String
-    var role: String?
-    var description: String?
-    var permissions: String
-    var createdAt: Int64
-    var metaMac: Data?
-    /// The audit row that last changed this token's versions, and the MAC over them (schema 3).
-    var stateSeq: Int64? = nil
-    var stateMac: Data? = nil
-    /// The expiry warning window in days (nil: the default rule) and whether this token is its
-    /// base URL's manager key (schema 5; covered by the metadata MAC).
-    var warnDays: Int? = nil
-    var manager = false
-
-    enum Columns {
-        static let name = Column("name")
-        static let metaMac = Column("meta_mac")
-    }
-
-    var permissionList: [String] {
-        (try? JSONDecoder().decode([String].self, from: Data(permissions.utf8))) ?? []
+extension TokenVersionRecord: FetchableRecord, TableRecord {
+    package static let databaseTableName = "token_versions"
+    package enum Columns {
+        package static let tokenId = Column("token_id")
+        package static let version = Column("version")
     }
 }
 
-/// One row of `token_versions`: a sealed secret and its lifetime.
-struct TokenVersionRecord: FetchableRecord, TableRecord {
-    static let databaseTableName = "token_versions"
-
-    var tokenId: Int64
-    var version: Int
-    var nonce: Data
-    var ciphertext: Data
-    var createdAt: Int64
-    var expiresAt: Int64?
-    var retiredAt: Int64?
-    /// The console key this version is (schema 5; covered by the state MAC).
-    var console = ConsoleLink()
-
-    enum Columns {
-        static let tokenId = Column("token_id")
-        static let version = Column("version")
+extension AuditRecord: FetchableRecord, TableRecord {
+    package static let databaseTableName = "audit_log"
+    package enum Columns {
+        package static let seq = Column("seq")
     }
-}
-
-/// One row of `audit_log`.
-struct AuditRecord: FetchableRecord, TableRecord {
-    static let databaseTableName = "audit_log"
-
-    var seq: Int64?
-    var at: String
-    var action: String
-    var tokens: String
-    var outcome: String
-    var reason: String?
-    var details: String
-    var osUser: String
-    var uid: Int64
-    var host: String
-    var pid: Int64
-    var mac: Data?
-
-    enum Columns {
-        static let seq = Column("seq")
-    }
-
 }
 
 extension VaultHeaderRecord {
-    init(row: Row) throws {
+    package init(row: Row) throws {
         let t = "vault_header"
-        id = try row.integer("id", t)
-        formatVersion = Int(try row.integer("format_version", t))
-        vaultId = try row.blob("vault_id", t)
-        kdfAlgorithm = try row.text("kdf_algorithm", t)
-        kdfOps = try row.integer("kdf_ops", t)
-        kdfMem = try row.integer("kdf_mem", t)
-        kdfSalt = try row.blob("kdf_salt", t)
-        kdfTargetMs = try row.optionalInteger("kdf_target_ms", t)
-        wrapNonce = try row.blob("wrap_nonce", t)
-        wrappedKey = try row.blob("wrapped_key", t)
-        createdAt = try row.timestamp("created_at", t)
-        updatedAt = try row.timestamp("updated_at", t)
+        let id = try row.integer("id", t)
+        let formatVersion = Int(try row.integer("format_version", t))
+        let vaultId = try row.blob("vault_id", t)
+        let kdfAlgorithm = try row.text("kdf_algorithm", t)
+        let kdfOps = try row.integer("kdf_ops", t)
+        let kdfMem = try row.integer("kdf_mem", t)
+        let kdfSalt = try row.blob("kdf_salt", t)
+        let kdfTargetMs = try row.optionalInteger("kdf_target_ms", t)
+        let wrapNonce = try row.blob("wrap_nonce", t)
+        let wrappedKey = try row.blob("wrapped_key", t)
+        let createdAt = try row.timestamp("created_at", t)
+        let updatedAt = try row.timestamp("updated_at", t)
+        self.init(id: id, formatVersion: formatVersion, vaultId: vaultId, kdfAlgorithm: kdfAlgorithm, kdfOps: kdfOps, kdfMem: kdfMem, kdfSalt: kdfSalt, kdfTargetMs: kdfTargetMs, wrapNonce: wrapNonce, wrappedKey: wrappedKey, createdAt: createdAt, updatedAt: updatedAt)
     }
 
-    func encode(to container: inout PersistenceContainer) {
+    package func encode(to container: inout PersistenceContainer) {
         container["id"] = id
         container["format_version"] = formatVersion
         container["vault_id"] = vaultId
@@ -222,56 +155,54 @@ extension VaultHeaderRecord {
 }
 
 extension TokenRecord {
-    init(row: Row) throws {
+    package init(row: Row) throws {
         let t = "tokens"
-        id = try row.integer("id", t)
-        name = try row.text("name", t)
-        region = try row.optionalText("region", t)
-        baseUrl = try row.text("base_url", t)
-        role = try row.optionalText("role", t)
-        description = try row.optionalText("description", t)
-        permissions = try row.text("permissions", t)
-        createdAt = try row.timestamp("created_at", t)
-        metaMac = try row.optionalBlob("meta_mac", t)
-        stateSeq = try row.optionalInteger("state_seq", t)
-        stateMac = try row.optionalBlob("state_mac", t)
+        var warnDays: Int?
         if let w = try row.optionalInteger("warn_days", t) {
             guard (0...3650).contains(w) else { throw StoredTypeError(table: t, column: "warn_days", found: "\(w)") }
             warnDays = Int(w)
         }
         let m = try row.integer("manager", t)
         guard m == 0 || m == 1 else { throw StoredTypeError(table: t, column: "manager", found: "\(m)") }
-        manager = m == 1
+        self.init(id: try row.integer("id", t), name: try row.text("name", t), region: try row.optionalText("region", t),
+                  baseUrl: try row.text("base_url", t), role: try row.optionalText("role", t),
+                  description: try row.optionalText("description", t), permissions: try row.text("permissions", t),
+                  createdAt: try row.timestamp("created_at", t), metaMac: try row.optionalBlob("meta_mac", t),
+                  stateSeq: try row.optionalInteger("state_seq", t), stateMac: try row.optionalBlob("state_mac", t),
+                  warnDays: warnDays, manager: m == 1)
     }
 }
 
 extension TokenVersionRecord {
-    init(row: Row) throws {
+    package init(row: Row) throws {
         let t = "token_versions"
-        tokenId = try row.integer("token_id", t)
-        version = Int(try row.integer("version", t))
-        nonce = try row.blob("nonce", t)
-        ciphertext = try row.blob("ciphertext", t)
-        createdAt = try row.timestamp("created_at", t)
-        expiresAt = try row.optionalTimestamp("expires_at", t)
-        retiredAt = try row.optionalTimestamp("retired_at", t)
-        console = try ConsoleLink(row: row)
+        let tokenId = try row.integer("token_id", t)
+        let version = Int(try row.integer("version", t))
+        let nonce = try row.blob("nonce", t)
+        let ciphertext = try row.blob("ciphertext", t)
+        let createdAt = try row.timestamp("created_at", t)
+        let expiresAt = try row.optionalTimestamp("expires_at", t)
+        let retiredAt = try row.optionalTimestamp("retired_at", t)
+        let console = try ConsoleLink(row: row)
+        self.init(tokenId: tokenId, version: version, nonce: nonce, ciphertext: ciphertext, createdAt: createdAt, expiresAt: expiresAt, retiredAt: retiredAt, console: console)
     }
 }
 
 extension ConsoleLink {
     /// The three console columns of a `token_versions` row, with their exact storage classes
     /// and the values the schema allows.
-    init(row: Row) throws {
+    package init(row: Row) throws {
         let t = "token_versions"
-        id = try row.optionalText("console_id", t)
-        name = try row.optionalText("console_name", t)
+        let id = try row.optionalText("console_id", t)
+        let name = try row.optionalText("console_name", t)
+        var state: State?
         if let s = try row.optionalText("console_state", t) {
-            guard let state = ConsoleLink.State(rawValue: s) else { throw StoredTypeError(table: t, column: "console_state", found: "'\(s)'") }
-            self.state = state
+            guard let known = ConsoleLink.State(rawValue: s) else { throw StoredTypeError(table: t, column: "console_state", found: "'\(s)'") }
+            state = known
         }
         if let id, !ConsoleLink.isValidID(id) { throw StoredTypeError(table: t, column: "console_id", found: "an invalid id") }
         if let name, !ConsoleLink.isValidName(name) { throw StoredTypeError(table: t, column: "console_name", found: "an invalid name") }
+        self.init(id: id, name: name, state: state)
     }
 }
 
@@ -294,33 +225,37 @@ extension AuditRecord {
             guard case .int64(let v) = value(i, name) else { throw StoredTypeError(table: "audit_log", column: name, found: value(i, name).kind) }
             return v
         }
-        seq = try integer(0, "seq")
-        at = try text(1, "at"); action = try text(2, "action"); tokens = try text(3, "tokens"); outcome = try text(4, "outcome")
+        let seq = try integer(0, "seq")
+        let at = try text(1, "at"), action = try text(2, "action"), tokens = try text(3, "tokens"), outcome = try text(4, "outcome")
+        let reason: String?
         if case .null = value(5, "reason") { reason = nil } else { reason = try text(5, "reason") }
-        details = try text(6, "details"); osUser = try text(7, "os_user"); uid = try integer(8, "uid")
-        host = try text(9, "host"); pid = try integer(10, "pid")
+        let details = try text(6, "details"), osUser = try text(7, "os_user"), uid = try integer(8, "uid")
+        let host = try text(9, "host"), pid = try integer(10, "pid")
+        let mac: Data?
         switch value(11, "mac") {
         case .null: mac = nil
         case .blob(let d): mac = d
         case let other: throw StoredTypeError(table: "audit_log", column: "mac", found: other.kind)
         }
+        self.init(seq: seq, at: at, action: action, tokens: tokens, outcome: outcome, reason: reason, details: details, osUser: osUser, uid: uid, host: host, pid: pid, mac: mac)
     }
 
 
-    init(row: Row) throws {
+    package init(row: Row) throws {
         let t = "audit_log"
-        seq = try row.integer("seq", t)
-        at = try row.text("at", t)
-        action = try row.text("action", t)
-        tokens = try row.text("tokens", t)
-        outcome = try row.text("outcome", t)
-        reason = try row.optionalText("reason", t)
-        details = try row.text("details", t)
-        osUser = try row.text("os_user", t)
-        uid = try row.integer("uid", t)
-        host = try row.text("host", t)
-        pid = try row.integer("pid", t)
-        mac = try row.optionalBlob("mac", t)
+        let seq = try row.integer("seq", t)
+        let at = try row.text("at", t)
+        let action = try row.text("action", t)
+        let tokens = try row.text("tokens", t)
+        let outcome = try row.text("outcome", t)
+        let reason = try row.optionalText("reason", t)
+        let details = try row.text("details", t)
+        let osUser = try row.text("os_user", t)
+        let uid = try row.integer("uid", t)
+        let host = try row.text("host", t)
+        let pid = try row.integer("pid", t)
+        let mac = try row.optionalBlob("mac", t)
+        self.init(seq: seq, at: at, action: action, tokens: tokens, outcome: outcome, reason: reason, details: details, osUser: osUser, uid: uid, host: host, pid: pid, mac: mac)
     }
 }
 

@@ -1,4 +1,5 @@
 import GRDB
+import VaultFormat
 
 /// The schema a vault file must have, and the check that it has exactly that.
 ///

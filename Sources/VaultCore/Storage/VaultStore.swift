@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 #if canImport(Glibc)
 import Glibc
+import VaultFormat
 #endif
 
 /// The SQLite file behind a vault: opening with safety checks, migrations, and transactions.

@@ -1,4 +1,5 @@
 import Foundation
+import VaultFormat
 
 /// How `vault copy` reaches a clipboard.
 public enum ClipboardMethod: String, CaseIterable, Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import VaultFormat
 #endif
 
 /// `vault exec`: resolve the command, build the child's environment in secure memory, execve.

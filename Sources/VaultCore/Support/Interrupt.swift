@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import VaultFormat
 #endif
 
 /// What a fatal signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, SIGALRM and the other timers, SIGXCPU, SIGXFSZ) must undo before the process dies:

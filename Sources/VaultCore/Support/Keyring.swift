@@ -2,6 +2,7 @@ import CKeyring
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import VaultFormat
 #endif
 
 /// The Linux kernel key-retention service (keyrings(7)): `user` keys whose payload lives in

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import VaultFormat
 #endif
 
 /// Where the passphrase comes from, in order of precedence (README, "Passphrase").

@@ -1,3 +1,4 @@
+import VaultFormat
 /// "Did you mean": the closest candidate to a mistyped word.
 public enum Suggest {
     /// The candidate nearest to `word` by edit distance (insertions, deletions, substitutions

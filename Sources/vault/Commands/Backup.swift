@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 struct Backup: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
+import VisionOne
 
 struct Check: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
+import VisionOne
 
 /// `--timeout`, the same for `check`, `add --check` and `rotate --check`: 1 ms to 300 s.
 struct TimeoutOption: ParsableArguments {

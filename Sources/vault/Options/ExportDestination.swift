@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// Where `export` writes and in what form: --format and -o. One group, so that a command
 /// line ArgumentParser refused can still be read for them (`RefusedCommandLine`).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// --region / --base-url / --role / --description / --permission, shared by `add`.
 struct MetadataOptions: ParsableArguments {

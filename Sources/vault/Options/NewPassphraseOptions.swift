@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// The new passphrase and KDF cost, for `passwd` and `rekey`.
 struct NewPassphraseOptions: ParsableArguments {

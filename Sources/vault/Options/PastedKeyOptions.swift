@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
+import VisionOne
 
 /// Reading the pasted key of `add` and `rotate`, with --force.
 struct PastedKeyOptions: ParsableArguments {

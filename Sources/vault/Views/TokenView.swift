@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 /// JSON shape of a token for `list --json` and `show --json`.
 struct TokenView: Encodable {

@@ -3,6 +3,7 @@ import GRDB
 import Synchronization
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 @Suite("KDF calibration")
 struct KDFCalibrationTests {

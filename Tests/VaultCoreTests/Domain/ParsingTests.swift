@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
+@testable import VisionOne
 
 @Suite("Parsing untrusted input")
 struct ParsingTests {

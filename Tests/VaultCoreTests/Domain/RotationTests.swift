@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 @Suite("Rotation and history")
 struct RotationTests {

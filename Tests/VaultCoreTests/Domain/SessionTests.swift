@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 @Suite("Sessions: payload binding, lengths, unlock from the kernel keyring")
 struct SessionTests {

@@ -1,5 +1,7 @@
 import Foundation
 @testable import VaultCore
+@testable import VaultFormat
+@testable import VisionOne
 
 /// Vision One's API-keys API in memory, for millisecond tests of renewal and sync: keys with
 /// values, ETags, an injectable clock, and faults by call. It models the readings of

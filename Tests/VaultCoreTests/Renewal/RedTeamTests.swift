@@ -2,6 +2,8 @@ import Foundation
 import GRDB
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
+@testable import VisionOne
 
 /// The red team's reproductions, kept as regression tests: each asserts the behaviour the
 /// product promises (each failed before its fix).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 struct FixtureError: Error, CustomStringConvertible { var description: String }
 

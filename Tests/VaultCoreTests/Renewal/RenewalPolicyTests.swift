@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 @Suite("when a key is due, which role the new key gets, and what happens to keys nobody may hold (in process)")
 struct RenewalPolicyTests {

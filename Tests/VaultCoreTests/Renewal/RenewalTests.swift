@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 @Suite("renewal, step by step, against an in-memory console (in process)")
 struct RenewalTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 @Suite("sync against an in-memory console: hand rotations, a last use that does not move (in process)")
 struct SyncTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 @Suite("clipboard: method order, OSC 52 encoding, the clearer's fingerprint, name globs (in process)")
 struct ClipboardTests {

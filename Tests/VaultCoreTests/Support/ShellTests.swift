@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
 
 @Suite("the one shell-quoting function for pasteable commands (in process, words checked through /bin/sh)")
 struct ShellTests {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
+@testable import VisionOne
 
 @Suite("console answers: the secret by its path, names, months, dates, expiry readings (in process)")
 struct ConsoleAnswersTests {

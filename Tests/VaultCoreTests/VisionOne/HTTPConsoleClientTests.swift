@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
+@testable import VisionOne
 
 /// Answers scripted per request, in order; records what was sent and how long the client
 /// waited (no real sleeping, no network).

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import VaultCore
+@testable import VaultFormat
+@testable import VisionOne
 
 /// Trend's own WireMock mappings of the API-keys endpoints (Tests/Fixtures/tm-v1-api-mockup,
 /// unmodified, from github.com/trendmicro/tm-v1-api-mockup at e21ef3c), served by

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 struct KDFBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 struct Manager: ParsableCommand {
     static let configuration = CommandConfiguration(

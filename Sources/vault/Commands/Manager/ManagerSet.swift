@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultFormat
 
 struct ManagerSet: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make NAME the manager key of its base URL.")

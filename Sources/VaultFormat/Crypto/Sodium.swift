@@ -3,14 +3,14 @@ import Foundation
 
 /// One-time libsodium initialisation and small helpers. This folder is the only Swift code
 /// that imports CSodium.
-enum Sodium {
+package enum Sodium {
     /// `sodium_init()` runs exactly once, the first time this is touched.
-    static let ready: Void = {
+    package static let ready: Void = {
         guard sodium_init() >= 0 else { fatalError("libsodium failed to initialise") }
     }()
 
     /// `count` random bytes from the OS CSPRNG (not secret: salts, nonces, ids).
-    static func randomBytes(_ count: Int) -> [UInt8] {
+    package static func randomBytes(_ count: Int) -> [UInt8] {
         _ = ready
         var out = [UInt8](repeating: 0, count: count)
         out.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, count) }
@@ -18,7 +18,7 @@ enum Sodium {
     }
 
     /// Constant-time comparison of two equal-length byte sequences.
-    static func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    package static func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         if a.count == 0 { return true }
         return sodium_memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0

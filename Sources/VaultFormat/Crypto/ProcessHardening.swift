@@ -30,7 +30,7 @@ public enum ProcessHardening {
 
     /// Before execve in `vault exec`: give the command the core limit and umask the user had
     /// (execve itself resets the dumpable flag for the new program).
-    static func restoreForChild() {
+    package static func restoreForChild() {
         if var l = savedCoreLimit { _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &l) }
         if let m = savedUmask { umask(m) }
         signal(SIGXFSZ, SIG_DFL)

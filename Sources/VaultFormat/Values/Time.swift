@@ -18,7 +18,7 @@ public enum Timestamp {
     public static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 
     /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-    static func days(year: Int, month: Int, day: Int) -> Int {
+    package static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -28,7 +28,7 @@ public enum Timestamp {
     }
 
     /// The civil date of a day number (inverse of `days`).
-    static func civil(_ dayNumber: Int) -> (year: Int, month: Int, day: Int) {
+    package static func civil(_ dayNumber: Int) -> (year: Int, month: Int, day: Int) {
         let z = dayNumber + 719468
         let era = (z >= 0 ? z : z - 146096) / 146097
         let doe = z - era * 146097
@@ -40,9 +40,9 @@ public enum Timestamp {
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
-    static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
+    package static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
 
-    static func daysIn(month: Int, year: Int) -> Int {
+    package static func daysIn(month: Int, year: Int) -> Int {
         [31, isLeap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
     }
 
@@ -61,7 +61,7 @@ public enum Timestamp {
     }
 
     /// `2027-01-31T09:30:00.123Z` (audit rows).
-    static func isoMilliseconds(_ date: Date) -> String {
+    package static func isoMilliseconds(_ date: Date) -> String {
         let ms = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
         let whole = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let base = iso(Date(timeIntervalSince1970: TimeInterval(whole)))
@@ -74,7 +74,7 @@ public enum Timestamp {
     }
 
     /// `date` plus whole calendar years, clamping Feb 29 to Feb 28 as calendars do.
-    static func adding(years: Int, to date: Date) -> Date {
+    package static func adding(years: Int, to date: Date) -> Date {
         let secs = Int(seconds(date))
         let dayNumber = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
         let sod = secs - dayNumber * 86400

@@ -23,7 +23,7 @@ public enum NameSet: String, CaseIterable, Sendable {
     /// Trend's MCP server: TREND_VISION_ONE_API_KEY.
     case mcp
 
-    var tokenVariable: String {
+    package var tokenVariable: String {
         switch self {
         case .cookbook: return "TMV1_TOKEN"
         case .terraform: return "VISIONONE_API_KEY"
@@ -31,7 +31,7 @@ public enum NameSet: String, CaseIterable, Sendable {
         }
     }
 
-    var urlVariable: String? {
+    package var urlVariable: String? {
         switch self {
         case .cookbook: return "TMV1_URL"
         case .terraform: return "VISIONONE_REGIONAL_FQDN"
@@ -108,7 +108,7 @@ public enum Exporter {
     }
 
     /// Appends the variable's value (the token from secure memory, or the base URL).
-    static func appendValue(_ v: ExportVariable, to out: inout SecureBytes, escape: (UInt8) -> [UInt8]? = { _ in nil }) {
+    package static func appendValue(_ v: ExportVariable, to out: inout SecureBytes, escape: (UInt8) -> [UInt8]? = { _ in nil }) {
         func put(_ b: UInt8) { if let e = escape(b) { for x in e { out.append(x) } } else { out.append(b) } }
         if v.isSecret {
             for i in 0..<v.token.secret.count { put(v.token.secret[i]) }
@@ -117,7 +117,7 @@ public enum Exporter {
         }
     }
 
-    static func capacity(_ vars: [ExportVariable], factor: Int, overhead: Int) -> Int {
+    package static func capacity(_ vars: [ExportVariable], factor: Int, overhead: Int) -> Int {
         vars.reduce(0) { $0 + $1.name.utf8.count + factor * max($1.token.secret.count, $1.token.baseURL.utf8.count) + overhead }
     }
 
@@ -133,7 +133,7 @@ public enum Exporter {
     }
 
     /// Characters a dotenv reader may interpolate, unquote or cut at: refused, never guessed.
-    static let dotenvUnsafe: Set<UInt8> = Set("$'\"#\\`".utf8)
+    package static let dotenvUnsafe: Set<UInt8> = Set("$'\"#\\`".utf8)
 
     /// `NAME=value` lines; throws if a value contains a character some dotenv reader would
     /// treat specially (`$ ' " # \` and backquote).

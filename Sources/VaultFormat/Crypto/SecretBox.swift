@@ -1,14 +1,14 @@
 import CSodium
 
 /// `crypto_secretbox_easy` (XSalsa20-Poly1305) with a 32-byte key held in secure memory.
-enum SecretBox {
-    static let keyBytes = Int(crypto_secretbox_KEYBYTES)      // 32
-    static let nonceBytes = Int(crypto_secretbox_NONCEBYTES)  // 24
-    static let macBytes = Int(crypto_secretbox_MACBYTES)      // 16
+package enum SecretBox {
+    package static let keyBytes = Int(crypto_secretbox_KEYBYTES)      // 32
+    package static let nonceBytes = Int(crypto_secretbox_NONCEBYTES)  // 24
+    package static let macBytes = Int(crypto_secretbox_MACBYTES)      // 16
 
     /// Seals `plaintext` under `key` with a fresh random nonce. Returns (nonce, ciphertext‖… as
     /// produced by crypto_secretbox_easy: 16-byte MAC followed by the encrypted bytes).
-    static func seal(_ plaintext: borrowing SecureBytes, key: borrowing SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
+    package static func seal(_ plaintext: borrowing SecureBytes, key: borrowing SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
         precondition(key.count == keyBytes)
         let nonce = Sodium.randomBytes(nonceBytes)
         var ciphertext = [UInt8](repeating: 0, count: plaintext.count + macBytes)
@@ -28,7 +28,7 @@ enum SecretBox {
     }
 
     /// Opens a box into a new buffer; nil when authentication fails (wrong key, modified bytes).
-    static func open(ciphertext: [UInt8], nonce: [UInt8], key: borrowing SecureBytes) -> SecureBytes? {
+    package static func open(ciphertext: [UInt8], nonce: [UInt8], key: borrowing SecureBytes) -> SecureBytes? {
         var plaintext = SecureBytes(capacity: max(ciphertext.count - macBytes, 0), empty: true)
         guard open(ciphertext: ciphertext, nonce: nonce, key: key, into: &plaintext) else { return nil }
         return plaintext
@@ -38,7 +38,7 @@ enum SecretBox {
 extension SecretBox {
     /// Opens a box into `scratch` (reused across calls: grown if too small, reset first).
     /// Returns false when authentication fails; `scratch` then holds nothing.
-    static func open(ciphertext: [UInt8], nonce: [UInt8], key: borrowing SecureBytes, into scratch: inout SecureBytes) -> Bool {
+    package static func open(ciphertext: [UInt8], nonce: [UInt8], key: borrowing SecureBytes, into scratch: inout SecureBytes) -> Bool {
         guard nonce.count == nonceBytes, ciphertext.count >= macBytes, key.count == keyBytes else { return false }
         let needed = ciphertext.count - macBytes
         if scratch.capacity < needed { scratch = SecureBytes(capacity: max(needed, scratch.capacity * 2), empty: true) }
@@ -61,11 +61,11 @@ extension SecretBox {
 }
 
 /// Keyed BLAKE2b-256 (`crypto_generichash` with a 32-byte key), used as the audit-chain MAC.
-enum KeyedHash {
-    static let outputBytes = 32
+package enum KeyedHash {
+    package static let outputBytes = 32
 
     /// BLAKE2b-256 keyed with `key` over the concatenation of `parts`.
-    static func mac(key: borrowing SecureBytes, parts: [[UInt8]]) -> [UInt8] {
+    package static func mac(key: borrowing SecureBytes, parts: [[UInt8]]) -> [UInt8] {
         _ = Sodium.ready
         let message = parts.flatMap { $0 }
         var out = [UInt8](repeating: 0, count: outputBytes)

@@ -8,21 +8,21 @@ import CSodium
 /// master key ─crypto_kdf_derive_from_key(1, "V1VMETA_")→ token-metadata MAC key
 /// master key ─crypto_kdf_derive_from_key(1, "V1VAKEYS")→ key sealing earlier audit keys (rekey)
 public struct MasterKey: ~Copyable {
-    static let bytes = 32
-    static let tokenContext = "V1VTOKEN"
-    static let auditContext = "V1VAUDIT"
-    static let metadataContext = "V1VMETA_"
-    static let archiveContext = "V1VAKEYS"
+    package static let bytes = 32
+    package static let tokenContext = "V1VTOKEN"
+    package static let auditContext = "V1VAUDIT"
+    package static let metadataContext = "V1VMETA_"
+    package static let archiveContext = "V1VAKEYS"
 
-    let key: SecureBytes
+    package let key: SecureBytes
 
-    init(key: consuming SecureBytes) {
+    package init(key: consuming SecureBytes) {
         precondition(key.count == Self.bytes)
         self.key = key
     }
 
     /// A fresh random master key (`crypto_kdf_keygen`).
-    static func generate() -> MasterKey {
+    package static func generate() -> MasterKey {
         _ = Sodium.ready
         var k = SecureBytes(capacity: bytes)
         k.withUnsafeMutableBytes { crypto_kdf_keygen($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
@@ -30,7 +30,7 @@ public struct MasterKey: ~Copyable {
     }
 
     /// `crypto_kdf_derive_from_key(32, subkeyID, context, masterKey)`.
-    func subkey(context: String, id: UInt64 = 1) -> SecureBytes {
+    package func subkey(context: String, id: UInt64 = 1) -> SecureBytes {
         let ctx = Array(context.utf8)
         precondition(ctx.count == Int(crypto_kdf_CONTEXTBYTES))
         var out = SecureBytes(capacity: 32)
@@ -50,7 +50,7 @@ public struct MasterKey: ~Copyable {
     }
 
     /// Seals vault_id ‖ master key under the KEK (the "wrapped key" of the header).
-    func wrap(vaultID: [UInt8], kek: borrowing SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
+    package func wrap(vaultID: [UInt8], kek: borrowing SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
         var plain = SecureBytes(capacity: vaultID.count + Self.bytes, empty: true)
         vaultID.withUnsafeBytes { plain.append($0) }
         plain.append(key)
@@ -58,7 +58,7 @@ public struct MasterKey: ~Copyable {
     }
 
     /// Opens the wrapped key; nil when the KEK is wrong or the header was modified.
-    static func unwrap(nonce: [UInt8], ciphertext: [UInt8], vaultID: [UInt8], kek: borrowing SecureBytes) -> MasterKey? {
+    package static func unwrap(nonce: [UInt8], ciphertext: [UInt8], vaultID: [UInt8], kek: borrowing SecureBytes) -> MasterKey? {
         guard let plain = SecretBox.open(ciphertext: ciphertext, nonce: nonce, key: kek),
               plain.count == vaultID.count + bytes else { return nil }
         let idMatches = plain.withUnsafeBytes { p in

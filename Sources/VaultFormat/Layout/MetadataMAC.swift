@@ -3,15 +3,15 @@ import Foundation
 /// The keyed MAC over a token's identity and metadata (SECURITY.md, "Token metadata MAC").
 /// It stops anyone who can write the file but lacks the key from pointing a token at another
 /// base URL or swapping two tokens' names.
-enum MetadataMAC {
-    static let domain = Array("v1vault-meta-v1".utf8)
+package enum MetadataMAC {
+    package static let domain = Array("v1vault-meta-v1".utf8)
     /// Schema 5: used instead when the token has a warning window or is a manager key; the
     /// input then ends with both.
-    static let domainV2 = Array("v1vault-meta-v2".utf8)
+    package static let domainV2 = Array("v1vault-meta-v2".utf8)
 
-    static func usesV2(_ t: TokenRecord) -> Bool { t.warnDays != nil || t.manager }
+    package static func usesV2(_ t: TokenRecord) -> Bool { t.warnDays != nil || t.manager }
 
-    static func encode(vaultID: [UInt8], _ t: TokenRecord) -> [UInt8] {
+    package static func encode(vaultID: [UInt8], _ t: TokenRecord) -> [UInt8] {
         var out = vaultID
         func u64(_ v: Int64) { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian) { out += $0 } }
         func str(_ s: String) {
@@ -30,11 +30,11 @@ enum MetadataMAC {
         return out
     }
 
-    static func mac(key: borrowing SecureBytes, vaultID: [UInt8], _ t: TokenRecord) -> [UInt8] {
+    package static func mac(key: borrowing SecureBytes, vaultID: [UInt8], _ t: TokenRecord) -> [UInt8] {
         KeyedHash.mac(key: key, parts: [usesV2(t) ? domainV2 : domain, encode(vaultID: vaultID, t)])
     }
 
-    static func verify(key: borrowing SecureBytes, vaultID: [UInt8], _ t: TokenRecord) -> Bool {
+    package static func verify(key: borrowing SecureBytes, vaultID: [UInt8], _ t: TokenRecord) -> Bool {
         guard let stored = t.metaMac else { return false }
         let expected = mac(key: key, vaultID: vaultID, t)
         return expected.withUnsafeBytes { a in stored.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } }

@@ -22,15 +22,15 @@ public final class SecretArena {
         return SecretView(arena: self, range: range)
     }
 
-    func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 }
 
 /// A secret inside a `SecretArena`; keeps the arena alive. Same read API as `SecureBytes`.
 public struct SecretView {
-    let arena: SecretArena
-    let range: Range<Int>
+    package let arena: SecretArena
+    package let range: Range<Int>
 
     public var count: Int { range.count }
     public var isEmpty: Bool { range.isEmpty }

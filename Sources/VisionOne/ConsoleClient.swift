@@ -1,4 +1,5 @@
 import Foundation
+import VaultFormat
 
 /// A key as Vision One's Administration > API Keys lists it.
 public struct ConsoleKey: Sendable, Equatable {

@@ -18,12 +18,12 @@ public enum JSONText {
         return out + "\""
     }
 
-    static func array(_ values: [String]) -> String {
+    package static func array(_ values: [String]) -> String {
         "[" + values.map(string).joined(separator: ",") + "]"
     }
 
     /// An object with string values, keys in ascending order.
-    static func object(_ fields: [String: String]) -> String {
+    package static func object(_ fields: [String: String]) -> String {
         "{" + fields.sorted { $0.key < $1.key }.map { string($0.key) + ":" + string($0.value) }.joined(separator: ",") + "}"
     }
 }

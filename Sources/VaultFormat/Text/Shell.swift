@@ -5,7 +5,7 @@ import Foundation
 /// `'\''`. A console key named `x'$(touch PWNED)'` then arrives as that one literal argument.
 public enum Shell {
     /// Characters that never need quoting (the same set as Python's `shlex.quote`).
-    static func isSafe(_ s: String) -> Bool {
+    package static func isSafe(_ s: String) -> Bool {
         !s.isEmpty && s.unicodeScalars.allSatisfy { c in
             (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "@%+=:,./-_".unicodeScalars.contains(c)
         }

@@ -1,13 +1,14 @@
 import Foundation
+import VaultFormat
 
 /// Vision One's answers, read by structure (shared/visionone-api.md and Trend's own mock,
 /// docs/FAKE-VISIONONE.md): the create answer's `[0].body.value`, never "the one member named
 /// value" (a create element also carries `headers: [{"name": "Location", "value": …}]`).
 /// Pure functions over parsed JSON, so the bodies of Trend's mock can be replayed through them.
-enum ConsoleAnswers {
+package enum ConsoleAnswers {
     /// One page of a list answer: `items` (an array; `null` is an empty page, as the SDK reads
     /// it) and `nextLink` (absent, `null` or empty: the last page).
-    static func listPage(_ object: Any?) -> (items: [Any], next: String?)? {
+    package static func listPage(_ object: Any?) -> (items: [Any], next: String?)? {
         guard let o = object as? [String: Any], o.keys.contains("items") else { return nil }
         let items: [Any]
         switch o["items"] {
@@ -21,9 +22,9 @@ enum ConsoleAnswers {
 
     /// The members of Trend's ApiKey model (pytmv1 `ApiKey`, the mock's get/list bodies), plus
     /// `createdDateTime` which some answers may carry.
-    static let knownKeyMembers: Set<String> = ["id", "name", "status", "role", "description", "expiredDateTime", "lastUsedDateTime", "createdDateTime"]
+    package static let knownKeyMembers: Set<String> = ["id", "name", "status", "role", "description", "expiredDateTime", "lastUsedDateTime", "createdDateTime"]
 
-    static func key(_ o: [String: Any]) -> ConsoleKey? {
+    package static func key(_ o: [String: Any]) -> ConsoleKey? {
         guard let id = o["id"] as? String, ConsoleLink.isValidID(id), let name = o["name"] as? String, ConsoleLink.isValidName(name) else { return nil }
         func text(_ k: String) -> String? { (o[k] as? String).map { Sanitize.serverText($0, max: 256) } }
         var key = ConsoleKey(id: id, name: name, status: text("status") ?? "unknown", role: text("role"), description: text("description"),
@@ -36,7 +37,7 @@ enum ConsoleAnswers {
     /// Whether a `lastUsedDateTime` says the key was used. Fail safe: only absence, null, an
     /// empty string or a stamp before 1971 (the SDK's "never", e.g. 0001-01-01) mean unused;
     /// anything else — a date, or a value in a form v1vault does not read — means used.
-    static func usageShown(_ value: Any?) -> Bool {
+    package static func usageShown(_ value: Any?) -> Bool {
         switch value {
         case nil, is NSNull: return false
         case let s as String:
@@ -53,7 +54,7 @@ enum ConsoleAnswers {
     /// Member names that look like an access restriction (an IP allow-list or CIDR list). No
     /// Trend source names such a field; a member like this means the key has something v1vault
     /// cannot copy to its successor.
-    static func restrictionFields(_ o: [String: Any]) -> [String] {
+    package static func restrictionFields(_ o: [String: Any]) -> [String] {
         o.keys.filter { k in
             guard !knownKeyMembers.contains(k), k.count <= 64, k.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }) else { return false }
             let l = k.lowercased()
@@ -69,18 +70,18 @@ enum ConsoleAnswers {
     }
 
     /// One element of a 207 create answer, the secret already taken out.
-    struct CreateElement: Equatable {
-        var status: Int?
-        var id: String?
+    package struct CreateElement: Equatable {
+        package var status: Int?
+        package var id: String?
         /// The id at the end of the element's `Location` header, when it has one.
-        var locationID: String?
-        var expires: String?
-        var errorCode: String?
+        package var locationID: String?
+        package var expires: String?
+        package var errorCode: String?
     }
 
     /// `[{"status", "headers"?: [{"name", "value"}], "body": {"id", "value", "expiredDateTime"} | {"error": …}}]`.
     /// nil unless the answer is an array of exactly one object.
-    static func createElement(_ object: Any?) -> CreateElement? {
+    package static func createElement(_ object: Any?) -> CreateElement? {
         guard let array = object as? [Any], array.count == 1, let element = array[0] as? [String: Any] else { return nil }
         let body = element["body"] as? [String: Any]
         var out = CreateElement(status: element["status"] as? Int, id: body?["id"] as? String, expires: body?["expiredDateTime"] as? String,
@@ -94,14 +95,14 @@ enum ConsoleAnswers {
     }
 
     /// Per input, the element's status of a 207 delete answer; nil unless it has one element per id.
-    static func deleteStatuses(_ object: Any?, count: Int) -> [Int?]? {
+    package static func deleteStatuses(_ object: Any?, count: Int) -> [Int?]? {
         guard let array = object as? [Any], array.count == count else { return nil }
         return array.map { ($0 as? [String: Any])?["status"] as? Int }
     }
 
     /// Vision One's error code: `{"error": {"code"}}`, or a bare `{"code"}` (one of the shapes
     /// Trend's mock answers 429 with). Only identifiers are repeated (see `safeCode`).
-    static func errorCode(_ object: Any?) -> String? {
+    package static func errorCode(_ object: Any?) -> String? {
         guard let o = object as? [String: Any] else { return nil }
         let raw = (o["error"] as? [String: Any])?["code"] as? String ?? o["code"] as? String
         return raw.map(safeCode)
@@ -109,21 +110,21 @@ enum ConsoleAnswers {
 
     /// Vision One's error codes are identifiers (`InvalidCredentials`): anything else — a server
     /// echoing a request or a value into the field — is not repeated into stderr or the audit log.
-    static func safeCode(_ s: String) -> String {
+    package static func safeCode(_ s: String) -> String {
         let ok = !s.isEmpty && s.count <= 64 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || "._-".utf8.contains($0) }
         return ok ? s : "(unreadable error code)"
     }
 
     /// ISO 8601 UTC, with or without fractional seconds. The SDK's model requires a string even
     /// for "never": year 9999 (never expires) and years before 1971 (never used) mean nil.
-    static func date(_ s: String) -> Date? {
+    package static func date(_ s: String) -> Date? {
         guard let d = anyDate(s), d.timeIntervalSince1970 > 365 * 86400, !s.hasPrefix("9999-") else { return nil }
         return d
     }
 
     /// ISO 8601 in the spellings a server may use: `Z`/`z` or a `±hh:mm` offset, `T` or a space,
     /// with or without fractional seconds.
-    static func anyDate(_ s: String) -> Date? {
+    package static func anyDate(_ s: String) -> Date? {
         var t = s.trimmingCharacters(in: .whitespaces)
         guard t.count >= 19, t.count <= 40 else { return nil }
         if t.hasSuffix("z") { t = String(t.dropLast()) + "Z" }
@@ -144,7 +145,7 @@ enum ConsoleAnswers {
     /// Whether an expiry the console gave a new key fits `months` asked at `at`. The API does
     /// not say how it counts months, so every plausible reading is accepted (± 3 days): calendar
     /// months, 30-day months, and the console's own presets (30, 90, 180, 365 days).
-    static func expiryFits(_ expires: Date, months: Int, at: Date) -> Bool {
+    package static func expiryFits(_ expires: Date, months: Int, at: Date) -> Bool {
         guard months > 0 else { return false }
         let calendar = Calendar(identifier: .gregorian)
         var utc = calendar

@@ -1,16 +1,17 @@
 import Foundation
+import VaultFormat
 
 /// Sends one HTTP exchange. `CurlTransport` is the real one (libcurl through CHTTP); tests
 /// script answers (Trend's mock bodies, 429s, timeouts) without a network.
-protocol HTTPTransport: Sendable {
+package protocol HTTPTransport: Sendable {
     /// With `request.secureBody`, `secure` receives the body buffer (mutable, so it can take a
     /// secret out and blank it) before it is zeroed, and the response's `body` is what it returns.
     func send(_ request: HTTPExchange, bearer: UnsafeRawBufferPointer,
               secure: ((UnsafeMutableRawBufferPointer) -> Data?)?) -> Result<HTTPExchange.Response, HTTPExchange.NetworkFailure>
 }
 
-struct CurlTransport: HTTPTransport {
-    func send(_ request: HTTPExchange, bearer: UnsafeRawBufferPointer,
+package struct CurlTransport: HTTPTransport {
+    package func send(_ request: HTTPExchange, bearer: UnsafeRawBufferPointer,
               secure: ((UnsafeMutableRawBufferPointer) -> Data?)?) -> Result<HTTPExchange.Response, HTTPExchange.NetworkFailure> {
         request.send(bearer: bearer, secure: secure)
     }
@@ -39,24 +40,24 @@ public struct ConsoleRetryPolicy: Sendable {
 
 /// The rate-limit pause shared by every request of one client. The budget counts the time
 /// the client is paused (however many requests wait out the same pause), not waits per request.
-final class RateLimitGate: @unchecked Sendable {
+package final class RateLimitGate: @unchecked Sendable {
     private let lock = NSLock()
     private var notBefore = Date.distantPast
     private var paused: TimeInterval = 0
     private var spent = false
     private var failuresInARow = 0
-    let policy: ConsoleRetryPolicy
+    package let policy: ConsoleRetryPolicy
 
     /// Counts a request's outcome; true once the breaker is open.
-    func record(failed: Bool) {
+    package func record(failed: Bool) {
         lock.withLock { failuresInARow = failed ? failuresInARow + 1 : 0 }
     }
-    var broken: Bool { lock.withLock { failuresInARow >= policy.breakerLimit } }
+    package var broken: Bool { lock.withLock { failuresInARow >= policy.breakerLimit } }
 
-    init(policy: ConsoleRetryPolicy) { self.policy = policy }
+    package init(policy: ConsoleRetryPolicy) { self.policy = policy }
 
     /// Waits until the pause (if any) is over. False when the budget is spent.
-    func pass() -> Bool {
+    package func pass() -> Bool {
         let wait: TimeInterval = lock.withLock { spent ? -1 : max(0, notBefore.timeIntervalSince(policy.now())) }
         if wait < 0 { return false }
         if wait > 0 { policy.sleep(wait) }
@@ -65,7 +66,7 @@ final class RateLimitGate: @unchecked Sendable {
 
     /// Starts (or extends) a pause of `delay` seconds from now; past the budget, the client
     /// stops instead.
-    func pause(_ delay: TimeInterval) {
+    package func pause(_ delay: TimeInterval) {
         lock.withLock {
             let now = policy.now()
             let until = max(notBefore, now.addingTimeInterval(delay))
@@ -84,17 +85,17 @@ final class RateLimitGate: @unchecked Sendable {
 public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
     public let baseURL: String
     public let host: String
-    let manager: SecretView
-    let timeoutMs: Int
-    let transport: any HTTPTransport
-    let gate: RateLimitGate
-    var policy: ConsoleRetryPolicy { gate.policy }
+    package let manager: SecretView
+    package let timeoutMs: Int
+    package let transport: any HTTPTransport
+    package let gate: RateLimitGate
+    package var policy: ConsoleRetryPolicy { gate.policy }
 
     public convenience init(baseURL: String, manager: SecretView, timeout: TimeInterval = 75, policy: ConsoleRetryPolicy = ConsoleRetryPolicy()) {
         self.init(baseURL: baseURL, manager: manager, timeout: timeout, policy: policy, transport: CurlTransport())
     }
 
-    init(baseURL: String, manager: SecretView, timeout: TimeInterval, policy: ConsoleRetryPolicy, transport: any HTTPTransport) {
+    package init(baseURL: String, manager: SecretView, timeout: TimeInterval, policy: ConsoleRetryPolicy, transport: any HTTPTransport) {
         self.baseURL = baseURL
         self.host = URLComponents(string: baseURL)?.host ?? baseURL
         self.manager = manager
@@ -103,7 +104,7 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
         self.gate = RateLimitGate(policy: policy)
     }
 
-    static let keysPath = "/v3.0/iam/apiKeys"
+    package static let keysPath = "/v3.0/iam/apiKeys"
 
     // MARK: Calls
 
@@ -235,11 +236,11 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
 
     // MARK: Plumbing
 
-    func keyURL(_ id: String) -> String {
+    package func keyURL(_ id: String) -> String {
         baseURL + Self.keysPath + "/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id)
     }
 
-    func call(_ name: String, method: String, url: String, headers: [String] = [], body: Data? = nil) throws(ConsoleFailure) -> HTTPExchange.Response {
+    package func call(_ name: String, method: String, url: String, headers: [String] = [], body: Data? = nil) throws(ConsoleFailure) -> HTTPExchange.Response {
         var retried = false
         return try call(name, exchange: HTTPExchange(method: method, url: url, headers: headers, body: body, timeoutMs: timeoutMs), retryTransient: true,
                         retried: &retried, secure: nil)
@@ -249,7 +250,7 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
     /// tries again while the delays last; with `retryTransient`, 5xx and network failures too.
     /// `retried` says whether an attempt was repeated (a later refusal then does not prove the
     /// earlier attempt did nothing).
-    func call(_ name: String, exchange: HTTPExchange, retryTransient: Bool, retried: inout Bool,
+    package func call(_ name: String, exchange: HTTPExchange, retryTransient: Bool, retried: inout Bool,
               secure: ((UnsafeMutableRawBufferPointer) -> Data?)?) throws(ConsoleFailure) -> HTTPExchange.Response {
         var rateLimits = 0, transients = 0
         while true {
@@ -298,14 +299,14 @@ public final class HTTPConsoleClient: ConsoleClient, @unchecked Sendable {
     }
 
     /// A create's secure-body handler goes through the same loop.
-    func call(_ name: String, exchange: HTTPExchange, retryTransient: Bool, retried: inout Bool,
+    package func call(_ name: String, exchange: HTTPExchange, retryTransient: Bool, retried: inout Bool,
               _ secure: @escaping (UnsafeMutableRawBufferPointer) -> Data?) throws(ConsoleFailure) -> HTTPExchange.Response {
         try call(name, exchange: exchange, retryTransient: retryTransient, retried: &retried, secure: Optional(secure))
     }
 
-    func json(_ data: Data?) -> Any? { data.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } }
+    package func json(_ data: Data?) -> Any? { data.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } }
 
-    func failure(_ call: String, _ r: HTTPExchange.Response, code: String? = nil) -> ConsoleFailure {
+    package func failure(_ call: String, _ r: HTTPExchange.Response, code: String? = nil) -> ConsoleFailure {
         ConsoleFailure(call: call, host: host, status: r.status, code: code ?? ConsoleAnswers.errorCode(json(r.body)), traceID: r.traceID)
     }
 }

@@ -64,11 +64,11 @@ public enum TokenInput {
 
     /// The same rule as a predicate, for plaintext read back from the file: a reader MUST
     /// refuse a version that `add` would have refused (SECURITY.md).
-    static func isWellFormed(_ token: UnsafeRawBufferPointer) -> Bool {
+    package static func isWellFormed(_ token: UnsafeRawBufferPointer) -> Bool {
         (1...maxBytes).contains(token.count) && token.allSatisfy { (0x21...0x7E).contains($0) }
     }
 
-    static func validate(_ token: UnsafeRawBufferPointer) throws(VaultError) {
+    package static func validate(_ token: UnsafeRawBufferPointer) throws(VaultError) {
         guard !token.isEmpty else { throw .invalidToken(reason: "empty input") }
         guard token.count <= maxBytes else { throw .invalidToken(reason: "longer than 16 KiB") }
         let problem: String? = { bytes in

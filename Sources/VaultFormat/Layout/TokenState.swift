@@ -1,16 +1,21 @@
 import Foundation
 
 /// The bookkeeping of one kept version: everything about it but its secret.
-struct VersionState: Equatable {
-    var version: Int
-    var createdAt: Int64
-    var expiresAt: Int64?
-    var retiredAt: Int64?
+package struct VersionState: Equatable {
+    package var version: Int
+    package var createdAt: Int64
+    package var expiresAt: Int64?
+    package var retiredAt: Int64?
     /// The version's nonce (24 bytes): covered by the state MAC, so a sealed box from another
     /// time — a removed token whose id was handed out again — cannot be put in its place.
-    var nonce: Data
+    package var nonce: Data
     /// The console key this version is (schema 5).
-    var console = ConsoleLink()
+    package var console = ConsoleLink()
+
+    package init(version: Int, createdAt: Int64, expiresAt: Int64?, retiredAt: Int64?, nonce: Data, console: ConsoleLink = ConsoleLink()) {
+        self.version = version; self.createdAt = createdAt; self.expiresAt = expiresAt; self.retiredAt = retiredAt
+        self.nonce = nonce; self.console = console
+    }
 }
 
 /// Which Vision One console key (Administration > API Keys) a version is, and what v1vault last
@@ -48,38 +53,38 @@ public struct ConsoleLink: Sendable, Equatable {
 /// version is current, every kept version's number and times, and the audit row that last
 /// changed them. Someone who can write the file but lacks the key cannot make another version
 /// current, un-retire one, move an expiry, or drop a version without it failing closed.
-enum StateMAC {
-    static let domain = Array("v1vault-state-v1".utf8)
+package enum StateMAC {
+    package static let domain = Array("v1vault-state-v1".utf8)
     /// Schema 5: used instead when any kept version has a console link, or the token is a
     /// manager key or has its own warning window; each version's entry then also covers its
     /// console id, name and state, and the input ends with the token's metadata MAC — so the
     /// metadata of such a token (its manager mark, its base URL) is as fresh as its state: an
     /// older authentic `tokens` row put back fails, or needs older state that the freshness
     /// check refuses.
-    static let domainV2 = Array("v1vault-state-v2".utf8)
+    package static let domainV2 = Array("v1vault-state-v2".utf8)
 
     /// What of the token's row the v2 state MAC binds.
-    struct Bound {
-        var metaMac: Data?
-        var manager = false
-        var warnDays: Int?
-        static let none = Bound(metaMac: nil)
-        init(metaMac: Data?, manager: Bool = false, warnDays: Int? = nil) { self.metaMac = metaMac; self.manager = manager; self.warnDays = warnDays }
-        init(_ r: TokenRecord) { self.init(metaMac: r.metaMac, manager: r.manager, warnDays: r.warnDays) }
+    package struct Bound {
+        package var metaMac: Data?
+        package var manager = false
+        package var warnDays: Int?
+        package static let none = Bound(metaMac: nil)
+        package init(metaMac: Data?, manager: Bool = false, warnDays: Int? = nil) { self.metaMac = metaMac; self.manager = manager; self.warnDays = warnDays }
+        package init(_ r: TokenRecord) { self.init(metaMac: r.metaMac, manager: r.manager, warnDays: r.warnDays) }
     }
 
-    static func usesV2(_ versions: [VersionState], _ bound: Bound) -> Bool {
+    package static func usesV2(_ versions: [VersionState], _ bound: Bound) -> Bool {
         hasConsoleLinks(versions) || bound.manager || bound.warnDays != nil
     }
     /// Audit actions that change a token's versions; the newest sealed, successful row naming a
     /// token must be the one its `state_seq` names. (Migration 0003's partial index
     /// `audit_log_state_changes` lists the same actions; it is not used: index contents can be
     /// altered behind unchanged schema text, so the check walks the table.)
-    static let changingActionNames: Set<String> = ["add", "rotate", "rollback", "remove", "import", "seal-state", "edit", "rename", "renew", "sync"]
+    package static let changingActionNames: Set<String> = ["add", "rotate", "rollback", "remove", "import", "seal-state", "edit", "rename", "renew", "sync"]
 
     /// The token names in an audit row's `tokens` text (a JSON array of objects with a string
     /// `name`); nil unless it is exactly that shape.
-    static func names(inTokens text: String) -> [String]? {
+    package static func names(inTokens text: String) -> [String]? {
         guard let array = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [Any] else { return nil }
         var names: [String] = []
         for element in array {
@@ -89,7 +94,7 @@ enum StateMAC {
         return names
     }
 
-    static func encode(vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, current: Int, versions: [VersionState], v2 linked: Bool) -> [UInt8] {
+    package static func encode(vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, current: Int, versions: [VersionState], v2 linked: Bool) -> [UInt8] {
         var out = vaultID
         func u64(_ v: Int64) { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian) { out += $0 } }
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).bigEndian) { out += $0 } }
@@ -107,9 +112,9 @@ enum StateMAC {
         return out
     }
 
-    static func hasConsoleLinks(_ versions: [VersionState]) -> Bool { versions.contains { !$0.console.isEmpty } }
+    package static func hasConsoleLinks(_ versions: [VersionState]) -> Bool { versions.contains { !$0.console.isEmpty } }
 
-    static func mac(key: borrowing SecureBytes, vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, versions: [VersionState],
+    package static func mac(key: borrowing SecureBytes, vaultID: [UInt8], tokenID: Int64, stateSeq: Int64, versions: [VersionState],
                     bound: Bound = .none) throws(VaultError) -> [UInt8] {
         let current = try currentVersion(versions, name: nil)
         let v2 = usesV2(versions, bound)
@@ -121,7 +126,7 @@ enum StateMAC {
 
     /// Checks the shape every reader MUST check before the MAC: versions within 1…2³²−1,
     /// strictly increasing, exactly one current. Returns the current one.
-    static func currentVersion(_ versions: [VersionState], name: String?) throws(VaultError) -> VersionState {
+    package static func currentVersion(_ versions: [VersionState], name: String?) throws(VaultError) -> VersionState {
         let label = name ?? "?"
         var previous = 0
         for v in versions {
@@ -140,21 +145,25 @@ enum StateMAC {
 
 /// Which tokens without MACs `doctor --seal-metadata` may vouch for, from the verified audit
 /// rows alone (SECURITY.md, "What `doctor --seal-metadata` vouches for").
-enum LegacyVouch {
-    struct Row: Equatable {
-        var seq: Int64
-        var action: String
-        var names: [String]
+package enum LegacyVouch {
+    package struct Row: Equatable {
+        package var seq: Int64
+        package var action: String
+        package var names: [String]
         /// The row carries `"state":"sealed"`: a binary of schema 3 or later wrote it, and the
         /// tokens it names had their MACs sealed.
-        var stateMarked: Bool
+        package var stateMarked: Bool
+
+        package init(seq: Int64, action: String, names: [String], stateMarked: Bool) {
+            self.seq = seq; self.action = action; self.names = names; self.stateMarked = stateMarked
+        }
     }
 
     /// Per candidate: nil when it may be vouched for, else why not. Only a token left from
     /// before schema 2 qualifies: a sealed `add`, `import` or `rename` row named it before the
     /// first state-marked row (the upgrade), no state-marked row ever named it (its MACs existed:
     /// a token without them now was stripped), and it has nothing a pre-schema-5 token cannot have.
-    static func verdicts(candidates: [String], rows: [Row], schema5: Set<String>) -> [String: String?] {
+    package static func verdicts(candidates: [String], rows: [Row], schema5: Set<String>) -> [String: String?] {
         var knownBefore = Set<String>(), sealedAt: [String: Int64] = [:]
         var upgraded = false
         for row in rows {

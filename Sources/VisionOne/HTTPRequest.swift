@@ -1,37 +1,38 @@
 import CHTTP
 import Foundation
+import VaultFormat
 
 /// One HTTP exchange through libcurl (CHTTP): any method, a bearer token from secure memory,
 /// extra headers, a JSON body. Redirects are never followed; loopback bypasses proxies.
-struct HTTPExchange {
-    var method: String
-    var url: String
-    var headers: [String] = []
-    var body: Data?
-    var timeoutMs: Int
+package struct HTTPExchange {
+    package var method: String
+    package var url: String
+    package var headers: [String] = []
+    package var body: Data?
+    package var timeoutMs: Int
     /// Receive the body into locked, non-dumpable memory that is zeroed when freed.
-    var secureBody = false
+    package var secureBody = false
 
     /// What came back. `body` is the response body as plain heap data; a secure body is never
     /// copied into it (see `send(bearer:secure:)`).
-    struct Response {
-        var status: Int
-        var traceID: String?
-        var etag: String?
-        var retryAfter: Int?
-        var location: String?
-        var body: Data?
+    package struct Response {
+        package var status: Int
+        package var traceID: String?
+        package var etag: String?
+        package var retryAfter: Int?
+        package var location: String?
+        package var body: Data?
     }
 
-    struct NetworkFailure: Error {
-        var curlCode: Int32
-        var message: String
+    package struct NetworkFailure: Error {
+        package var curlCode: Int32
+        package var message: String
     }
 
     /// Sends the request. With `secureBody`, `secure` receives the body buffer (mutable, so it
     /// can take the secret out and blank it) before it is zeroed and unmapped, and the
     /// response's `body` is whatever `secure` returns.
-    func send(bearer: UnsafeRawBufferPointer,
+    package func send(bearer: UnsafeRawBufferPointer,
               secure: ((UnsafeMutableRawBufferPointer) -> Data?)? = nil) -> Result<Response, NetworkFailure> {
         var result = v1v_http_result()
         let direct = URL(string: url)?.host.map(Validate.isLoopback) ?? false

@@ -172,11 +172,11 @@ extension VaultError: CustomStringConvertible {
 }
 
 /// Quotes a path for a copy-pasteable shell hint (the one quoting rule: `Shell.quote`).
-func shellQuoted(_ s: String) -> String { Shell.quote(s) }
+package func shellQuoted(_ s: String) -> String { Shell.quote(s) }
 
 /// Renders user-supplied text for an error message: control characters escaped, length capped,
 /// so a hostile argument cannot forge extra lines or flood the terminal.
-func displayName(_ s: String) -> String {
+package func displayName(_ s: String) -> String {
     var out = ""
     for scalar in s.unicodeScalars.prefix(80) {
         if scalar.value < 0x20 || scalar.value == 0x7f { out += String(format: "\\x%02x", scalar.value) }

@@ -1,13 +1,13 @@
 /// The sealed form of one token version (SECURITY.md, "Table token_versions"):
 /// `crypto_secretbox_easy(binding || token, nonce, token_key)` with
 /// `binding = vault_id (16) || u64be(token_id) || u32be(version)`.
-enum SealedEntry {
-    static let bindingBytes = 16 + 8 + 4
+package enum SealedEntry {
+    package static let bindingBytes = 16 + 8 + 4
 
     /// The bound prefix. Throws unless the token id is positive and the version fits in 32
     /// bits exactly: a version is never reduced modulo 2³² (version 2³²+1 would otherwise open
     /// version 1's box).
-    static func binding(vaultID: [UInt8], tokenID: Int64, version: Int) throws(VaultError) -> [UInt8] {
+    package static func binding(vaultID: [UInt8], tokenID: Int64, version: Int) throws(VaultError) -> [UInt8] {
         precondition(vaultID.count == 16)
         guard tokenID >= 1, version >= 1, let v32 = UInt32(exactly: version) else {
             throw .corruptVault(reason: "token id \(tokenID) or version \(version) is out of range")
@@ -19,7 +19,7 @@ enum SealedEntry {
     }
 
     /// Seals `secret` bound to `binding` under `key` with a fresh nonce.
-    static func seal(_ secret: borrowing SecureBytes, binding: [UInt8], key: borrowing SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
+    package static func seal(_ secret: borrowing SecureBytes, binding: [UInt8], key: borrowing SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
         var plain = SecureBytes(capacity: binding.count + secret.count, empty: true)
         binding.withUnsafeBytes { plain.append($0) }
         plain.append(secret)
@@ -28,7 +28,7 @@ enum SealedEntry {
 
     /// Opens into `scratch` and returns the range of the token bytes within it; nil unless it
     /// authenticates and its bound prefix equals `binding`.
-    static func open(ciphertext: [UInt8], nonce: [UInt8], binding: [UInt8], key: borrowing SecureBytes, into scratch: inout SecureBytes) -> Range<Int>? {
+    package static func open(ciphertext: [UInt8], nonce: [UInt8], binding: [UInt8], key: borrowing SecureBytes, into scratch: inout SecureBytes) -> Range<Int>? {
         guard SecretBox.open(ciphertext: ciphertext, nonce: nonce, key: key, into: &scratch), scratch.count > binding.count else {
             scratch.reset()
             return nil
@@ -41,7 +41,7 @@ enum SealedEntry {
     }
 
     /// Seals `binding || token` built in `scratch` (reused across calls).
-    static func seal(_ token: UnsafeRawBufferPointer, binding: [UInt8], key: borrowing SecureBytes, scratch: inout SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
+    package static func seal(_ token: UnsafeRawBufferPointer, binding: [UInt8], key: borrowing SecureBytes, scratch: inout SecureBytes) -> (nonce: [UInt8], ciphertext: [UInt8]) {
         if scratch.capacity < binding.count + token.count { scratch = SecureBytes(capacity: binding.count + token.count, empty: true) }
         scratch.reset()
         binding.withUnsafeBytes { scratch.append($0) }
@@ -52,7 +52,7 @@ enum SealedEntry {
 
     /// Opens a sealed entry into a new buffer holding just the token; nil unless it
     /// authenticates, is longer than the binding, and its bound prefix equals `binding`.
-    static func open(ciphertext: [UInt8], nonce: [UInt8], binding: [UInt8], key: borrowing SecureBytes) -> SecureBytes? {
+    package static func open(ciphertext: [UInt8], nonce: [UInt8], binding: [UInt8], key: borrowing SecureBytes) -> SecureBytes? {
         var scratch = SecureBytes(capacity: max(ciphertext.count - SecretBox.macBytes, 0), empty: true)
         guard let range = open(ciphertext: ciphertext, nonce: nonce, binding: binding, key: key, into: &scratch) else { return nil }
         return scratch.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[range])) }

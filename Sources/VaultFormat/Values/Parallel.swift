@@ -2,8 +2,8 @@ import Foundation
 
 /// A bounded pool for blocking work (network calls): at most `width` items at once, results in
 /// input order. `renew`'s jobs and `check`'s requests go through it.
-enum Parallel {
-    static func map<T, R>(_ items: [T], width: Int, _ body: @escaping (T) -> R) -> [R] {
+package enum Parallel {
+    package static func map<T, R>(_ items: [T], width: Int, _ body: @escaping (T) -> R) -> [R] {
         let box = ParallelBox(items, body)
         let slots = DispatchSemaphore(value: max(1, width))
         let group = DispatchGroup()
@@ -24,12 +24,12 @@ enum Parallel {
 /// The items, the work and the results of one `Parallel.map`, shared with its threads; the
 /// results array is only touched under the lock.
 private final class ParallelBox<T, R>: @unchecked Sendable {
-    let lock = NSLock()
+    package let lock = NSLock()
     private(set) var results: [R?]
-    let items: [T]
-    let body: (T) -> R
-    init(_ items: [T], _ body: @escaping (T) -> R) { self.items = items; self.body = body; results = Array(repeating: nil, count: items.count) }
-    func run(_ i: Int) {
+    package let items: [T]
+    package let body: (T) -> R
+    package init(_ items: [T], _ body: @escaping (T) -> R) { self.items = items; self.body = body; results = Array(repeating: nil, count: items.count) }
+    package func run(_ i: Int) {
         let r = body(items[i])
         lock.withLock { results[i] = r }
     }

@@ -2,8 +2,8 @@ import CSodium
 import Synchronization
 
 /// See `SecureBytes.allocationCounter`.
-final class AllocationCounter: Sendable {
-    let count = Atomic<Int>(0)
+package final class AllocationCounter: Sendable {
+    package let count = Atomic<Int>(0)
 }
 
 /// A fixed-size buffer of secret bytes in libsodium-guarded memory (`sodium_malloc`: locked
@@ -19,7 +19,7 @@ public struct SecureBytes: ~Copyable {
 
     /// Counts guarded allocations made by the current task when set (each is its own mapping,
     /// so bulk paths must not make one per token; tests check that).
-    @TaskLocal static var allocationCounter: AllocationCounter?
+    @TaskLocal package static var allocationCounter: AllocationCounter?
 
     /// Allocates `capacity` zeroed bytes; `count` starts at `capacity` unless `empty` is true.
     public init(capacity: Int, empty: Bool = false) {
@@ -80,7 +80,7 @@ public struct SecureBytes: ~Copyable {
     }
 
     /// Marks the first `n` bytes as meaningful after writing them through `withUnsafeMutableBytes`.
-    mutating func setCount(_ n: Int) {
+    package mutating func setCount(_ n: Int) {
         precondition(n >= 0 && n <= capacity)
         count = n
     }

@@ -24,7 +24,7 @@ public final class RevealedToken {
     /// Whether the token is its base URL's manager key (`vault manager set`; metadata MAC).
     public let manager: Bool
 
-    init(name: String, version: Int, baseURL: String, region: Region?, expires: Date?, secret: SecretView, warning: String?,
+    package init(name: String, version: Int, baseURL: String, region: Region?, expires: Date?, secret: SecretView, warning: String?,
          role: String? = nil, description: String? = nil, permissions: [String] = [],
          console: (id: String?, name: String?, state: String?) = (nil, nil, nil), manager: Bool = false) {
         self.name = name; self.version = version; self.baseURL = baseURL; self.region = region

@@ -60,12 +60,12 @@ public struct KDFParameters: Equatable, Sendable, Codable {
 }
 
 /// Argon2id13 key derivation (`crypto_pwhash` with `crypto_pwhash_ALG_ARGON2ID13`).
-enum KDF {
-    static let saltBytes = Int(crypto_pwhash_SALTBYTES)  // 16
-    static let keyBytes = 32
+package enum KDF {
+    package static let saltBytes = Int(crypto_pwhash_SALTBYTES)  // 16
+    package static let keyBytes = 32
 
     /// Derives the 32-byte key-encryption key. Parameters must already be validated.
-    static func deriveKEK(passphrase: borrowing SecureBytes, salt: [UInt8], parameters: KDFParameters) throws(VaultError) -> SecureBytes {
+    package static func deriveKEK(passphrase: borrowing SecureBytes, salt: [UInt8], parameters: KDFParameters) throws(VaultError) -> SecureBytes {
         _ = Sodium.ready
         precondition(salt.count == saltBytes)
         try parameters.validate()

@@ -1,5 +1,6 @@
 import CHTTP
 import Foundation
+import VaultFormat
 
 /// What `vault check` found for one token.
 public struct CheckResult: Codable, Sendable, Equatable {
@@ -28,7 +29,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
     /// The token was refused by Vision One (as opposed to the check not completing).
     public var rejected: Bool { outcome == .invalidCredentials || outcome == .accessDenied }
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case name, version, outcome, message
         case baseURL = "base_url", httpStatus = "http_status", errorCode = "error_code", traceID = "trace_id"
     }
@@ -44,8 +45,8 @@ public struct CheckResult: Codable, Sendable, Equatable {
 /// request. At most `concurrency` requests run at once.
 public final class ConnectivityChecker: @unchecked Sendable {
     public static let path = "/v3.0/healthcheck/connectivity"
-    let timeout: TimeInterval
-    let concurrency: Int
+    package let timeout: TimeInterval
+    package let concurrency: Int
 
     public init(timeout: TimeInterval = 10, concurrency: Int = 4) {
         self.timeout = timeout
@@ -70,7 +71,7 @@ public final class ConnectivityChecker: @unchecked Sendable {
         return Parallel.map(requests, width: concurrency) { Self.run($0, timeoutMs: timeoutMs) }
     }
 
-    static func run(_ req: Request, timeoutMs: Int) -> CheckResult {
+    package static func run(_ req: Request, timeoutMs: Int) -> CheckResult {
         var r = CheckResult(name: req.name, version: req.version, baseURL: req.baseURL, outcome: .networkError)
         guard let url = endpoint(req.baseURL) else {
             r.outcome = .unexpected
@@ -89,23 +90,23 @@ public final class ConnectivityChecker: @unchecked Sendable {
     }
 
     /// The connectivity endpoint's "this token works": 200 with `{"status": "available"}`.
-    static func isAvailable(status: Int, body: Data?) -> Bool {
+    package static func isAvailable(status: Int, body: Data?) -> Bool {
         status == 200 && (body.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any])?["status"] as? String == "available"
     }
 
-    static func cString<T>(_ tuple: inout T) -> String {
+    package static func cString<T>(_ tuple: inout T) -> String {
         withUnsafeBytes(of: &tuple) { raw in
             let bytes = raw.prefix { $0 != 0 }
             return String(decoding: bytes, as: UTF8.self)
         }
     }
 
-    static func endpoint(_ baseURL: String) -> URL? {
+    package static func endpoint(_ baseURL: String) -> URL? {
         guard let valid = try? Validate.baseURL(baseURL) else { return nil }
         return URL(string: valid + path)
     }
 
-    static func classify(_ base: CheckResult, status: Int, body data: Data?, traceID: String, location: String) -> CheckResult {
+    package static func classify(_ base: CheckResult, status: Int, body data: Data?, traceID: String, location: String) -> CheckResult {
         var r = base
         r.httpStatus = status
         r.traceID = traceID.isEmpty ? nil : sanitize(traceID, max: 128)
@@ -133,7 +134,7 @@ public final class ConnectivityChecker: @unchecked Sendable {
     }
 
     /// libcurl error codes in words (never the token: libcurl's messages name hosts, not headers).
-    static func describe(curlCode: Int32, detail: String) -> String {
+    package static func describe(curlCode: Int32, detail: String) -> String {
         switch curlCode {
         case -1: return detail.isEmpty ? "libcurl is not available" : detail
         case 28: return "timeout"
@@ -148,5 +149,5 @@ public final class ConnectivityChecker: @unchecked Sendable {
     }
 
     /// Server-supplied text for display: no control, separator or bidi scalar, bounded.
-    static func sanitize(_ s: String, max: Int) -> String { Sanitize.serverText(s, max: max) }
+    package static func sanitize(_ s: String, max: Int) -> String { Sanitize.serverText(s, max: max) }
 }

@@ -8,18 +8,18 @@ import Foundation
 /// when any object in the document has a member name twice (parsers disagree on which of two
 /// wins — the value from one `body` and the id from the other), or when any member name is
 /// escaped (`"\u0076alue"` is `value` to a parser, not to this scanner).
-enum JSONSecretExtractor {
-    enum Step: Equatable { case index(Int), key(String) }
+package enum JSONSecretExtractor {
+    package enum Step: Equatable { case index(Int), key(String) }
 
-    static let createValue: [Step] = [.index(0), .key("body"), .key("value")]
-    static let createStatus: [Step] = [.index(0), .key("status")]
+    package static let createValue: [Step] = [.index(0), .key("body"), .key("value")]
+    package static let createStatus: [Step] = [.index(0), .key("status")]
 
     /// What sits at a path: a string (the range of its contents) or another scalar.
-    enum Found: Equatable { case string(Range<Int>), scalar(Range<Int>) }
+    package enum Found: Equatable { case string(Range<Int>), scalar(Range<Int>) }
 
     /// One pass over the whole document. nil: the document is refused (unterminated, an
     /// escaped or repeated member name, the path present twice); `.some(nil)`: the path is not there.
-    static func find(_ b: UnsafeBufferPointer<UInt8>, path wanted: [Step]) -> Found?? {
+    package static func find(_ b: UnsafeBufferPointer<UInt8>, path wanted: [Step]) -> Found?? {
         struct Frame { var object: Bool; var expectKey: Bool; var key: String?; var index: Int; var names: Set<String> }
         var stack: [Frame] = []
         var found: Found?
@@ -92,7 +92,7 @@ enum JSONSecretExtractor {
         return .some(found)
     }
 
-    static func extract(_ buffer: UnsafeMutableRawBufferPointer, path wanted: [Step]) -> SecureBytes? {
+    package static func extract(_ buffer: UnsafeMutableRawBufferPointer, path wanted: [Step]) -> SecureBytes? {
         let b = buffer.bindMemory(to: UInt8.self)
         guard case .string(let range)?? = find(UnsafeBufferPointer(b), path: wanted), !range.isEmpty,
               !b[range].contains(UInt8(ascii: "\\")) else { return nil }
@@ -102,7 +102,7 @@ enum JSONSecretExtractor {
     }
 
     /// The integer at `path`, read without parsing the document (nil if absent or not one).
-    static func integer(_ buffer: UnsafeMutableRawBufferPointer, path wanted: [Step]) -> Int? {
+    package static func integer(_ buffer: UnsafeMutableRawBufferPointer, path wanted: [Step]) -> Int? {
         let b = buffer.bindMemory(to: UInt8.self)
         guard case .scalar(let range)?? = find(UnsafeBufferPointer(b), path: wanted) else { return nil }
         return Int(String(decoding: b[range], as: UTF8.self))

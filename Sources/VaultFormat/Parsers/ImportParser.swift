@@ -27,7 +27,7 @@ public final class ImportEntry {
 
     /// `line N: ` (dotenv) or `entry N: ` (json) to start an error message with, or nothing
     /// when not from a file.
-    var at: String { line > 0 ? "\(isEntry ? "entry" : "line") \(line): " : "" }
+    package var at: String { line > 0 ? "\(isEntry ? "entry" : "line") \(line): " : "" }
 }
 
 /// Parsers for `vault import`. Input is untrusted; every error names its line or entry.
@@ -84,14 +84,14 @@ public enum ImportParser {
         return found.map { ImportEntry(name: $0.name, token: arena.view($0.range), metadata: metadata, expires: expires, line: $0.line) }
     }
 
-    static func hasBOM(_ input: borrowing SecureBytes) -> Bool {
+    package static func hasBOM(_ input: borrowing SecureBytes) -> Bool {
         input.count >= 3 && input[0] == 0xEF && input[1] == 0xBB && input[2] == 0xBF
     }
 
     /// The first key that occurs twice in one JSON object of `json` (decoded, so `"a"` and
     /// `"\u0061"` are the same key), or nil. Foundation's parser silently keeps the last one,
     /// which would import a token the user did not see as the value.
-    static func duplicateKey(_ json: UnsafeRawBufferPointer) -> String? {
+    package static func duplicateKey(_ json: UnsafeRawBufferPointer) -> String? {
         var objects: [Set<String>?] = []   // per open bracket: the keys seen, nil for an array
         var expectKey = false
         var i = 0
@@ -123,14 +123,14 @@ public enum ImportParser {
 
     /// The members of the console link and the manager mark, in an array entry and in `_meta`
     /// alike (written by `export --json-meta` only when set; older files lack them).
-    static let linkFields: Set<String> = ["console_id", "console_name", "console_state", "manager"]
-    static let jsonFields: Set<String> = Set(["name", "token", "region", "base_url", "expires", "role", "description", "permissions"]).union(linkFields)
-    static let metaFields: Set<String> = Set(["token_var", "version", "expires", "region", "base_url", "role", "description", "permissions"]).union(linkFields)
+    package static let linkFields: Set<String> = ["console_id", "console_name", "console_state", "manager"]
+    package static let jsonFields: Set<String> = Set(["name", "token", "region", "base_url", "expires", "role", "description", "permissions"]).union(linkFields)
+    package static let metaFields: Set<String> = Set(["token_var", "version", "expires", "region", "base_url", "role", "description", "permissions"]).union(linkFields)
 
     /// `vault export --format json --json-meta` output — variables plus `_meta` — as import
     /// entries: each `_meta` entry names its token's variable (`token_var`) and carries the
     /// metadata. Without `_meta` the token names cannot be known: refused with a hint.
-    static func exportedEntries(_ object: [String: Any]) throws(VaultError) -> [Any] {
+    package static func exportedEntries(_ object: [String: Any]) throws(VaultError) -> [Any] {
         guard let meta = object["_meta"] as? [String: Any] else {
             throw .invalidInput(reason: "this looks like `vault export --format json` output without --json-meta: the token names and metadata are not in it",
                                 hint: "export again with --json-meta, or import a JSON array of {\"name\", \"token\", …}")
@@ -231,7 +231,7 @@ public enum ImportParser {
 extension ImportParser {
     /// A JSON `true` or `false` (absent or null: false). Foundation would also read 1 and 0 as
     /// Bool; they are refused.
-    static func flag(_ value: Any?, _ key: String) throws(VaultError) -> Bool {
+    package static func flag(_ value: Any?, _ key: String) throws(VaultError) -> Bool {
         guard let value, !(value is NSNull) else { return false }
         guard let n = value as? NSNumber, String(cString: n.objCType) == "c" else {
             throw .invalidInput(reason: "\(key) must be true or false", hint: nil)
