@@ -3,9 +3,9 @@ import Foundation
 import VaultCore
 import VaultFormat
 
-/// Every exit status of `vault` but 0, 1 and 64 for ArgumentParser's own errors, in the order
+/// Every exit status of `vault` but 0 and ArgumentParser's own (64 for a usage error), in the order
 /// of README's "Exit codes" table: outcomes a command reports (`ExitStatus`) and v1vault's
-/// errors (`VaultError.exitCode`). The numbers are the CLI's; VaultCore knows none of them.
+/// errors (`VaultError.exitCode`). The numbers are the CLI's; the library targets know none.
 enum ExitStatus {
     /// `expiring`: at least one token expires within the window.
     static let expiringSoon: Int32 = 10

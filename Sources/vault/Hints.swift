@@ -4,7 +4,7 @@ import VaultFormat
 
 /// The hint line under "error: …". A hint that names a command or a flag belongs to the CLI
 /// (#23), so those are written here, keyed by the error's case; every other case still takes
-/// VaultCore's `hint` until it moves here too.
+/// the library's `VaultError.hint` until it moves here too.
 extension VaultError {
     var advice: String? {
         switch self {
