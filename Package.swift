@@ -57,14 +57,27 @@ let package = Package(
             dependencies: ["VaultFormat", "CHTTP"],
             swiftSettings: upcoming
         ),
+        // Storage: the only target that imports GRDB. The vault file (opened as hostile input),
+        // its records decoded strictly, the schema check, the embedded migrations, and every
+        // SQL statement as a named function.
+        .target(
+            name: "VaultStorage",
+            dependencies: [
+                "VaultFormat",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The use cases: the audited transaction, the token resolver, renewal, sync, sessions,
+        // exec, the clipboard.
         .target(
             name: "VaultCore",
             dependencies: [
                 "VaultFormat",
                 "VisionOne",
+                "VaultStorage",
                 "CSodium",
                 "CKeyring",
-                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming
         ),
@@ -74,6 +87,7 @@ let package = Package(
                 "VaultCore",
                 "VaultFormat",
                 "VisionOne",
+                "VaultStorage",
                 "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -85,6 +99,7 @@ let package = Package(
                 "VaultCore",
                 "VaultFormat",
                 "VisionOne",
+                "VaultStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming
@@ -95,6 +110,7 @@ let package = Package(
                 "VaultCore",
                 "VaultFormat",
                 "VisionOne",
+                "VaultStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming

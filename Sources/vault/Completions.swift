@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
+import VaultStorage
 
 /// Dynamic shell completion: key names from the vault (read-only, no passphrase, nothing
 /// written, not even an audit row), regions from the list v1vault knows.

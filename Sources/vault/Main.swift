@@ -3,6 +3,7 @@ import CBuildInfo
 import Foundation
 import VaultCore
 import VaultFormat
+import VaultStorage
 
 /// Entry point: hardens the process, parses, runs, and maps every VaultError to its
 /// documented exit code in one place.

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import VaultCore
 @testable import VaultFormat
+@testable import VaultStorage
 
 /// A test's setup went wrong (not the behaviour under test): thrown, so that one test fails
 /// with the reason and the rest of the run goes on (a `precondition` would abort them all).

@@ -1,9 +1,9 @@
 import Foundation
-import GRDB
 #if canImport(Glibc)
 import Glibc
-import VaultFormat
 #endif
+import VaultFormat
+import VaultStorage
 
 /// Who is acting: recorded on every audit row.
 public struct AuditActor: Sendable, Equatable {
@@ -159,7 +159,7 @@ enum AuditChain {
     }
 
     /// `own` is the row this very transaction appended (the only pending row of another kind).
-    static func sealPending(_ db: Database, key: borrowing SecureBytes, own: Int64? = nil) throws {
+    static func sealPending(_ db: StoreTransaction, key: borrowing SecureBytes, own: Int64? = nil) throws {
         let last = try AuditRecord.lastSealed(db)
         var previous = last?.mac.map(Array.init) ?? genesis
         let pending = try AuditRecord.pending(after: last?.seq ?? 0, db)
@@ -174,7 +174,7 @@ enum AuditChain {
                                               + "a sealed row's MAC was removed or the row was forged; nothing was changed (restore from a backup)")
             }
             let m = mac(key: key, previous: previous, row: row)
-            try db.execute(sql: "UPDATE audit_log SET mac = ? WHERE seq = ?", arguments: [Data(m), row.seq])
+            try AuditRecord.setMAC(m, seq: row.seq!, db)
             previous = m
         }
     }
@@ -183,14 +183,13 @@ enum AuditChain {
     /// earlier master keys; `key` for rows after them) and reports the first problem.
     /// With `from`, walks only the rows after that one, starting from its stored MAC (which the
     /// next row's MAC covers): the freshness check of a token whose state names row `from`.
-    static func verify(_ db: Database, key: borrowing SecureBytes, epochs: [AuditKeyEpoch] = [], expectHead: AuditHead?,
+    static func verify(_ db: StoreTransaction, key: borrowing SecureBytes, epochs: [AuditKeyEpoch] = [], expectHead: AuditHead?,
                        from: Int64 = 0) throws -> AuditVerification {
         var previous = genesis
         var lastSeq: Int64 = 0
         var result = AuditVerification(sealedRows: 0, pendingRows: 0, head: nil, problem: nil)
         if from > 0 {
-            guard let start = try Row.fetchOne(db, sql: "SELECT \(AuditRecord.orderedColumns) FROM audit_log NOT INDEXED WHERE seq = ?", arguments: [from]),
-                  let mac = try AuditRecord(columns: start).mac else {
+            guard let start = try AuditRecord.byColumns(seq: from, db), let mac = start.mac else {
                 result.problem = .rowsMissing(after: from - 1, before: from + 1)
                 return result
             }
@@ -198,13 +197,13 @@ enum AuditChain {
             lastSeq = from
         }
         var firstPending: Int64?
-        let cursor = try Row.fetchCursor(db, sql: "SELECT \(AuditRecord.orderedColumns) FROM audit_log NOT INDEXED WHERE seq > ? ORDER BY seq", arguments: [from])
-        while let raw = try cursor.next() {
+        var walk = try AuditRecord.walk(after: from, db)
+        while let walked = try walk.next() {
             let row: AuditRecord
-            do {
-                row = try AuditRecord(columns: raw)
-            } catch let e as StoredTypeError {
-                result.problem = .wrongType(seq: (raw[0] as Int64?) ?? lastSeq + 1, detail: e.description)
+            switch walked {
+            case .row(let decoded): row = decoded
+            case .wrongType(let seq, let detail):
+                result.problem = .wrongType(seq: seq ?? lastSeq + 1, detail: detail)
                 return result
             }
             let seq = row.seq!

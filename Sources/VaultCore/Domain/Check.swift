@@ -1,7 +1,7 @@
 import Foundation
-import GRDB
 import VaultFormat
 import VisionOne
+import VaultStorage
 
 extension UnlockedVault {
     /// Checks the current version of each token against its (authenticated) base URL. The

@@ -1,7 +1,7 @@
 import Foundation
-import GRDB
 import VaultFormat
 import VisionOne
+import VaultStorage
 
 /// A token as `renew` and `sync` see it: metadata and every kept version, authenticated.
 public struct LinkedToken: Sendable {
@@ -77,7 +77,7 @@ extension UnlockedVault {
                                               hint: "a manager key calls the API of its own region")
             }
             var replaced: String?
-            if let marked = try TokenRecord.fetchOne(w.db, sql: "SELECT * FROM tokens WHERE manager = 1 AND base_url = ?", arguments: [t.record.baseUrl]),
+            if let marked = try TokenRecord.manager(of: t.record.baseUrl, w.db),
                marked.id != t.record.id {
                 // Fully authenticated (metadata, state, freshness) before its state is sealed again.
                 var old = try resolve(w.db, marked.name).record
@@ -115,7 +115,7 @@ extension UnlockedVault {
     /// The manager keys, authenticated (a row whose metadata MAC fails is an error, not skipped).
     public func managers() throws(VaultError) -> [ManagerInfo] {
         try vault.store.read { db in
-            try TokenRecord.fetchAll(db, sql: "SELECT * FROM tokens WHERE manager = 1 ORDER BY base_url").map { r in
+            try TokenRecord.managers(db).map { r in
                 try checkMetadata(r)
                 return ManagerInfo(name: r.name, baseURL: r.baseUrl, region: r.region.flatMap(Region.init(rawValue:)))
             }
@@ -144,10 +144,8 @@ extension UnlockedVault {
 
     /// Throws unless no other token links console key `id`: two tokens sharing one key would
     /// let renewing one disable the other's (a mistyped id, say the manager's).
-    func checkConsoleIDFree(_ db: Database, _ id: String, tokenID: Int64) throws {
-        if let other = try String.fetchOne(db, sql: """
-            SELECT t.name FROM token_versions v JOIN tokens t ON t.id = v.token_id WHERE v.console_id = ? AND v.token_id != ? LIMIT 1
-            """, arguments: [id, tokenID]) {
+    func checkConsoleIDFree(_ db: StoreTransaction, _ id: String, tokenID: Int64) throws {
+        if let other = try TokenRecord.otherTokenLinking(consoleID: id, besides: tokenID, db) {
             throw VaultError.invalidInput(reason: "console key \(id) is already linked to \(other)",
                                           hint: "each console key belongs to one token; check the id in Administration > API Keys")
         }
@@ -159,8 +157,8 @@ extension UnlockedVault {
     /// freshness) in one read. A token that fails is reported in `failed`, not returned.
     func linkedTokens() throws(VaultError) -> (tokens: [LinkedToken], failed: [(String, VaultError)]) {
         try vault.store.read { db in
-            let names = try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name")
-            let oldest = try Int64.fetchOne(db, sql: "SELECT min(state_seq) FROM tokens") ?? 1
+            let names = try TokenRecord.allNames(db)
+            let oldest = try TokenRecord.oldestStateSeq(db)
             let changes = names.isEmpty ? [:] : try verifiedChanges(db, after: oldest, name: names[0])
             var out: [LinkedToken] = [], failed: [(String, VaultError)] = []
             for name in names {
@@ -183,13 +181,11 @@ extension UnlockedVault {
 
     // MARK: - Intents
 
-    func writeIntent(_ db: Database, tokenID: Int64, plannedName: String, baseURL: String) throws -> RenewalIntent {
+    func writeIntent(_ db: StoreTransaction, tokenID: Int64, plannedName: String, baseURL: String) throws -> RenewalIntent {
         let created = Timestamp.seconds(now)
-        try db.execute(sql: "INSERT INTO renewal_intents (token_id, planned_name, base_url, created_at, mac) VALUES (?, ?, ?, ?, zeroblob(32))",
-                       arguments: [tokenID, plannedName, baseURL, created])
-        let id = db.lastInsertedRowID
+        let id = try IntentRow.insert(tokenID: tokenID, plannedName: plannedName, baseURL: baseURL, createdAt: created, db)
         let mac = IntentMAC.mac(key: metadataKey, vaultID: vaultID, id: id, tokenID: tokenID, plannedName: plannedName, baseURL: baseURL, createdAt: created)
-        try db.execute(sql: "UPDATE renewal_intents SET mac = ? WHERE id = ?", arguments: [Data(mac), id])
+        try IntentRow.setMAC(mac, id: id, db)
         return RenewalIntent(id: id, tokenID: tokenID, plannedName: plannedName, baseURL: baseURL, created: Timestamp.date(created), authentic: true)
     }
 
@@ -201,10 +197,8 @@ extension UnlockedVault {
             let chain = try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil)
             guard chain.intact else { return [] }
             func details(_ action: String) throws -> [(at: String, d: [String: String])] {
-                try Row.fetchAll(db, sql: """
-                    SELECT at, details FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND outcome = 'ok' AND action = ? AND instr(details, '"intent":') > 0
-                    """, arguments: [action]).compactMap { row in
-                    guard let text = try? row.text("details", "audit_log"), let at = try? row.text("at", "audit_log"),
+                try AuditRecord.sealedRows(actions: [action], okOnly: true, containing: #""intent":"#, db).compactMap { row in
+                    guard let text = row.details, let at = row.at,
                           let d = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else { return nil }
                     return (at, d)
                 }
@@ -225,12 +219,10 @@ extension UnlockedVault {
     }
 
     /// Every intent row, each with whether its MAC (under this vault's metadata key) verifies.
-    func loadIntents(_ db: Database) throws -> [RenewalIntent] {
-            try Row.fetchAll(db, sql: "SELECT id, token_id, planned_name, base_url, created_at, mac FROM renewal_intents ORDER BY id").map { row in
-                let t = "renewal_intents"
-                let id = try row.integer("id", t), tokenID = try row.integer("token_id", t)
-                let planned = try row.text("planned_name", t), base = try row.text("base_url", t)
-                let created = try row.timestamp("created_at", t), stored = try row.blob("mac", t)
+    func loadIntents(_ db: StoreTransaction) throws -> [RenewalIntent] {
+            try IntentRow.all(db).map { row in
+                let id = row.id, tokenID = row.tokenID, planned = row.plannedName, base = row.baseURL
+                let created = row.createdAt, stored = row.mac
                 let expected = IntentMAC.mac(key: metadataKey, vaultID: vaultID, id: id, tokenID: tokenID, plannedName: planned, baseURL: base, createdAt: created)
                 let ok = expected.withUnsafeBytes { a in stored.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } }
                     && ConsoleLink.isValidName(planned) && (try? Validate.baseURL(base)) == base

@@ -1,9 +1,9 @@
 import Foundation
-import GRDB
 #if canImport(Glibc)
 import Glibc
-import VaultFormat
 #endif
+import VaultFormat
+import VaultStorage
 
 /// One finding of `vault doctor`.
 public struct DoctorCheck: Codable, Sendable, Equatable {
@@ -52,11 +52,11 @@ public enum Doctor {
             add("directory", false, error.description)
         }
         do {
-            let results = try vault.store.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            let results = try vault.store.integrityCheck()
             add("integrity", results == ["ok"], results == ["ok"] ? "PRAGMA integrity_check: ok" : "PRAGMA integrity_check: " + results.prefix(5).joined(separator: "; "))
-            let fk = try vault.store.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
-            add("foreign keys", fk.isEmpty, fk.isEmpty ? "no orphaned version rows" : "\(fk.count) version rows reference a missing token")
-            let applied = try vault.store.read { db in try VaultStore.migrator.appliedIdentifiers(db) }
+            let fk = try vault.store.foreignKeyProblems()
+            add("foreign keys", fk == 0, fk == 0 ? "no orphaned version rows" : "\(fk) version rows reference a missing token")
+            let applied = try vault.store.appliedMigrations()
             let expected = Set(EmbeddedMigrations.all.map(\.name))
             add("schema", applied == expected, "schema \(VaultStore.schemaVersion)" + (applied == expected ? "" : " (applied: \(applied.sorted().joined(separator: ", ")))"))
             let header = try vault.store.read { db in try VaultHeaderRecord.fetch(db) }
@@ -72,10 +72,7 @@ public enum Doctor {
                 add("kdf", false, "vault header missing or unreadable")
             }
             let notOne = try vault.store.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT t.name, (SELECT count(*) FROM token_versions v WHERE v.token_id = t.id AND v.retired_at IS NULL) AS n
-                    FROM tokens t WHERE n != 1 ORDER BY t.name
-                    """).map { "\(Sanitize.display(try $0.decode(String.self, forColumn: "name") as String)) (\(try $0.decode(Int.self, forColumn: "n")))" }
+                try TokenRecord.withoutOneCurrentVersion(db).map { "\(Sanitize.display($0.name)) (\($0.current))" }
             }
             add("current versions", notOne.isEmpty, notOne.isEmpty ? "every token has exactly one current version"
                 : "tokens without exactly one current version: " + notOne.joined(separator: ", "))
@@ -96,7 +93,7 @@ public enum Doctor {
                 var problems: [DoctorCheck] = []
                 var opened = 0
                 var scratch = SecureBytes(capacity: 4096, empty: true)
-                let names = try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name")
+                let names = try TokenRecord.allNames(db)
                 // One walk of the whole chain serves every token's freshness check; if it is
                 // broken, each token walks its own tail and reports where it breaks.
                 let chain = try AuditChain.verify(db, key: u.auditKey, epochs: try u.auditEpochs(db), expectHead: expectHead)
@@ -165,9 +162,7 @@ extension Vault {
         do throws(VaultError) {
             try recordUnsealed(action: "backup", details: ["destination": destination])
             do {
-                let target = try DatabaseQueue(path: destination, configuration: VaultStore.configuration())
-                try store.dbQueue.backup(to: target)
-                try target.close()
+                try store.backup(into: destination)
             } catch {
                 throw VaultStore.mapDatabaseError(error, path: destination)
             }

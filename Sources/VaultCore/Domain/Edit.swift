@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import VaultFormat
+import VaultStorage
 
 /// What `vault edit` changes; nil leaves a field as it is.
 public struct TokenEdit: Sendable, Equatable {

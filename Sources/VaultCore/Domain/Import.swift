@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import VaultFormat
+import VaultStorage
 
 extension UnlockedVault {
     /// Adds every entry as version 1 of a new token in one transaction: all or nothing. An
@@ -48,10 +48,9 @@ extension UnlockedVault {
         return try perform("import", subjects: [], details: details) { w in
             let db = w.db
             // All names at once (an IN list would hit SQLite's variable limit at 32,766).
-            let existing = Set(try String.fetchAll(db, sql: "SELECT name FROM tokens"))
+            let existing = Set(try TokenRecord.allNames(db))
             // The raw column is enough to refuse: a forged mark can only make the import fail.
-            let existingManagers = Dictionary(try Row.fetchAll(db, sql: "SELECT base_url, name FROM tokens WHERE manager = 1")
-                .map { (($0["base_url"] as String?) ?? "", ($0["name"] as String?) ?? "") }, uniquingKeysWith: { a, _ in a })
+            let existingManagers = try TokenRecord.managerNamesByBaseURL(db)
             for (i, (e, link)) in zip(entries, links).enumerated() {
                 if let progress, i % 500 == 0 { progress(i) }
                 if existing.contains(e.name) {

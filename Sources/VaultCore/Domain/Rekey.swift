@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import VaultFormat
+import VaultStorage
 
 /// What `rekey` did.
 public struct RekeyResult: Sendable, Equatable {
@@ -14,17 +14,16 @@ extension UnlockedVault {
     /// The audit keys of earlier master keys, opened and checked: each box holds
     /// `u64be(first_seq) || u64be(last_seq) || audit key` under the archive key, its range must
     /// equal its row's, and the ranges must run from 1 without gap or overlap.
-    func auditEpochs(_ db: Database) throws -> [AuditKeyEpoch] {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM audit_key_epochs NOT INDEXED ORDER BY first_seq")
+    func auditEpochs(_ db: StoreTransaction) throws -> [AuditKeyEpoch] {
+        let rows = try AuditKeyEpochRow.all(db)
         guard !rows.isEmpty else { return [] }
         let archive = master.subkey(context: MasterKey.archiveContext)
         var out: [AuditKeyEpoch] = []
         var next: Int64 = 1
         for row in rows {
-            let t = "audit_key_epochs"
-            let first = try row.integer("first_seq", t), last = try row.integer("last_seq", t)
+            let first = row.firstSeq, last = row.lastSeq
             guard first == next, last >= first,
-                  let plain = SecretBox.open(ciphertext: Array(try row.blob("sealed_key", t)), nonce: Array(try row.blob("nonce", t)), key: archive),
+                  let plain = SecretBox.open(ciphertext: Array(row.sealedKey), nonce: Array(row.nonce), key: archive),
                   plain.count == 48,
                   plain.withUnsafeBytes({ Array($0[0..<16]) }) == Self.epochPrefix(first: first, last: last) else {
                 throw VaultError.corruptVault(reason: "the audit key for rows \(first)...\(last) failed authentication (audit_key_epochs was edited)")
@@ -76,8 +75,8 @@ extension UnlockedVault {
                     throw VaultError.corruptVault(reason: "the audit chain does not verify (\(problem)); rekey changes nothing until it does")
                 }
                 // 2. Every token, checked as any use would, then re-sealed.
-                let names = try String.fetchAll(db, sql: "SELECT name FROM tokens ORDER BY name")
-                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM token_versions") ?? 0
+                let names = try TokenRecord.allNames(db)
+                let total = try TokenVersionRecord.countAll(db)
                 var done = 0
                 var scratch = SecureBytes(capacity: 4096, empty: true)
                 var sealScratch = SecureBytes(capacity: 4096, empty: true)
@@ -92,8 +91,7 @@ extension UnlockedVault {
                             SealedEntry.seal(UnsafeRawBufferPointer(rebasing: raw[range]), binding: binding, key: newTokenKey, scratch: &sealScratch)
                         }
                         scratch.reset()
-                        try db.execute(sql: "UPDATE token_versions SET nonce = ?, ciphertext = ? WHERE token_id = ? AND version = ?",
-                                       arguments: [Data(nonce), Data(ciphertext), id, v.version])
+                        try TokenVersionRecord.reseal(tokenID: id, version: v.version, nonce: nonce, ciphertext: ciphertext, db)
                         done += 1
                         if let progress, done % 200 == 0 || done == total { progress(done, total) }
                     }
@@ -109,10 +107,9 @@ extension UnlockedVault {
                 for i in try loadIntents(db) where i.authentic {
                     let new = IntentMAC.mac(key: newMetaKey, vaultID: vaultID, id: i.id, tokenID: i.tokenID, plannedName: i.plannedName,
                                             baseURL: i.baseURL, createdAt: Timestamp.seconds(i.created))
-                    try db.execute(sql: "UPDATE renewal_intents SET mac = ? WHERE id = ?", arguments: [Data(new), i.id])
+                    try IntentRow.setMAC(new, id: i.id, db)
                 }
                 // 3. Earlier audit keys, and now the old one, sealed under the new master.
-                try db.execute(sql: "DELETE FROM audit_key_epochs")
                 var archive: [(Int64, Int64, [UInt8], [UInt8])] = []
                 for e in oldEpochs {
                     let sealed = Self.sealEpoch(first: e.first, last: e.last, key: e.key, under: newArchive)
@@ -123,10 +120,7 @@ extension UnlockedVault {
                     let sealed = Self.sealEpoch(first: firstOld, last: lastOld, key: auditKey, under: newArchive)
                     archive.append((firstOld, lastOld, sealed.nonce, sealed.ciphertext))
                 }
-                for (first, last, nonce, box) in archive {
-                    try db.execute(sql: "INSERT INTO audit_key_epochs (first_seq, last_seq, nonce, sealed_key) VALUES (?, ?, ?, ?)",
-                                   arguments: [first, last, Data(nonce), Data(box)])
-                }
+                try AuditKeyEpochRow.replaceAll(with: archive.map { AuditKeyEpochRow(firstSeq: $0.0, lastSeq: $0.1, nonce: Data($0.2), sealedKey: Data($0.3)) }, db)
                 // 4. The header: the new master under the new KEK.
                 try VaultHeaderRecord.rewrap(db, parameters: parameters, targetMilliseconds: targetMilliseconds, salt: salt,
                                              nonce: wrapNonce, wrapped: wrapped, now: Timestamp.seconds(now))

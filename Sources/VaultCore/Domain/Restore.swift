@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import VaultFormat
+import VaultStorage
 
 /// What `vault restore` did.
 public struct RestoreResult: Sendable {
@@ -48,10 +48,7 @@ extension Vault {
         try createExclusive(staging)
         defer { unlink(staging); unlink(staging + "-wal"); unlink(staging + "-shm") }
         do {
-            let from = try DatabaseQueue(path: source, configuration: VaultStore.configuration(readonly: true))
-            let to = try DatabaseQueue(path: staging, configuration: VaultStore.configuration())
-            try from.backup(to: to)
-            try to.close(); try from.close()
+            try VaultStore.copy(from: source, into: staging)
         } catch {
             throw VaultError.notAVault(path: source, reason: "cannot copy it: \(VaultStore.mapDatabaseError(error, path: source))")
         }
@@ -102,13 +99,8 @@ extension Vault {
             do {
                 let lock = try current.exclusiveRunLock()
                 defer { _ = lock }
-                let keep = try DatabaseQueue(path: kept, configuration: VaultStore.configuration())
-                try current.dbQueue.backup(to: keep)
-                try keep.close()
-                let restored = try DatabaseQueue(path: staging, configuration: VaultStore.configuration())
-                try restored.backup(to: current.dbQueue)
-                try restored.close()
-                current.close()
+                try current.backup(into: kept)
+                try current.replaceContents(from: staging)
             } catch let error as VaultError {
                 unlink(kept)
                 throw error

@@ -1,8 +1,9 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
-import VaultFormat
 #endif
+import VaultFormat
+import VaultStorage
 
 /// Where an unlocked session's key lives.
 public enum SessionKeyring: String, Sendable, Equatable {

@@ -1,7 +1,7 @@
 import Foundation
-import GRDB
 import VaultFormat
 import VisionOne
+import VaultStorage
 
 /// What `vault sync` found: the organisation's keys joined with the vault.
 public struct SyncReport: Sendable {
@@ -233,12 +233,10 @@ extension UnlockedVault {
     func refusedConfirmations() throws(VaultError) -> [ConfirmationKey: (at: Date, why: String)] {
         try vault.store.read { db in
             var out: [ConfirmationKey: (at: Date, why: String)] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT at, tokens, details FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND action = 'sync-confirm-result' ORDER BY seq
-                """) {
-                guard let text = try? row.text("details", "audit_log"), let at = (try? row.text("at", "audit_log")).flatMap(ConsoleAnswers.date),
+            for row in try AuditRecord.sealedRows(actions: ["sync-confirm-result"], okOnly: false, db) {
+                guard let text = row.details, let at = row.at.flatMap(ConsoleAnswers.date),
                       let d = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String], let id = d["console_id"],
-                      let subjects = (try? row.text("tokens", "audit_log")).flatMap({ try? JSONDecoder().decode([AuditSubject].self, from: Data($0.utf8)) }),
+                      let subjects = row.tokens.flatMap({ try? JSONDecoder().decode([AuditSubject].self, from: Data($0.utf8)) }),
                       let s = subjects.first, let v = s.version else { continue }
                 let k = ConfirmationKey(name: s.name, version: v, consoleID: id)
                 if d["result"] == "confirmed" { out[k] = nil } else { out[k] = (at, d["why"] ?? "") }

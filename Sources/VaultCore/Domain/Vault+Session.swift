@@ -1,5 +1,6 @@
 import Foundation
 import VaultFormat
+import VaultStorage
 
 /// `vault unlock`, `lock` and `status`, and unlocking from a session (see `Session`).
 extension Vault {

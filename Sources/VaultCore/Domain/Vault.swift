@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import VaultFormat
+import VaultStorage
 
 /// One kept version of a token, without its secret.
 public struct TokenVersionInfo: Codable, Sendable, Equatable {
@@ -75,7 +75,7 @@ public final class Vault {
                                            wrapNonce: Data(nonce), wrappedKey: Data(wrapped), createdAt: now, updatedAt: now)
             let auditKey = master.subkey(context: MasterKey.auditContext)
             try store.write { db in
-                try header.insert(db)
+                try header.insertRow(db)
                 let initSeq = try vault.appendAudit(db, action: "init", details: [
                     "kdf": "argon2id13", "ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit),
                     "state": "sealed",
@@ -186,8 +186,7 @@ public final class Vault {
                 guard let token = try TokenRecord.named(name, db) else {
                     throw VaultError.tokenNotFound(name: name)
                 }
-                return try TokenVersionRecord.filter(TokenVersionRecord.Columns.tokenId == token.id!)
-                    .order(TokenVersionRecord.Columns.version.desc).fetchAll(db).map(Self.info)
+                return try TokenVersionRecord.all(tokenID: token.id!, db).map(Self.info)
             }
             try recordUnsealed(action: "history", subjects: [AuditSubject(name: name)])
             return versions
@@ -197,27 +196,15 @@ public final class Vault {
         }
     }
 
-    /// The statement behind `expiring`: current versions expiring at or before `?`, soonest
-    /// first, with their tokens. Shaped so SQLite answers it from `token_versions_current_expiry`
-    /// (a test checks the query plan): one indexed pass, however many are due.
-    public static let expiringSQL = """
-        SELECT t.*, v.version AS cur_version, v.created_at AS cur_created, v.expires_at AS cur_expires,
-               v.console_id, v.console_name, v.console_state,
-               (SELECT count(*) FROM token_versions x WHERE x.token_id = t.id) AS version_count
-        FROM token_versions v JOIN tokens t ON t.id = v.token_id
-        WHERE v.retired_at IS NULL AND v.expires_at IS NOT NULL AND v.expires_at <= ?
-        ORDER BY v.expires_at
-        """
-
     /// Current versions that are expired or expire within `window` of now, soonest first.
     /// Without a window: within each version's own warning window (`ExpiryStatus.window`:
     /// `warnDays`, or a third of its lifetime if less), as `list` and the export warnings see it.
     public func expiring(within window: DurationSpec?) throws(VaultError) -> [TokenSummary] {
         let now = clock.now()
         var result: [TokenSummary] = try store.read { db in
-            let own = try Int.fetchOne(db, sql: "SELECT max(warn_days) FROM tokens") ?? 0
+            let own = try TokenRecord.widestWarnDays(db)
             let horizon = window?.added(to: now) ?? now.addingTimeInterval(TimeInterval(max(warnDays, own)) * 86400)
-            return try Row.fetchAll(db, sql: Self.expiringSQL, arguments: [Timestamp.seconds(horizon)]).map(Self.summary)
+            return try TokenSummaryRow.expiring(by: Timestamp.seconds(horizon), db).map(Self.summary)
         }
         if window == nil {
             result = result.filter { $0.status(now: now, warnDays: warnDays) != .ok }
@@ -230,19 +217,8 @@ public final class Vault {
     /// Audit entries matching `query`, oldest first (the newest `limit` when limited).
     public func auditEntries(_ query: AuditQuery) throws(VaultError) -> [AuditEntry] {
         try store.read { db in
-            var sql = "SELECT * FROM audit_log WHERE 1"
-            var args: [any DatabaseValueConvertible] = []
-            if let t = query.token {
-                sql += " AND EXISTS (SELECT 1 FROM json_each(audit_log.tokens) WHERE json_extract(value, '$.name') = ?)"
-                args.append(t)
-            }
-            if let a = query.action { sql += " AND action = ?"; args.append(a) }
-            if let s = query.since { sql += " AND at >= ?"; args.append(AuditChain.timestamp(s)) }
-            if let u = query.until { sql += " AND at < ?"; args.append(AuditChain.timestamp(u)) }
-            sql += " ORDER BY seq DESC"
-            if let l = query.limit { sql += " LIMIT ?"; args.append(l) }
-            let rows = try AuditRecord.fetchAll(db, sql: sql, arguments: StatementArguments(args))
-            return rows.reversed().map(AuditChain.entry)
+            try AuditRecord.matching(token: query.token, action: query.action, since: query.since.map(AuditChain.timestamp),
+                                     until: query.until.map(AuditChain.timestamp), limit: query.limit, db).map(AuditChain.entry)
         }
     }
 
@@ -273,14 +249,11 @@ public final class Vault {
     /// Appends one unsealed audit row inside the caller's transaction (UnlockedVault seals it)
     /// and returns its seq.
     @discardableResult
-    func appendAudit(_ db: Database, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
+    func appendAudit(_ db: StoreTransaction, action: String, subjects: [AuditSubject] = [], details: [String: String] = [:],
                      outcome: String = "ok", reason: String? = nil) throws -> Int64 {
-        try db.execute(sql: """
-            INSERT INTO audit_log (at, action, tokens, outcome, reason, details, os_user, uid, host, pid)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [AuditChain.timestamp(clock.now()), action, AuditChain.json(subjects), outcome, reason,
-                              JSONText.object(details), actor.user, actor.uid, actor.host, actor.pid])
-        return db.lastInsertedRowID
+        try AuditRecord.append(at: AuditChain.timestamp(clock.now()), action: action, tokens: AuditChain.json(subjects), outcome: outcome,
+                               reason: reason, details: JSONText.object(details), user: actor.user, uid: Int64(actor.uid),
+                               host: actor.host, pid: Int64(actor.pid), db)
     }
 
     static func info(_ v: TokenVersionRecord) -> TokenVersionInfo {
@@ -294,31 +267,16 @@ public final class Vault {
                       description: t.description, permissions: t.permissionList)
     }
 
-    static func summaries(_ db: Database, filter name: String?) throws -> [TokenSummary] {
-        var sql = """
-            SELECT t.*, v.version AS cur_version, v.created_at AS cur_created, v.expires_at AS cur_expires,
-                   v.console_id, v.console_name, v.console_state,
-                   (SELECT count(*) FROM token_versions x WHERE x.token_id = t.id) AS version_count
-            FROM tokens t JOIN token_versions v ON v.token_id = t.id AND v.retired_at IS NULL
-            """
-        var args: StatementArguments = []
-        if let name { sql += " WHERE t.name = ?"; args = [name] }
-        sql += " ORDER BY t.name"
-        return try Row.fetchAll(db, sql: sql, arguments: args).map(summary)
+    static func summaries(_ db: StoreTransaction, filter name: String?) throws -> [TokenSummary] {
+        try TokenSummaryRow.all(named: name, db).map(summary)
     }
 
-    /// A token row joined with its current version (columns cur_version, cur_created,
-    /// cur_expires, version_count).
-    static func summary(_ row: Row) throws -> TokenSummary {
-        let t = try TokenRecord(row: row)
-        // Throwing decodes: a tampered column type is a clean error, never a trap.
-        let v = "token_versions"
-        var current = TokenVersionInfo(version: Int(try row.integer("cur_version", v)),
-                                       created: Timestamp.date(try row.timestamp("cur_created", v)),
-                                       expires: (try row.optionalTimestamp("cur_expires", v)).map(Timestamp.date), retired: nil)
-        let link = try ConsoleLink(row: row)
-        current.consoleID = link.id; current.consoleName = link.name; current.consoleState = link.state?.rawValue
+    /// A token row joined with its current version.
+    static func summary(_ row: TokenSummaryRow) -> TokenSummary {
+        let t = row.token
+        var current = TokenVersionInfo(version: row.version, created: Timestamp.date(row.created), expires: row.expires.map(Timestamp.date), retired: nil)
+        current.consoleID = row.console.id; current.consoleName = row.console.name; current.consoleState = row.console.state?.rawValue
         return TokenSummary(name: t.name, metadata: metadata(t), created: Timestamp.date(t.createdAt),
-                            current: current, versionCount: Int(try row.integer("version_count", v)), warnDays: t.warnDays, manager: t.manager)
+                            current: current, versionCount: row.versionCount, warnDays: t.warnDays, manager: t.manager)
     }
 }

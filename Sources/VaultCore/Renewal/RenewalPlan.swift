@@ -1,5 +1,6 @@
 import Foundation
 import VaultFormat
+import VaultStorage
 
 /// What `vault renew` is asked to do.
 public struct RenewRequest: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
-import GRDB
 import VaultFormat
 import VisionOne
+import VaultStorage
 
 /// The vault's side of a renewal: each a single audited transaction (or a read), named for
 /// the step that uses it.
@@ -25,9 +25,7 @@ extension UnlockedVault {
             // resolution row would make this one look replayed. Refuse before any call.
             // Only sealed rows of the actions that name intents count: a planted pending row must
             // not block every renewal.
-            if try Bool.fetchOne(w.db, sql: """
-                SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND action IN ('renew', 'console-create') AND instr(details, ?) > 0)
-                """, arguments: ["\"intent\":\"\(intent.id)\""]) ?? true {
+            if try AuditRecord.sealedRowMentions("\"intent\":\"\(intent.id)\"", actions: ["renew", "console-create"], okOnly: false, w.db) {
                 throw VaultError.corruptVault(reason: "renewal intent id \(intent.id) was used before (sqlite_sequence was rewound)")
             }
             w.details["intent"] = "\(intent.id)"
@@ -42,7 +40,7 @@ extension UnlockedVault {
         func refuse(_ why: String) -> ConsoleFailure { ConsoleFailure(call: "create", host: console.host, code: why) }
         // Plain reads are enough here: they can only refuse (fail safe), never allow.
         let linked = (try? vault.store.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM token_versions WHERE console_id = ?)", arguments: [id]) ?? true
+            try TokenVersionRecord.linksConsoleKey(id, db)
         }) ?? true
         if linked { throw refuse("the answer names a key this vault already links") }
         if value.withUnsafeBytes({ console.isManagerValue($0) }) { throw refuse("the answer's value is the manager key's") }
@@ -75,14 +73,14 @@ extension UnlockedVault {
         return try perform("renew", subjects: [AuditSubject(name: name)],
                            details: ["step": "sealed", "console_id": link.id ?? "", "console_name": link.name ?? "", "intent": "\(intent)"]) { w in
             let t = try resolve(w.db, name)
-            let maxVersion = try Int.fetchOne(w.db, sql: "SELECT max(version) FROM token_versions WHERE token_id = ?", arguments: [t.record.id!]) ?? 0
+            let maxVersion = try TokenVersionRecord.maxVersion(tokenID: t.record.id!, w.db)
             guard maxVersion < Int(UInt32.max) else { throw VaultError.invalidInput(reason: "token \(name) has reached the last version number", hint: nil) }
             var scratch = SecureBytes(capacity: SealedEntry.bindingBytes + value.count, empty: true)
             _ = try value.withUnsafeBytes { raw in
                 try insertVersion(w.db, tokenID: t.record.id!, version: maxVersion + 1, token: raw, expires: expires, scratch: &scratch,
                                   retiredAt: Timestamp.seconds(now), console: link)
             }
-            try w.db.execute(sql: "DELETE FROM renewal_intents WHERE id = ?", arguments: [intent])
+            try IntentRow.delete(id: intent, w.db)
             var record = t.record
             try sealState(w, &record)
             w.subjects = [AuditSubject(name: name, version: maxVersion + 1)]
@@ -107,8 +105,8 @@ extension UnlockedVault {
                     throw VaultError.invalidInput(reason: "version \(staged) of \(name) is not staged", hint: nil)
                 }
                 let id = t.record.id!
-                try w.db.execute(sql: "UPDATE token_versions SET retired_at = ? WHERE token_id = ? AND version = ?", arguments: [Timestamp.seconds(now), id, t.current.version])
-                try w.db.execute(sql: "UPDATE token_versions SET retired_at = NULL WHERE token_id = ? AND version = ?", arguments: [id, staged])
+                try TokenVersionRecord.setRetiredAt(Timestamp.seconds(now), tokenID: id, version: t.current.version, w.db)
+                try TokenVersionRecord.setRetiredAt(nil, tokenID: id, version: staged, w.db)
                 var record = t.record
                 try sealState(w, &record)
                 w.details["previous"] = "\(t.current.version)"
@@ -135,7 +133,7 @@ extension UnlockedVault {
         var d = details.filter { !$0.value.isEmpty || $0.key == "orphans_removed" }
         d["step"] = "intent-resolved"; d["console_name"] = intent.plannedName; d["intent"] = "\(intent.id)"
         try perform("renew", subjects: [], details: d) { w in
-            try w.db.execute(sql: "DELETE FROM renewal_intents WHERE id = ?", arguments: [intent.id])
+            try IntentRow.delete(id: intent.id, w.db)
         }
     }
 
@@ -150,7 +148,7 @@ extension UnlockedVault {
             throw .invalidInput(reason: "no open renewal intent \(id)", hint: "`vault doctor` and `vault renew --dry-run` list them")
         }
         try perform("renew", subjects: [], details: ["step": "intent-forgotten", "console_name": intent.plannedName, "intent": "\(id)"]) { w in
-            try w.db.execute(sql: "DELETE FROM renewal_intents WHERE id = ?", arguments: [id])
+            try IntentRow.delete(id: id, w.db)
         }
         return intent.plannedName
     }
@@ -159,7 +157,7 @@ extension UnlockedVault {
     /// (`verify_only`), and their rows go in the same transaction (see `Vault.restore`).
     func markRestored(from source: String, intents: [RenewalIntent]) throws(VaultError) {
         try perform("restore", subjects: [], details: ["from": source, "verify_only": intents.map { "\($0.id)" }.joined(separator: ",")]) { w in
-            try w.db.execute(sql: "DELETE FROM renewal_intents")
+            try IntentRow.deleteAll(w.db)
         }
     }
 
@@ -167,10 +165,7 @@ extension UnlockedVault {
     /// `id`. A failed read counts as in use (fail safe).
     func consoleKeyInUse(_ id: String, besides name: String, version: Int) -> Bool {
         (try? vault.store.read { db in
-            try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM token_versions WHERE console_id = ? AND (retired_at IS NULL OR console_state = 'enabled')
-                               AND NOT (token_id = (SELECT id FROM tokens WHERE name = ?) AND version = ?))
-                """, arguments: [id, name, version]) ?? true
+            try TokenVersionRecord.consoleKeyInUse(id, besides: name, version: version, db)
         }) ?? true
     }
 
@@ -182,9 +177,7 @@ extension UnlockedVault {
             let chain = try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil)
             if let problem = chain.problem { throw VaultError.stateTampered(name: intent.plannedName, reason: "the audit log does not verify (\(problem))") }
             let marker = "\"intent\":\"\(intent.id)\""
-            let resolved = try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND action = 'renew' AND outcome = 'ok' AND instr(details, ?) > 0)
-                """, arguments: [marker]) ?? true
+            let resolved = try AuditRecord.sealedRowMentions(marker, actions: ["renew"], okOnly: true, db)
             if resolved {
                 throw VaultError.stateTampered(name: intent.plannedName, reason: "renewal intent \(intent.id) was resolved before (audit log): a replayed row")
             }
@@ -198,15 +191,11 @@ extension UnlockedVault {
             var facts = RenewalFacts()
             let chain = try AuditChain.verify(db, key: auditKey, epochs: try auditEpochs(db), expectHead: nil)
             guard chain.intact else { return facts }
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT at, action, tokens, details FROM audit_log NOT INDEXED
-                WHERE mac IS NOT NULL AND outcome = 'ok' AND action IN ('renew', 'console-edit-refused', 'restore', 'console-create', 'rename', 'remove') ORDER BY seq
-                """)
+            let rows = try AuditRecord.sealedRows(actions: ["renew", "console-edit-refused", "restore", "console-create", "rename", "remove"], okOnly: true, db)
             for row in rows {
-                guard let action = try? row.text("action", "audit_log"), let text = try? row.text("details", "audit_log"),
-                      let at = (try? row.text("at", "audit_log")).flatMap(ConsoleAnswers.date),
+                guard let action = row.action, let text = row.details, let at = row.at.flatMap(ConsoleAnswers.date),
                       let d = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else { continue }
-                let subjects = (try? row.text("tokens", "audit_log")).flatMap { try? JSONDecoder().decode([AuditSubject].self, from: Data($0.utf8)) } ?? []
+                let subjects = row.tokens.flatMap { try? JSONDecoder().decode([AuditSubject].self, from: Data($0.utf8)) } ?? []
                 switch action {
                 case "rename" where subjects.count == 2:
                     // Facts follow the token to its new name.

@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
-import VaultFormat
 #endif
+import VaultFormat
 
 /// The process's open file descriptors, from /proc/self/fd.
 public enum Descriptors {

@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
-import VaultFormat
 #endif
+import VaultFormat
 
 /// `vault exec`: resolve the command, build the child's environment in secure memory, execve.
 public enum Exec {

@@ -2,8 +2,8 @@ import CKeyring
 import Foundation
 #if canImport(Glibc)
 import Glibc
-import VaultFormat
 #endif
+import VaultFormat
 
 /// The Linux kernel key-retention service (keyrings(7)): `user` keys whose payload lives in
 /// kernel memory only, expire on a kernel timer, and are freed with kfree_sensitive. The only

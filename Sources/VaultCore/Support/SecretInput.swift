@@ -1,8 +1,9 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
-import VaultFormat
 #endif
+import VaultFormat
+import VaultStorage
 
 /// Where the passphrase comes from, in order of precedence (README, "Passphrase").
 public enum PassphraseSource: Equatable, Sendable {

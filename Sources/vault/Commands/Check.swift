@@ -3,6 +3,7 @@ import Foundation
 import VaultCore
 import VaultFormat
 import VisionOne
+import VaultStorage
 
 struct Check: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
+import VaultStorage
 
 struct ExecCommand: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
+import VaultStorage
 
 struct Rename: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

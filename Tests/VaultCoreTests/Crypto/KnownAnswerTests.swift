@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import VaultCore
 @testable import VaultFormat
+@testable import VaultStorage
 
 /// The known-answer vectors printed in SECURITY.md ("Known-answer vectors"), computed there by
 /// scripts/kat.py from the spec alone; here the implementation must produce the same bytes.

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import VaultCore
 @testable import VaultFormat
+@testable import VaultStorage
 
 @Suite("Rotation and history")
 struct RotationTests {

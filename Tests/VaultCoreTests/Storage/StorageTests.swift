@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import VaultCore
 @testable import VaultFormat
+@testable import VaultStorage
 
 @Suite("Storage")
 struct StorageTests {
@@ -100,7 +101,7 @@ struct StorageTests {
         let f = Fixture()
         _ = try f.create()
         let plan = try f.raw().read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Vault.expiringSQL, arguments: [0]).map { $0["detail"] as String }
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + TokenSummaryRow.expiringSQL, arguments: [0]).map { $0["detail"] as String }
         }
         #expect(plan.contains { $0.contains("USING INDEX token_versions_current_expiry") }, "\(plan)")
         #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(plan)")

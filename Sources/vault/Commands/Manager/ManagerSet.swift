@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
+import VaultStorage
 
 struct ManagerSet: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make NAME the manager key of its base URL.")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
+import VaultStorage
 
 struct ManagerUnset: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(commandName: "unset", abstract: "Stop using NAME as a manager key.")

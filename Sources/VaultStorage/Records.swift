@@ -15,14 +15,14 @@ import VaultFormat
 // with its exact storage class, and timestamps within years 1–9999, or the row is refused.
 
 /// A stored value of the wrong storage class or out of range.
-struct StoredTypeError: Error, CustomStringConvertible {
-    let table: String, column: String, found: String
-    var description: String { "\(table).\(column) holds \(found)" }
+package struct StoredTypeError: Error, CustomStringConvertible {
+    package let table: String, column: String, found: String
+    package var description: String { "\(table).\(column) holds \(found)" }
 }
 
 extension DatabaseValue.Storage {
     /// The storage class, for an error message: "a blob", "text", …
-    var kind: String {
+    package var kind: String {
         switch self {
         case .null: return "NULL"
         case .int64: return "an integer"
@@ -34,38 +34,38 @@ extension DatabaseValue.Storage {
 }
 
 extension Row {
-    static let minTimestamp: Int64 = -62_135_596_800   // 0001-01-01T00:00:00Z
-    static let maxTimestamp: Int64 = 253_402_300_799   // 9999-12-31T23:59:59Z
+    package static let minTimestamp: Int64 = -62_135_596_800   // 0001-01-01T00:00:00Z
+    package static let maxTimestamp: Int64 = 253_402_300_799   // 9999-12-31T23:59:59Z
 
-    func kind(_ column: String) -> String {
+    package func kind(_ column: String) -> String {
         (self[column] as DatabaseValue?).map { $0.storage.kind } ?? "no such column"
     }
 
-    func text(_ column: String, _ table: String) throws -> String {
+    package func text(_ column: String, _ table: String) throws -> String {
         guard let v = self[column] as DatabaseValue?, case .string(let s) = v.storage else {
             throw StoredTypeError(table: table, column: column, found: kind(column))
         }
         return s
     }
 
-    func optionalText(_ column: String, _ table: String) throws -> String? {
+    package func optionalText(_ column: String, _ table: String) throws -> String? {
         if (self[column] as DatabaseValue?)?.isNull == true { return nil }
         return try text(column, table)
     }
 
-    func integer(_ column: String, _ table: String) throws -> Int64 {
+    package func integer(_ column: String, _ table: String) throws -> Int64 {
         guard let v = self[column] as DatabaseValue?, case .int64(let i) = v.storage else {
             throw StoredTypeError(table: table, column: column, found: kind(column))
         }
         return i
     }
 
-    func optionalInteger(_ column: String, _ table: String) throws -> Int64? {
+    package func optionalInteger(_ column: String, _ table: String) throws -> Int64? {
         if (self[column] as DatabaseValue?)?.isNull == true { return nil }
         return try integer(column, table)
     }
 
-    func timestamp(_ column: String, _ table: String) throws -> Int64 {
+    package func timestamp(_ column: String, _ table: String) throws -> Int64 {
         let t = try integer(column, table)
         guard (Self.minTimestamp...Self.maxTimestamp).contains(t) else {
             throw StoredTypeError(table: table, column: column, found: "the out-of-range time \(t)")
@@ -73,19 +73,19 @@ extension Row {
         return t
     }
 
-    func optionalTimestamp(_ column: String, _ table: String) throws -> Int64? {
+    package func optionalTimestamp(_ column: String, _ table: String) throws -> Int64? {
         if (self[column] as DatabaseValue?)?.isNull == true { return nil }
         return try timestamp(column, table)
     }
 
-    func blob(_ column: String, _ table: String) throws -> Data {
+    package func blob(_ column: String, _ table: String) throws -> Data {
         guard let v = self[column] as DatabaseValue?, case .blob(let d) = v.storage else {
             throw StoredTypeError(table: table, column: column, found: kind(column))
         }
         return d
     }
 
-    func optionalBlob(_ column: String, _ table: String) throws -> Data? {
+    package func optionalBlob(_ column: String, _ table: String) throws -> Data? {
         if (self[column] as DatabaseValue?)?.isNull == true { return nil }
         return try blob(column, table)
     }
@@ -210,10 +210,10 @@ extension AuditRecord {
     /// The columns in the order `init(columns:)` reads them: walks over the whole log (audit
     /// verify, the freshness check) select these and decode by position, which measured about
     /// three times faster than GRDB's by-name lookup.
-    static let orderedColumns = "seq, at, action, tokens, outcome, reason, details, os_user, uid, host, pid, mac"
+    package static let orderedColumns = "seq, at, action, tokens, outcome, reason, details, os_user, uid, host, pid, mac"
 
     /// Decodes a row of `orderedColumns` by position, with the same exact storage classes.
-    init(columns row: Row) throws {
+    package init(columns row: Row) throws {
         func value(_ i: Int, _ name: String) -> DatabaseValue.Storage {
             (row[i] as DatabaseValue).storage
         }
@@ -265,7 +265,12 @@ extension AuditRecord {
 extension VaultHeaderRecord {
     /// Stores a new KDF salt and parameters and the master key wrapped under the KEK they give
     /// (passwd, kdf set, rekey).
-    static func rewrap(_ db: Database, parameters: KDFParameters, targetMilliseconds: Int64?, salt: [UInt8],
+    /// Writes the header of a new vault (`init`).
+    package func insertRow(_ db: Database) throws {
+        try insert(db)
+    }
+
+    package static func rewrap(_ db: Database, parameters: KDFParameters, targetMilliseconds: Int64?, salt: [UInt8],
                        nonce: [UInt8], wrapped: [UInt8], now: Int64) throws {
         guard var header = try fetch(db) else { throw VaultError.corruptVault(reason: "vault header is missing") }
         header.kdfOps = Int64(parameters.opsLimit)
@@ -278,37 +283,37 @@ extension VaultHeaderRecord {
         try header.update(db)
     }
 
-    static func fetch(_ db: Database) throws -> VaultHeaderRecord? {
+    package static func fetch(_ db: Database) throws -> VaultHeaderRecord? {
         try fetchOne(db, sql: "SELECT * FROM vault_header WHERE id = 1")
     }
 }
 
 extension TokenRecord {
     /// The token named `name` (the unique index on `tokens.name`).
-    static func named(_ name: String, _ db: Database) throws -> TokenRecord? {
+    package static func named(_ name: String, _ db: Database) throws -> TokenRecord? {
         try fetchOne(db.cachedStatement(sql: "SELECT * FROM tokens WHERE name = ?"), arguments: [name])
     }
 
-    static func exists(_ name: String, _ db: Database) throws -> Bool {
+    package static func exists(_ name: String, _ db: Database) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?)"), arguments: [name]) ?? false
     }
 }
 
 extension TokenVersionRecord {
     /// The current version (the partial unique index `token_versions_one_current`).
-    static func current(tokenID: Int64, _ db: Database) throws -> TokenVersionRecord? {
+    package static func current(tokenID: Int64, _ db: Database) throws -> TokenVersionRecord? {
         try fetchOne(db.cachedStatement(sql: "SELECT * FROM token_versions WHERE token_id = ? AND retired_at IS NULL"), arguments: [tokenID])
     }
 
     /// Version `version` of the token (the primary key).
-    static func version(_ version: Int, tokenID: Int64, _ db: Database) throws -> TokenVersionRecord? {
+    package static func version(_ version: Int, tokenID: Int64, _ db: Database) throws -> TokenVersionRecord? {
         try fetchOne(db.cachedStatement(sql: "SELECT * FROM token_versions WHERE token_id = ? AND version = ?"), arguments: [tokenID, version])
     }
 }
 
 extension VersionState {
     /// Every kept version of a token, oldest first (the primary key; no secret is read).
-    static func all(tokenID: Int64, _ db: Database) throws -> [VersionState] {
+    package static func all(tokenID: Int64, _ db: Database) throws -> [VersionState] {
         try Row.fetchAll(db.cachedStatement(sql: """
             SELECT version, created_at, expires_at, retired_at, nonce, console_id, console_name, console_state
             FROM token_versions WHERE token_id = ? ORDER BY version
@@ -323,12 +328,12 @@ extension VersionState {
 
 extension AuditRecord {
     /// The newest sealed row: the head of the chain.
-    static func lastSealed(_ db: Database) throws -> AuditRecord? {
+    package static func lastSealed(_ db: Database) throws -> AuditRecord? {
         try fetchOne(db, sql: "SELECT * FROM audit_log WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1")
     }
 
     /// Unsealed rows after `seq`, oldest first.
-    static func pending(after seq: Int64, _ db: Database) throws -> [AuditRecord] {
+    package static func pending(after seq: Int64, _ db: Database) throws -> [AuditRecord] {
         try fetchAll(db, sql: "SELECT * FROM audit_log WHERE mac IS NULL AND seq > ? ORDER BY seq", arguments: [seq])
     }
 }
@@ -340,7 +345,7 @@ extension AuditRecord {
 
 extension TokenRecord {
     /// Inserts the row and sets `id`. The MAC comes after, since it covers the id.
-    mutating func insertRow(_ db: Database) throws {
+    package mutating func insertRow(_ db: Database) throws {
         try db.cachedStatement(sql: """
             INSERT INTO tokens (name, region, base_url, role, description, permissions, created_at, meta_mac, warn_days, manager)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -348,24 +353,24 @@ extension TokenRecord {
         id = db.lastInsertedRowID
     }
 
-    func updateState(_ db: Database) throws {
+    package func updateState(_ db: Database) throws {
         try db.cachedStatement(sql: "UPDATE tokens SET state_seq = ?, state_mac = ? WHERE id = ?").execute(arguments: [stateSeq, stateMac, id])
     }
 
     /// Writes the name and metadata columns (`edit`, `rename`); the MACs are sealed after.
-    func updateMetadata(_ db: Database) throws {
+    package func updateMetadata(_ db: Database) throws {
         try db.cachedStatement(sql: """
             UPDATE tokens SET name = ?, region = ?, base_url = ?, role = ?, description = ?, permissions = ?, warn_days = ?, manager = ?
             WHERE id = ?
             """).execute(arguments: [name, region, baseUrl, role, description, permissions, warnDays, manager ? 1 : 0, id])
     }
 
-    func updateMetaMac(_ db: Database) throws {
+    package func updateMetaMac(_ db: Database) throws {
         try db.cachedStatement(sql: "UPDATE tokens SET meta_mac = ? WHERE id = ?").execute(arguments: [metaMac, id])
     }
 
     /// Deletes the token and its versions; returns how many versions there were.
-    func deleteWithVersions(_ db: Database) throws -> Int {
+    package func deleteWithVersions(_ db: Database) throws -> Int {
         try db.execute(sql: "DELETE FROM token_versions WHERE token_id = ?", arguments: [id])
         let versions = db.changesCount
         try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
@@ -375,12 +380,12 @@ extension TokenRecord {
 
 extension TokenVersionRecord {
     /// Moves one version's expiry (`edit --expires`); the state MAC is sealed after.
-    static func updateExpiry(_ db: Database, tokenID: Int64, version: Int, expiresAt: Int64?) throws {
+    package static func updateExpiry(_ db: Database, tokenID: Int64, version: Int, expiresAt: Int64?) throws {
         try db.cachedStatement(sql: "UPDATE token_versions SET expires_at = ? WHERE token_id = ? AND version = ?")
             .execute(arguments: [expiresAt, tokenID, version])
     }
 
-    func insertRow(_ db: Database) throws {
+    package func insertRow(_ db: Database) throws {
         try db.cachedStatement(sql: """
             INSERT INTO token_versions (token_id, version, nonce, ciphertext, created_at, expires_at, retired_at,
                                         console_id, console_name, console_state)
@@ -390,13 +395,8 @@ extension TokenVersionRecord {
     }
 
     /// Writes a version's console columns (renew, sync --apply, edit); the state MAC is sealed after.
-    static func updateConsole(_ db: Database, tokenID: Int64, version: Int, _ link: ConsoleLink) throws {
+    package static func updateConsole(_ db: Database, tokenID: Int64, version: Int, _ link: ConsoleLink) throws {
         try db.cachedStatement(sql: "UPDATE token_versions SET console_id = ?, console_name = ?, console_state = ? WHERE token_id = ? AND version = ?")
             .execute(arguments: [link.id, link.name, link.state?.rawValue, tokenID, version])
-    }
-
-    func updateRetiredAt(_ db: Database) throws {
-        try db.execute(sql: "UPDATE token_versions SET retired_at = ? WHERE token_id = ? AND version = ?",
-                       arguments: [retiredAt, tokenId, version])
     }
 }

@@ -8,21 +8,21 @@ import VaultFormat
 /// audit rows, or drop an index that enforces an invariant. So before any query touches a table,
 /// `sqlite_master` must list exactly the objects the applied migrations create — same type,
 /// name, table and SQL text — and nothing else (SECURITY.md, "What a reader MUST reject").
-enum Schema {
+package enum Schema {
     /// One row of `sqlite_master`, without `rootpage` (which differs between files).
-    struct Object: Hashable, Comparable, CustomStringConvertible {
-        var type: String
-        var name: String
-        var table: String
-        var sql: String?
+    package struct Object: Hashable, Comparable, CustomStringConvertible {
+        package var type: String
+        package var name: String
+        package var table: String
+        package var sql: String?
 
-        static func < (a: Object, b: Object) -> Bool { (a.type, a.name) < (b.type, b.name) }
-        var description: String { "\(type) \(name)" }
+        package static func < (a: Object, b: Object) -> Bool { (a.type, a.name) < (b.type, b.name) }
+        package var description: String { "\(type) \(name)" }
     }
 
     /// `expected[n]`: the objects after the first `n` migrations (n ≥ 1), computed once per
     /// process by running the embedded migrations on an in-memory database with the same SQLite.
-    static let expected: [[Object]] = {
+    package static let expected: [[Object]] = {
         do {
             let queue = try DatabaseQueue()
             var snapshots: [[Object]] = [[]]
@@ -38,7 +38,7 @@ enum Schema {
     }()
 
     /// Every object in the file's schema, sorted.
-    static func objects(_ db: Database) throws -> [Object] {
+    package static func objects(_ db: Database) throws -> [Object] {
         try Row.fetchAll(db, sql: "SELECT type, name, tbl_name, sql FROM sqlite_master").map { row in
             Object(type: try row.decode(forColumn: "type"), name: try row.decode(forColumn: "name"),
                    table: try row.decode(forColumn: "tbl_name"), sql: try row.decode(forColumn: "sql"))
@@ -46,7 +46,7 @@ enum Schema {
     }
 
     /// How `actual` differs from what `applied` migrations create: empty when identical.
-    static func differences(_ actual: [Object], applied: Int) -> [String] {
+    package static func differences(_ actual: [Object], applied: Int) -> [String] {
         let want = expected[applied]
         var out: [String] = []
         let wantByKey = Dictionary(uniqueKeysWithValues: want.map { ("\($0.type) \($0.name)", $0) })
@@ -64,7 +64,7 @@ enum Schema {
 
     /// The applied migrations, read only after `grdb_migrations` itself is known to be the
     /// plain table GRDB creates (so the read runs no planted view).
-    static func appliedMigrations(_ db: Database, _ actual: [Object]) throws -> [String]? {
+    package static func appliedMigrations(_ db: Database, _ actual: [Object]) throws -> [String]? {
         let migrations = expected[1].filter { $0.table == "grdb_migrations" }
         guard migrations.allSatisfy({ actual.contains($0) }),
               actual.filter({ $0.table == "grdb_migrations" }).count == migrations.count else { return nil }
@@ -73,7 +73,7 @@ enum Schema {
 
     /// Throws unless the schema is exactly what the applied migrations create. Returns how
     /// many migrations are applied (fewer than embedded: the caller upgrades the file).
-    static func verify(_ db: Database, path: String) throws -> Int {
+    package static func verify(_ db: Database, path: String) throws -> Int {
         let actual = try objects(db)
         guard actual.contains(where: { $0.type == "table" && $0.name == "vault_header" }) else {
             throw VaultError.notAVault(path: path, reason: "no vault header")

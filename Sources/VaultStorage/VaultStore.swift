@@ -2,8 +2,14 @@ import Foundation
 import GRDB
 #if canImport(Glibc)
 import Glibc
-import VaultFormat
 #endif
+import VaultFormat
+
+/// What a use case holds inside `VaultStore.read`/`write`: GRDB's connection under a storage
+/// name. Outside VaultStorage none of its own members are visible (the targets above do not
+/// import GRDB — `MemberImportVisibility`, and scripts/check-architecture), so the use cases
+/// reach the file only through the named functions of this target (Records*.swift).
+package typealias StoreTransaction = Database
 
 /// The SQLite file behind a vault: opening with safety checks, migrations, and transactions.
 ///
@@ -12,13 +18,13 @@ import VaultFormat
 public final class VaultStore: Sendable {
     /// The latest schema this binary understands (the last embedded migration).
     public static var schemaVersion: String { EmbeddedMigrations.all.last!.name }
-    static let busyTimeout: TimeInterval = 30
+    package static let busyTimeout: TimeInterval = 30
 
     public let path: String
-    let dbQueue: DatabaseQueue
+    package let dbQueue: DatabaseQueue
     /// `PRAGMA schema_version` when the schema was last verified. Every transaction compares
     /// it first and verifies the schema again if another process changed it in between.
-    let verifiedSchemaCookie: Int
+    package let verifiedSchemaCookie: Int
     /// Migrations this process applied when it opened the file (empty for an up-to-date vault).
     public let migrationsApplied: [String]
 
@@ -29,7 +35,7 @@ public final class VaultStore: Sendable {
         self.migrationsApplied = migrationsApplied
     }
 
-    static func configuration(readonly: Bool = false) -> Configuration {
+    package static func configuration(readonly: Bool = false) -> Configuration {
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.readonly = readonly
@@ -42,7 +48,7 @@ public final class VaultStore: Sendable {
         return config
     }
 
-    static var migrator: DatabaseMigrator {
+    package static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         for (name, sql) in EmbeddedMigrations.all {
             m.registerMigration(name) { db in try db.execute(sql: sql) }
@@ -54,7 +60,7 @@ public final class VaultStore: Sendable {
 
     /// Creates a new, empty vault file (0600) at `path`; the parent directory must exist.
     /// Refuses to touch an existing file.
-    static func create(at path: String) throws(VaultError) -> VaultStore {
+    package static func create(at path: String) throws(VaultError) -> VaultStore {
         try checkParent(of: path)
         // O_EXCL: never overwrite, even if a file appears between our check and the create.
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -81,7 +87,7 @@ public final class VaultStore: Sendable {
     /// Opens an existing vault after checking that it is a private regular file in a private
     /// directory with no foreign `-wal`/`-shm`/`-journal` companions, a SQLite database, and a
     /// v1vault vault whose schema is exactly what the migrations create. Applies pending migrations.
-    static func open(at path: String, readonly: Bool = false) throws(VaultError) -> VaultStore {
+    package static func open(at path: String, readonly: Bool = false) throws(VaultError) -> VaultStore {
         try checkExistingFile(path)
         let queue: DatabaseQueue
         do {
@@ -131,7 +137,7 @@ public final class VaultStore: Sendable {
 
     /// Verifies the schema again if another connection changed it since it was verified (a
     /// cheap cookie comparison on every transaction; the full check only when it moved).
-    func checkSchema(_ db: Database) throws {
+    package func checkSchema(_ db: Database) throws {
         let cookie = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
         guard cookie != verifiedSchemaCookie else { return }
         let applied = try Schema.verify(db, path: path)
@@ -145,7 +151,7 @@ public final class VaultStore: Sendable {
     /// Throws unless a new vault file can be created at `path` (checked before prompting).
     public static func checkCreatable(_ path: String) throws(VaultError) { try checkParent(of: path) }
 
-    static func checkParent(of path: String) throws(VaultError) {
+    package static func checkParent(of path: String) throws(VaultError) {
         let parent = (path as NSString).deletingLastPathComponent
         var st = stat()
         guard stat(parent.isEmpty ? "." : parent, &st) == 0 else {
@@ -163,12 +169,12 @@ public final class VaultStore: Sendable {
 
     /// The files SQLite opens next to a database if they exist. Someone who can create them
     /// before we do receives (and can rewrite) every page written to the vault.
-    static let companionSuffixes = ["-wal", "-shm", "-journal"]
+    package static let companionSuffixes = ["-wal", "-shm", "-journal"]
 
     /// Throws unless `dir` is a directory only its owner — this user or root — can write to.
     /// A sticky world-writable directory such as /tmp is refused too: others cannot delete the
     /// vault there, but they can create its `-wal` and `-shm` before v1vault does.
-    static func checkDirectory(_ dir: String) throws(VaultError) {
+    package static func checkDirectory(_ dir: String) throws(VaultError) {
         var st = stat()
         guard stat(dir, &st) == 0 else { throw .vaultPathInvalid(path: dir, reason: String(cString: strerror(errno))) }
         if st.st_uid != geteuid() && st.st_uid != 0 {
@@ -184,7 +190,7 @@ public final class VaultStore: Sendable {
 
     /// Throws if a `-wal`, `-shm` or `-journal` next to `path` is not a private regular file
     /// of this user with one link: SQLite would open it as it is.
-    static func checkCompanions(of path: String) throws(VaultError) {
+    package static func checkCompanions(of path: String) throws(VaultError) {
         for suffix in companionSuffixes {
             let file = path + suffix
             var st = stat()
@@ -202,7 +208,7 @@ public final class VaultStore: Sendable {
         }
     }
 
-    static func checkExistingFile(_ path: String) throws(VaultError) {
+    package static func checkExistingFile(_ path: String) throws(VaultError) {
         var st = stat()
         guard lstat(path, &st) == 0 else {
             // No file — whether or not its directory exists yet (a first run before `init`
@@ -250,7 +256,7 @@ public final class VaultStore: Sendable {
     // MARK: - Transactions
 
     /// Runs `body` in one IMMEDIATE transaction; commits when it returns, rolls back on throw.
-    func write<T>(_ body: (Database) throws -> T) throws(VaultError) -> T {
+    package func write<T>(_ body: (StoreTransaction) throws -> T) throws(VaultError) -> T {
         do {
             return try dbQueue.writeWithoutTransaction { db in
                 var result: T?
@@ -267,7 +273,7 @@ public final class VaultStore: Sendable {
     }
 
     /// Runs `body` in a read transaction (a consistent snapshot).
-    func read<T>(_ body: (Database) throws -> T) throws(VaultError) -> T {
+    package func read<T>(_ body: (StoreTransaction) throws -> T) throws(VaultError) -> T {
         do {
             return try dbQueue.read { db in
                 try checkSchema(db)
@@ -280,7 +286,7 @@ public final class VaultStore: Sendable {
 
     /// GRDB's description of a decoding error without its trailing dump of the whole row:
     /// `could not decode String from database value Data(1 bytes) - column: "name", column index: 1`.
-    static func withoutRow(_ error: RowDecodingError) -> String {
+    package static func withoutRow(_ error: RowDecodingError) -> String {
         let text = "\(error)"
         let cut = text.range(of: ", row: ")?.lowerBound ?? text.firstIndex(of: "\n") ?? text.endIndex
         return String(text[..<cut].prefix(200))
@@ -288,7 +294,7 @@ public final class VaultStore: Sendable {
 
     /// Turns GRDB/SQLite errors into VaultError with a message that never includes SQL
     /// arguments (GRDB keeps them out unless `publicStatementArguments` is set, which we never do).
-    static func mapDatabaseError(_ error: any Error, path: String? = nil) -> VaultError {
+    package static func mapDatabaseError(_ error: any Error, path: String? = nil) -> VaultError {
         if let e = error as? VaultError { return e }
         if let e = error as? StoredTypeError {
             return .corruptVault(reason: "a stored value has the wrong type (\(e))")
@@ -338,13 +344,13 @@ extension VaultStore {
     /// An exclusive flock(2) on the vault file for the life of the returned object: `renew` and
     /// `sync` hold it so two runs never work on the same console keys at once. (SQLite's own
     /// locks are fcntl locks, which flock does not interact with on Linux.)
-    final class RunLock {
-        let fd: Int32
-        init(fd: Int32) { self.fd = fd }
+    package final class RunLock {
+        package let fd: Int32
+        package init(fd: Int32) { self.fd = fd }
         deinit { Glibc.close(fd) }
     }
 
-    func exclusiveRunLock() throws(VaultError) -> RunLock {
+    package func exclusiveRunLock() throws(VaultError) -> RunLock {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw .io(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
         // A second, briefly: a lock just released can still be held by a copy of the descriptor
