@@ -20,9 +20,27 @@ package enum Schema {
         package var description: String { "\(type) \(name)" }
     }
 
-    /// `expected[n]`: the objects after the first `n` migrations (n ≥ 1), computed once per
-    /// process by running the embedded migrations on an in-memory database with the same SQLite.
-    package static let expected: [[Object]] = {
+    /// `expected(for:)[n]`: the objects after the first `n` migrations (n ≥ 1), exactly what
+    /// running the embedded migrations on an empty database with `sqlite` (its
+    /// `sqlite_source_id()`) creates. With the SQLite the snapshot was made with (and the same
+    /// migrations) that is `SchemaSnapshot` (SchemaSnapshot.swift, written by the Storage
+    /// tests); with any other it is `computed`, so the check never depends on the snapshot
+    /// being right for a SQLite it was not made with. Running the migrations at every start
+    /// cost more than half of a session `export` (docs/PERFORMANCE.md, "Start-up").
+    package static func expected(for sqlite: String?) -> [[Object]] {
+        source(for: sqlite) == .snapshot ? SchemaSnapshot.expected : computed
+    }
+
+    package enum Source: Equatable { case snapshot, computed }
+
+    package static func source(for sqlite: String?) -> Source {
+        sqlite == SchemaSnapshot.sqliteSourceID && SchemaSnapshot.migrations == EmbeddedMigrations.all.map(\.name)
+            ? .snapshot : .computed
+    }
+
+    /// The objects after each migration, computed once per process by running the embedded
+    /// migrations on an in-memory database with the SQLite this process runs.
+    package static let computed: [[Object]] = {
         do {
             let queue = try DatabaseQueue()
             var snapshots: [[Object]] = [[]]
@@ -37,6 +55,11 @@ package enum Schema {
         }
     }()
 
+    /// The running SQLite's `sqlite_source_id()` (a built-in: no table is read).
+    package static func sqliteSourceID(_ db: Database) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT sqlite_source_id()")
+    }
+
     /// Every object in the file's schema, sorted.
     package static func objects(_ db: Database) throws -> [Object] {
         try Row.fetchAll(db, sql: "SELECT type, name, tbl_name, sql FROM sqlite_master").map { row in
@@ -46,7 +69,7 @@ package enum Schema {
     }
 
     /// How `actual` differs from what `applied` migrations create: empty when identical.
-    package static func differences(_ actual: [Object], applied: Int) -> [String] {
+    package static func differences(_ actual: [Object], applied: Int, expected: [[Object]]) -> [String] {
         let want = expected[applied]
         var out: [String] = []
         let wantByKey = Dictionary(uniqueKeysWithValues: want.map { ("\($0.type) \($0.name)", $0) })
@@ -64,7 +87,7 @@ package enum Schema {
 
     /// The applied migrations, read only after `grdb_migrations` itself is known to be the
     /// plain table GRDB creates (so the read runs no planted view).
-    package static func appliedMigrations(_ db: Database, _ actual: [Object]) throws -> [String]? {
+    package static func appliedMigrations(_ db: Database, _ actual: [Object], expected: [[Object]]) throws -> [String]? {
         let migrations = expected[1].filter { $0.table == "grdb_migrations" }
         guard migrations.allSatisfy({ actual.contains($0) }),
               actual.filter({ $0.table == "grdb_migrations" }).count == migrations.count else { return nil }
@@ -78,7 +101,8 @@ package enum Schema {
         guard actual.contains(where: { $0.type == "table" && $0.name == "vault_header" }) else {
             throw VaultError.notAVault(path: path, reason: "no vault header")
         }
-        guard let applied = try appliedMigrations(db, actual) else {
+        let snapshots = expected(for: try sqliteSourceID(db))
+        guard let applied = try appliedMigrations(db, actual, expected: snapshots) else {
             throw VaultError.schemaTampered(differences: ["table grdb_migrations differs from what GRDB creates"])
         }
         let known = EmbeddedMigrations.all.map(\.name)
@@ -89,7 +113,7 @@ package enum Schema {
             throw VaultError.schemaTampered(differences: ["applied migrations are not a prefix of the known ones: "
                                                           + applied.joined(separator: ", ")])
         }
-        let diff = differences(actual, applied: applied.count)
+        let diff = differences(actual, applied: applied.count, expected: snapshots)
         guard diff.isEmpty else { throw VaultError.schemaTampered(differences: diff) }
         return applied.count
     }

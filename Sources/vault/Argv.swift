@@ -4,7 +4,8 @@ import VaultCore
 import VaultFormat
 
 /// The two reads of argv that ArgumentParser cannot do for v1vault; nothing else looks at
-/// argv but for the program's name (`Output.program`).
+/// argv but for the program's name (`Output.program`) and a lone `--version`, answered before
+/// the parser is built for speed (`Main`).
 enum Argv {
     /// `exec`'s command: every word after the first `--`, untouched; nil without a `--`.
     ///

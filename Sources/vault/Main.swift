@@ -13,6 +13,14 @@ enum Main {
         ProcessHardening.apply()
         Descriptors.reserveStandard()
         PassphraseSource.recordInheritedDescriptors()
+        // `vault --version` alone: ArgumentParser's answer without building the parser. Its
+        // first parse costs more than everything else at start (the runtime's protocol-
+        // conformance lookups, docs/PERFORMANCE.md "Start-up"); the text and the exit status
+        // are the ones the parser gives for the same request (VersionCLITests).
+        if arguments.count == 2, arguments[1] == "--version" {
+            Output.stdout(Output.spelled(VaultCommand.configuration.version) + "\n")
+            exit(0)
+        }
         var parsed: (any ParsableCommand)?
         do {
             var command = try VaultCommand.parseAsRoot(Array(arguments.dropFirst()))

@@ -3,6 +3,18 @@ import Testing
 
 @Suite("finding your way: did you mean, one error style, completion of names and regions (out of process)")
 struct FindingYourWayTests {
+    @Test("`vault --version` alone prints what the parser prints for the same request (`--quiet --version`), exit 0")
+    func version() throws {
+        let c = try CLI()
+        defer { c.cleanup() }
+        let alone = c.run("--version")
+        let parsed = c.run("--quiet", "--version")
+        #expect(alone.status == 0 && parsed.status == 0, "\(alone)\n\(parsed)")
+        #expect(alone.out == parsed.out, "\(alone)\n\(parsed)")
+        #expect(alone.out.wholeMatch(of: /0\.\d+\.\d+ \(commit [0-9a-z-]+\)\n/) != nil, "\(alone)")
+        #expect(alone.stderr == "" && parsed.stderr == "", "\(alone)\n\(parsed)")
+    }
+
     @Test("a mistyped subcommand: one lowercase error, usage, and the likely command; exit 64")
     func subcommandTypo() throws {
         let c = try CLI.initialized()
