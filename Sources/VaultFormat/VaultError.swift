@@ -75,42 +75,9 @@ public enum VaultError: Error, Equatable, Sendable {
     case commandNotFound(command: String)
     case commandNotExecutable(command: String, reason: String)
 
-    /// The process exit status for this error (see README, "Exit codes").
-    public var exitCode: Int32 {
-        switch self {
-        case .io, .database: return 1
-        case .wrongPassphrase, .wrongPassphraseCarriageReturn: return 3
-        case .passphraseUnavailable, .passphraseInvalid, .passphraseMismatch: return 4
-        case .vaultNotFound: return 5
-        case .vaultExists: return 6
-        case .notAVault, .schemaTooNew, .unsafeKDFParameters, .corruptVault, .vaultPathInvalid, .schemaTampered: return 7
-        case .insecurePermissions, .insecureFile, .insecureCredential: return 8
-        case .tokenNotFound, .versionNotFound: return 9
-        case .tokenExists: return 12
-        case .invalidToken, .identicalToken, .notShapedLikeKey: return 13
-        case .authenticationFailed, .metadataTampered, .metadataUnsealed, .stateTampered, .stateUnsealed: return 14
-        case .tokenExpired: return 15
-        case .cancelled: return 16
-        case .auditWriteFailed: return 17
-        case .sessionUnavailable: return 19
-        case .keysChanged: return 24
-        case .invalidName, .invalidInput: return 64
-        case .tokenRejected: return 22
-        case .checkIncomplete, .consoleFailed: return 23
-        case .noManager: return 28
-        case .clipboardUnavailable: return 29
-        case .commandNotExecutable: return 126
-        case .commandNotFound: return 127
-        }
-    }
-
     /// A second line telling the user what to do, when there is something useful to say.
     public var hint: String? {
         switch self {
-        case .vaultNotFound:
-            return "create one with `vault init`, or point --vault / V1VAULT_PATH at an existing vault"
-        case .vaultExists:
-            return "choose another path with --vault, or remove the old vault yourself if you really mean to"
         case .schemaTooNew:
             return "this vault was written by a newer v1vault; upgrade the binary"
         case .insecurePermissions(let path, _):
@@ -124,42 +91,16 @@ public enum VaultError: Error, Equatable, Sendable {
         case .passphraseUnavailable(_, let hint), .invalidInput(_, let hint), .insecureFile(_, _, let hint),
              .sessionUnavailable(_, let hint):
             return hint
-        case .schemaTampered:
-            return "the file was changed outside v1vault; `vault doctor --no-unlock` lists the differences; restore from a backup"
         case .invalidName:
             return "names are 1-64 characters: a letter or digit, then letters, digits, '.', '_' or '-'"
-        case .tokenNotFound:
-            return "`vault list` shows the stored names"
-        case .versionNotFound(let name, _):
-            return "\(Shell.command("vault", "history", name)) shows the kept versions"
-        case .tokenExists(let name):
-            return "choose another name, or \(Shell.command("vault", "rotate", name)) to store a new version of that token"
-        case .notShapedLikeKey:
-            return "check what was copied (not the key's id, a URL or a quoted string); --force stores it anyway"
         case .identicalToken:
             return "paste the new key created in the Vision One console (Administration > API Keys)"
-        case .tokenExpired:
-            return "create a new key in the Vision One console and `vault rotate` it in, or pass --allow-expired"
         case .authenticationFailed, .metadataTampered, .stateTampered:
             return "the vault file was modified or is corrupt; restore from a backup"
-        case .stateUnsealed(let name):
-            return "if this vault was just upgraded from an older v1vault, check \(Shell.command("vault", "history", name)) and vouch with `vault doctor --seal-metadata`; otherwise the file was edited or rolled back: restore from a backup"
-        case .metadataUnsealed:
-            return "check its base URL with `vault list`; if it is right, `vault doctor --seal-metadata` vouches for it"
         case .auditWriteFailed:
             return "no audit, no access: the secret was not released"
         case .keysChanged:
             return "run the command again"
-        case .tokenRejected:
-            return "nothing was stored; check that you copied the whole key and chose its region (--region)"
-        case .checkIncomplete:
-            return "nothing was stored; retry, or leave out --check to store it unverified"
-        case .clipboardUnavailable(_, let forced):
-            return forced == nil
-                ? "on a desktop, install wl-clipboard (Wayland) or xclip (X11); over SSH, run it in a terminal that takes OSC 52; `vault get NAME` prints the key instead"
-                : "leave out --via to use whatever works here, or `vault get NAME` to print the key"
-        case .noManager:
-            return "mark a stored key that has the API Keys permission: `vault manager set NAME`"
         default:
             return nil
         }

@@ -3,6 +3,12 @@ import Foundation
 import VaultCore
 import VaultFormat
 
+/// A command that takes the global options (every one that touches a vault): how `Main`
+/// finds --quiet and the vault of the command it parsed.
+protocol UsesGlobalOptions {
+    var global: GlobalOptions { get }
+}
+
 /// Options every command accepts, before or after the subcommand name.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("vault"), help: ArgumentHelp("Vault file (default: $V1VAULT_PATH, else $XDG_DATA_HOME/v1vault/vault.db).", valueName: "path"))

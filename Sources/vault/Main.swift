@@ -13,7 +13,6 @@ enum Main {
         ProcessHardening.apply()
         Descriptors.reserveStandard()
         PassphraseSource.recordInheritedDescriptors()
-        Export.failClosedOnSignal(arguments)
         // `vault --version` alone: ArgumentParser's answer without building the parser. Its
         // first parse costs more than everything else at start (the runtime's protocol-
         // conformance lookups, docs/PERFORMANCE.md "Start-up"); the text and the exit status
@@ -26,11 +25,12 @@ enum Main {
         do {
             var command = try VaultCommand.parseAsRoot(Array(arguments.dropFirst()))
             parsed = command
-            Output.quiet = globalOptions(of: command)?.quiet ?? false
+            Output.quiet = (command as? any UsesGlobalOptions)?.global.quiet ?? false
+            (command as? Export)?.failClosedOnSignal()
             try command.run()
         } catch let error as VaultError {
             Output.fail(error, suggestion: suggestion(for: error, in: parsed))
-            Export.failClosed(arguments)
+            Export.failClosed(evaluatedByShell: (parsed as? Export)?.outputOptions.evaluatedByShell ?? false)
             exit(error.exitCode)
         } catch {
             let code = VaultCommand.exitCode(for: error)
@@ -41,16 +41,26 @@ enum Main {
                 Output.stdout(Output.spelled(VaultCommand.fullMessage(for: error)) + "\n")
                 exit(0)
             }
+            // A refused command line (parsed is nil), or a ValidationError thrown by run().
+            let refused = parsed == nil ? RefusedCommandLine(Array(arguments.dropFirst())) : nil
+            // `vault exec` follows GNU env: its own failures, usage errors included, exit 125.
+            let exec = parsed is ExecCommand || refused?.subcommand == ExecCommand.configuration.commandName
+            let evaluated = (parsed as? Export)?.outputOptions.evaluatedByShell ?? refused?.exportsToShell ?? false
+            // A VaultError a `validate()` found (a bad token name): printed as in `run()`.
+            if let failure = InputCheck.failure {
+                Output.fail(failure)
+                Export.failClosed(evaluatedByShell: evaluated)
+                exit(exec ? ExitStatus.execVaultFailure : failure.exitCode)
+            }
             // Everything else in one style with v1vault's own errors: "error: …", lowercase.
             var text = lowercasedPrefix(VaultCommand.fullMessage(for: error))
-            if let typo = unknownSubcommand(arguments), let guess = Suggest.closest(to: typo, in: subcommandNames) {
+            if let typo = refused?.subcommand, !subcommandNames.contains(typo), typo != "help",
+               let guess = Suggest.closest(to: typo, in: subcommandNames) {
                 text += "\nhint: did you mean `\(Output.program) \(guess)`?"
             }
             Output.stderr(text + "\n")
-            Export.failClosed(arguments)
-            // `vault exec` follows GNU env: its own failures, usage errors included, exit 125.
-            if subcommand(of: arguments) == "exec" { exit(ExecCommand.vaultFailure) }
-            exit(code.rawValue)
+            Export.failClosed(evaluatedByShell: evaluated)
+            exit(exec ? ExitStatus.execVaultFailure : code.rawValue)
         }
     }
 
@@ -77,34 +87,11 @@ enum Main {
         VaultCommand.configuration.subcommands.filter { $0.configuration.shouldDisplay }.compactMap { $0.configuration.commandName }
     }
 
-    /// The first word that is not an option, when it names no subcommand (`vault lst`).
-    static func unknownSubcommand(_ args: [String]) -> String? {
-        guard let word = subcommand(of: args), !subcommandNames.contains(word), word != "help" else { return nil }
-        return word
-    }
-
-    /// The global options a parsed subcommand carries (every one that touches a vault).
-    static func globalOptions(of command: any ParsableCommand) -> GlobalOptions? {
-        (Mirror(reflecting: command).children.first(where: { $0.label == "_global" })?.value as? OptionGroup<GlobalOptions>)?.wrappedValue
-    }
-
     /// For a token that is not stored: the stored name it was probably meant to be. Names are
     /// read as `list` reads them (no passphrase), from the vault the command was given.
     static func suggestion(for error: VaultError, in command: (any ParsableCommand)?) -> String? {
-        guard case .tokenNotFound(let name) = error, let command, let global = globalOptions(of: command) else { return nil }
+        guard case .tokenNotFound(let name) = error, let global = (command as? any UsesGlobalOptions)?.global else { return nil }
         return Suggest.closest(to: name, in: VaultStore.acceptedTokenNames(at: global.resolvedPath))
-    }
-
-    /// The subcommand name, skipping global options and their values.
-    static func subcommand(of args: [String]) -> String? {
-        var i = 1
-        while i < args.count {
-            let a = args[i]
-            if ["--vault", "--passphrase-file", "--passphrase-fd"].contains(a) { i += 2; continue }
-            if a.hasPrefix("-") { i += 1; continue }
-            return a
-        }
-        return nil
     }
 }
 

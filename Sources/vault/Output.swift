@@ -61,7 +61,7 @@ enum Output {
         var text = "error: \(error)\n"
         if let suggestion {
             text += "hint: did you mean \(suggestion)? (`vault list` shows the stored names)\n"
-        } else if let h = error.hint {
+        } else if let h = error.advice {
             text += "hint: \(h)\n"
         }
         stderr(text)

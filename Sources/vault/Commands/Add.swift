@@ -4,7 +4,7 @@ import VaultCore
 import VaultFormat
 import VaultStorage
 
-struct Add: ParsableCommand {
+struct Add: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "add",
         abstract: "Store a new Vision One API key.",
@@ -27,8 +27,9 @@ struct Add: ParsableCommand {
     @OptionGroup var console: ConsoleLinkOptions
     @Flag(help: "Print the result as one JSON object: name, version, expires, region, base_url.") var json = false
 
+    func validate() throws { try InputCheck.tokenNames([name]) }
+
     func run() throws {
-        try Validate.tokenName(name)
         let metadata = try meta.metadata()
         let vault = try global.openVault()
         let expires = try expiry.date(now: vault.clock.now())

@@ -5,55 +5,7 @@ import VaultFormat
 import VisionOne
 import VaultStorage
 
-/// `--timeout`, the same for `check`, `add --check` and `rotate --check`: 1 ms to 300 s.
-struct TimeoutOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Time limit per request, 1ms to 300s.", valueName: "time"))
-    var timeout: String = "10s"
-
-    func validate() throws {
-        do { _ = try checker() } catch { throw ValidationError(error.description) }
-    }
-
-    func checker() throws(VaultError) -> ConnectivityChecker {
-        ConnectivityChecker(timeout: TimeInterval(try TimeSpan.timeout(timeout)) / 1000)
-    }
-}
-
-/// Reading the pasted key of `add` and `rotate`, with --force.
-struct PastedKeyOptions: ParsableArguments {
-    @Flag(help: "Store a value that is not shaped like a Vision One key (a JWT) without asking.")
-    var force = false
-
-    /// The key from the prompt or stdin: surrounding whitespace and a leading "Bearer "
-    /// stripped (with a note), then its shape checked — confirmed at a terminal, refused
-    /// without --force off one.
-    func read(prompt: String = "Paste the Vision One API key (input hidden): ") throws -> SecureBytes {
-        var stripped: [String] = []
-        let token = try SecretInput.readToken(prompt: prompt, stripped: &stripped)
-        if !stripped.isEmpty { Output.note("note: stripped \(stripped.joined(separator: " and ")) from the key") }
-        guard !force, !TokenInput.looksLikeKey(token) else { return token }
-        guard Terminal.stdinIsTerminal else { throw VaultError.notShapedLikeKey }
-        Output.warn("\(VaultError.notShapedLikeKey)")
-        guard try Terminal.open().confirm("Store it anyway?") else { throw VaultError.cancelled(reason: "nothing was stored") }
-        return token
-    }
-}
-
-/// --check and --timeout for `add` and `rotate`.
-struct CheckOption: ParsableArguments {
-    @Flag(help: "Verify the new token with Vision One (GET /v3.0/healthcheck/connectivity) before storing it.")
-    var check = false
-
-    @OptionGroup var timeout: TimeoutOption
-
-    func checker() throws -> ConnectivityChecker { try timeout.checker() }
-
-    static func report(_ r: CheckResult) {
-        Output.note("checked with Vision One: \(r.outcome.rawValue) (HTTP \(r.httpStatus.map(String.init) ?? "-")\(r.traceID.map { ", trace \($0)" } ?? ""))")
-    }
-}
-
-struct Check: ParsableCommand {
+struct Check: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Ask Vision One whether tokens work (GET /v3.0/healthcheck/connectivity).",
@@ -64,9 +16,6 @@ struct Check: ParsableCommand {
             complete (network, timeout, TLS, rate limit, server error).
             """)
 
-    static let someRejected: Int32 = 22
-    static let unreachable: Int32 = 23
-
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Tokens to check.", valueName: "name"), completion: Completions.tokenNames) var names: [String] = []
     @Flag(help: "Check every stored token.") var all = false
@@ -75,10 +24,10 @@ struct Check: ParsableCommand {
 
     func validate() throws {
         if all == !names.isEmpty { throw ValidationError(all ? "give token names or --all, not both" : "name the tokens to check, or pass --all") }
+        try InputCheck.tokenNames(names)
     }
 
     func run() throws {
-        for n in names { try Validate.tokenName(n) }
         let checker = try timeout.checker()
         let vault = try global.openVault()
         try vault.store.requireTokens(names)
@@ -94,7 +43,7 @@ struct Check: ParsableCommand {
                  r.traceID ?? "-", r.message ?? ""]
             })
         }
-        if results.contains(where: \.rejected) { throw ExitCode(Self.someRejected) }
-        if results.contains(where: { $0.outcome != .ok }) { throw ExitCode(Self.unreachable) }
+        if results.contains(where: \.rejected) { throw ExitCode(ExitStatus.tokenRejected) }
+        if results.contains(where: { $0.outcome != .ok }) { throw ExitCode(ExitStatus.checkIncomplete) }
     }
 }

@@ -6,7 +6,7 @@ import VaultStorage
 
 extension ClipboardMethod: ExpressibleByArgument {}
 
-struct Copy: ParsableCommand {
+struct Copy: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "copy",
         abstract: "Put a key's token on the clipboard and clear it after 45 s (audited).",
@@ -23,7 +23,7 @@ struct Copy: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Option(help: ArgumentHelp("osc52, wl-copy or xclip instead of the first that works.", valueName: "method")) var via: ClipboardMethod?
     @Option(help: ArgumentHelp("Clear the clipboard after this many seconds; 0: never.", valueName: "seconds"))
     var clear: Int = Clipboard.defaultClearSeconds
@@ -35,7 +35,6 @@ struct Copy: ParsableCommand {
     }
 
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         try vault.store.requireTokens([name])
         // Before the passphrase and the reveal: with no clipboard, nothing is unlocked or audited.
@@ -71,22 +70,5 @@ struct Copy: ParsableCommand {
         } else if method == .osc52, !(global.environment["STY"] ?? "").isEmpty {
             Output.note("GNU screen does not pass OSC 52 on to the terminal: the clipboard probably did not change")
         }
-    }
-}
-
-/// The clearer `copy` starts in the background (hidden): waits, then clears. It holds no
-/// secret — the terminal for OSC 52, or a fingerprint read from stdin for a tool.
-struct ClearClipboard: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "__clear-clipboard", shouldDisplay: false)
-
-    @Option var via: ClipboardMethod
-    @Option var after: Int
-
-    func run() throws {
-        // The clipboard tools it runs (wl-paste, xclip -o) need no vault session: a fresh empty
-        // session keyring, as `exec` gives its command. Where keyrings are blocked there is
-        // nothing to hide, and the clearer holds no secret, so a failure changes nothing.
-        try? KernelKeyring.joinNewSession()
-        Clipboard.clearLater(method: via, seconds: after, environment: ProcessInfo.processInfo.environment)
     }
 }

@@ -3,13 +3,11 @@ import Foundation
 import VaultCore
 import VaultFormat
 
-struct DoctorCommand: ParsableCommand {
+struct DoctorCommand: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Check permissions, SQLite integrity, schema, every stored version and the audit chain.",
         discussion: "Prints one line per check. Exit 0 when everything passes, 21 when a problem was found.")
-
-    static let problemsFound: Int32 = 21
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: .customLong("no-unlock"), help: "Skip the checks that need the passphrase (decryption, audit chain).") var noUnlock = false
@@ -30,7 +28,7 @@ struct DoctorCommand: ParsableCommand {
         } catch let error as VaultError {
             guard let found = Doctor.refusedOpen(error) else { throw error }
             report(found)
-            throw ExitCode(Self.problemsFound)
+            throw ExitCode(ExitStatus.doctorFoundProblems)
         }
         var checks = Doctor.offline(vault)
         if !noUnlock {
@@ -54,7 +52,7 @@ struct DoctorCommand: ParsableCommand {
             try vault.recordUnsealed(action: "doctor", details: ["problems": "\(checks.filter { !$0.ok }.count)", "unlocked": "false"])
         }
         report(checks)
-        if !checks.allSatisfy(\.ok) { throw ExitCode(Self.problemsFound) }
+        if !checks.allSatisfy(\.ok) { throw ExitCode(ExitStatus.doctorFoundProblems) }
     }
 
     func report(_ checks: [DoctorCheck]) {
@@ -64,23 +62,5 @@ struct DoctorCommand: ParsableCommand {
         } else {
             for c in checks { Output.line("\(c.ok ? "ok  " : "FAIL")  \(c.check.padded(to: 16))  \(c.detail)") }
         }
-    }
-}
-
-struct Backup: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "backup",
-        abstract: "Write a consistent copy of the vault (same passphrase) to a new 0600 file.",
-        discussion: "Uses SQLite's online backup API, so it is safe while other vault processes write.")
-
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The new file; must not exist.", valueName: "path")) var destination: String
-    @Flag(help: "One JSON object: vault, backup (the new file).") var json = false
-
-    func run() throws {
-        let vault = try global.openVault()
-        try vault.backup(to: destination)
-        if json { return Output.result([("vault", .string(vault.path)), ("backup", .string(destination))]) }
-        Output.done("backed up \(vault.path) to \(destination)")
     }
 }

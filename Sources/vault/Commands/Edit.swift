@@ -4,7 +4,7 @@ import VaultCore
 import VaultFormat
 import VaultStorage
 
-struct Edit: ParsableCommand {
+struct Edit: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "edit",
         abstract: "Change a key's region or base URL, role, description, permissions, current expiry, console link or warning window.",
@@ -16,7 +16,7 @@ struct Edit: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Option(help: ArgumentHelp("Vision One region: us au eu in jp sg mea uk usgov ca za.", valueName: "code"), completion: Completions.regions)
     var region: String?
     @Option(name: .customLong("base-url"), help: ArgumentHelp("API base URL instead of a region (https only).", valueName: "url"))
@@ -44,7 +44,6 @@ struct Edit: ParsableCommand {
     }
 
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         var change = TokenEdit()
         if let region { change.endpoint = .region(try Region.parse(region)) }
@@ -62,29 +61,5 @@ struct Edit: ParsableCommand {
         try unlocked.edit(name, change)
         if json { return try TokenView.printJSON(name, in: vault) }
         Output.done("edited \(name)")
-    }
-}
-
-struct Rename: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rename",
-        abstract: "Give a key a new name; its versions, secrets and history stay.",
-        discussion: "Refuses a name that is in use. Audited; the metadata and version-state MACs are sealed again.")
-
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "old"), completion: Completions.tokenNames) var old: String
-    @Argument(help: ArgumentHelp("Its new name.", valueName: "new")) var new: String
-    @Flag(help: "Print the renamed key as `show --json` does.") var json = false
-
-    func run() throws {
-        try Validate.tokenName(old)
-        try Validate.tokenName(new)
-        let vault = try global.openVault()
-        try vault.store.requireTokens([old])
-        if try vault.store.tokenExists(new) { throw VaultError.tokenExists(name: new) }
-        let unlocked = try global.unlock(vault)
-        try unlocked.rename(old, to: new)
-        if json { return try TokenView.printJSON(new, in: vault) }
-        Output.done("renamed \(old) to \(new)")
     }
 }

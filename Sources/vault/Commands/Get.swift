@@ -4,7 +4,7 @@ import VaultCore
 import VaultFormat
 import VaultStorage
 
-struct Get: ParsableCommand {
+struct Get: ParsableCommand, UsesGlobalOptions, NamesOneToken {
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Print a key's token and a newline (audited), as `pass show` and `op read` do.",
@@ -16,13 +16,12 @@ struct Get: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The key's name.", valueName: "name"), completion: Completions.tokenNames) var name: String
+    @OptionGroup var token: TokenNameArgument
     @Option(help: ArgumentHelp("A retired version instead of the current one.", valueName: "n")) var version: Int?
     @Flag(name: [.customShort("n"), .customLong("no-newline")], help: "No newline after the token.") var noNewline = false
     @Flag(name: .customLong("allow-expired"), help: "Print it even if the version has expired.") var allowExpired = false
 
     func run() throws {
-        try Validate.tokenName(name)
         let vault = try global.openVault()
         // A name that is not stored fails before the passphrase is asked for.
         try vault.store.requireTokens([name])

@@ -3,7 +3,7 @@ import Foundation
 import VaultCore
 import VaultFormat
 
-struct Import: ParsableCommand {
+struct Import: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Add many keys in one transaction and one unlock (all or nothing).",
@@ -68,73 +68,5 @@ struct Import: ParsableCommand {
         guard fd >= 0 else { throw VaultError.invalidInput(reason: "cannot read \(file): \(String(cString: strerror(errno)))", hint: nil) }
         defer { close(fd) }
         return try SecretInput.readAll(fd: fd, max: ImportParser.maxBytes, what: "import", stripNewline: false)
-    }
-}
-
-struct KDFCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "kdf",
-        abstract: "Measure Argon2id here and change the vault's unlock cost.",
-        subcommands: [KDFBenchmark.self, KDFSet.self])
-}
-
-struct KDFBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "benchmark", abstract: "Time candidate Argon2id settings on this machine (no vault needed).")
-
-    @Option(name: .customLong("kdf-memory"), help: ArgumentHelp("Only this memory size (default: 64M, 256M and 1G).", valueName: "size"))
-    var memory: String?
-    @Option(name: .customLong("max-ops"), help: ArgumentHelp("Measure ops 1 through N.", valueName: "n")) var maxOps: UInt64 = 4
-    @Flag(help: "One JSON array, one object per setting: algorithm, memory (bytes), ops, milliseconds, note.") var json = false
-
-    func run() throws {
-        var sizes: [UInt64] = [64 << 20, 256 << 20, 1 << 30]
-        if let memory { sizes = [try ByteSize.parse(memory)] }
-        guard (1...16).contains(maxOps) else { throw ValidationError("--max-ops must be between 1 and 16") }
-        if !json { Output.line("MEMORY  OPS  TIME     NOTE") }
-        var rows: [JSONValue] = []
-        for m in sizes {
-            for ops in 1...maxOps {
-                let p = KDFParameters(opsLimit: ops, memLimit: m)
-                do { try p.validate() } catch { continue }
-                let ms = try KDFCalibration.measure(p)
-                let note = p == .moderate ? "libsodium MODERATE (default)" : p == .interactive ? "libsodium INTERACTIVE" : ""
-                if json {
-                    rows.append(kdfJSON(p, adding: [("milliseconds", .int(Int(ms.rounded()))), ("note", note.isEmpty ? .null : .string(note))]))
-                    continue
-                }
-                Output.line("\(ByteSize.format(m).padded(to: 6))  \(String(ops).padded(to: 3))  \(String(format: "%6.0fms", ms))  \(note)")
-            }
-        }
-        if json { Output.line(JSONValue.array(rows).text) }
-    }
-}
-
-struct KDFSet: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "set",
-        abstract: "Re-derive the key-encryption key with new Argon2id parameters (O(1), like passwd).")
-
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var kdf: KDFOptions
-    @Flag(help: "One JSON object: vault, kdf (algorithm, memory, ops).") var json = false
-
-    func validate() throws {
-        if kdf.time == nil && kdf.ops == nil && kdf.memory == nil {
-            throw ValidationError("give --kdf-time, or --kdf-ops and/or --kdf-memory")
-        }
-    }
-
-    func run() throws {
-        let vault = try global.openVault()
-        // The KEK is re-derived from the passphrase itself, so this never uses a session.
-        let params = try global.withPassphrase { passphrase in
-            let unlocked = try vault.unlock(passphrase: passphrase)
-            let (params, target) = try kdf.resolve(current: try unlocked.kdfParameters())
-            try unlocked.rewrap(passphrase: passphrase, parameters: params, targetMilliseconds: target, action: "kdf-set")
-            return params
-        }
-        if json { return Output.result([("vault", .string(vault.path)), ("kdf", kdfJSON(params))]) }
-        Output.done("KDF set: argon2id, memory \(ByteSize.format(params.memLimit)), ops \(params.opsLimit)")
     }
 }

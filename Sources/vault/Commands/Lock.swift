@@ -3,7 +3,7 @@ import Foundation
 import VaultCore
 import VaultFormat
 
-struct Lock: ParsableCommand {
+struct Lock: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "lock",
         abstract: "Forget this vault's unlocked session now.",

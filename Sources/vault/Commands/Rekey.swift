@@ -3,7 +3,7 @@ import Foundation
 import VaultCore
 import VaultFormat
 
-struct Rekey: ParsableCommand {
+struct Rekey: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "rekey",
         abstract: "Replace the master key and the passphrase; re-encrypt every kept version.",

@@ -4,7 +4,7 @@ import VaultCore
 import VaultFormat
 import VaultStorage
 
-struct Renew: ParsableCommand {
+struct Renew: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "renew",
         abstract: "Renew linked keys through Vision One's API-keys API: create, store, verify, switch, disable the old one.",
@@ -26,9 +26,6 @@ struct Renew: ParsableCommand {
             Exit 0 when everything due was renewed (or cleaned up), 25 when something failed \
             (the report says what was left where), 26 when nothing was due.
             """)
-
-    static let someFailed: Int32 = 25
-    static let nothingDue: Int32 = 26
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Tokens to renew now, whatever their expiry.", valueName: "name"), completion: Completions.tokenNames)
@@ -63,6 +60,7 @@ struct Renew: ParsableCommand {
                 throw ValidationError("--role must be 1-256 characters without control or bidi characters")
             }
         }
+        try InputCheck.tokenNames(names)
     }
 
     func run() throws {
@@ -72,7 +70,6 @@ struct Renew: ParsableCommand {
             Output.done("forgot renewal intent \(id) (\(planned)); `vault sync` shows whether a key of that name is left in the console")
             return
         }
-        for n in names { try Validate.tokenName(n) }
         var request = RenewRequest()
         request.names = names
         request.due = try due.map(DurationSpec.parse)
@@ -104,8 +101,8 @@ struct Renew: ParsableCommand {
             }
             if report.nothingDone { Output.note("nothing due") }
         }
-        if report.failed { throw ExitCode(Self.someFailed) }
-        if report.nothingDone { throw ExitCode(Self.nothingDue) }
+        if report.failed { throw ExitCode(ExitStatus.renewalFailed) }
+        if report.nothingDone { throw ExitCode(ExitStatus.nothingDue) }
     }
 
     /// A duration option: `0` or a duration such as 12h, 1d, 2w.

@@ -4,7 +4,7 @@ import VaultCore
 import VaultFormat
 import VaultStorage
 
-struct Restore: ParsableCommand {
+struct Restore: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Put a backup back in place of the vault, keeping the vault it replaces.",

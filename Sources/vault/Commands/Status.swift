@@ -3,7 +3,7 @@ import Foundation
 import VaultCore
 import VaultFormat
 
-struct Status: ParsableCommand {
+struct Status: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Say whether this vault is unlocked (`vault unlock`) and for how long.",
@@ -11,8 +11,6 @@ struct Status: ParsableCommand {
             Exit 0 when unlocked, 18 when locked, 19 when this system cannot keep sessions. Needs \
             no passphrase; writes nothing (a session that no longer opens the vault is dropped).
             """)
-
-    static let lockedExit: Int32 = 18
 
     @OptionGroup var global: GlobalOptions
 
@@ -56,6 +54,6 @@ struct Status: ParsableCommand {
             }
         }
         if case .unlocked = status { return }
-        throw ExitCode(Self.lockedExit)
+        throw ExitCode(ExitStatus.locked)
     }
 }

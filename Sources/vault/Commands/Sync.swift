@@ -3,7 +3,7 @@ import Foundation
 import VaultCore
 import VaultFormat
 
-struct Sync: ParsableCommand {
+struct Sync: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Compare the organisation's API keys (all pages) with the vault.",
@@ -17,8 +17,6 @@ struct Sync: ParsableCommand {
             1-day grace period); keys unused for --unused-days. \
             Exit 0 only when nothing drifted, 27 otherwise.
             """)
-
-    static let drifted: Int32 = 27
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Update expiries and names from the console and make the proposed links (audited).") var apply = false
@@ -50,6 +48,6 @@ struct Sync: ParsableCommand {
             for f in report.findings where f.kind == .dead { Output.warn("\(f.name ?? "?"): \(f.message)") }
             Output.note("\(report.consoleKeys) console key\(report.consoleKeys == 1 ? "" : "s") compared")
         }
-        if report.drifted { throw ExitCode(Self.drifted) }
+        if report.drifted { throw ExitCode(ExitStatus.drifted) }
     }
 }

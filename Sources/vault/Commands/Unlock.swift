@@ -5,7 +5,7 @@ import VaultFormat
 
 extension SessionScope: ExpressibleByArgument {}
 
-struct Unlock: ParsableCommand {
+struct Unlock: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(
         commandName: "unlock",
         abstract: "Ask for the passphrase once and keep this vault unlocked for a while (default 15m).",
@@ -54,16 +54,5 @@ struct Unlock: ParsableCommand {
         case .user:
             Output.note("note: in uid \(getuid())'s user keyring: every process of yours — other logins, cron jobs, `vault exec` children — can use it until then; `vault lock` forgets it now")
         }
-    }
-}
-
-/// Words for session lengths, shared by unlock and status.
-enum SessionText {
-    /// 900 → "15m", 5400 → "1h 30m", 42 → "42s".
-    static func length(_ t: TimeInterval) -> String {
-        let s = max(0, Int(t.rounded(.up)))
-        let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60)
-        return [h > 0 ? "\(h)h" : nil, m > 0 ? "\(m)m" : nil, sec > 0 || s == 0 ? "\(sec)s" : nil]
-            .compactMap { $0 }.joined(separator: " ")
     }
 }

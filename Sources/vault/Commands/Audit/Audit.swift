@@ -1,0 +1,14 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+import VaultFormat
+
+struct Audit: ParsableCommand, UsesGlobalOptions {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Read and verify the tamper-evident audit log.",
+        subcommands: [AuditList.self, AuditVerify.self, AuditHeadCommand.self],
+        defaultSubcommand: AuditList.self)
+
+    @OptionGroup var global: GlobalOptions
+}
