@@ -33,10 +33,11 @@ extension TokenRecord {
     }
 
     /// Base URL → name of the rows marked as managers, from the raw columns (enough to refuse:
-    /// a forged mark can only make an import fail).
+    /// a forged mark can only make an import fail). A column of another storage class reads as
+    /// "" (GRDB's `row[…] as String?` would trap on a BLOB that is not UTF-8).
     package static func managerNamesByBaseURL(_ db: Database) throws -> [String: String] {
         Dictionary(try Row.fetchAll(db, sql: "SELECT base_url, name FROM tokens WHERE manager = 1")
-            .map { (($0["base_url"] as String?) ?? "", ($0["name"] as String?) ?? "") }, uniquingKeysWith: { a, _ in a })
+            .map { ((try? $0.text("base_url", "tokens")) ?? "", (try? $0.text("name", "tokens")) ?? "") }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The name of a token other than `tokenID` one of whose versions links console key `id`.

@@ -31,6 +31,16 @@ struct StorageTests {
         }
     }
 
+    @Test("import's look at the manager marks reads a planted non-UTF-8 BLOB as nothing, never traps")
+    func managerMarksPlantedBlob() throws {
+        let f = Fixture()
+        _ = try f.create()
+        try f.unlocked().add("m", token: secure("eyJ.m"), metadata: TokenMetadata(), expires: nil)
+        try f.raw().write { db in try db.execute(sql: "UPDATE tokens SET base_url = X'FF80', manager = 1 WHERE name = 'm'") }
+        let marks = try f.raw().read { db in try TokenRecord.managerNamesByBaseURL(db) }
+        #expect(marks == ["": "m"])
+    }
+
     @Test("a new vault file is 0600 and its header is complete")
     func permissionsAndHeader() throws {
         let f = Fixture()
