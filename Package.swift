@@ -93,6 +93,12 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // What both test targets share: set-up failures as thrown errors.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "VaultCoreTests",
             dependencies: [
@@ -100,6 +106,7 @@ let package = Package(
                 "VaultFormat",
                 "VisionOne",
                 "VaultStorage",
+                "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming
@@ -111,6 +118,7 @@ let package = Package(
                 "VaultFormat",
                 "VisionOne",
                 "VaultStorage",
+                "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: upcoming

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 
 /// Runs the built `vault` binary out of process.
 struct CLI {
@@ -159,20 +160,6 @@ struct CLI {
     }
 
     func cleanup() { try? FileManager.default.removeItem(atPath: dir) }
-}
-
-/// A test's setup went wrong (not the behaviour under test): thrown, so that one test fails
-/// with the reason and the rest of the run goes on (a `precondition` would abort them all).
-struct SetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = "test setup: " + description }
-}
-
-/// Creates (or replaces) a file with `text`, mode `mode`; a failure is a SetupError.
-func setupFile(_ path: String, _ text: String, mode: Int = 0o600) throws {
-    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-        throw SetupError("cannot create \(path)")
-    }
 }
 
 /// A date `days` from now as YYYY-MM-DD (UTC), for out-of-process expiry tests.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A fake Vision One on 127.0.0.1 (scripts/fake-visionone.py), one per test.
 final class FakeVisionOne {

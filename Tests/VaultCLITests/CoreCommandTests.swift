@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 
 @Suite("vault init / add / list / show / remove / passwd (out of process)")
 struct CoreCommandTests {

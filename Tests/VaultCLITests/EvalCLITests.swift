@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `eval "$(vault export …)"` is the idiom people copy whatever README says. When `export`
 /// fails, what it printed must stop a `set -eu` script (it prints `false`), in every shell a

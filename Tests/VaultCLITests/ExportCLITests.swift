@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("vault export / exec (out of process)")
 struct ExportCLITests {

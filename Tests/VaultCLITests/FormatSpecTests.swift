@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("SECURITY.md format spec (independent reader)")
 struct FormatSpecTests {

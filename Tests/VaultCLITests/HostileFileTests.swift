@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Someone who can write the vault file (or its directory) but has no passphrase: one test per
 /// finding of the hardening review (issue "The vault file is hostile"), each building the

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 
 @Suite("vault import / kdf (out of process)")
 struct ImportKDFCLITests {

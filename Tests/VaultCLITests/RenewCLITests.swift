@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 struct TestSetupError: Error, CustomStringConvertible { var description: String }
 

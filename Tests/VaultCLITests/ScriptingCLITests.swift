@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("for scripts: --json results, --quiet, compact JSON (out of process)")
 struct ScriptingCLITests {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 
 /// A session keyring of the test's own, so that its `vault unlock` is seen by its later
 /// commands and by no other test: `keyctl newring` under the user keyring (which keeps it

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("prompts on a real terminal (pty)")
 struct TerminalTests {

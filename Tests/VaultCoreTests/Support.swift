@@ -1,23 +1,10 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import VaultCore
 @testable import VaultFormat
 @testable import VaultStorage
-
-/// A test's setup went wrong (not the behaviour under test): thrown, so that one test fails
-/// with the reason and the rest of the run goes on (a `precondition` would abort them all).
-struct SetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = "test setup: " + description }
-}
-
-/// Creates (or replaces) a file with `text`, mode `mode`; a failure is a SetupError.
-func setupFile(_ path: String, _ text: String, mode: Int = 0o600) throws {
-    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-        throw SetupError("cannot create \(path)")
-    }
-}
 
 /// Fast KDF parameters for tests (libsodium's minimum memory, one pass).
 let testKDF = KDFParameters(opsLimit: 1, memLimit: 8 * 1024)
