@@ -143,14 +143,20 @@ struct HostileFileTests {
         let link = c.run("list")
         #expect(link.status == 8 && link.stderr.contains("\(planted) is a symbolic link"), "\(link)")
         try FileManager.default.removeItem(atPath: planted)
-        if geteuid() == 0 {
-            // Another user's file, however private, is refused too.
-            _ = FileManager.default.createFile(atPath: planted, contents: Data(), attributes: [.posixPermissions: 0o600])
-            chown(planted, 65534, 65534)
-            let foreign = c.run("list")
-            #expect(foreign.status == 8 && foreign.stderr.contains("\(planted) belongs to uid 65534"), "\(foreign)")
-            try FileManager.default.removeItem(atPath: planted)
-        }
+        #expect(c.run("export", "prod", "--format", "raw").out == "eyJ.PROD-SECRET")
+    }
+
+    @Test("2: a -wal or -shm that belongs to another user, however private, is refused", .enabled(if: geteuid() == 0, "needs root to chown the planted file to uid 65534"),
+          arguments: ["-wal", "-shm"])
+    func foreignCompanion(suffix: String) throws {
+        let c = try twoTokens()
+        defer { c.cleanup() }
+        let planted = c.vaultPath + suffix
+        try setupFile(planted, "", mode: 0o600)
+        guard chown(planted, 65534, 65534) == 0 else { throw SetupError("chown \(planted): errno \(errno)") }
+        let foreign = c.run("list")
+        #expect(foreign.status == 8 && foreign.stderr.contains("\(planted) belongs to uid 65534"), "\(foreign)")
+        try FileManager.default.removeItem(atPath: planted)
         #expect(c.run("export", "prod", "--format", "raw").out == "eyJ.PROD-SECRET")
     }
 
@@ -164,12 +170,18 @@ struct HostileFileTests {
         let r = c.run("--vault", shared + "/vault.db", "init", "--kdf-memory", "8M", "--kdf-ops", "1")
         #expect(r.status == 8 && r.stderr.contains("directory \(shared) (mode 1777) is writable by other users"), "\(r)")
         #expect(!FileManager.default.fileExists(atPath: shared + "/vault.db"))
-        if geteuid() == 0 {
-            chmod(shared, 0o755)
-            chown(shared, 65534, 65534)
-            let owned = c.run("--vault", shared + "/vault.db", "init", "--kdf-memory", "8M", "--kdf-ops", "1")
-            #expect(owned.status == 8 && owned.stderr.contains("belongs to uid 65534"), "\(owned)")
-        }
+    }
+
+    @Test("2: init refuses a directory that belongs to another user", .enabled(if: geteuid() == 0, "needs root to chown the directory to uid 65534"))
+    func initForeignDirectory() throws {
+        let c = try CLI()
+        defer { c.cleanup() }
+        let shared = c.dir + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        guard chmod(shared, 0o755) == 0, chown(shared, 65534, 65534) == 0 else { throw SetupError("chown \(shared): errno \(errno)") }
+        let owned = c.run("--vault", shared + "/vault.db", "init", "--kdf-memory", "8M", "--kdf-ops", "1")
+        #expect(owned.status == 8 && owned.stderr.contains("belongs to uid 65534"), "\(owned)")
+        #expect(!FileManager.default.fileExists(atPath: shared + "/vault.db"))
     }
 
     // MARK: - 4: descriptors inherited by exec's child

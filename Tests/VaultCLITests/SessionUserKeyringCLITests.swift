@@ -31,6 +31,24 @@ extension SessionCLITests {
             #expect(d.withoutPassphrase("status").status == SessionCLITests.exitLocked)
         }
 
+        @Test("unlock --scope user: another uid cannot read the key, even with this user keyring linked into its session keyring",
+              .enabled(if: getuid() == 0, "needs root to switch to uid 65534 with setpriv"))
+        func userScopeOtherUID() throws {
+            let a = try TestKeyring()
+            defer { a.close() }
+            let c = try CLI.inKeyring(a)
+            // Locked before the vault is removed: the key sits in the user keyring every test shares.
+            defer { _ = c.withoutPassphrase("lock"); c.cleanup() }
+            #expect(c.run("unlock", "--for", "2m", "--scope", "user").status == 0)
+            let serial = try SessionCLITests.serial(c, in: "@u", a)
+            func pipe(as drop: String) -> Int32 {
+                runProgram("/usr/bin/keyctl", ["session", "-", "/bin/sh", "-c", "/usr/bin/keyctl link @u @s && \(drop) /usr/bin/keyctl pipe \(serial) >/dev/null"]).status
+            }
+            #expect(pipe(as: "") == 0, "the control: this uid reads it the same way")
+            #expect(pipe(as: "/usr/bin/setpriv --reuid 65534 --regid 65534 --clear-groups") == 1)
+            #expect(c.withoutPassphrase("lock").out == "locked \(c.vaultPath)\n")
+        }
+
         @Test("unlock --scope user: another login's keyring uses it, status names it, the kernel times it, lock there ends it")
         func userScope() throws {
             let a = try TestKeyring(), b = try TestKeyring()
@@ -73,7 +91,7 @@ extension SessionCLITests {
                 runProgram("/usr/bin/keyctl", ["session", "-", "/bin/sh", "-c", "/usr/bin/keyctl link @u @s && \(drop) /usr/bin/keyctl pipe \(serial) >/dev/null"]).status
             }
             #expect(pipe(as: "") == 0)
-            if getuid() == 0 { #expect(pipe(as: "/usr/bin/setpriv --reuid 65534 --regid 65534 --clear-groups") == 1) }
+            // (Another uid's attempt: userScopeOtherUID, which needs root.)
             // exec's child can use it (said on stderr): a new session keyring does not hide the user keyring.
             let e = c.withoutPassphrase("exec", "siem", "--", "/bin/sh", "-c", "\"$0\" export b --format raw; echo \" export=$?\"", CLI.binary)
             #expect(e.status == 0 && e.out == "eyJ.other-token.sig export=0\n", "\(e)")
