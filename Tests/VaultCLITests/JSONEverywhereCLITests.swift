@@ -98,7 +98,7 @@ struct JSONEverywhereCLITests {
         #expect(locked["state"] as? String == "locked" && locked["was_unlocked"] as? Bool == true && locked["vault"] as? String == c.vaultPath)
         let again = try object(c.run("lock", "--json"), "lock again")
         #expect(again["was_unlocked"] as? Bool == false)
-        let all = try object(c.run("lock", "--all", "--json"), "lock --all")
-        #expect(all["state"] as? String == "locked" && all["sessions"] as? Int == 0)
+        // `lock --all --json` ends the user keyring's sessions too, which every test shares:
+        // SessionCLITests.UserKeyring.lockAllJSON, serialized with the others that use it.
     }
 }

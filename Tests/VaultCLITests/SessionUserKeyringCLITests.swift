@@ -31,6 +31,20 @@ extension SessionCLITests {
             #expect(d.withoutPassphrase("status").status == SessionCLITests.exitLocked)
         }
 
+        @Test("lock --all --json prints the locked state and how many sessions it ended")
+        func lockAllJSON() throws {
+            let ring = try TestKeyring()
+            defer { ring.close() }
+            let c = try CLI.inKeyring(ring)
+            defer { c.cleanup() }
+            #expect(c.run("unlock", "--for", "5m").status == 0)
+            let r = c.withoutPassphrase("lock", "--all", "--json")
+            let all = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "\(r)")
+            #expect(r.status == 0 && all["state"] as? String == "locked" && all["sessions"] as? Int == 1, "\(r)")
+            let again = try #require(try JSONSerialization.jsonObject(with: c.withoutPassphrase("lock", "--all", "--json").stdout) as? [String: Any])
+            #expect(again["sessions"] as? Int == 0)
+        }
+
         @Test("unlock --scope user: another uid cannot read the key, even with this user keyring linked into its session keyring",
               .enabled(if: getuid() == 0, "needs root to switch to uid 65534 with setpriv"))
         func userScopeOtherUID() throws {
