@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import VaultCore
-import VaultFormat
 
 /// The two reads of argv that ArgumentParser cannot do for v1vault; nothing else looks at
 /// argv but for the program's name (`Output.program`) and a lone `--version`, answered before

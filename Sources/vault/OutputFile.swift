@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
-import VaultStorage
 
 /// A file created for `-o`: O_EXCL 0600, or a 0600 temporary file renamed over the target.
 final class OutputFile {

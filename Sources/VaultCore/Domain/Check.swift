@@ -1,7 +1,7 @@
 import Foundation
 import VaultFormat
-import VisionOne
 import VaultStorage
+import VisionOne
 
 extension UnlockedVault {
     /// Checks the current version of each token against its (authenticated) base URL. The

@@ -1,7 +1,7 @@
 import Foundation
 import VaultFormat
-import VisionOne
 import VaultStorage
+import VisionOne
 
 /// A token as `renew` and `sync` see it: metadata and every kept version, authenticated.
 public struct LinkedToken: Sendable {

@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 #endif
 import VaultFormat
-import VaultStorage
 
 /// Where an unlocked session's key lives.
 public enum SessionKeyring: String, Sendable, Equatable {

@@ -1,7 +1,7 @@
 import Foundation
 import VaultFormat
-import VisionOne
 import VaultStorage
+import VisionOne
 
 /// What `vault sync` found: the organisation's keys joined with the vault.
 public struct SyncReport: Sendable {

@@ -1,6 +1,5 @@
 import Foundation
 import VaultFormat
-import VaultStorage
 
 /// `vault unlock`, `lock` and `status`, and unlocking from a session (see `Session`).
 extension Vault {

@@ -1,7 +1,6 @@
 import Foundation
 import VaultFormat
 import VisionOne
-import VaultStorage
 
 /// Resolves a renewal intent: a create was asked for and the process died, failed or was
 /// refused before the value was sealed, so a console key named `plannedName` may exist whose

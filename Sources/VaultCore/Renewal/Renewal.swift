@@ -1,7 +1,7 @@
 import Foundation
 import VaultFormat
-import VisionOne
 import VaultStorage
+import VisionOne
 
 /// Makes the console client for a base URL and its manager key's value.
 public typealias ConsoleFactory = @Sendable (_ baseURL: String, _ manager: SecretView, _ timeout: TimeInterval) -> any ConsoleClient

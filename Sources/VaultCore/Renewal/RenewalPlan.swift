@@ -1,6 +1,5 @@
 import Foundation
 import VaultFormat
-import VaultStorage
 
 /// What `vault renew` is asked to do.
 public struct RenewRequest: Sendable {

@@ -1,7 +1,6 @@
 import Foundation
 import VaultFormat
 import VisionOne
-import VaultStorage
 
 /// The steps of one renewal, in order. Each step does one thing that is either a console call
 /// or one vault transaction, and names the step that follows (or ends the renewal with a

@@ -1,7 +1,7 @@
 import Foundation
 import VaultFormat
-import VisionOne
 import VaultStorage
+import VisionOne
 
 /// The vault's side of a renewal: each a single audited transaction (or a read), named for
 /// the step that uses it.

@@ -2,7 +2,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import VaultFormat
 
 /// The process's open file descriptors, from /proc/self/fd.
 public enum Descriptors {

@@ -2,7 +2,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import VaultFormat
 
 /// What a fatal signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, SIGALRM and the other timers, SIGXCPU, SIGXFSZ) must undo before the process dies:
 /// a terminal left without echo by a hidden prompt, and files created for output that hold

@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 #endif
 import VaultFormat
-import VaultStorage
 
 /// Where the passphrase comes from, in order of precedence (README, "Passphrase").
 public enum PassphraseSource: Equatable, Sendable {

@@ -1,4 +1,3 @@
-import VaultFormat
 /// "Did you mean": the closest candidate to a mistyped word.
 public enum Suggest {
     /// The candidate nearest to `word` by edit distance (insertions, deletions, substitutions

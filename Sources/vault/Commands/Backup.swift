@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import VaultCore
-import VaultFormat
 
 struct Backup: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

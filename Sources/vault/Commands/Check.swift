@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
-import VisionOne
 import VaultStorage
+import VisionOne
 
 struct Check: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

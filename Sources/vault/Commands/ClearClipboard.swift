@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import VaultCore
-import VaultFormat
-import VaultStorage
 
 /// The clearer `copy` starts in the background (hidden): waits, then clears. It holds no
 /// secret — the terminal for OSC 52, or a fingerprint read from stdin for a tool.

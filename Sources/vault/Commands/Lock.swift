@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import VaultCore
-import VaultFormat
 
 struct Lock: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
-import VaultStorage
 
 struct Restore: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

@@ -3,7 +3,6 @@ import Foundation
 import VaultCore
 import VaultFormat
 import VisionOne
-import VaultStorage
 
 /// `--timeout`, the same for `check`, `add --check` and `rotate --check`: 1 ms to 300 s.
 struct TimeoutOption: ParsableArguments {

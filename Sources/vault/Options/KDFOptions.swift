@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
-import VaultStorage
 
 struct KDFOptions: ParsableArguments {
     @Option(name: .customLong("kdf-memory"), help: ArgumentHelp("Argon2id memory, e.g. 64M, 256M, 1G (default 256M).", valueName: "size"))

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
-import VaultStorage
 
 /// The new passphrase and KDF cost, for `passwd` and `rekey`.
 struct NewPassphraseOptions: ParsableArguments {

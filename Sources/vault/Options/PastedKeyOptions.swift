@@ -2,8 +2,6 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
-import VisionOne
-import VaultStorage
 
 /// Reading the pasted key of `add` and `rotate`, with --force.
 struct PastedKeyOptions: ParsableArguments {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
+import VaultStorage
 
 /// The one stored key most commands act on (`get`, `copy`, `show`, `history`, `edit`,
 /// `rotate`, `rollback`, `remove`): its argument, completion and name check in one place.

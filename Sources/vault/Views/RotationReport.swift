@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
-import VaultStorage
 
 enum RotationReport {
     static let walBusy = "another process has the vault open: the destroyed ciphertext may remain in the -wal file until it closes the vault"

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import VaultCore
-import VaultFormat
 
 /// Words for session lengths, shared by unlock and status.
 enum SessionText {

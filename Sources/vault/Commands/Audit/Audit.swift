@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import VaultCore
-import VaultFormat
 
 struct Audit: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import VaultCore
-import VaultFormat
 
 struct KDFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

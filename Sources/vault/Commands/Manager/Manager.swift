@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import VaultCore
-import VaultFormat
-import VaultStorage
 
 struct Manager: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import VaultCore
 import VaultFormat
-import VaultStorage
 
 struct ManagerShow: ParsableCommand, UsesGlobalOptions {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "List the manager keys (exit 28 when there is none).")
