@@ -111,6 +111,32 @@ extension UnlockedVault {
         return try openIdentity(row)
     }
 
+    /// Rekey's part: opens the identity and checks every schema-6 MAC under the current keys,
+    /// then seals them all under `newMaster`'s keys.
+    func resealSharing(_ db: StoreTransaction, newMaster: borrowing MasterKey, newMetaKey: borrowing SecureBytes) throws {
+        if let row = try IdentityRow.fetch(db) {
+            let identity = try openIdentity(row)
+            let (nonce, sealed) = identity.seal(vaultID: vaultID, key: newMaster.subkey(context: MasterKey.shareContext))
+            try IdentityRow.reseal(nonce: nonce, sealed: sealed, db)
+        } else if try IdentityRow.count(db) != 0 {
+            throw VaultError.shareTampered(reason: "a stray vault_identity row")
+        }
+        for r in try verifiedRecipients(db) {
+            try RecipientRow.setMAC(ShareMAC.recipient(key: newMetaKey, vaultID: vaultID, r), id: r.id, db)
+        }
+        for var f in try verifiedFollows(db) {
+            f.mac = Data(ShareMAC.follow(key: newMetaKey, vaultID: vaultID, f))
+            try f.updateMAC(db)
+        }
+        for var m in try ReceivedRow.all(db) {
+            guard ShareMAC.equal(ShareMAC.received(key: metadataKey, vaultID: vaultID, m), m.mac) else {
+                throw VaultError.shareTampered(reason: "the received mark of token \(m.tokenID) was changed outside v1vault")
+            }
+            m.mac = Data(ShareMAC.received(key: newMetaKey, vaultID: vaultID, m))
+            try m.save(db)
+        }
+    }
+
     // MARK: - Recipients
 
     /// Adds a recipient. `trusted` needs a signing key (receive accepts drops it signed).
