@@ -1,6 +1,6 @@
-// libFuzzer harness: the transfer-document parser on hostile bytes (never crashes; whatever
-// parses re-serialises to the same bytes, so each document has one encoding; a document never
-// verifies under a key that did not sign it) and build/parse round trips.
+// libFuzzer harness: the transfer-document parser on hostile bytes (never crashes, ranges stay
+// inside the document, nothing verifies under a key that did not sign it) and build/parse
+// round trips (every field back, the signature verifies).
 import Foundation
 
 let fuzzIdentity = ShareIdentity.generate()
