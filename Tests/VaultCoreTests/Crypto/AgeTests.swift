@@ -37,6 +37,10 @@ private func classOf(_ e: AgeError) -> String {
     }
 }
 
+private func classOf(catching body: () throws(AgeError) -> Void) -> String {
+    do { try body(); return "ok" } catch { return classOf(error) }
+}
+
 /// What `Age.decrypt` did, as one comparable value.
 private func outcome(_ file: [UInt8], _ identity: borrowing SecureBytes, max: Int = 1 << 26) -> String {
     do {
@@ -307,6 +311,41 @@ struct AgeRoundTripTests {
         let modified = Array(file[..<(h.macInputLength - 3)]) + extra + Array(file[(h.macInputLength - 3)...])
         #expect(try Age.parseHeader(modified).stanzas.map(\.type) == ["X25519", "grease"])
         #expect(throws: AgeError.headerMACMismatch) { _ = try Age.decrypt(modified, identity: id, maxPlaintext: 100) }
+    }
+
+    @Test("the header parser takes the spec's grammar and nothing else")
+    func headerGrammar() throws {
+        let mac = "--- " + String(repeating: "A", count: 43) + "\n"
+        let full = String(repeating: "A", count: 64)
+        func parse(_ stanzas: String, _ end: String = mac) -> String {
+            do {
+                let h = try Age.parseHeader(Array(("age-encryption.org/v1\n" + stanzas + end).utf8))
+                return h.stanzas.map { ([$0.type] + $0.args).joined(separator: " ") + "/\($0.body.count)" }.joined(separator: ",")
+            } catch { return classOf(error) }
+        }
+        // Accepted: arguments of any VCHARs, empty or multi-line bodies ending with a short line.
+        #expect(parse("-> a b!~ c\n\n") == "a b!~ c/0")
+        #expect(parse("-> a\n\(full)\n\n") == "a/48")
+        #expect(parse("-> a\n\(full)\nAAAA\n-> b\nAA\n") == "a/51,b/1")
+        // Rejected.
+        let bad: [(String, String)] = [
+            ("->\n\n", mac), ("-> \n\n", mac), ("-> a  b\n\n", mac), ("-> a \n\n", mac), ("->a\n\n", mac),
+            ("-> a\r\n\n", mac), ("-> a\tb\n\n", mac), ("-> a\u{7f}\n\n", mac), ("-> é\n\n", mac),
+            ("-> a\n\(full)A\n\n", mac),            // a body line over 64 columns
+            ("-> a\n\(full)\n", mac),                 // no final short line before the MAC
+            ("-> a\nAAAA\nAAAA\n", mac),              // a second short line is not a stanza
+            ("-> a\nAA==\n", mac), ("-> a\nAB\n", mac), ("-> a\nAA\r\n", mac),
+            ("", mac),                                   // no stanza
+            ("-> a\n\n", "---" + String(repeating: "A", count: 43) + "\n"),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 42) + "\n"),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 42) + "B\n"),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 43) + " \n"),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 43)),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 43) + "\r\n"),
+        ]
+        for (stanzas, end) in bad { #expect(parse(stanzas, end) == "malformed", "\(stanzas.debugDescription) \(end.debugDescription)") }
+        #expect(bad.count == 22)
+        #expect(classOf(catching: { () throws(AgeError) in _ = try Age.parseHeader(Array("age-encryption.org/v2\n-> a\n\n\(mac)".utf8)) }) == "malformed")
     }
 
     @Test("data after the final chunk, an empty final chunk and a missing final flag are payload damage")
