@@ -24,6 +24,11 @@ private func sha256Hex(_ b: borrowing SecureBytes) -> String {
     return out.map { String(format: "%02x", $0) }.joined()
 }
 
+private func isIdentity(_ text: String) -> Bool {
+    guard let _ = Age.parseIdentityText(text) else { return false }
+    return true
+}
+
 /// Deterministic, non-secret test plaintext.
 private func pattern(_ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) } }
 
@@ -149,6 +154,12 @@ struct AgeTestKitTests {
         #expect(AgeRecipient(publicKey: Age.publicKey(forSecret: id)).text == "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj")
         #expect(Age.identityText(id) == "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX")
         #expect(AgeRecipient("age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj")?.publicKey == Age.publicKey(forSecret: id))
+        // Only AGE-SECRET-KEY-1 with 32 bytes is an identity; only age1 with 32 bytes a recipient.
+        #expect(!isIdentity("a12uel5l"))
+        #expect(!isIdentity("age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"))
+        #expect(!isIdentity(Bech32.encode(hrp: "AGE-SECRET-KEY-", data: pattern(31)).uppercased()))
+        #expect(!isIdentity("AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEY"))
+        #expect(AgeRecipient("AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX") == nil)
     }
 }
 
