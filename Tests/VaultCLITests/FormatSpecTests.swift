@@ -236,6 +236,23 @@ struct FormatSpecTests {
         }
     }
 
+    @Test("schema 6: a received mark (from a real share and receive) verifies in the outsider's reader; edited with sqlite3, both refuse it (v1vault: exit 14 at the next receive)")
+    func receivedMarkEdited() throws {
+        let p = try SharingCLITests.Pair()
+        defer { p.a.cleanup(); p.b.cleanup(); p.c.cleanup() }
+        let drop = try p.drop()
+        #expect(p.b.run("receive", drop).status == 0)
+        let r = reference(p.b, passphraseFile: p.b.passphraseFile)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.json?["sharing"] as? [String: Int] == ["recipients": 1, "follows": 0, "received": 1])
+        #expect(r.json?["tokens"] as? [String: [String: String]] == ["siem": ["1": "eyJhbGciOiJIUzI1NiJ9.c2llbS1vbmU.c2lnbmF0dXJl"]])
+        try p.b.sql("UPDATE received_tokens SET remote_version = 2")
+        #expect(reference(p.b, passphraseFile: p.b.passphraseFile).stderr == "reject: the received mark of token 1 failed authentication\n")
+        let again = p.b.run("receive", drop)
+        #expect(again.status == 14, "\(again)")
+        #expect(again.stderr == "error: sharing data failed authentication: the received mark of \"siem\" was changed outside v1vault\n" + Self.corruptHint)
+    }
+
     @Test("schema 6: an identity row whose public key was replaced (here by another identity's) is refused by v1vault (exit 14) and by the outsider's reader", arguments: [
         "UPDATE vault_identity SET age_public = x'07a37cbc142093c8b755dc1b10e86cb426374ad16aa853ed0bdfc0b2b86d1c7c'",
         "UPDATE vault_identity SET signing_public = x'e7f162a10bec559afea195e4dce84b69568d5d2cb0963eb446c0685e2b17f2f0'",
