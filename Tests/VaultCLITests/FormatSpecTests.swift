@@ -175,7 +175,7 @@ struct FormatSpecTests {
         }
     }
 
-    @Test("the schema digest in SECURITY.md is the one the outsider's reader checks")
+    @Test("the schema digest in SECURITY.md is the one the outsider's reader checks, and its 21 rows are a new vault's sqlite_master")
     func schemaDigest() throws {
         let root = URL(fileURLWithPath: Self.script).deletingLastPathComponent().deletingLastPathComponent()
         let spec = try String(contentsOf: root.appendingPathComponent("SECURITY.md"), encoding: .utf8)
@@ -183,6 +183,19 @@ struct FormatSpecTests {
         let digest = "969380c2d7196c4439824ea68288dbf0c6b36881c20440cb23cd6ec1e034a10e"
         #expect(spec.contains("= \(digest)   (schema 6)"))
         #expect(script.contains("SCHEMA6_DIGEST = \"\(digest)\""))
+        // "The 21 rows, exactly" are what a vault from this binary holds, in the spec's format and order.
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        let rows = try c.rows("""
+            SELECT 'type=' || type || ' name=' || name || ' tbl_name=' || tbl_name
+                   || CASE WHEN sql IS NULL THEN ' sql=NULL' ELSE char(10) || sql END
+            FROM sqlite_master ORDER BY CAST(type AS BLOB), CAST(name AS BLOB)
+            """)
+        let start = try #require(spec.range(of: "**The 21 rows, exactly** (schema 6;"))
+        let open = try #require(spec.range(of: "```\n", range: start.upperBound..<spec.endIndex))
+        let close = try #require(spec.range(of: "```\n", range: open.upperBound..<spec.endIndex))
+        #expect(rows.count == 21)
+        #expect(rows.joined(separator: "\n\n") + "\n" == String(spec[open.upperBound..<close.lowerBound]))
     }
 
     // MARK: - Schema 6 (sharing)
