@@ -94,7 +94,7 @@ struct SharingCLITests {
             path = try p.drop(to: ["host-c"])
             expected = 31; message = "not addressed to this vault: it was encrypted to other recipients"
         case "untrusted":
-            expected = 33; message = "signed by recipient alice, who is not trusted"
+            expected = 33; message = "signed by recipient \"alice\", who is not trusted"
         case "unknown-signer":
             // C knows B and shares to it; B has never heard of C.
             try p.c.add("other", "eyJhbGciOiJIUzI1NiJ9.b3RoZXI.c2lnbmF0dXJl", "--region", "us")
@@ -106,10 +106,10 @@ struct SharingCLITests {
             try Pair.ok(p.a.run(["rotate", "siem"], stdin: Data("eyJhbGciOiJIUzI1NiJ9.c2llbS10d28.c2lnbmF0dXJl".utf8)))
             let newer = try p.drop(file: "newer.age")
             try Pair.ok(p.b.run("receive", newer))
-            expected = 34; message = "siem: version 1 is older than version 2 received before (a replay)"
+            expected = 34; message = "\"siem\": version 1 is older than version 2 received before (a replay)"
         case "local-conflict":
             try p.b.add("siem", "eyJhbGciOiJIUzI1NiJ9.bG9jYWw.c2lnbmF0dXJl", "--region", "eu")
-            expected = 35; message = "siem: a key of that name exists here and was not received from alice"
+            expected = 35; message = "\"siem\": a key of that name exists here and was not received from alice"
         default: Issue.record("unknown case")
         }
         let before = try p.b.snapshot()
@@ -197,7 +197,7 @@ struct SharingCLITests {
         #expect(a.run("recipient", "add", "x", bID.recipient, "--signing-key", bID.key, "--trust").status == 0)
         let dup = a.run("recipient", "add", "y", bID.recipient)
         #expect(dup.status == 12)
-        #expect(dup.stderr == "error: recipient y has the same age recipient as x\n")
+        #expect(dup.stderr == "error: recipient \"y\" has the same age recipient as x\n")
         let own = try Pair.identity(a)
         #expect(a.run("recipient", "add", "me", own.recipient).stderr == "error: that is this vault's own identity\n")
         #expect(a.run("recipient", "remove", "nobody").status == 9)

@@ -105,15 +105,30 @@ struct SharingTests {
         }
     }
 
+    @Test("a document changed after it was signed (the value swapped, re-encrypted by someone who could read it) is refused (32)")
+    func changedAfterSigning() throws {
+        let f = try SharingFleet()
+        let ub = try f.b.unlocked()
+        let row = try #require(try f.b.open().store.read { db in try IdentityRow.fetch(db) })
+        let identity = try ub.openIdentity(row)
+        let doc = try Age.decrypt(try f.drop(), identity: identity.ageSecret, maxPlaintext: 1 << 20)
+        let text = doc.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+        #expect(text.contains("value eyJ.siem-one\n"))
+        let forged = Age.encrypt(secure(text.replacingOccurrences(of: "value eyJ.siem-one\n", with: "value eyJ.attacker\n")), to: [identity.recipient])
+        #expect(throws: VaultError.dropUnverified(file: "x", reason: "the signature does not verify (the document was changed after alice signed it)")) {
+            _ = try ub.receive(forged, label: "x")
+        }
+        #expect(try f.b.open().list().isEmpty)
+    }
+
     @Test("a drop signed by a key no recipient has is refused (32)")
     func unknownSigner() throws {
         let f = try SharingFleet()
-        // C shares its own key with B; B knows C but has no signing key for it... C is known with its key: remove it first.
+        // C shares its own key with B, after B forgot C.
         try f.b.unlocked().removeRecipient("host-c")
         let uc = try f.c.unlocked()
         try uc.add("other", token: secure("eyJ.other-key"), metadata: TokenMetadata(region: .us), expires: nil)
-        _ = try uc.addRecipient("bob", recipient: try f.b.unlocked().identity().recipient, signingKey: nil, trusted: false)
-        let drop = try uc.share(["other"], to: .recipients(["bob"]))[0].bytes
+        let drop = try uc.share(["other"], to: .recipients(["host-b"]))[0].bytes
         let signer = try uc.identity().signingKey
         #expect(throws: VaultError.dropUnverified(file: "d", reason: "signed by an unknown key \(signer)")) {
             _ = try f.b.unlocked().receive(drop, label: "d")
@@ -153,7 +168,7 @@ struct SharingTests {
     func tamperedRecipient() throws {
         let f = try SharingFleet(trustA: false)
         try f.b.raw().write { db in try db.execute(sql: "UPDATE recipients SET trusted = 1 WHERE name = 'alice'") }
-        #expect(throws: VaultError.shareTampered(reason: "recipient alice was changed outside v1vault")) {
+        #expect(throws: VaultError.shareTampered(reason: "recipient \"alice\" was changed outside v1vault")) {
             _ = try f.b.unlocked().receive(try f.drop(), label: "d")
         }
         #expect(try f.b.open().list().isEmpty)
@@ -167,7 +182,7 @@ struct SharingTests {
         _ = try f.a.unlocked().rotate("siem", token: secure("eyJ.siem-two"), expires: nil)
         _ = try f.b.unlocked().receive(try f.drop(), label: "d2")
         try f.b.raw().write { db in try db.execute(sql: "UPDATE received_tokens SET remote_version = 1") }
-        #expect(throws: VaultError.shareTampered(reason: "the received mark of siem was changed outside v1vault")) {
+        #expect(throws: VaultError.shareTampered(reason: "the received mark of \"siem\" was changed outside v1vault")) {
             _ = try f.b.unlocked().receive(drop1, label: "d1")
         }
         #expect(try f.value(f.b, "siem") == "eyJ.siem-two")
