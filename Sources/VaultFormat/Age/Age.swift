@@ -64,7 +64,10 @@ public enum Age {
 
     /// Parses `AGE-SECRET-KEY-1…` (32 bytes); nil for anything else. For tests and interop fixtures.
     package static func parseIdentityText(_ text: String) -> SecureBytes? {
-        guard let (hrp, data) = Bech32.decode(text), hrp == "age-secret-key-", data.count == 32 else { return nil }
+        guard case (let hrp, var data)? = Bech32.decode(text) else { return nil }
+        // The only copy of the secret outside secure memory: zeroed before returning.
+        defer { data.withUnsafeMutableBytes { if let p = $0.baseAddress { sodium_memzero(p, $0.count) } } }
+        guard hrp == "age-secret-key-", data.count == 32 else { return nil }
         var secret = SecureBytes(capacity: 32, empty: true)
         data.withUnsafeBytes { secret.append($0) }
         return secret

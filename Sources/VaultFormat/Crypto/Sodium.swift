@@ -1,8 +1,8 @@
 import CSodium
 import Foundation
 
-/// One-time libsodium initialisation and small helpers. This folder is the only Swift code
-/// that imports CSodium.
+/// One-time libsodium initialisation and small helpers. This folder and Age/ (the age file
+/// format) are the only Swift code in VaultFormat that imports CSodium.
 package enum Sodium {
     /// `sodium_init()` runs exactly once, the first time this is touched.
     package static let ready: Void = {

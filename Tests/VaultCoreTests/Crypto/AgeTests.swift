@@ -24,6 +24,11 @@ private func sha256Hex(_ b: borrowing SecureBytes) -> String {
     return out.map { String(format: "%02x", $0) }.joined()
 }
 
+private func isIdentity(_ text: String) -> Bool {
+    guard let _ = Age.parseIdentityText(text) else { return false }
+    return true
+}
+
 /// Deterministic, non-secret test plaintext.
 private func pattern(_ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) } }
 
@@ -35,6 +40,10 @@ private func classOf(_ e: AgeError) -> String {
     case .payloadDamaged: "payload"
     case .tooLarge: "too large"
     }
+}
+
+private func classOf(catching body: () throws(AgeError) -> Void) -> String {
+    do { try body(); return "ok" } catch { return classOf(error) }
 }
 
 /// What `Age.decrypt` did, as one comparable value.
@@ -145,6 +154,12 @@ struct AgeTestKitTests {
         #expect(AgeRecipient(publicKey: Age.publicKey(forSecret: id)).text == "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj")
         #expect(Age.identityText(id) == "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX")
         #expect(AgeRecipient("age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj")?.publicKey == Age.publicKey(forSecret: id))
+        // Only AGE-SECRET-KEY-1 with 32 bytes is an identity; only age1 with 32 bytes a recipient.
+        #expect(!isIdentity("a12uel5l"))
+        #expect(!isIdentity("age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"))
+        #expect(!isIdentity(Bech32.encode(hrp: "AGE-SECRET-KEY-", data: pattern(31)).uppercased()))
+        #expect(!isIdentity("AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEY"))
+        #expect(AgeRecipient("AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX") == nil)
     }
 }
 
@@ -307,6 +322,41 @@ struct AgeRoundTripTests {
         let modified = Array(file[..<(h.macInputLength - 3)]) + extra + Array(file[(h.macInputLength - 3)...])
         #expect(try Age.parseHeader(modified).stanzas.map(\.type) == ["X25519", "grease"])
         #expect(throws: AgeError.headerMACMismatch) { _ = try Age.decrypt(modified, identity: id, maxPlaintext: 100) }
+    }
+
+    @Test("the header parser takes the spec's grammar and nothing else")
+    func headerGrammar() throws {
+        let mac = "--- " + String(repeating: "A", count: 43) + "\n"
+        let full = String(repeating: "A", count: 64)
+        func parse(_ stanzas: String, _ end: String = mac) -> String {
+            do {
+                let h = try Age.parseHeader(Array(("age-encryption.org/v1\n" + stanzas + end).utf8))
+                return h.stanzas.map { ([$0.type] + $0.args).joined(separator: " ") + "/\($0.body.count)" }.joined(separator: ",")
+            } catch { return classOf(error) }
+        }
+        // Accepted: arguments of any VCHARs, empty or multi-line bodies ending with a short line.
+        #expect(parse("-> a b!~ c\n\n") == "a b!~ c/0")
+        #expect(parse("-> a\n\(full)\n\n") == "a/48")
+        #expect(parse("-> a\n\(full)\nAAAA\n-> b\nAA\n") == "a/51,b/1")
+        // Rejected.
+        let bad: [(String, String)] = [
+            ("->\n\n", mac), ("-> \n\n", mac), ("-> a  b\n\n", mac), ("-> a \n\n", mac), ("->a\n\n", mac),
+            ("-> a\r\n\n", mac), ("-> a\tb\n\n", mac), ("-> a\u{7f}\n\n", mac), ("-> é\n\n", mac),
+            ("-> a\n\(full)A\n\n", mac),            // a body line over 64 columns
+            ("-> a\n\(full)\n", mac),                 // no final short line before the MAC
+            ("-> a\nAAAA\nAAAA\n", mac),              // a second short line is not a stanza
+            ("-> a\nAA==\n", mac), ("-> a\nAB\n", mac), ("-> a\nAA\r\n", mac),
+            ("", mac),                                   // no stanza
+            ("-> a\n\n", "---" + String(repeating: "A", count: 43) + "\n"),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 42) + "\n"),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 42) + "B\n"),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 43) + " \n"),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 43)),
+            ("-> a\n\n", "--- " + String(repeating: "A", count: 43) + "\r\n"),
+        ]
+        for (stanzas, end) in bad { #expect(parse(stanzas, end) == "malformed", "\(stanzas.debugDescription) \(end.debugDescription)") }
+        #expect(bad.count == 22)
+        #expect(classOf(catching: { () throws(AgeError) in _ = try Age.parseHeader(Array("age-encryption.org/v2\n-> a\n\n\(mac)".utf8)) }) == "malformed")
     }
 
     @Test("data after the final chunk, an empty final chunk and a missing final flag are payload damage")
