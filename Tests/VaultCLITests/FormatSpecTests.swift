@@ -175,7 +175,7 @@ struct FormatSpecTests {
         }
     }
 
-    @Test("the schema digest in SECURITY.md is the one the outsider's reader checks")
+    @Test("the schema digest in SECURITY.md is the one the outsider's reader checks, and its 21 rows are a new vault's sqlite_master")
     func schemaDigest() throws {
         let root = URL(fileURLWithPath: Self.script).deletingLastPathComponent().deletingLastPathComponent()
         let spec = try String(contentsOf: root.appendingPathComponent("SECURITY.md"), encoding: .utf8)
@@ -183,6 +183,19 @@ struct FormatSpecTests {
         let digest = "969380c2d7196c4439824ea68288dbf0c6b36881c20440cb23cd6ec1e034a10e"
         #expect(spec.contains("= \(digest)   (schema 6)"))
         #expect(script.contains("SCHEMA6_DIGEST = \"\(digest)\""))
+        // "The 21 rows, exactly" are what a vault from this binary holds, in the spec's format and order.
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        let rows = try c.rows("""
+            SELECT 'type=' || type || ' name=' || name || ' tbl_name=' || tbl_name
+                   || CASE WHEN sql IS NULL THEN ' sql=NULL' ELSE char(10) || sql END
+            FROM sqlite_master ORDER BY CAST(type AS BLOB), CAST(name AS BLOB)
+            """)
+        let start = try #require(spec.range(of: "**The 21 rows, exactly** (schema 6;"))
+        let open = try #require(spec.range(of: "```\n", range: start.upperBound..<spec.endIndex))
+        let close = try #require(spec.range(of: "```\n", range: open.upperBound..<spec.endIndex))
+        #expect(rows.count == 21)
+        #expect(rows.joined(separator: "\n\n") + "\n" == String(spec[open.upperBound..<close.lowerBound]))
     }
 
     // MARK: - Schema 6 (sharing)
@@ -234,6 +247,23 @@ struct FormatSpecTests {
             #expect(c.run("recipient", "list").status == 0, "\(undo)")
             #expect(reference(c, passphraseFile: c.passphraseFile).status == 0, "\(undo)")
         }
+    }
+
+    @Test("schema 6: a received mark (from a real share and receive) verifies in the outsider's reader; edited with sqlite3, both refuse it (v1vault: exit 14 at the next receive)")
+    func receivedMarkEdited() throws {
+        let p = try SharingCLITests.Pair()
+        defer { p.a.cleanup(); p.b.cleanup(); p.c.cleanup() }
+        let drop = try p.drop()
+        #expect(p.b.run("receive", drop).status == 0)
+        let r = reference(p.b, passphraseFile: p.b.passphraseFile)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.json?["sharing"] as? [String: Int] == ["recipients": 1, "follows": 0, "received": 1])
+        #expect(r.json?["tokens"] as? [String: [String: String]] == ["siem": ["1": "eyJhbGciOiJIUzI1NiJ9.c2llbS1vbmU.c2lnbmF0dXJl"]])
+        try p.b.sql("UPDATE received_tokens SET remote_version = 2")
+        #expect(reference(p.b, passphraseFile: p.b.passphraseFile).stderr == "reject: the received mark of token 1 failed authentication\n")
+        let again = p.b.run("receive", drop)
+        #expect(again.status == 14, "\(again)")
+        #expect(again.stderr == "error: sharing data failed authentication: the received mark of \"siem\" was changed outside v1vault\n" + Self.corruptHint)
     }
 
     @Test("schema 6: an identity row whose public key was replaced (here by another identity's) is refused by v1vault (exit 14) and by the outsider's reader", arguments: [

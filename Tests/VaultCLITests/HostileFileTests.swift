@@ -506,9 +506,11 @@ struct HostileFileRedTeamTests {
         return (c, old)
     }
 
-    /// Removes what schemas 3, 4 and 5 added (the columns' removal leaves the exact schema-2 text
+    /// Removes what schemas 3, 4, 5 and 6 added (the columns' removal leaves the exact schema-2 text
     /// of `tokens`) and retires `a`'s version 2; the caller makes version 1 current its own way.
     static let downgradeToSchema2 = """
+        DROP TABLE vault_identity; DROP TABLE recipients; DROP TABLE recipient_follows; DROP TABLE received_tokens;
+        DELETE FROM grdb_migrations WHERE identifier = '0006_sharing';
         DROP INDEX tokens_one_manager; ALTER TABLE tokens DROP COLUMN manager; ALTER TABLE tokens DROP COLUMN warn_days;
         ALTER TABLE token_versions DROP COLUMN console_state; ALTER TABLE token_versions DROP COLUMN console_name;
         ALTER TABLE token_versions DROP COLUMN console_id; DROP TABLE renewal_intents;
