@@ -12,7 +12,7 @@ prints one JSON object: {"tokens": {name: {version: token}}, "audit": "intact" |
 any rejection (message on stderr). A renewal intent whose MAC fails is counted, not a rejection:
 v1vault leaves such an intent untouched and never acts on it.
 """
-import ctypes, ctypes.util, hmac, json, re, sqlite3, struct, sys, unicodedata
+import ctypes, ctypes.util, hashlib, hmac, json, re, sqlite3, struct, sys, unicodedata
 
 def fail(msg):
     print("reject: " + msg, file=sys.stderr)
@@ -24,6 +24,8 @@ if na.sodium_init() < 0:
     fail("sodium_init failed")
 ALG_ARGON2ID13 = 2
 MAC = 16
+# SECURITY.md, "The schema is part of the format": SHA-256 of schema 5's sqlite_master rows.
+SCHEMA5_DIGEST = "b2d7eec6fb7d81c4c39f2dc222c33701a769e6a34cf4e3903c1bc31e33d8dddd"
 
 def pwhash(passwd, salt, ops, mem):
     out = ctypes.create_string_buffer(32)
@@ -71,6 +73,44 @@ def encode(r):
     out += b"\x00" if r["reason"] is None else b"\x01" + S(r["reason"])
     return out + S(r["details"]) + S(r["os_user"]) + u64(r["uid"]) + S(r["host"]) + u64(r["pid"])
 
+def console_name_ok(x):
+    # 1-256 scalars, none of category Cc, nor of category Cf in U+202A-U+2069.
+    return isinstance(x, str) and 1 <= len(x) <= 256 and not any(
+        unicodedata.category(ch) == "Cc" or (unicodedata.category(ch) == "Cf" and 0x202A <= ord(ch) <= 0x2069) for ch in x)
+
+LABEL = re.compile(r"[A-Za-z0-9-]{1,63}")
+SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+def base_url_canonical(u):
+    # A base URL "v1vault would store": one that `vault add --base-url` accepts unchanged
+    # (SECURITY.md, "Renewal intents").
+    if not isinstance(u, str) or len(u) > 2048 or not all(0x21 <= ord(c) <= 0x7E for c in u) or any(c in u for c in "@?#"):
+        return False
+    scheme, sep, rest = u.partition("://")
+    if not sep or scheme not in ("https", "http"):
+        return False
+    authority, path = rest.split("/", 1)[0], rest[len(rest.split("/", 1)[0]):]
+    host, port = authority, None
+    if authority.startswith("["):
+        host, _, after = authority.partition("]")
+        host += "]"
+        if host != "[::1]" or (after and not after.startswith(":")):
+            return False
+        port = after[1:] if after else None
+    elif ":" in authority:
+        host, port = authority.split(":", 1)
+    if port is not None and not (re.fullmatch(r"[1-9][0-9]{0,4}", port) and int(port) <= 65535):
+        return False
+    if not host.startswith("["):
+        labels = host.split(".")
+        if not (1 <= len(host) <= 253 and host == host.lower()
+                and all(LABEL.fullmatch(l) and l[0] != "-" and l[-1] != "-" for l in labels)):
+            return False
+    if path.endswith("/") or (path and not all(SEGMENT.fullmatch(seg) and seg not in (".", "..") for seg in path[1:].split("/"))):
+        return False
+    parts = host.split(".")
+    loopback = host == "[::1]" or (len(parts) == 4 and parts[0] == "127" and all(re.fullmatch(r"0|[1-9][0-9]{0,2}", x) and int(x) <= 255 for x in parts))
+    return scheme == "https" or loopback
+
 def main():
     if len(sys.argv) != 3:
         fail("usage: reference-decrypt.py VAULT PASSPHRASE_FILE")
@@ -80,14 +120,28 @@ def main():
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
     db.row_factory = sqlite3.Row
     known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links"]
-    planted = db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger')").fetchall()
-    if planted:
-        fail("schema holds %s %s" % tuple(planted[0]))
+    # The schema, before any table is queried: sqlite_master's rows (rootpage aside), sorted by
+    # type then name, must hash to schema 5's digest ("The schema is part of the format").
+    schema = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    if any(not isinstance(x, str) for r in schema for x in r[:3]) or any(r[3] is not None and not isinstance(r[3], str) for r in schema):
+        fail("schema holds a value that is not text")
+    schema = sorted(schema, key=lambda r: (r[0].encode("utf-8"), r[1].encode("utf-8")))
+    digest = hashlib.sha256(b"".join(S(r[0]) + S(r[1]) + S(r[2]) + (b"\x00" if r[3] is None else b"\x01" + S(r[3])) for r in schema)).hexdigest()
+    if digest != SCHEMA5_DIGEST:
+        # Only a plain grdb_migrations (as GRDB creates it) is read, to say why.
+        grdb = [tuple(r) for r in schema if r[2] == "grdb_migrations"]
+        if grdb != [("index", "sqlite_autoindex_grdb_migrations_1", "grdb_migrations", None),
+                    ("table", "grdb_migrations", "grdb_migrations", "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")]:
+            fail("schema differs from what v1vault creates (grdb_migrations)")
+        ids = sorted(r[0] for r in db.execute("SELECT identifier FROM grdb_migrations"))
+        if not set(ids) <= set(known):
+            fail("unknown migrations %s" % sorted(set(ids) - set(known)))
+        if ids and ids != known and ids == known[:len(ids)]:
+            fail("vault needs an upgrade (applied: %s); open it with a write command first" % ids)
+        fail("schema differs from what v1vault creates")
     ids = sorted(r[0] for r in db.execute("SELECT identifier FROM grdb_migrations"))
-    if not set(ids) <= set(known):
-        fail("unknown migrations %s" % sorted(set(ids) - set(known)))
     if ids != known:
-        fail("vault needs an upgrade (applied: %s); open it with a write command first" % ids)
+        fail("applied migrations %s are not schema 5's" % ids)
     headers = db.execute("SELECT * FROM vault_header").fetchall()
     if len(headers) != 1:
         fail("need exactly one header row")
@@ -151,8 +205,7 @@ def main():
             if any(x is not None and not isinstance(x, str) for x in (cid, cname, cstate)) \
                     or cstate not in (None, "enabled", "disabled", "deleted") \
                     or (cid is not None and not re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", cid)) \
-                    or (cname is not None and not (1 <= len(cname) <= 256 and not any(
-                        unicodedata.category(ch) == "Cc" or (unicodedata.category(ch) == "Cf" and 0x202A <= ord(ch) <= 0x2069) for ch in cname))):
+                    or (cname is not None and not console_name_ok(cname)):
                 fail("token %s has a console column of the wrong type or value" % t["name"])
         # Schema 5: v2 when any kept version has a console column set; each entry then ends
         # with O(console_id) || O(console_name) || O(console_state).
@@ -180,6 +233,10 @@ def main():
             m += t["meta_mac"] if t["meta_mac"] is not None else bytes(32)
         if not hmac.compare_digest(generichash(meta_key, domain + m), t["state_mac"]):
             fail("token %s version state failed authentication" % t["name"])
+        # The walk after state_seq starts from that row's stored MAC: it must exist and be sealed.
+        start = db.execute("SELECT mac FROM audit_log NOT INDEXED WHERE seq = ?", (t["state_seq"],)).fetchone()
+        if start is None or not isinstance(start["mac"], bytes):
+            fail("token %s state names audit row %d, which is missing or not sealed" % (t["name"], t["state_seq"]))
         odd = db.execute("SELECT seq FROM audit_log WHERE seq > ? AND (typeof(action) != 'text' OR typeof(outcome) != 'text' "
                          "OR typeof(tokens) != 'text')", (t["state_seq"],)).fetchone()
         if odd:
@@ -219,7 +276,10 @@ def main():
     intents = {"authentic": 0, "failed": 0}
     if "renewal_intents" in {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}:
         for i in db.execute("SELECT id, token_id, planned_name, base_url, created_at, mac FROM renewal_intents ORDER BY id"):
+            # Never acted upon unless its MAC verifies, its planned name is a valid console name
+            # (any, not only v1vault's <stem>-v1v<YYYYMMDD>-<8 hex>) and its base URL canonical.
             ok = all(is_int(i[c]) for c in ("id", "token_id", "created_at")) and all(isinstance(i[c], str) for c in ("planned_name", "base_url")) \
+                and console_name_ok(i["planned_name"]) and base_url_canonical(i["base_url"]) \
                 and isinstance(i["mac"], bytes) and hmac.compare_digest(generichash(meta_key, b"v1vault-intent-v1" + h["vault_id"] + u64(i["id"])
                     + u64(i["token_id"]) + S(i["planned_name"]) + S(i["base_url"]) + u64(i["created_at"])), i["mac"])
             intents["authentic" if ok else "failed"] += 1

@@ -71,6 +71,25 @@ public enum VaultError: Error, Equatable, Sendable {
     /// `vault copy`: no way to reach a clipboard here (`forced`: the method asked for with --via).
     case clipboardUnavailable(reason: String, forced: String?)
 
+    // Sharing (schema 6)
+    case recipientNotFound(name: String)
+    case recipientExists(name: String, reason: String)
+    /// A schema-6 row (identity, recipient, follow, received mark) failed authentication.
+    case shareTampered(reason: String)
+    /// `receive`: not a usable age file (garbage, truncated, tampered, too large) or not a
+    /// well-formed transfer document inside.
+    case dropUnreadable(file: String, reason: String)
+    /// `receive`: no stanza opens with this vault's identity, or the document does not name it.
+    case dropNotForThisVault(file: String, reason: String)
+    /// `receive`: the signature does not verify, or no recipient has the signing key.
+    case dropUnverified(file: String, reason: String)
+    /// `receive`: signed by a known recipient who is not trusted.
+    case dropUntrusted(file: String, sender: String)
+    /// `receive`: an older version than held (a replay), or the same version with another value.
+    case dropReplayed(file: String, token: String, reason: String)
+    /// `receive`: a key of that name exists here and was not received from that sender.
+    case dropConflict(file: String, token: String, reason: String)
+
     // exec (GNU env's conventions)
     case commandNotFound(command: String)
     case commandNotExecutable(command: String, reason: String)
@@ -101,6 +120,8 @@ public enum VaultError: Error, Equatable, Sendable {
             return "no audit, no access: the secret was not released"
         case .keysChanged:
             return "run the command again"
+        case .shareTampered:
+            return "the vault file was modified or is corrupt; restore from a backup"
         default:
             return nil
         }
@@ -165,6 +186,15 @@ extension VaultError: CustomStringConvertible {
         case .clipboardUnavailable(let reason, let forced):
             return (forced.map { "cannot copy with \($0)" } ?? "no clipboard to copy to") + ": \(reason); nothing was copied"
         case .consoleFailed(let detail): return "vision one api keys call failed: \(detail)"
+        case .recipientNotFound(let name): return "no recipient named \(displayName(name))"
+        case .recipientExists(let name, let reason): return "recipient \(displayName(name)) \(reason)"
+        case .shareTampered(let reason): return "sharing data failed authentication: \(reason)"
+        case .dropUnreadable(let file, let reason): return "\(displayName(file)): not a readable drop: \(reason); nothing was changed"
+        case .dropNotForThisVault(let file, let reason): return "\(displayName(file)): not addressed to this vault: \(reason); nothing was changed"
+        case .dropUnverified(let file, let reason): return "\(displayName(file)): \(reason); nothing was changed"
+        case .dropUntrusted(let file, let sender): return "\(displayName(file)): signed by recipient \(displayName(sender)), who is not trusted; nothing was changed"
+        case .dropReplayed(let file, let token, let reason): return "\(displayName(file)): \(displayName(token)): \(reason); nothing was changed"
+        case .dropConflict(let file, let token, let reason): return "\(displayName(file)): \(displayName(token)): \(reason); nothing was changed"
         case .commandNotFound(let c): return "command not found: \(displayName(c))"
         case .commandNotExecutable(let c, let reason): return "cannot execute \(displayName(c)): \(reason)"
         }

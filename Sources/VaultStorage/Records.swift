@@ -369,10 +369,12 @@ extension TokenRecord {
         try db.cachedStatement(sql: "UPDATE tokens SET meta_mac = ? WHERE id = ?").execute(arguments: [metaMac, id])
     }
 
-    /// Deletes the token and its versions; returns how many versions there were.
+    /// Deletes the token, its versions and its sharing rows (follows, received mark); returns how many versions there were.
     package func deleteWithVersions(_ db: Database) throws -> Int {
         try db.execute(sql: "DELETE FROM token_versions WHERE token_id = ?", arguments: [id])
         let versions = db.changesCount
+        try db.execute(sql: "DELETE FROM recipient_follows WHERE token_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM received_tokens WHERE token_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
         return versions
     }

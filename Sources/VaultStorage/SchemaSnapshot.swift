@@ -4,7 +4,7 @@
 /// The schema the embedded migrations create, recorded with the SQLite named below.
 enum SchemaSnapshot {
     static let sqliteSourceID = "2022-12-28 14:03:47 df5c253c0b3dd24916e4ec7cf77d3db5294cc9fd45ae7b9c5e82ad8197f3alt1"
-    static let migrations: [String] = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links"]
+    static let migrations: [String] = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links", "0006_sharing"]
     static let objects: [Schema.Object] = [
         Schema.Object(type: "index", name: "sqlite_autoindex_grdb_migrations_1", table: "grdb_migrations", sql: nil),
         Schema.Object(type: "index", name: "sqlite_autoindex_tokens_1", table: "tokens", sql: nil),
@@ -24,6 +24,13 @@ enum SchemaSnapshot {
         Schema.Object(type: "table", name: "renewal_intents", table: "renewal_intents", sql: "CREATE TABLE renewal_intents (\n    id            INTEGER PRIMARY KEY AUTOINCREMENT,\n    token_id      INTEGER NOT NULL,\n    planned_name  TEXT    NOT NULL CHECK (length(planned_name) BETWEEN 1 AND 256),\n    base_url      TEXT    NOT NULL,\n    created_at    INTEGER NOT NULL,\n    mac           BLOB    NOT NULL CHECK (length(mac) = 32)\n)"),
         Schema.Object(type: "table", name: "token_versions", table: "token_versions", sql: "CREATE TABLE token_versions (\n    token_id    INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,\n    version     INTEGER NOT NULL CHECK (version >= 1),\n    nonce       BLOB    NOT NULL CHECK (length(nonce) = 24),\n    ciphertext  BLOB    NOT NULL CHECK (length(ciphertext) > 44),\n    created_at  INTEGER NOT NULL,\n    expires_at  INTEGER,\n    retired_at  INTEGER, console_id TEXT\n    CHECK (console_id IS NULL OR length(console_id) BETWEEN 1 AND 128), console_name TEXT\n    CHECK (console_name IS NULL OR length(console_name) BETWEEN 1 AND 256), console_state TEXT\n    CHECK (console_state IS NULL OR console_state IN ('enabled', 'disabled', 'deleted')),\n    PRIMARY KEY (token_id, version)\n) WITHOUT ROWID"),
         Schema.Object(type: "table", name: "tokens", table: "tokens", sql: "CREATE TABLE tokens (\n    id           INTEGER PRIMARY KEY AUTOINCREMENT,\n    name         TEXT    NOT NULL UNIQUE,\n    region       TEXT,\n    base_url     TEXT    NOT NULL,\n    role         TEXT,\n    description  TEXT,\n    permissions  TEXT    NOT NULL DEFAULT '[]',\n    created_at   INTEGER NOT NULL\n, meta_mac BLOB CHECK (meta_mac IS NULL OR length(meta_mac) = 32), state_seq INTEGER CHECK (state_seq IS NULL OR state_seq >= 1), state_mac BLOB CHECK (state_mac IS NULL OR length(state_mac) = 32), warn_days INTEGER CHECK (warn_days IS NULL OR warn_days BETWEEN 0 AND 3650), manager INTEGER NOT NULL DEFAULT 0 CHECK (manager IN (0, 1)))"),
+        Schema.Object(type: "index", name: "sqlite_autoindex_recipient_follows_1", table: "recipient_follows", sql: nil),
+        Schema.Object(type: "index", name: "sqlite_autoindex_recipients_1", table: "recipients", sql: nil),
+        Schema.Object(type: "index", name: "sqlite_autoindex_recipients_2", table: "recipients", sql: nil),
+        Schema.Object(type: "table", name: "received_tokens", table: "received_tokens", sql: "CREATE TABLE received_tokens (\n    token_id        INTEGER PRIMARY KEY,\n    sender_key      BLOB    NOT NULL CHECK (length(sender_key) = 32),\n    remote_version  INTEGER NOT NULL CHECK (remote_version BETWEEN 1 AND 4294967295),\n    received_at     INTEGER NOT NULL,\n    mac             BLOB    NOT NULL CHECK (length(mac) = 32)\n)"),
+        Schema.Object(type: "table", name: "recipient_follows", table: "recipient_follows", sql: "CREATE TABLE recipient_follows (\n    recipient_id  INTEGER NOT NULL,\n    token_id      INTEGER NOT NULL,\n    mac           BLOB    NOT NULL CHECK (length(mac) = 32),\n    PRIMARY KEY (recipient_id, token_id)\n)"),
+        Schema.Object(type: "table", name: "recipients", table: "recipients", sql: "CREATE TABLE recipients (\n    id             INTEGER PRIMARY KEY AUTOINCREMENT,\n    name           TEXT    NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64),\n    age_recipient  TEXT    NOT NULL UNIQUE CHECK (length(age_recipient) BETWEEN 1 AND 128),\n    signing_key    BLOB    CHECK (signing_key IS NULL OR length(signing_key) = 32),\n    trusted        INTEGER NOT NULL DEFAULT 0 CHECK (trusted IN (0, 1)),\n    created_at     INTEGER NOT NULL,\n    mac            BLOB    NOT NULL CHECK (length(mac) = 32)\n)"),
+        Schema.Object(type: "table", name: "vault_identity", table: "vault_identity", sql: "CREATE TABLE vault_identity (\n    id              INTEGER PRIMARY KEY CHECK (id = 1),\n    age_public      BLOB    NOT NULL CHECK (length(age_public) = 32),\n    signing_public  BLOB    NOT NULL CHECK (length(signing_public) = 32),\n    nonce           BLOB    NOT NULL CHECK (length(nonce) = 24),\n    sealed          BLOB    NOT NULL CHECK (length(sealed) = 96),\n    created_at      INTEGER NOT NULL\n)"),
     ]
     /// `expected[n]`: indexes into `objects` after the first `n` migrations.
     static let indexes: [[Int]] = [
@@ -33,6 +40,7 @@ enum SchemaSnapshot {
         [11, 0, 1, 2, 3, 4, 5, 6, 7, 12, 9],
         [11, 0, 1, 2, 3, 13, 4, 5, 6, 7, 12, 9],
         [11, 0, 1, 2, 3, 14, 13, 4, 5, 15, 6, 16, 17, 9],
+        [11, 0, 18, 19, 20, 1, 2, 3, 14, 13, 4, 5, 21, 22, 23, 15, 6, 16, 17, 9, 24],
     ]
     static let expected: [[Schema.Object]] = indexes.map { $0.map { objects[$0] } }
 }

@@ -42,10 +42,10 @@ extension VaultError {
         case .vaultExists: return 6
         case .notAVault, .schemaTooNew, .unsafeKDFParameters, .corruptVault, .vaultPathInvalid, .schemaTampered: return 7
         case .insecurePermissions, .insecureFile, .insecureCredential: return 8
-        case .tokenNotFound, .versionNotFound: return 9
-        case .tokenExists: return 12
+        case .tokenNotFound, .versionNotFound, .recipientNotFound: return 9
+        case .tokenExists, .recipientExists: return 12
         case .invalidToken, .identicalToken, .notShapedLikeKey: return 13
-        case .authenticationFailed, .metadataTampered, .metadataUnsealed, .stateTampered, .stateUnsealed: return 14
+        case .authenticationFailed, .metadataTampered, .metadataUnsealed, .stateTampered, .stateUnsealed, .shareTampered: return 14
         case .tokenExpired: return 15
         case .cancelled: return 16
         case .auditWriteFailed: return 17
@@ -55,6 +55,12 @@ extension VaultError {
         case .keysChanged: return 24
         case .noManager: return 28
         case .clipboardUnavailable: return 29
+        case .dropUnreadable: return 30
+        case .dropNotForThisVault: return 31
+        case .dropUnverified: return 32
+        case .dropUntrusted: return 33
+        case .dropReplayed: return 34
+        case .dropConflict: return 35
         case .invalidName, .invalidInput: return 64
         case .commandNotExecutable: return 126
         case .commandNotFound: return 127

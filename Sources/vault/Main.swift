@@ -109,7 +109,7 @@ struct VaultCommand: ParsableCommand {
             Init.self, Add.self, List.self, Show.self, Get.self, Copy.self, Rotate.self, History.self, Rollback.self,
             Expiring.self, Export.self, ExecCommand.self, Remove.self, Passwd.self, Rekey.self, Audit.self,
             DoctorCommand.self, Backup.self, Restore.self, Import.self, KDFCommand.self, Check.self, Edit.self, Rename.self, Unlock.self, Lock.self, Status.self,
-            Manager.self, Renew.self, Sync.self, ClearClipboard.self,
+            Manager.self, Renew.self, Sync.self, ClearClipboard.self, Identity.self, Recipient.self, Share.self, Receive.self,
         ]
     )
 

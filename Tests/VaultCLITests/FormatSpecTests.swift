@@ -133,4 +133,47 @@ struct FormatSpecTests {
         try c.sql("UPDATE renewal_intents SET planned_name = planned_name || 'x'")
         #expect(reference(c, passphraseFile: c.passphraseFile).json?["intents"] as? [String: Int] == ["authentic": 0, "failed": 1])
     }
+    @Test("the outsider's reader refuses what v1vault refuses: any schema difference (a changed CHECK), a schema-4 prefix (which v1vault upgrades), a state_seq row missing or pending", arguments: [
+        // A widened CHECK: same objects, other SQL text (a check for views and triggers alone misses it).
+        ("PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = replace(sql, 'BETWEEN 0 AND 3650', 'BETWEEN 0 AND 36500') WHERE name = 'tokens';",
+         7, "reject: schema differs from what v1vault creates\n"),
+        ("CREATE INDEX extra ON tokens(role);", 7, "reject: schema differs from what v1vault creates\n"),
+        // Schema 4, exactly (what migration 0005 added, dropped again): v1vault upgrades it at any open.
+        ("""
+         DROP INDEX tokens_one_manager; DROP TABLE renewal_intents; ALTER TABLE tokens DROP COLUMN manager;
+         ALTER TABLE tokens DROP COLUMN warn_days; ALTER TABLE token_versions DROP COLUMN console_state;
+         ALTER TABLE token_versions DROP COLUMN console_name; ALTER TABLE token_versions DROP COLUMN console_id;
+         DELETE FROM grdb_migrations WHERE identifier = '0005_console_links';
+         """, 0, "reject: vault needs an upgrade (applied: ['0001_initial', '0002_token_metadata_mac', '0003_token_state_mac', "
+            + "'0004_audit_key_epochs']); open it with a write command first\n"),
+        // ci's state names audit row 3 (its add, the last row): pending, then missing.
+        ("UPDATE audit_log SET mac = NULL WHERE seq = 3;", 14, "reject: token ci state names audit row 3, which is missing or not sealed\n"),
+        ("DELETE FROM audit_log WHERE seq = 3;", 14, "reject: token ci state names audit row 3, which is missing or not sealed\n"),
+    ])
+    func refusesLikeVault(edit: String, status: Int32, refusal: String) throws {
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        try c.add("siem", "eyJ.siem-token")
+        try c.add("ci", "eyJ.ci-token")
+        #expect(try c.rows("SELECT CAST(state_seq AS TEXT) FROM tokens WHERE name = 'ci'") == ["3"])
+        #expect(reference(c, passphraseFile: c.passphraseFile).status == 0)
+        try HostileFileTests().sqlite3(c, edit)
+        #expect(reference(c, passphraseFile: c.passphraseFile).stderr == refusal, "\(edit)")
+        let r = c.run("export", "ci")
+        #expect(r.status == status, "\(edit): \(r)")
+        if status == 0 {
+            // Upgraded by that export: the reader now takes it.
+            #expect(reference(c, passphraseFile: c.passphraseFile).status == 0)
+        }
+    }
+
+    @Test("the schema digest in SECURITY.md is the one the outsider's reader checks")
+    func schemaDigest() throws {
+        let root = URL(fileURLWithPath: Self.script).deletingLastPathComponent().deletingLastPathComponent()
+        let spec = try String(contentsOf: root.appendingPathComponent("SECURITY.md"), encoding: .utf8)
+        let script = try String(contentsOf: URL(fileURLWithPath: Self.script), encoding: .utf8)
+        let digest = "b2d7eec6fb7d81c4c39f2dc222c33701a769e6a34cf4e3903c1bc31e33d8dddd"
+        #expect(spec.contains("= \(digest)   (schema 5)"))
+        #expect(script.contains("SCHEMA5_DIGEST = \"\(digest)\""))
+    }
 }

@@ -109,6 +109,10 @@ extension UnlockedVault {
                                             baseURL: i.baseURL, createdAt: Timestamp.seconds(i.created))
                     try IntentRow.setMAC(new, id: i.id, db)
                 }
+                // Sharing (schema 6): the identity sealed under the new share key, and every
+                // recipient, follow and received mark under the new metadata key — each checked
+                // under the old keys first (a failing one refuses the rekey: run doctor).
+                try resealSharing(db, newMaster: newMaster, newMetaKey: newMetaKey)
                 // 3. Earlier audit keys, and now the old one, sealed under the new master.
                 var archive: [(Int64, Int64, [UInt8], [UInt8])] = []
                 for e in oldEpochs {

@@ -74,8 +74,13 @@ public final class Vault {
                                            kdfMem: Int64(parameters.memLimit), kdfSalt: Data(salt), kdfTargetMs: targetMilliseconds,
                                            wrapNonce: Data(nonce), wrappedKey: Data(wrapped), createdAt: now, updatedAt: now)
             let auditKey = master.subkey(context: MasterKey.auditContext)
+            // The sharing identity (schema 6), sealed under the share key.
+            let identity = ShareIdentity.generate()
+            let sealedIdentity = identity.seal(vaultID: vaultID, key: master.subkey(context: MasterKey.shareContext))
             try store.write { db in
                 try header.insertRow(db)
+                try IdentityRow(agePublic: Data(identity.agePublic), signingPublic: Data(identity.signingPublic),
+                                nonce: Data(sealedIdentity.nonce), sealed: Data(sealedIdentity.sealed), createdAt: now).insert(db)
                 let initSeq = try vault.appendAudit(db, action: "init", details: [
                     "kdf": "argon2id13", "ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit),
                     "state": "sealed",

@@ -7,12 +7,14 @@ import CSodium
 /// master key ─crypto_kdf_derive_from_key(1, "V1VAUDIT")→ audit-chain key
 /// master key ─crypto_kdf_derive_from_key(1, "V1VMETA_")→ token-metadata MAC key
 /// master key ─crypto_kdf_derive_from_key(1, "V1VAKEYS")→ key sealing earlier audit keys (rekey)
+/// master key ─crypto_kdf_derive_from_key(1, "V1VSHARE")→ key sealing the sharing identity (schema 6)
 public struct MasterKey: ~Copyable {
     package static let bytes = 32
     package static let tokenContext = "V1VTOKEN"
     package static let auditContext = "V1VAUDIT"
     package static let metadataContext = "V1VMETA_"
     package static let archiveContext = "V1VAKEYS"
+    package static let shareContext = "V1VSHARE"
 
     package let key: SecureBytes
 

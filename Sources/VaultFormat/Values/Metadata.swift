@@ -52,6 +52,12 @@ public enum Validate {
         }
     }
 
+    /// Recipient names follow the token-name rule.
+    public static func recipientName(_ name: String) throws(VaultError) { try tokenName(name) }
+
+    /// Whether `name` is a valid token name (see `tokenName`).
+    public static func isTokenName(_ name: String) -> Bool { (try? tokenName(name)) != nil }
+
     /// A base URL: `https://host[:port][/path]` — scheme `https` (or `http` for a loopback host),
     /// a host of letters, digits, `.` and `-` (or `[::1]`), an optional port 1–65535, and a path
     /// of `[A-Za-z0-9._~-]` segments. No credentials, query, fragment or empty segments. Returns

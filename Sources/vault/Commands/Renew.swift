@@ -45,6 +45,8 @@ struct Renew: ParsableCommand, UsesGlobalOptions {
     @Flag(name: .customLong("dry-run"), help: "Say what would be done; call nothing that writes.") var dryRun = false
     @Option(name: .customLong("forget-intent"), help: ArgumentHelp("Resolve an interrupted renewal's intent by hand (audited), e.g. when its base URL has no manager any more; check `vault sync` for a key it may have left.", valueName: "id"))
     var forgetIntent: Int64?
+    @Option(help: ArgumentHelp("After the run, write a drop of every renewed key for each recipient that follows it: DIR/RECIPIENT/KEY.age (as `share --followers --outbox DIR`).", valueName: "dir"))
+    var publish: String?
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
@@ -61,6 +63,9 @@ struct Renew: ParsableCommand, UsesGlobalOptions {
             }
         }
         try InputCheck.tokenNames(names)
+        if publish != nil && disableAfter == "0" {
+            throw ValidationError("--publish needs a grace period: consumers must have time to receive the new key before the old one is disabled (--disable-after)")
+        }
     }
 
     func run() throws {
@@ -83,7 +88,9 @@ struct Renew: ParsableCommand, UsesGlobalOptions {
         request.dryRun = dryRun
         let vault = try global.openVault()
         try vault.store.requireTokens(names)
-        let report = try global.unlock(vault).renew(request)
+        let unlocked = try global.unlock(vault)
+        let report = try unlocked.renew(request)
+        let published = publish.map { dir in Self.publish(report, to: dir, unlocked) } ?? (lines: [], failed: false)
         if json {
             Output.line("[" + report.items.map { i in
                 JSONValue.object([("result", .string(i.kind.rawValue)), ("name", i.name.map { .string($0) } ?? .null),
@@ -101,8 +108,27 @@ struct Renew: ParsableCommand, UsesGlobalOptions {
             }
             if report.nothingDone { Output.note("nothing due") }
         }
-        if report.failed { throw ExitCode(ExitStatus.renewalFailed) }
+        for line in published.lines { if published.failed { Output.warn(line) } else { Output.note(line) } }
+        if report.failed || published.failed { throw ExitCode(ExitStatus.renewalFailed) }
         if report.nothingDone { throw ExitCode(ExitStatus.nothingDue) }
+    }
+
+    /// Writes the drops of every renewed key to its followers in `dir`. A failure is reported
+    /// (exit 25); the renewal itself stays.
+    static func publish(_ report: RenewReport, to dir: String, _ unlocked: UnlockedVault) -> (lines: [String], failed: Bool) {
+        let renewed = report.items.filter { $0.kind == .renewed }.compactMap(\.name)
+        guard !renewed.isEmpty else { return ([], false) }
+        do throws(VaultError) {
+            let drops = try unlocked.share(renewed, to: .followers)
+            var lines: [String] = []
+            for d in drops {
+                let path = try Outbox.write(d.bytes, dir: dir, recipient: d.recipients[0], token: d.tokens[0].name)
+                lines.append("published \(d.tokens[0].name) version \(d.tokens[0].version) for \(d.recipients[0]) → \(path)")
+            }
+            return (lines, false)
+        } catch {
+            return (["publishing to \(dir) failed: \(error.description); the renewal stands, share by hand: `vault share \(renewed.joined(separator: " ")) --followers --outbox DIR`"], true)
+        }
     }
 
     /// A duration option: `0` or a duration such as 12h, 1d, 2w.

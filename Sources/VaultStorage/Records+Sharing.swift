@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+import VaultFormat
+
+// The statements of sharing (schema 6): the vault's identity, its recipients, which tokens
+// each follows, and where received tokens came from. Rows are decoded strictly; their seals
+// and MACs are the caller's to check (VaultCore, Domain/Sharing.swift).
+
+extension IdentityRow {
+    /// The identity row, or nil when none was generated yet.
+    package static func fetch(_ db: Database) throws -> IdentityRow? {
+        let t = "vault_identity"
+        return try Row.fetchOne(db, sql: "SELECT age_public, signing_public, nonce, sealed, created_at FROM vault_identity WHERE id = 1").map { row in
+            IdentityRow(agePublic: try row.blob("age_public", t), signingPublic: try row.blob("signing_public", t),
+                        nonce: try row.blob("nonce", t), sealed: try row.blob("sealed", t), createdAt: try row.timestamp("created_at", t))
+        }
+    }
+
+    /// Whether the file holds any identity row (one with id 1 or not: the caller refuses a stray one).
+    package static func count(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_identity") ?? 0
+    }
+
+    package func insert(_ db: Database) throws {
+        try db.execute(sql: "INSERT INTO vault_identity (id, age_public, signing_public, nonce, sealed, created_at) VALUES (1, ?, ?, ?, ?, ?)",
+                       arguments: [agePublic, signingPublic, nonce, sealed, createdAt])
+    }
+
+    /// Seals the same secrets again (rekey).
+    package static func reseal(nonce: [UInt8], sealed: [UInt8], _ db: Database) throws {
+        try db.execute(sql: "UPDATE vault_identity SET nonce = ?, sealed = ? WHERE id = 1", arguments: [Data(nonce), Data(sealed)])
+    }
+}
+
+extension RecipientRow {
+    private static let columns = "id, name, age_recipient, signing_key, trusted, created_at, mac"
+
+    private init(row: Row) throws {
+        let t = "recipients"
+        let trusted = try row.integer("trusted", t)
+        guard trusted == 0 || trusted == 1 else { throw StoredTypeError(table: t, column: "trusted", found: "\(trusted)") }
+        self.init(id: try row.integer("id", t), name: try row.text("name", t), ageRecipient: try row.text("age_recipient", t),
+                  signingKey: try row.optionalBlob("signing_key", t), trusted: trusted == 1,
+                  createdAt: try row.timestamp("created_at", t), mac: try row.blob("mac", t))
+    }
+
+    /// Every recipient, by name.
+    package static func all(_ db: Database) throws -> [RecipientRow] {
+        try Row.fetchAll(db, sql: "SELECT \(columns) FROM recipients ORDER BY name").map { try RecipientRow(row: $0) }
+    }
+
+    package static func named(_ name: String, _ db: Database) throws -> RecipientRow? {
+        try Row.fetchOne(db, sql: "SELECT \(columns) FROM recipients WHERE name = ?", arguments: [name]).map { try RecipientRow(row: $0) }
+    }
+
+    package static func withRecipient(_ ageRecipient: String, _ db: Database) throws -> RecipientRow? {
+        try Row.fetchOne(db, sql: "SELECT \(columns) FROM recipients WHERE age_recipient = ?", arguments: [ageRecipient]).map { try RecipientRow(row: $0) }
+    }
+
+    /// The recipients whose signing key is `key` (the caller refuses more than one).
+    package static func withSigningKey(_ key: [UInt8], _ db: Database) throws -> [RecipientRow] {
+        try Row.fetchAll(db, sql: "SELECT \(columns) FROM recipients WHERE signing_key = ? ORDER BY id", arguments: [Data(key)]).map { try RecipientRow(row: $0) }
+    }
+
+    /// Inserts a row with a zero MAC and returns its id (the MAC covers the id: `setMAC` after).
+    package static func insert(name: String, ageRecipient: String, signingKey: [UInt8]?, trusted: Bool, createdAt: Int64, _ db: Database) throws -> Int64 {
+        try db.execute(sql: "INSERT INTO recipients (name, age_recipient, signing_key, trusted, created_at, mac) VALUES (?, ?, ?, ?, ?, zeroblob(32))",
+                       arguments: [name, ageRecipient, signingKey.map { Data($0) }, trusted ? 1 : 0, createdAt])
+        return db.lastInsertedRowID
+    }
+
+    package static func setMAC(_ mac: [UInt8], id: Int64, _ db: Database) throws {
+        try db.execute(sql: "UPDATE recipients SET mac = ? WHERE id = ?", arguments: [Data(mac), id])
+    }
+
+    /// Deletes the recipient and what it follows.
+    package static func delete(id: Int64, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM recipient_follows WHERE recipient_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM recipients WHERE id = ?", arguments: [id])
+    }
+}
+
+extension FollowRow {
+    private init(row: Row) throws {
+        let t = "recipient_follows"
+        self.init(recipientID: try row.integer("recipient_id", t), tokenID: try row.integer("token_id", t), mac: try row.blob("mac", t))
+    }
+
+    package static func all(_ db: Database) throws -> [FollowRow] {
+        try Row.fetchAll(db, sql: "SELECT recipient_id, token_id, mac FROM recipient_follows ORDER BY recipient_id, token_id").map { try FollowRow(row: $0) }
+    }
+
+    package static func following(tokenID: Int64, _ db: Database) throws -> [FollowRow] {
+        try Row.fetchAll(db, sql: "SELECT recipient_id, token_id, mac FROM recipient_follows WHERE token_id = ? ORDER BY recipient_id",
+                         arguments: [tokenID]).map { try FollowRow(row: $0) }
+    }
+
+    package static func exists(recipientID: Int64, tokenID: Int64, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM recipient_follows WHERE recipient_id = ? AND token_id = ?)",
+                          arguments: [recipientID, tokenID]) ?? false
+    }
+
+    package func insert(_ db: Database) throws {
+        try db.execute(sql: "INSERT INTO recipient_follows (recipient_id, token_id, mac) VALUES (?, ?, ?)", arguments: [recipientID, tokenID, mac])
+    }
+
+    package func updateMAC(_ db: Database) throws {
+        try db.execute(sql: "UPDATE recipient_follows SET mac = ? WHERE recipient_id = ? AND token_id = ?", arguments: [mac, recipientID, tokenID])
+    }
+
+    package static func delete(recipientID: Int64, tokenID: Int64, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM recipient_follows WHERE recipient_id = ? AND token_id = ?", arguments: [recipientID, tokenID])
+    }
+}
+
+extension ReceivedRow {
+    private static let columns = "token_id, sender_key, remote_version, received_at, mac"
+
+    private init(row: Row) throws {
+        let t = "received_tokens"
+        self.init(tokenID: try row.integer("token_id", t), senderKey: try row.blob("sender_key", t),
+                  remoteVersion: try row.integer("remote_version", t), receivedAt: try row.timestamp("received_at", t), mac: try row.blob("mac", t))
+    }
+
+    package static func all(_ db: Database) throws -> [ReceivedRow] {
+        try Row.fetchAll(db, sql: "SELECT \(columns) FROM received_tokens ORDER BY token_id").map { try ReceivedRow(row: $0) }
+    }
+
+    package static func of(tokenID: Int64, _ db: Database) throws -> ReceivedRow? {
+        try Row.fetchOne(db, sql: "SELECT \(columns) FROM received_tokens WHERE token_id = ?", arguments: [tokenID]).map { try ReceivedRow(row: $0) }
+    }
+
+    /// Inserts or replaces the row of `tokenID`.
+    package func save(_ db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO received_tokens (token_id, sender_key, remote_version, received_at, mac) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [tokenID, senderKey, remoteVersion, receivedAt, mac])
+    }
+}
+
+extension TokenRecord {
+    /// Every token's id and name (to name what recipients follow).
+    package static func idsAndNames(_ db: Database) throws -> [(id: Int64, name: String)] {
+        try Row.fetchAll(db, sql: "SELECT id, name FROM tokens ORDER BY id").map { row in
+            (try row.integer("id", "tokens"), try row.text("name", "tokens"))
+        }
+    }
+}
