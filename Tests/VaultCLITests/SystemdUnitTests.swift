@@ -409,6 +409,7 @@ struct SystemdUnitTests {
                                     "--signing-key", try #require(mine["signing_key"]), "--trust"], env: serviceEnv, stdin: Data(servicePassphrase.utf8))
         try #require(trusted.status == 0, "recipient add --trust: \(trusted)")
         let outbox = personal.dir + "/outbox"
+        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         let shared = personal.run("share", "siem-connector", "--to", "web-01", "--outbox", outbox)
         try #require(shared.status == 0, "share: \(shared)")
         // The inbox as README makes it (install -d -o v1vault -g v1vault -m 0700), the drop in it.
