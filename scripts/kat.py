@@ -2,7 +2,7 @@
 """Known-answer vectors for SECURITY.md, computed from the spec alone (libsodium via ctypes,
 BLAKE2b with salt/personal for the subkeys, no v1vault code). The test suite checks the Swift
 implementation against the same hex (KnownAnswerTests)."""
-import ctypes, ctypes.util, struct
+import base64, ctypes, ctypes.util, hashlib, struct
 
 na = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
 assert na.sodium_init() >= 0
@@ -86,3 +86,85 @@ print("state_mac_v2 %s" % blake2b(keys["V1VMETA_"], b"v1vault-state-v2" + state2
 # Renewal intent MAC.
 intent = vault_id + u64(1) + u64(1) + S("siem-v1v20270101-0a1b") + S("https://api.eu.xdr.trendmicro.com") + u64(1798761600)
 print("intent_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-intent-v1" + intent).hex())
+
+# Schema 6 ("Sharing"). The share key, from the same master.
+share_key = subkey(master, b"V1VSHARE")
+print("subkey V1VSHARE %s" % share_key.hex())
+
+# Bech32 (BIP 173), written here from the BIP: 8-bit groups to 5-bit words, then the checksum.
+def bech32(hrp, data):
+    charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+    words, acc, bits = [], 0, 0
+    for b in data:
+        acc, bits = (acc << 8) | b, bits + 8
+        while bits >= 5:
+            bits -= 5
+            words.append((acc >> bits) & 31)
+    if bits:
+        words.append((acc << (5 - bits)) & 31)
+    chk = 1
+    for v in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + words + [0] * 6:
+        top, chk = chk >> 25, ((chk & 0x1FFFFFF) << 5) ^ v
+        for i, g in enumerate((0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)):
+            chk ^= g if (top >> i) & 1 else 0
+    chk ^= 1
+    return hrp + "1" + "".join(charset[w] for w in words + [(chk >> 5 * (5 - i)) & 31 for i in range(6)])
+
+def x25519_public(secret):
+    out = ctypes.create_string_buffer(32)
+    assert na.crypto_scalarmult_base(out, secret) == 0
+    return out.raw
+
+def ed25519_keypair(seed):
+    pk, sk = ctypes.create_string_buffer(32), ctypes.create_string_buffer(64)
+    assert na.crypto_sign_seed_keypair(pk, sk, seed) == 0
+    return pk.raw, sk.raw
+
+# The identity box: x25519_secret = 01 02 … 20, ed25519_seed = 21 22 … 40, nonce = c0 c1 … d7.
+x25519_secret, ed25519_seed = bytes(range(0x01, 0x21)), bytes(range(0x21, 0x41))
+identity_nonce = bytes(range(0xC0, 0xD8))
+age_public = x25519_public(x25519_secret)
+signing_public, signing_secret = ed25519_keypair(ed25519_seed)
+print("identity_sealed %s" % secretbox(vault_id + x25519_secret + ed25519_seed, identity_nonce, share_key).hex())
+print("identity_age_public %s" % age_public.hex())
+print("identity_signing_public %s" % signing_public.hex())
+print("identity_recipient %s" % bech32("age", age_public))
+print("identity_signing_key %s" % bech32("v1vsig", signing_public))
+
+# A recipient (the identity above, as another vault would store it), trusted, and one without a
+# signing key, untrusted; a follow; a received mark.
+def recipient_mac(rid, name, age, key, trusted, created):
+    m = vault_id + u64(rid) + S(name) + S(age) + (b"\0" if key is None else b"\1" + key) + bytes([trusted]) + u64(created)
+    return blake2b(keys["V1VMETA_"], b"v1vault-recipient-v1" + m)
+print("recipient_mac %s" % recipient_mac(1, "host-a", bech32("age", age_public), signing_public, 1, 1798761600).hex())
+print("recipient_mac_unsigned %s" % recipient_mac(2, "host-b", bech32("age", age_public), None, 0, 1798761600).hex())
+print("follow_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-follow-v1" + vault_id + u64(1) + u64(1)).hex())
+print("received_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-received-v1" + vault_id + u64(1) + signing_public
+                                 + struct.pack(">I", 3) + u64(1798761600)).hex())
+
+# A complete transfer document: the identity above sends one key to one addressee (the X25519
+# public key of 41 42 … 60), issued 2027-01-04T03:00:00Z.
+def J(x):
+    # The canonical JSON string literal: only " and \ and controls escaped.
+    out = '"'
+    for ch in x:
+        out += '\\"' if ch == '"' else '\\\\' if ch == '\\' else ('\\u%04x' % ord(ch)) if ord(ch) < 0x20 else ch
+    return out + '"'
+addressee = bech32("age", x25519_public(bytes(range(0x41, 0x61))))
+signed = (("v1vault-transfer 1\n"
+          "from %s\nsigner %s\nissued 2027-01-04T03:00:00Z\nto %s\nkeys 1\n"
+          "key %s\nregion %s\nbase-url %s\nrole %s\ndescription %s\npermissions [%s]\nversion 2\n"
+          "created 2027-01-01T00:00:00Z\nexpires 2028-01-01T00:00:00Z\nconsole-id %s\nconsole-name %s\n"
+          "value eyJ.kat-token\nend\n") % (
+    bech32("age", age_public), bech32("v1vsig", signing_public), addressee, J("siem"), J("eu"),
+    J("https://api.eu.xdr.trendmicro.com"), J("SIEM"), J('SOC "tier 1"'), ",".join(map(J, ["a", "b"])),
+    J("1234-abcd"), J("siem"))).encode()
+message = b"v1vault-transfer-signature-v1\n" + signed
+signature = ctypes.create_string_buffer(64)
+assert na.crypto_sign_detached(signature, None, message, ctypes.c_ulonglong(len(message)), signing_secret) == 0
+document = signed + b"signature " + base64.b64encode(signature.raw) + b"\n"
+print("transfer_addressee %s" % addressee)
+print("transfer_signature %s" % signature.raw.hex())
+print("transfer_document_sha256 %s" % hashlib.sha256(document).hexdigest())
+print("transfer_document:")
+print(document.decode(), end="")

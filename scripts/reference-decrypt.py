@@ -8,9 +8,11 @@ the `vault` binary.
     reference-decrypt.py VAULT PASSPHRASE_FILE
 
 prints one JSON object: {"tokens": {name: {version: token}}, "audit": "intact" | "<problem>",
-"sealed": N, "pending": N, "intents": {"authentic": N, "failed": N}}. Exit 0 on success, 1 on
-any rejection (message on stderr). A renewal intent whose MAC fails is counted, not a rejection:
-v1vault leaves such an intent untouched and never acts on it.
+"sealed": N, "pending": N, "intents": {"authentic": N, "failed": N}, "identity": {"recipient": "age1…",
+"signing_key": "v1vsig1…"} | null, "sharing": {"recipients": N, "follows": N, "received": N}}. Exit 0
+on success, 1 on any rejection (message on stderr). A renewal intent whose MAC fails is counted, not
+a rejection: v1vault leaves such an intent untouched and never acts on it. A schema-6 row that fails
+(the identity, a recipient, a follow, a received mark) is a rejection, as in v1vault.
 """
 import ctypes, ctypes.util, hashlib, hmac, json, re, sqlite3, struct, sys, unicodedata
 
@@ -24,8 +26,8 @@ if na.sodium_init() < 0:
     fail("sodium_init failed")
 ALG_ARGON2ID13 = 2
 MAC = 16
-# SECURITY.md, "The schema is part of the format": SHA-256 of schema 5's sqlite_master rows.
-SCHEMA5_DIGEST = "b2d7eec6fb7d81c4c39f2dc222c33701a769e6a34cf4e3903c1bc31e33d8dddd"
+# SECURITY.md, "The schema is part of the format": SHA-256 of schema 6's sqlite_master rows.
+SCHEMA6_DIGEST = "969380c2d7196c4439824ea68288dbf0c6b36881c20440cb23cd6ec1e034a10e"
 
 def pwhash(passwd, salt, ops, mem):
     out = ctypes.create_string_buffer(32)
@@ -60,6 +62,40 @@ def generichash(key, data):
     if rc != 0:
         fail("crypto_generichash failed")
     return out.raw
+
+def scalarmult_base(secret):
+    out = ctypes.create_string_buffer(32)
+    if na.crypto_scalarmult_base(out, secret) != 0:
+        fail("crypto_scalarmult_base failed")
+    return out.raw
+
+def sign_seed_public(seed):
+    pk, sk = ctypes.create_string_buffer(32), ctypes.create_string_buffer(64)
+    if na.crypto_sign_seed_keypair(pk, sk, seed) != 0:
+        fail("crypto_sign_seed_keypair failed")
+    return pk.raw
+
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+def bech32(hrp, data):
+    # BIP 173: 8-bit data regrouped into 5-bit words, then the 6-word BCH checksum.
+    words, acc, bits = [], 0, 0
+    for b in data:
+        acc, bits = (acc << 8) | b, bits + 8
+        while bits >= 5:
+            bits -= 5
+            words.append((acc >> bits) & 31)
+    if bits:
+        words.append((acc << (5 - bits)) & 31)
+    def polymod(values):
+        chk = 1
+        for v in values:
+            top, chk = chk >> 25, ((chk & 0x1FFFFFF) << 5) ^ v
+            for i, g in enumerate((0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)):
+                chk ^= g if (top >> i) & 1 else 0
+        return chk
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    pm = polymod(expanded + words + [0] * 6) ^ 1
+    return hrp + "1" + "".join(BECH32[w] for w in words + [(pm >> 5 * (5 - i)) & 31 for i in range(6)])
 
 def S(x):
     b = x.encode("utf-8")
@@ -119,15 +155,15 @@ def main():
         passphrase = passphrase[:-1]
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
     db.row_factory = sqlite3.Row
-    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links"]
+    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links", "0006_sharing"]
     # The schema, before any table is queried: sqlite_master's rows (rootpage aside), sorted by
-    # type then name, must hash to schema 5's digest ("The schema is part of the format").
+    # type then name, must hash to schema 6's digest ("The schema is part of the format").
     schema = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     if any(not isinstance(x, str) for r in schema for x in r[:3]) or any(r[3] is not None and not isinstance(r[3], str) for r in schema):
         fail("schema holds a value that is not text")
     schema = sorted(schema, key=lambda r: (r[0].encode("utf-8"), r[1].encode("utf-8")))
     digest = hashlib.sha256(b"".join(S(r[0]) + S(r[1]) + S(r[2]) + (b"\x00" if r[3] is None else b"\x01" + S(r[3])) for r in schema)).hexdigest()
-    if digest != SCHEMA5_DIGEST:
+    if digest != SCHEMA6_DIGEST:
         # Only a plain grdb_migrations (as GRDB creates it) is read, to say why.
         grdb = [tuple(r) for r in schema if r[2] == "grdb_migrations"]
         if grdb != [("index", "sqlite_autoindex_grdb_migrations_1", "grdb_migrations", None),
@@ -141,7 +177,7 @@ def main():
         fail("schema differs from what v1vault creates")
     ids = sorted(r[0] for r in db.execute("SELECT identifier FROM grdb_migrations"))
     if ids != known:
-        fail("applied migrations %s are not schema 5's" % ids)
+        fail("applied migrations %s are not schema 6's" % ids)
     headers = db.execute("SELECT * FROM vault_header").fetchall()
     if len(headers) != 1:
         fail("need exactly one header row")
@@ -160,6 +196,7 @@ def main():
     audit_key = kdf_derive(master, 1, b"V1VAUDIT")
     meta_key = kdf_derive(master, 1, b"V1VMETA_")
     archive_key = kdf_derive(master, 1, b"V1VAKEYS")
+    share_key = kdf_derive(master, 1, b"V1VSHARE")
     epochs, nxt = [], 1
     for e in db.execute("SELECT * FROM audit_key_epochs ORDER BY first_seq"):
         p = secretbox_open(e["sealed_key"], e["nonce"], archive_key)
@@ -283,6 +320,57 @@ def main():
                 and isinstance(i["mac"], bytes) and hmac.compare_digest(generichash(meta_key, b"v1vault-intent-v1" + h["vault_id"] + u64(i["id"])
                     + u64(i["token_id"]) + S(i["planned_name"]) + S(i["base_url"]) + u64(i["created_at"])), i["mac"])
             intents["authentic" if ok else "failed"] += 1
-    print(json.dumps({"tokens": tokens, "audit": verdict, "sealed": sealed, "pending": pending, "intents": intents}, sort_keys=True))
+    identity, sharing = read_sharing(db, h["vault_id"], share_key, meta_key)
+    print(json.dumps({"tokens": tokens, "audit": verdict, "sealed": sealed, "pending": pending, "intents": intents,
+                      "identity": identity, "sharing": sharing}, sort_keys=True))
+
+def read_sharing(db, vault_id, share_key, meta_key):
+    """Schema 6 ("Sharing"): the identity opened and checked against its public keys, and every
+    recipient, follow and received mark verified under its MAC; any failure refuses the vault."""
+    def blob(x, n):
+        return isinstance(x, bytes) and len(x) == n
+    def integer(x):
+        return isinstance(x, int) and not isinstance(x, bool)
+    identity = None
+    rows = db.execute("SELECT id, age_public, signing_public, nonce, sealed, created_at FROM vault_identity").fetchall()
+    if len(rows) > 1:
+        fail("more than one vault_identity row")
+    for r in rows:
+        ok = r["id"] == 1 and blob(r["age_public"], 32) and blob(r["signing_public"], 32) and blob(r["nonce"], 24) \
+            and blob(r["sealed"], 96) and integer(r["created_at"])
+        m = secretbox_open(r["sealed"], r["nonce"], share_key) if ok else None
+        if m is None or len(m) != 80 or not hmac.compare_digest(m[:16], vault_id) \
+                or not hmac.compare_digest(scalarmult_base(m[16:48]), r["age_public"]) \
+                or not hmac.compare_digest(sign_seed_public(m[48:80]), r["signing_public"]):
+            fail("the sharing identity failed authentication")
+        identity = {"recipient": bech32("age", r["age_public"]), "signing_key": bech32("v1vsig", r["signing_public"])}
+    counts = {"recipients": 0, "follows": 0, "received": 0}
+    for r in db.execute("SELECT id, name, age_recipient, signing_key, trusted, created_at, mac FROM recipients ORDER BY id"):
+        ok = integer(r["id"]) and isinstance(r["name"], str) and isinstance(r["age_recipient"], str) \
+            and (r["signing_key"] is None or blob(r["signing_key"], 32)) and r["trusted"] in (0, 1) \
+            and integer(r["trusted"]) and integer(r["created_at"]) and blob(r["mac"], 32)
+        if ok:
+            key = b"\x00" if r["signing_key"] is None else b"\x01" + r["signing_key"]
+            m = b"v1vault-recipient-v1" + vault_id + u64(r["id"]) + S(r["name"]) + S(r["age_recipient"]) + key \
+                + bytes([r["trusted"]]) + u64(r["created_at"])
+            ok = hmac.compare_digest(generichash(meta_key, m), r["mac"])
+        if not ok:
+            fail("recipient %s failed authentication" % json.dumps(r["name"]))
+        counts["recipients"] += 1
+    for r in db.execute("SELECT recipient_id, token_id, mac FROM recipient_follows ORDER BY recipient_id, token_id"):
+        ok = integer(r["recipient_id"]) and integer(r["token_id"]) and blob(r["mac"], 32) and hmac.compare_digest(
+            generichash(meta_key, b"v1vault-follow-v1" + vault_id + u64(r["recipient_id"]) + u64(r["token_id"])), r["mac"])
+        if not ok:
+            fail("follow mark (recipient %s, token %s) failed authentication" % (r["recipient_id"], r["token_id"]))
+        counts["follows"] += 1
+    for r in db.execute("SELECT token_id, sender_key, remote_version, received_at, mac FROM received_tokens ORDER BY token_id"):
+        ok = integer(r["token_id"]) and blob(r["sender_key"], 32) and integer(r["remote_version"]) \
+            and 1 <= r["remote_version"] <= 0xFFFFFFFF and integer(r["received_at"]) and blob(r["mac"], 32) and hmac.compare_digest(
+                generichash(meta_key, b"v1vault-received-v1" + vault_id + u64(r["token_id"]) + r["sender_key"]
+                            + struct.pack(">I", r["remote_version"]) + u64(r["received_at"])), r["mac"])
+        if not ok:
+            fail("the received mark of token %s failed authentication" % r["token_id"])
+        counts["received"] += 1
+    return identity, counts
 
 main()

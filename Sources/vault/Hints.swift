@@ -38,6 +38,17 @@ extension VaultError {
             return forced == nil
                 ? "on a desktop, install wl-clipboard (Wayland) or xclip (X11); over SSH, run it in a terminal that takes OSC 52; `vault get NAME` prints the key instead"
                 : "leave out --via to use whatever works here, or `vault get NAME` to print the key"
+        case .recipientNotFound:
+            return "`vault recipient list` shows the recipients"
+        case .dropNotForThisVault:
+            return "`vault identity` prints this vault's recipient: the sender must `vault recipient add` it and share again"
+        case .dropUnverified:
+            return "add the sender with its signing key (`vault identity` on its host): `vault recipient add NAME age1… --signing-key v1vsig1… --trust`"
+        case .dropUntrusted(_, let sender):
+            return "check its signing key with its owner, then remove and add it again with --trust: " +
+                Shell.command("vault", "recipient", "remove", sender)
+        case .dropConflict(_, let token, _):
+            return "rename the key here first (" + Shell.command("vault", "rename", token, token + "-local") + "), then receive again"
         default:
             return hint
         }

@@ -133,13 +133,21 @@ struct FormatSpecTests {
         try c.sql("UPDATE renewal_intents SET planned_name = planned_name || 'x'")
         #expect(reference(c, passphraseFile: c.passphraseFile).json?["intents"] as? [String: Int] == ["authentic": 0, "failed": 1])
     }
-    @Test("the outsider's reader refuses what v1vault refuses: any schema difference (a changed CHECK), a schema-4 prefix (which v1vault upgrades), a state_seq row missing or pending", arguments: [
+    @Test("the outsider's reader refuses what v1vault refuses: any schema difference (a changed CHECK), a schema-4 or schema-5 prefix (which v1vault upgrades), a state_seq row missing or pending", arguments: [
         // A widened CHECK: same objects, other SQL text (a check for views and triggers alone misses it).
         ("PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = replace(sql, 'BETWEEN 0 AND 3650', 'BETWEEN 0 AND 36500') WHERE name = 'tokens';",
          7, "reject: schema differs from what v1vault creates\n"),
         ("CREATE INDEX extra ON tokens(role);", 7, "reject: schema differs from what v1vault creates\n"),
-        // Schema 4, exactly (what migration 0005 added, dropped again): v1vault upgrades it at any open.
+        // Schema 5, exactly (what migration 0006 added, dropped again): v1vault upgrades it at any open.
         ("""
+         DROP TABLE vault_identity; DROP TABLE recipients; DROP TABLE recipient_follows; DROP TABLE received_tokens;
+         DELETE FROM grdb_migrations WHERE identifier = '0006_sharing';
+         """, 0, "reject: vault needs an upgrade (applied: ['0001_initial', '0002_token_metadata_mac', '0003_token_state_mac', "
+            + "'0004_audit_key_epochs', '0005_console_links']); open it with a write command first\n"),
+        // Schema 4, exactly (what migrations 0005 and 0006 added, dropped again).
+        ("""
+         DROP TABLE vault_identity; DROP TABLE recipients; DROP TABLE recipient_follows; DROP TABLE received_tokens;
+         DELETE FROM grdb_migrations WHERE identifier = '0006_sharing';
          DROP INDEX tokens_one_manager; DROP TABLE renewal_intents; ALTER TABLE tokens DROP COLUMN manager;
          ALTER TABLE tokens DROP COLUMN warn_days; ALTER TABLE token_versions DROP COLUMN console_state;
          ALTER TABLE token_versions DROP COLUMN console_name; ALTER TABLE token_versions DROP COLUMN console_id;
@@ -172,8 +180,78 @@ struct FormatSpecTests {
         let root = URL(fileURLWithPath: Self.script).deletingLastPathComponent().deletingLastPathComponent()
         let spec = try String(contentsOf: root.appendingPathComponent("SECURITY.md"), encoding: .utf8)
         let script = try String(contentsOf: URL(fileURLWithPath: Self.script), encoding: .utf8)
-        let digest = "b2d7eec6fb7d81c4c39f2dc222c33701a769e6a34cf4e3903c1bc31e33d8dddd"
-        #expect(spec.contains("= \(digest)   (schema 5)"))
-        #expect(script.contains("SCHEMA5_DIGEST = \"\(digest)\""))
+        let digest = "969380c2d7196c4439824ea68288dbf0c6b36881c20440cb23cd6ec1e034a10e"
+        #expect(spec.contains("= \(digest)   (schema 6)"))
+        #expect(script.contains("SCHEMA6_DIGEST = \"\(digest)\""))
+    }
+
+    // MARK: - Schema 6 (sharing)
+
+    /// SECURITY.md's known-answer identity (secrets 01…20 and 21…40): a recipient that is not this vault.
+    static let otherRecipient = "age1q73he0q5yzfu3d64msd3p6rvksnrwjk3d2598mgtmlqt9wrdr37q2vrn72"
+    static let otherSigningKey = "v1vsig1ulck9ggta32e4l4pjhjde6ztd9tg6hfvkztradzxcp59u2ch7tcqf4elww"
+    static let corruptHint = "hint: the vault file was modified or is corrupt; restore from a backup\n"
+
+    @Test("schema 6: the outsider's reader opens the identity as `vault identity` shows it, and refuses, as v1vault does (exit 14), a recipient or follow whose row or MAC was edited")
+    func sharingRowsEdited() throws {
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        try c.add("siem", "eyJ.siem-token")
+        #expect(c.run("recipient", "add", "host-a", Self.otherRecipient, "--signing-key", Self.otherSigningKey, "--trust").status == 0)
+        #expect(c.run("recipient", "follow", "host-a", "siem").status == 0)
+        let id = c.run("identity", "--json")
+        #expect(id.status == 0, "\(id)")
+        let shown = try JSONSerialization.jsonObject(with: id.stdout) as? [String: Any]
+        let r = reference(c, passphraseFile: c.passphraseFile)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.json?["identity"] as? [String: String]
+                == ["recipient": try #require(shown?["recipient"] as? String), "signing_key": try #require(shown?["signing_key"] as? String)])
+        #expect(r.json?["sharing"] as? [String: Int] == ["recipients": 1, "follows": 1, "received": 0])
+        #expect(c.run("recipient", "list").status == 0)
+
+        let recipientMAC = try #require(try c.rows("SELECT hex(mac) FROM recipients").first)
+        let followMAC = try #require(try c.rows("SELECT hex(mac) FROM recipient_follows").first)
+        let recipientRefused = "error: sharing data failed authentication: recipient \"host-a\" was changed outside v1vault\n" + Self.corruptHint
+        let followRefused = "error: sharing data failed authentication: a follow mark (recipient 1, token 1) was changed outside v1vault\n"
+            + Self.corruptHint
+        for (edit, undo, vault, reader) in [
+            ("UPDATE recipients SET mac = zeroblob(32)", "UPDATE recipients SET mac = x'\(recipientMAC)'",
+             recipientRefused, "reject: recipient \"host-a\" failed authentication\n"),
+            ("UPDATE recipients SET trusted = 0", "UPDATE recipients SET trusted = 1",
+             recipientRefused, "reject: recipient \"host-a\" failed authentication\n"),
+            ("UPDATE recipients SET signing_key = (SELECT signing_public FROM vault_identity)",
+             "UPDATE recipients SET signing_key = x'e7f162a10bec559afea195e4dce84b69568d5d2cb0963eb446c0685e2b17f2f0'",
+             recipientRefused, "reject: recipient \"host-a\" failed authentication\n"),
+            ("UPDATE recipient_follows SET mac = zeroblob(32)", "UPDATE recipient_follows SET mac = x'\(followMAC)'",
+             followRefused, "reject: follow mark (recipient 1, token 1) failed authentication\n"),
+        ] {
+            try c.sql(edit)
+            let list = c.run("recipient", "list")
+            #expect(list.status == 14, "\(edit): \(list)")
+            #expect(list.stderr == vault, "\(edit)")
+            #expect(reference(c, passphraseFile: c.passphraseFile).stderr == reader, "\(edit)")
+            try c.sql(undo)
+            #expect(c.run("recipient", "list").status == 0, "\(undo)")
+            #expect(reference(c, passphraseFile: c.passphraseFile).status == 0, "\(undo)")
+        }
+    }
+
+    @Test("schema 6: an identity row whose public key was replaced (here by another identity's) is refused by v1vault (exit 14) and by the outsider's reader", arguments: [
+        "UPDATE vault_identity SET age_public = x'07a37cbc142093c8b755dc1b10e86cb426374ad16aa853ed0bdfc0b2b86d1c7c'",
+        "UPDATE vault_identity SET signing_public = x'e7f162a10bec559afea195e4dce84b69568d5d2cb0963eb446c0685e2b17f2f0'",
+    ])
+    func identityReplaced(edit: String) throws {
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        #expect(reference(c, passphraseFile: c.passphraseFile).status == 0)
+        try c.sql(edit)
+        let r = c.run("identity")
+        #expect(r.status == 14, "\(r)")
+        #expect(r.stderr == "error: sharing data failed authentication: the vault's sharing identity does not open (its keys were changed outside v1vault)\n"
+                + Self.corruptHint)
+        #expect(r.stdout.isEmpty)
+        let ref = reference(c, passphraseFile: c.passphraseFile)
+        #expect(ref.status == 1)
+        #expect(ref.stderr == "reject: the sharing identity failed authentication\n")
     }
 }

@@ -517,3 +517,33 @@ struct RenewCLITests {
         #expect(dead.status == 27 && dead.stderr.contains("warning: siem: its console key siem is DISABLED in the console"), "\(dead)")
     }
 }
+
+extension RenewCLITests {
+    @Test("renew --publish writes a drop of the renewed key for its follower, which receives the new value; 0 enabled orphans")
+    func renewPublishes() throws {
+        let (c, server, oldID) = try setUp()
+        defer { c.cleanup() }
+        let host = try CLI.initialized()
+        let hostID = try SharingCLITests.Pair.identity(host)
+        let ownID = try SharingCLITests.Pair.identity(c)
+        try SharingCLITests.Pair.ok(c.run("recipient", "add", "host", hostID.recipient, "--signing-key", hostID.key))
+        try SharingCLITests.Pair.ok(c.run("recipient", "follow", "host", "siem"))
+        try SharingCLITests.Pair.ok(host.run("recipient", "add", "producer", ownID.recipient, "--signing-key", ownID.key, "--trust"))
+        let outbox = c.dir + "/outbox"
+        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: false)
+        // Before the renewal the host takes version 1 (the key in use).
+        try SharingCLITests.Pair.ok(c.run("share", "siem", "--followers", "--outbox", outbox))
+        try SharingCLITests.Pair.ok(host.run("receive", outbox + "/host"))
+        #expect(c.run("renew", "siem", "--publish", outbox, "--disable-after", "0").status == 64)
+        let r = c.run("renew", "siem", "--publish", outbox)
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stderr.contains("published siem version 2 for host → \(outbox)/host/siem.age"), "\(r.stderr)")
+        let got = host.run("receive", outbox + "/host")
+        #expect(got.status == 0, "\(got)")
+        #expect(got.out == "received siem version 2 from producer (rotated: version 2 here)\n")
+        #expect(host.run("get", "siem").out == c.run("get", "siem").out)
+        // The old console key stays enabled through the grace period (the host may still use it).
+        #expect(try server.keys()["siem-console"]?["status"] as? String == "enabled")
+        #expect(try server.keys()["siem-console"]?["id"] as? String == oldID)
+    }
+}

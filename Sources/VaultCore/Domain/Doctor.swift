@@ -128,6 +128,8 @@ public enum Doctor {
             }
             out.append(DoctorCheck(check: "audit chain", ok: chain.intact,
                                    detail: chain.problem.map { "\($0)" } ?? "intact: \(chain.sealedRows) sealed rows, \(chain.pendingRows) pending"))
+            // Sharing (schema 6): the identity opens, every recipient, follow and received mark authenticates.
+            out.append(u.sharingCheck())
             // Renewal intents (schema 5): listed only when there are any.
             let intents = try u.intents()
             let forged = intents.filter { !$0.authentic }.map { "\($0.id)" }

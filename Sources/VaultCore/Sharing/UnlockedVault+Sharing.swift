@@ -137,6 +137,30 @@ extension UnlockedVault {
         }
     }
 
+    /// `doctor`'s sharing check: the identity opens and every schema-6 MAC verifies.
+    func sharingCheck() -> DoctorCheck {
+        do {
+            let (identity, recipients, follows, received) = try vault.store.read { db -> (Bool, Int, Int, Int) in
+                let row = try IdentityRow.fetch(db)
+                if let row { _ = try openIdentity(row) } else if try IdentityRow.count(db) != 0 {
+                    throw VaultError.shareTampered(reason: "a stray vault_identity row")
+                }
+                let r = try verifiedRecipients(db).count
+                let f = try verifiedFollows(db).count
+                let marks = try ReceivedRow.all(db)
+                for m in marks where !ShareMAC.equal(ShareMAC.received(key: metadataKey, vaultID: vaultID, m), m.mac) {
+                    throw VaultError.shareTampered(reason: "the received mark of token \(m.tokenID) was changed outside v1vault")
+                }
+                return (row != nil, r, f, marks.count)
+            }
+            return DoctorCheck(check: "sharing", ok: true,
+                               detail: (identity ? "identity opens" : "no identity yet (made at first use)") +
+                                   "; \(recipients) recipients, \(follows) follows, \(received) received keys authenticate")
+        } catch {
+            return DoctorCheck(check: "sharing", ok: false, detail: VaultStore.mapDatabaseError(error).description)
+        }
+    }
+
     // MARK: - Recipients
 
     /// Adds a recipient. `trusted` needs a signing key (receive accepts drops it signed).

@@ -15,7 +15,9 @@ package struct ShareIdentity: ~Copyable {
     /// What the box holds: vault_id (16) || X25519 secret (32) || Ed25519 seed (32).
     package static let sealedPlaintextBytes = 16 + 32 + 32
 
-    private init(ageSecret: consuming SecureBytes, seed: borrowing SecureBytes) {
+    /// The identity of a given X25519 secret (32 bytes) and Ed25519 seed (32 bytes): derives both
+    /// public keys. `generate()` and `open` use it; the known-answer tests give it fixed bytes.
+    package init(ageSecret: consuming SecureBytes, seed: borrowing SecureBytes) {
         _ = Sodium.ready
         var pub = [UInt8](repeating: 0, count: 32)
         _ = ageSecret.withUnsafeBytes { s in crypto_scalarmult_base(&pub, s.baseAddress!.assumingMemoryBound(to: UInt8.self)) }

@@ -27,5 +27,6 @@ struct Identity: ParsableCommand, UsesGlobalOptions {
         if info.generatedNow { Output.note("generated this vault's sharing identity") }
         Output.line("recipient: \(info.recipient)")
         Output.line("signing key: \(info.signingKey)")
+        Output.hint(Output.spelled("on the other vault: `vault recipient add NAME \(info.recipient) --signing-key \(info.signingKey) --trust` (--trust: it accepts what this vault shares)"))
     }
 }

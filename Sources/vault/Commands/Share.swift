@@ -11,7 +11,7 @@ struct Share: ParsableCommand, UsesGlobalOptions {
         discussion: """
             The file is age v1 (X25519), readable by the recipients' vaults only; inside is a \
             transfer document signed with this vault's signing key: each key's value, metadata, \
-            version and expiry. With -o, one file for every --to recipient. With --outbox DIR, \
+            version and expiry. With -o (or on standard output), one file for every --to recipient. With --outbox DIR, \
             one file per recipient and key, DIR/RECIPIENT/KEY.age, replacing the previous one \
             atomically — the layout `renew --publish` writes and a git repository carries. \
             Audited; nothing is written when the audit row cannot be.
@@ -22,7 +22,7 @@ struct Share: ParsableCommand, UsesGlobalOptions {
     var names: [String]
     @Option(name: .customLong("to"), help: ArgumentHelp("A recipient (repeat for several).", valueName: "recipient")) var to: [String] = []
     @Flag(help: "Send each key to the recipients that follow it (`vault recipient follow`).") var followers = false
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write one age file here ('-': standard output, when it is not a terminal).", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write one age file here (default, or '-': standard output, when it is not a terminal).", valueName: "file"))
     var output: String?
     @Option(help: ArgumentHelp("Write DIR/RECIPIENT/KEY.age for each recipient and key.", valueName: "dir")) var outbox: String?
     @Flag(help: "Replace an existing -o file (atomically).") var force = false
@@ -34,11 +34,12 @@ struct Share: ParsableCommand, UsesGlobalOptions {
         try InputCheck.tokenNames(to)
         if names.isEmpty { throw ValidationError("name at least one token") }
         if to.isEmpty == !followers { throw ValidationError("give --to RECIPIENT… or --followers") }
-        if (output == nil) == (outbox == nil) { throw ValidationError("give -o FILE or --outbox DIR") }
-        if followers && output != nil { throw ValidationError("--followers writes one file per recipient: use --outbox DIR") }
+        if output != nil && outbox != nil { throw ValidationError("give -o FILE or --outbox DIR, not both") }
+        if followers && outbox == nil { throw ValidationError("--followers writes one file per recipient and key: give --outbox DIR") }
     }
 
     func run() throws {
+        let output = outbox == nil ? (self.output ?? "-") : nil
         if output == "-" && isatty(1) == 1 {
             throw VaultError.invalidInput(reason: "refusing to write an age file to a terminal", hint: "redirect standard output or give -o FILE")
         }

@@ -30,6 +30,9 @@ struct KnownAnswerTests {
     }
     let vaultID = (0xA0..<0xB0).map(UInt8.init)
 
+    static let specURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("SECURITY.md")
+
     @Test("subkeys from a master key")
     func subkeys() {
         #expect(Self.hex(master.subkey(context: "V1VTOKEN")) == "a0eabc9f4d2701d08b97b7cea3f63ebab61ddfb8cb806258dd3d6a5bbc796b92")
@@ -127,15 +130,139 @@ struct KnownAnswerTests {
                 == "3d970f6d4d2c3173624bb137ef721b1f2dd8265bf1bb8d389679a92ed9c20dee")
     }
 
+    // MARK: - Schema 6 (sharing)
+
+    static let x25519Secret = (0x01...0x20).map(UInt8.init)
+    static let ed25519Seed = (0x21...0x40).map(UInt8.init)
+    static let identityNonce = (0xC0...0xD7).map(UInt8.init)
+    static let identitySealed = "76e6ebb8603cf54869323ff0b8d21171ada78f3f18c423e4d08b4e2fa519196f080408141985f53775173cfee959bcd8b645f58c5f20c047b6d31d9d77b5eff776cf4793ac355dfe4e1a1c2fc9af799fdab2e4b98ff3e122222c002ce105fb80"
+    static let agePublic = "07a37cbc142093c8b755dc1b10e86cb426374ad16aa853ed0bdfc0b2b86d1c7c"
+    static let signingPublic = "e7f162a10bec559afea195e4dce84b69568d5d2cb0963eb446c0685e2b17f2f0"
+    static let recipientText = "age1q73he0q5yzfu3d64msd3p6rvksnrwjk3d2598mgtmlqt9wrdr37q2vrn72"
+    static let signingText = "v1vsig1ulck9ggta32e4l4pjhjde6ztd9tg6hfvkztradzxcp59u2ch7tcqf4elww"
+
+    /// The identity of the fixed secrets 01…20 (X25519) and 21…40 (Ed25519 seed).
+    static func fixedIdentity() -> ShareIdentity {
+        func secure(_ bytes: [UInt8]) -> SecureBytes {
+            var out = SecureBytes(capacity: bytes.count, empty: true)
+            for b in bytes { out.append(b) }
+            return out
+        }
+        return ShareIdentity(ageSecret: secure(x25519Secret), seed: secure(ed25519Seed))
+    }
+
+    @Test("the share key from a master key")
+    func shareKey() {
+        #expect(Self.hex(master.subkey(context: MasterKey.shareContext)) == "5789b00c36d825e94b061672e1576be277adc0f9bf79d6a295de5700fd9fbe93")
+    }
+
+    @Test("the identity box: fixed secrets and nonce give the sealed bytes, the public keys and their text forms")
+    func identityBox() throws {
+        let key = master.subkey(context: MasterKey.shareContext)
+        let identity = Self.fixedIdentity()
+        #expect(Self.hex(identity.agePublic) == Self.agePublic)
+        #expect(Self.hex(identity.signingPublic) == Self.signingPublic)
+        #expect(identity.recipient.text == Self.recipientText)
+        #expect(SigningKey.text(identity.signingPublic) == Self.signingText)
+        // What seal() puts in the box (under a random nonce) is exactly the vector's plaintext …
+        let (nonce, sealed) = identity.seal(vaultID: vaultID, key: key)
+        guard let plaintext = SecretBox.open(ciphertext: sealed, nonce: nonce, key: key) else {
+            Issue.record("the identity's own box does not open"); return
+        }
+        #expect(Self.hex(plaintext) == Self.hex(vaultID + Self.x25519Secret + Self.ed25519Seed))
+        // … and the vector's box, under its fixed nonce, opens as this vault's identity.
+        let row = IdentityRow(agePublic: Data(Self.bytes(Self.agePublic)), signingPublic: Data(Self.bytes(Self.signingPublic)),
+                              nonce: Data(Self.identityNonce), sealed: Data(Self.bytes(Self.identitySealed)), createdAt: 1_798_761_600)
+        guard let vectorPlaintext = SecretBox.open(ciphertext: Self.bytes(Self.identitySealed), nonce: Self.identityNonce, key: key) else {
+            Issue.record("the vector's box does not open under the share key"); return
+        }
+        #expect(Self.hex(vectorPlaintext) == Self.hex(plaintext))
+        guard let opened = ShareIdentity.open(row, vaultID: vaultID, key: key) else {
+            Issue.record("the vector's identity row is refused"); return
+        }
+        #expect(Self.hex(opened.ageSecret) == Self.hex(Self.x25519Secret))
+        #expect(Self.hex(opened.signingSecret) == Self.hex(Self.ed25519Seed + Self.bytes(Self.signingPublic)))
+        // Another vault's id, or a public key that is not the box's, is refused.
+        func opens(_ row: IdentityRow, _ id: [UInt8]) -> Bool {
+            switch ShareIdentity.open(row, vaultID: id, key: key) { case .some: true; case .none: false }
+        }
+        #expect(!opens(row, (0xB0..<0xC0).map(UInt8.init)))
+        var swapped = row
+        swapped.agePublic = Data(Self.bytes(Self.signingPublic))
+        #expect(!opens(swapped, vaultID))
+    }
+
+    @Test("recipient, follow and received-mark MACs")
+    func shareMACs() {
+        let key = master.subkey(context: "V1VMETA_")
+        var r = RecipientRow(id: 1, name: "host-a", ageRecipient: Self.recipientText, signingKey: Data(Self.bytes(Self.signingPublic)),
+                             trusted: true, createdAt: 1_798_761_600, mac: Data())
+        #expect(Self.hex(ShareMAC.recipient(key: key, vaultID: vaultID, r)) == "58acc175ee5446a1a508f5331a8990649655bf8795e98e91bfa151cb0826c0bb")
+        r.id = 2
+        r.name = "host-b"
+        r.signingKey = nil
+        r.trusted = false
+        #expect(Self.hex(ShareMAC.recipient(key: key, vaultID: vaultID, r)) == "eacf03da4a8231e397e2bfd3c08e1b943dc7b9c3efdb82f0b7a80adf8dacd41e")
+        #expect(Self.hex(ShareMAC.follow(key: key, vaultID: vaultID, FollowRow(recipientID: 1, tokenID: 1, mac: Data())))
+                == "d6f875dbb351904ec0c124f3c0c527e08271dbade5859ae974c7822d208fa5b8")
+        let mark = ReceivedRow(tokenID: 1, senderKey: Data(Self.bytes(Self.signingPublic)), remoteVersion: 3, receivedAt: 1_798_761_600, mac: Data())
+        #expect(Self.hex(ShareMAC.received(key: key, vaultID: vaultID, mark)) == "1f721f429478c3028a96a1a7b154b4d739c00685fe4f3d68d830c55f3f7ee951")
+    }
+
+    static let transferSignature = "bed3d52b2e66c877b76af90b73f18248f5b5aae6f7789889d7cf86b17db36b58d2fb3a12097ad48ae093bace48eeeba69beedab7e64a0d5e20c20fecbe2d0c06"
+
+    /// The transfer document of SECURITY.md's vector, byte for byte (the fenced block after
+    /// "**Transfer document** (schema 6)").
+    static func specTransferDocument() throws -> String {
+        let spec = try String(contentsOf: specURL, encoding: .utf8)
+        let start = try #require(spec.range(of: "**Transfer document** (schema 6)"))
+        let open = try #require(spec.range(of: "```\n", range: start.upperBound..<spec.endIndex))
+        let close = try #require(spec.range(of: "```\n", range: open.upperBound..<spec.endIndex))
+        return String(spec[open.upperBound..<close.lowerBound])
+    }
+
+    @Test("a complete transfer document: TransferDocument.build writes SECURITY.md's bytes and signature, and parse reads them back")
+    func transferDocument() throws {
+        let sender = Self.fixedIdentity()
+        let addressee = AgeRecipient(publicKey: Self.bytes("64b101b1d0be5a8704bd078f9895001fc03e8e9f9522f188dd128d9846d48466"))
+        #expect(addressee.text == "age1vjcsrvwshedgwp9aq78e39gqrlqrar5lj530rzxaz2xes3k5s3nqxdc696")
+        let entry = TransferEntry(name: "siem", region: "eu", baseURL: "https://api.eu.xdr.trendmicro.com", role: "SIEM",
+                                  description: #"SOC "tier 1""#, permissions: ["a", "b"], version: 2, createdAt: 1_798_761_600,
+                                  expiresAt: 1_830_297_600, consoleID: "1234-abcd", consoleName: "siem")
+        let value = Array("eyJ.kat-token".utf8)
+        let doc = TransferDocument.build(sender: sender, issued: 1_799_031_600, to: [addressee], entries: [entry],
+                                         valueLength: { _ in value.count }, appendValue: { _, buf in value.withUnsafeBytes { buf.append($0) } })
+        let expected = try Self.specTransferDocument()
+        #expect(doc.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } == expected)
+        #expect(doc.count == 626)
+
+        let parsed = try TransferDocument.parse(doc)
+        #expect(parsed.from == sender.recipient && parsed.signer == sender.signingPublic)
+        #expect(parsed.issued == 1_799_031_600 && parsed.to == [addressee] && parsed.entries == [entry])
+        #expect(Self.hex(parsed.signature) == Self.transferSignature)
+        #expect(parsed.signedRange == 0..<527)
+        #expect(parsed.valueRanges.count == 1)
+        #expect(doc.withUnsafeBytes { d in parsed.valueRanges.map { Array(d[$0]) } } == [value])
+        let verified = TransferDocument.verify(doc, parsed, key: sender.signingPublic)
+        #expect(verified)
+        // The signature covers the context string: the same bytes signed without it do not verify.
+        let bare = doc.withUnsafeBytes { d in SigningKey.verify(signature: parsed.signature, message: UnsafeRawBufferPointer(rebasing: d[parsed.signedRange]),
+                                                                 publicKey: sender.signingPublic) }
+        #expect(!bare)
+    }
+
     @Test("the vectors in SECURITY.md are the ones tested here")
     func specText() throws {
-        let spec = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("SECURITY.md"), encoding: .utf8)
+        let spec = try String(contentsOf: Self.specURL, encoding: .utf8)
         for v in ["a0eabc9f4d2701d08b97b7cea3f63ebab61ddfb8cb806258dd3d6a5bbc796b92", "b6b5615446a2239e273edac9b06f3fd79e2c762e2ea08ca263583a686bb53383",
                   "b818690be7332c2da6b3fc4b5842374fa8c80c65156ce9ce8a4b20ce193a40b3", "e94ce25e44b7a9920e4ff63c9465846e056e8d1d82b693aa786cf59ab3c2a4a0",
                   "366802fd173d901c21fe39bb7cd5c8e9b004aaa84c13d46701c1e73ad70a645a24de7fc8c7f6bc7967ffb16b6b87a5d93e3360c4d1b4df1498",
                   "2d14172385e539f7a498082a39e75a5b61f747e8664cafc7d7751f2bbb7f5c79", "47327ce86b52328b2820a5875c171be981318b49e71df424df2bc4a7b529b13d",
-                  "d7fd721b400a691f355f6494f00d452bcda1e5337688a34603db402c9c9cb9ef", "3d970f6d4d2c3173624bb137ef721b1f2dd8265bf1bb8d389679a92ed9c20dee"] {
+                  "d7fd721b400a691f355f6494f00d452bcda1e5337688a34603db402c9c9cb9ef", "3d970f6d4d2c3173624bb137ef721b1f2dd8265bf1bb8d389679a92ed9c20dee",
+                  "5789b00c36d825e94b061672e1576be277adc0f9bf79d6a295de5700fd9fbe93", Self.identitySealed, Self.agePublic, Self.signingPublic,
+                  Self.recipientText, Self.signingText, "58acc175ee5446a1a508f5331a8990649655bf8795e98e91bfa151cb0826c0bb",
+                  "eacf03da4a8231e397e2bfd3c08e1b943dc7b9c3efdb82f0b7a80adf8dacd41e", "d6f875dbb351904ec0c124f3c0c527e08271dbade5859ae974c7822d208fa5b8",
+                  "1f721f429478c3028a96a1a7b154b4d739c00685fe4f3d68d830c55f3f7ee951", Self.transferSignature] {
             #expect(spec.contains(v), "SECURITY.md lacks \(v)")
         }
     }
