@@ -199,7 +199,7 @@ struct SystemdUnitTests {
             let state = try stateDirectory(unit)
             let creds = try credentials(unit, unitName: unitName) { _ in Data(passphrase.utf8) }
             defer { try? FileManager.default.removeItem(atPath: creds) }
-            return try run([binary] + argv.dropFirst(), env: environment(unit, state: state, credentials: creds),
+            return try run([binary] + argv.dropFirst().map(mapped), env: environment(unit, state: state, credentials: creds),
                            noNewPrivileges: unit.value("NoNewPrivileges") == "yes")
         }
 
@@ -361,6 +361,81 @@ struct SystemdUnitTests {
         try #require(chmod(file600, 0o644) == 0)
         let refused = try host.userExecStart(unit, home: home)
         #expect(refused.status == 8 && refused.err.hasPrefix("error: \(file600) is accessible by other users (mode 644)"), "\(refused)")
+    }
+
+    @Test("the receive units: the path unit watches the service vault's inbox and starts the service; its ExecStart, with the credential, adds a drop a trusted vault shared (exit 0), finds nothing new on a re-run (exit 0, a success), and fails on a garbage file (exit 30) while still taking the good one",
+          .enabled(if: canRun, reason))
+    func receiveUnits() throws {
+        let unit = try UnitFile(Self.repo + "/packaging/examples/v1vault-receive.service")
+        let path = try UnitFile(Self.repo + "/packaging/examples/v1vault-receive.path")
+        let renewUnit = try UnitFile(Self.repo + "/packaging/examples/v1vault-renew.service")
+        // The path unit: the inbox in the service vault's directory, made 0700 when missing, and this service.
+        #expect(path.values("PathChanged", in: "Path") == ["/var/lib/v1vault/inbox"])
+        #expect(path.value("MakeDirectory", in: "Path") == "yes" && path.value("DirectoryMode", in: "Path") == "0700")
+        #expect(path.value("Unit", in: "Path") == "v1vault-receive.service")
+        // The service: the renew unit's user, vault, state directory and credential; receive of
+        // the inbox; only 0 a success; the inbox read-only, no network.
+        #expect(unit.execStart == ["/usr/bin/v1vault", "receive", "/var/lib/v1vault/inbox"])
+        for key in ["User", "Group", "StateDirectory", "StateDirectoryMode", "LoadCredentialEncrypted", "NoNewPrivileges", "ProtectSystem"] {
+            #expect(unit.values(key) == renewUnit.values(key), "\(key)")
+        }
+        #expect(unit.environment == renewUnit.environment)
+        #expect(unit.credentials.map(\.name) == ["v1vault-passphrase"])
+        #expect(unit.values("SuccessExitStatus").isEmpty && unit.value("Type") == "oneshot")
+        #expect(unit.values("ReadOnlyPaths") == ["/var/lib/v1vault/inbox"])
+        #expect(unit.value("PrivateNetwork") == "yes" && unit.value("RestrictAddressFamilies") == "none")
+
+        // Given: a person's vault with a key, and the service vault (created from the
+        // credential's passphrase) that trusts it; the person shares the key with the host.
+        let personal = try CLI.initialized()
+        defer { personal.cleanup() }
+        try #require(personal.run("add", "siem-connector", stdin: "eyJ.shared.with-the-host").status == 0)
+        let user = try Self.serviceUser()
+        let host = try Host(user: user)
+        _ = try host.stateDirectory(unit)
+        let servicePassphrase = "service vault passphrase 31c9"
+        let serviceEnv = ["PATH": "/usr/bin:/bin", "HOME": user.home, "V1VAULT_PATH": host.mapped("/var/lib/v1vault/vault.db")]
+        let made = try host.run([host.binary, "--passphrase-fd", "0", "init", "--kdf-memory", "8M", "--kdf-ops", "1"], env: serviceEnv,
+                                stdin: Data(servicePassphrase.utf8))
+        try #require(made.status == 0, "init: \(made)")
+        func identity(_ r: String) throws -> [String: String] {
+            try #require(try JSONSerialization.jsonObject(with: Data(r.utf8)) as? [String: String], "identity: \(r)")
+        }
+        let hostID = try identity(try host.run([host.binary, "--passphrase-fd", "0", "identity", "--json"], env: serviceEnv,
+                                               stdin: Data(servicePassphrase.utf8)).out)
+        let mine = try identity(personal.run("identity", "--json").out)
+        try #require(personal.run("recipient", "add", "web-01", try #require(hostID["recipient"])).status == 0)
+        let trusted = try host.run([host.binary, "--passphrase-fd", "0", "recipient", "add", "alice", try #require(mine["recipient"]),
+                                    "--signing-key", try #require(mine["signing_key"]), "--trust"], env: serviceEnv, stdin: Data(servicePassphrase.utf8))
+        try #require(trusted.status == 0, "recipient add --trust: \(trusted)")
+        let outbox = personal.dir + "/outbox"
+        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let shared = personal.run("share", "siem-connector", "--to", "web-01", "--outbox", outbox)
+        try #require(shared.status == 0, "share: \(shared)")
+        // The inbox as README makes it (install -d -o v1vault -g v1vault -m 0700), the drop in it.
+        let inbox = host.mapped("/var/lib/v1vault/inbox")
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try host.chown(inbox)
+        try FileManager.default.copyItem(atPath: outbox + "/web-01/siem-connector.age", toPath: inbox + "/siem-connector.age")
+        try host.chown(inbox + "/siem-connector.age")
+
+        // When: the service's ExecStart runs as systemd would run it. Then: added, exit 0.
+        let first = try host.execStart(unit, unitName: "v1vault-receive.service", passphrase: servicePassphrase)
+        #expect(first.status == 0 && first.out == "received siem-connector version 1 from alice (added)\n", "\(first)")
+        let value = try host.run([host.binary, "--passphrase-fd", "0", "export", "siem-connector", "--format", "raw"], env: serviceEnv,
+                                 stdin: Data(servicePassphrase.utf8))
+        #expect(value.out == "eyJ.shared.with-the-host", "\(value)")
+        // Nothing new: exit 0 (a success without SuccessExitStatus=).
+        let again = try host.execStart(unit, unitName: "v1vault-receive.service", passphrase: servicePassphrase)
+        #expect(again.status == 0 && again.out == "received siem-connector version 1 from alice (already held)\n", "\(again)")
+        // A garbage file beside it: 30, the unit fails; the good file is still taken.
+        try #require(FileManager.default.createFile(atPath: inbox + "/bad.age", contents: Data(repeating: 0x41, count: 300)))
+        try host.chown(inbox + "/bad.age")
+        let bad = try host.execStart(unit, unitName: "v1vault-receive.service", passphrase: servicePassphrase)
+        #expect(bad.status == 30 && bad.out.contains("received siem-connector version 1 from alice (already held)"), "\(bad)")
+        // Nothing of the run left in the vault's directory but the vault and the inbox.
+        let left = try FileManager.default.contentsOfDirectory(atPath: host.mapped("/var/lib/v1vault")).filter { !$0.hasPrefix("vault.db") }
+        #expect(left == ["inbox"], "\(left)")
     }
 
     /// A directory for a throwaway systemd-creds host key: on disk (systemd-creds will not keep
