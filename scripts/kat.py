@@ -140,7 +140,7 @@ print("recipient_mac %s" % recipient_mac(1, "host-a", bech32("age", age_public),
 print("recipient_mac_unsigned %s" % recipient_mac(2, "host-b", bech32("age", age_public), None, 0, 1798761600).hex())
 print("follow_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-follow-v1" + vault_id + u64(1) + u64(1)).hex())
 print("received_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-received-v1" + vault_id + u64(1) + signing_public
-                                 + struct.pack(">I", 3) + u64(1798761600)).hex())
+                                 + u64(3) + u64(1798761600)).hex())
 
 # A complete transfer document: the identity above sends one key to one addressee (the X25519
 # public key of 41 42 … 60), issued 2027-01-04T03:00:00Z.

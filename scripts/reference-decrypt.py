@@ -367,7 +367,7 @@ def read_sharing(db, vault_id, share_key, meta_key):
         ok = integer(r["token_id"]) and blob(r["sender_key"], 32) and integer(r["remote_version"]) \
             and 1 <= r["remote_version"] <= 0xFFFFFFFF and integer(r["received_at"]) and blob(r["mac"], 32) and hmac.compare_digest(
                 generichash(meta_key, b"v1vault-received-v1" + vault_id + u64(r["token_id"]) + r["sender_key"]
-                            + struct.pack(">I", r["remote_version"]) + u64(r["received_at"])), r["mac"])
+                            + u64(r["remote_version"]) + u64(r["received_at"])), r["mac"])
         if not ok:
             fail("the received mark of token %s failed authentication" % r["token_id"])
         counts["received"] += 1

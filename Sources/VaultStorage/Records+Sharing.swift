@@ -118,8 +118,14 @@ extension ReceivedRow {
 
     private init(row: Row) throws {
         let t = "received_tokens"
+        let version = try row.integer("remote_version", t)
+        // The CHECK can be switched off for one statement (PRAGMA ignore_check_constraints): the
+        // range is checked here too, before the MAC is (red team, #24).
+        guard (1...Int64(UInt32.max)).contains(version) else {
+            throw StoredTypeError(table: t, column: "remote_version", found: "the out-of-range version \(version)")
+        }
         self.init(tokenID: try row.integer("token_id", t), senderKey: try row.blob("sender_key", t),
-                  remoteVersion: try row.integer("remote_version", t), receivedAt: try row.timestamp("received_at", t), mac: try row.blob("mac", t))
+                  remoteVersion: version, receivedAt: try row.timestamp("received_at", t), mac: try row.blob("mac", t))
     }
 
     package static func all(_ db: Database) throws -> [ReceivedRow] {

@@ -48,7 +48,7 @@ extension VaultError {
             return "check its signing key with its owner, then remove and add it again with --trust: " +
                 Shell.command("vault", "recipient", "remove", sender)
         case .dropConflict(_, let token, _):
-            return "rename the key here first (" + Shell.command("vault", "rename", token, token + "-local") + "), then receive again"
+            return "the key here stays; if the sender's should replace it, remove it here first (" + Shell.command("vault", "remove", token) + "), otherwise ask the sender to share it under another name"
         default:
             return hint
         }

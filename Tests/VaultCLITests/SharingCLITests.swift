@@ -115,7 +115,7 @@ struct SharingCLITests {
         let before = try p.b.snapshot()
         let r = p.b.run("receive", path)
         #expect(r.status == expected, "\(r)")
-        #expect(r.stderr.hasPrefix("error: \(path): \(message)"), "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("error: \"\(path)\": \(message)"), "\(r.stderr)")
         #expect(r.stderr.split(separator: "\n").first { $0.hasPrefix("error:") }.map { _ in true } == true)
         #expect(!r.stderr.contains("c2llbS"), "a value reached stderr")
         #expect(try p.b.snapshot() == before)
@@ -140,6 +140,22 @@ struct SharingCLITests {
         #expect(got.status == 30, "\(got)")
         #expect(got.out == "received siem version 1 from alice (added)\nreceived soar version 1 from alice (added)\n")
         #expect(p.b.run("list", "--json").out.contains("\"soar\""))
+    }
+
+    @Test("share --to X --to Y --outbox: one file per recipient and key; a FIFO in the inbox is refused (30), never waited on")
+    func outboxEach() throws {
+        let p = try Pair()
+        try p.a.add("soar", "eyJhbGciOiJIUzI1NiJ9.c29hcg.c2lnbmF0dXJl", "--region", "eu")
+        let outbox = p.a.dir + "/each"
+        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: false)
+        try Pair.ok(p.a.run("share", "siem", "soar", "--to", "host-b", "--to", "host-c", "--outbox", outbox))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outbox + "/host-b").sorted() == ["siem.age", "soar.age"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outbox + "/host-c").sorted() == ["siem.age", "soar.age"])
+        #expect(mkfifo(outbox + "/host-b/fifo.age", 0o600) == 0)
+        let r = p.b.run("receive", outbox + "/host-b")
+        #expect(r.status == 30, "\(r)")
+        #expect(r.stderr.contains("fifo.age\": not a readable drop: not a regular file; nothing was changed"))
+        #expect(r.out == "received siem version 1 from alice (added)\nreceived soar version 1 from alice (added)\n")
     }
 
     @Test("what share writes is an age file the reference age CLI decrypts to the signed document",

@@ -83,7 +83,7 @@ public final class Vault {
                                 nonce: Data(sealedIdentity.nonce), sealed: Data(sealedIdentity.sealed), createdAt: now).insert(db)
                 let initSeq = try vault.appendAudit(db, action: "init", details: [
                     "kdf": "argon2id13", "ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit),
-                    "state": "sealed",
+                    "state": "sealed", "identity": "created",
                 ])
                 try AuditChain.sealPending(db, key: auditKey, own: initSeq)
             }

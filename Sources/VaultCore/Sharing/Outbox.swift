@@ -62,8 +62,10 @@ public enum Outbox {
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 
-    /// The drops to read for PATH: the file itself, or the regular `*.age` files directly in a
-    /// directory (no symlinks, no subdirectories), sorted by name.
+    /// The drops to read for PATH: the file itself, or the `*.age` entries directly in a
+    /// directory (not subdirectories; `.`-files are temporaries), sorted by name. A symlink,
+    /// FIFO or device among them is listed, and `read` refuses it (exit 30): junk in an inbox
+    /// is reported, never skipped in silence, and never waited on.
     public static func files(at path: String) throws(VaultError) -> [String] {
         var st = stat()
         guard stat(path, &st) == 0 else { throw .io(reason: "cannot read \(path): \(String(cString: strerror(errno)))") }
@@ -74,19 +76,25 @@ public enum Outbox {
         return names.filter { $0.hasSuffix(".age") && !$0.hasPrefix(".") }.sorted().compactMap { name in
             let full = path.hasSuffix("/") ? path + name : path + "/" + name
             var s = stat()
-            return lstat(full, &s) == 0 && (s.st_mode & S_IFMT) == S_IFREG ? full : nil
+            return lstat(full, &s) == 0 && (s.st_mode & S_IFMT) != S_IFDIR ? full : nil
         }
     }
 
     /// Reads one drop (at most `limit` bytes; a larger file is refused unread).
     public static func read(_ path: String, limit: Int) throws(VaultError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(reason: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        // O_NONBLOCK: a FIFO put in the inbox must not hang the run (red team, #24); it is
+        // refused below as not a regular file, and blocking reads are restored for files.
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw .dropUnreadable(file: path, reason: "a symbolic link (drops are regular files)") }
+            throw .io(reason: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             throw .dropUnreadable(file: path, reason: "not a regular file")
         }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         guard st.st_size <= limit else { throw .dropUnreadable(file: path, reason: "larger than \(limit) bytes") }
         var out = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
         var total = 0

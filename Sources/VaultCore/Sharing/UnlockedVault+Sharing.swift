@@ -31,6 +31,8 @@ public struct RecipientInfo: Sendable, Equatable {
 public enum ShareTarget: Sendable, Equatable {
     /// These recipients get every token, in one file.
     case recipients([String])
+    /// Each of these recipients gets each token in a file of its own (an outbox).
+    case each([String])
     /// Each token goes to the recipients that follow it, one file per recipient and token.
     case followers
 }
@@ -80,12 +82,18 @@ extension UnlockedVault {
         return try perform("identity-create", subjects: []) { w in
             if let row = try IdentityRow.fetch(w.db) { return try info(row, generated: false) }
             guard try IdentityRow.count(w.db) == 0 else { throw VaultError.shareTampered(reason: "a stray vault_identity row") }
+            // One made before (at init, or here) and gone now was deleted from the file: a new
+            // one would silently cut this vault off from every sender (red team, #24).
+            if try AuditRecord.sealedRowMentions(#""identity":"created""#, actions: ["init", "identity-create"], okOnly: true, w.db) {
+                throw VaultError.shareTampered(reason: "the vault's sharing identity was deleted from the file (the audit log shows it was made)")
+            }
             let identity = ShareIdentity.generate()
             let (nonce, sealed) = identity.seal(vaultID: vaultID, key: shareKey)
             let row = IdentityRow(agePublic: Data(identity.agePublic), signingPublic: Data(identity.signingPublic),
                                   nonce: Data(nonce), sealed: Data(sealed), createdAt: Timestamp.seconds(now))
             try row.insert(w.db)
             w.details["recipient"] = identity.recipient.text
+            w.details["identity"] = "created"
             return try info(row, generated: true)
         }
     }
@@ -285,7 +293,10 @@ extension UnlockedVault {
         }
         _ = try identity()
         var details: [String: String] = [:]
-        if case .recipients(let names) = target { details["to"] = names.joined(separator: ",") } else { details["to"] = "followers" }
+        switch target {
+        case .recipients(let names), .each(let names): details["to"] = names.joined(separator: ",")
+        case .followers: details["to"] = "followers"
+        }
         return try perform("share", subjects: tokens.map { AuditSubject(name: $0) }, details: details, releasesSecrets: true) { w in
             let own = try loadIdentity(w.db)
             var resolved: [(entry: TransferEntry, t: ResolvedToken)] = []
@@ -302,11 +313,16 @@ extension UnlockedVault {
             w.subjects = resolved.map { AuditSubject(name: $0.entry.name, version: $0.entry.version) }
             var plan: [(recipients: [RecipientRow], indices: [Int])] = []
             switch target {
-            case .recipients(let names):
+            case .recipients(let names), .each(let names):
                 guard !names.isEmpty, Set(names).count == names.count, names.count <= TransferDocument.maxAddressees else {
                     throw VaultError.invalidInput(reason: "name each recipient once (at most \(TransferDocument.maxAddressees))", hint: nil)
                 }
-                plan = [(try names.map { try verifiedRecipient($0, w.db) }, Array(resolved.indices))]
+                let rows = try names.map { try verifiedRecipient($0, w.db) }
+                if case .each = target {
+                    plan = rows.flatMap { r in resolved.indices.map { ([r], [$0]) } }
+                } else {
+                    plan = [(rows, Array(resolved.indices))]
+                }
             case .followers:
                 let byID = Dictionary(uniqueKeysWithValues: try verifiedRecipients(w.db).map { ($0.id, $0) })
                 let follows = try verifiedFollows(w.db)

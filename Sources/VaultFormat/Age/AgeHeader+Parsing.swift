@@ -17,6 +17,10 @@ package struct AgeHeader: Sendable, Equatable {
 }
 
 extension AgeHeader {
+    /// At most this many stanzas, and this many header bytes, are read (v1vault writes one
+    /// X25519 stanza per addressee, at most 64; other stanza types are skipped but counted).
+    package static let maxStanzas = 256
+    package static let maxHeaderBytes = 128 * 1024
     static let versionLine = Array("age-encryption.org/v1\n".utf8)
     static let columnsPerLine = 64
     static let bytesPerLine = columnsPerLine / 4 * 3  // 48
@@ -73,6 +77,10 @@ extension AgeHeader {
                 if chunk.count < bytesPerLine { break }
             }
             stanzas.append(AgeStanza(type: args[0], args: Array(args.dropFirst()), body: body))
+            // Bounds before any X25519 work (red team, #24): a 4 MiB header of 40,000 stanzas
+            // cost a minute. age itself sets none; v1vault's drops have at most 64 addressees.
+            guard stanzas.count <= Self.maxStanzas else { throw .malformed("more than \(Self.maxStanzas) stanzas") }
+            guard pos <= Self.maxHeaderBytes else { throw .malformed("header longer than \(Self.maxHeaderBytes) bytes") }
         }
     }
 }

@@ -108,7 +108,7 @@ package enum ShareMAC {
         var out = vaultID
         u64(r.tokenID, &out)
         out += Array(r.senderKey)
-        withUnsafeBytes(of: UInt32(truncatingIfNeeded: r.remoteVersion).bigEndian) { out += $0 }
+        u64(r.remoteVersion, &out)
         u64(r.receivedAt, &out)
         return out
     }

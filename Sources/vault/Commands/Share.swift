@@ -48,7 +48,8 @@ struct Share: ParsableCommand, UsesGlobalOptions {
         defer { file?.abandon() }
         let vault = try global.openVault()
         try vault.store.requireTokens(names)
-        let drops = try global.unlock(vault).share(names, to: followers ? .followers : .recipients(to), allowExpired: allowExpired)
+        let target: ShareTarget = followers ? .followers : outbox != nil ? .each(to) : .recipients(to)
+        let drops = try global.unlock(vault).share(names, to: target, allowExpired: allowExpired)
         var written: [(drop: Drop, path: String)] = []
         if let outbox {
             for d in drops {
