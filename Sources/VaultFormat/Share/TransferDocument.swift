@@ -217,8 +217,6 @@ public enum TransferDocument {
             if let region, Region(rawValue: region) == nil { throw .malformed("region is not a Vision One region") }
             let baseURL = try string(try reader.field("base-url"), "base-url")
             guard (try? Validate.baseURL(baseURL)) == baseURL else { throw .malformed("base-url is not a canonical base URL") }
-            // http is for a local test console only; a shared key is never sent in clear text.
-            guard baseURL.hasPrefix("https://") else { throw .malformed("base-url is not https") }
             if let region, Region(rawValue: region)?.baseURL != baseURL { throw .malformed("base-url is not the region's") }
             let role = try optionalText(try reader.field("role"), "role")
             let description = try optionalText(try reader.field("description"), "description", max: 1024)
