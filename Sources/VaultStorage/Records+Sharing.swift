@@ -73,6 +73,12 @@ extension RecipientRow {
         try db.execute(sql: "UPDATE recipients SET mac = ? WHERE id = ?", arguments: [Data(mac), id])
     }
 
+    /// Sets the signing key and the trust mark (`recipient trust`); the MAC is set after.
+    package static func setTrust(signingKey: [UInt8]?, trusted: Bool, id: Int64, _ db: Database) throws {
+        try db.execute(sql: "UPDATE recipients SET signing_key = ?, trusted = ? WHERE id = ?",
+                       arguments: [signingKey.map { Data($0) }, trusted ? 1 : 0, id])
+    }
+
     /// Deletes the recipient and what it follows.
     package static func delete(id: Int64, _ db: Database) throws {
         try db.execute(sql: "DELETE FROM recipient_follows WHERE recipient_id = ?", arguments: [id])

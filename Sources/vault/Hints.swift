@@ -45,8 +45,7 @@ extension VaultError {
         case .dropUnverified:
             return "add the sender with its signing key (`vault identity` on its host): `vault recipient add NAME age1… --signing-key v1vsig1… --trust`"
         case .dropUntrusted(_, let sender):
-            return "check its signing key with its owner, then remove and add it again with --trust: " +
-                Shell.command("vault", "recipient", "remove", sender)
+            return "check its signing key with its owner, then " + Shell.command("vault", "recipient", "trust", sender)
         case .dropConflict(_, let token, _):
             return "the key here stays; if the sender's should replace it, remove it here first (" + Shell.command("vault", "remove", token) + "), otherwise ask the sender to share it under another name"
         default:

@@ -124,6 +124,20 @@ struct SharingCLITests {
         #expect(audit.out.contains("\"outcome\":\"error\""))
     }
 
+    @Test("recipient trust: an untrusted sender's drop (33) is accepted once trusted; --revoke refuses again")
+    func trustLater() throws {
+        let p = try Pair(trust: false)
+        let drop = try p.drop()
+        let r = p.b.run("receive", drop)
+        #expect(r.status == 33)
+        #expect(r.stderr.hasSuffix("hint: check its signing key with its owner, then `vault recipient trust alice`\n"), "\(r.stderr)")
+        #expect(p.b.run("recipient", "trust", "alice", "--signing-key", p.cID.key).status == 64)
+        #expect(p.b.run("recipient", "trust", "alice").out == "trusting recipient alice: its signed drops are accepted\n")
+        #expect(p.b.run("receive", drop).status == 0)
+        #expect(p.b.run("recipient", "trust", "alice", "--revoke").status == 0)
+        #expect(p.b.run("receive", try p.drop(file: "again.age")).status == 33)
+    }
+
     @Test("a directory: every *.age file, one bad file does not stop the others; exit is the bad one's")
     func directory() throws {
         let p = try Pair()

@@ -223,6 +223,35 @@ extension UnlockedVault {
         }
     }
 
+    /// Trusts (or stops trusting) a recipient's signing key: `receive` accepts the drops it
+    /// signs. A key given must be the one on record, or the first one; trust needs a key.
+    public func setTrust(_ name: String, signingKey: String?, trusted: Bool) throws(VaultError) -> RecipientInfo {
+        var key: [UInt8]?
+        if let signingKey {
+            guard let k = SigningKey.parse(signingKey) else {
+                throw .invalidInput(reason: "\(displayName(signingKey)) is not a signing key (v1vsig1…)", hint: nil)
+            }
+            key = k
+        }
+        return try perform("recipient-trust", subjects: [], details: ["recipient": name, "trusted": trusted ? "yes" : "no"]) { w in
+            var r = try verifiedRecipient(name, w.db)
+            if let key, let held = r.signingKey, Array(held) != key {
+                throw VaultError.invalidInput(reason: "recipient \(displayName(name)) has another signing key on record; a changed key is a new identity: remove the recipient and add it again", hint: nil)
+            }
+            if let key, r.signingKey == nil, let other = try RecipientRow.withSigningKey(key, w.db).first {
+                throw VaultError.recipientExists(name: name, reason: "would have the same signing key as \(other.name)")
+            }
+            let newKey = key ?? r.signingKey.map(Array.init)
+            if trusted && newKey == nil { throw VaultError.invalidInput(reason: "a trusted recipient needs its signing key", hint: nil) }
+            r.signingKey = newKey.map { Data($0) }
+            r.trusted = trusted
+            try RecipientRow.setTrust(signingKey: newKey, trusted: trusted, id: r.id, w.db)
+            try RecipientRow.setMAC(ShareMAC.recipient(key: metadataKey, vaultID: vaultID, r), id: r.id, w.db)
+            return RecipientInfo(name: r.name, recipient: r.ageRecipient, signingKey: newKey.map(SigningKey.text), trusted: trusted,
+                                 created: Timestamp.date(r.createdAt), follows: [])
+        }
+    }
+
     /// Removes a recipient and what it follows. What it already received stays valid: renew to revoke.
     public func removeRecipient(_ name: String) throws(VaultError) {
         try perform("recipient-remove", subjects: [], details: ["recipient": name]) { w in

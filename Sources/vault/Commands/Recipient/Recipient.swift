@@ -11,6 +11,6 @@ struct Recipient: ParsableCommand {
             `share --followers` send a key's new versions to it. Removing a recipient stops \
             future drops; what it already holds stays valid until the key is renewed.
             """,
-        subcommands: [RecipientAdd.self, RecipientList.self, RecipientRemove.self, RecipientFollow.self, RecipientUnfollow.self],
+        subcommands: [RecipientAdd.self, RecipientList.self, RecipientRemove.self, RecipientTrust.self, RecipientFollow.self, RecipientUnfollow.self],
         defaultSubcommand: RecipientList.self)
 }
