@@ -18,7 +18,7 @@ extension UnlockedVault {
         let digest = Self.sha256Hex(file)
         var details = ["file": label, "sha256": digest]
         do throws(VaultError) {
-            _ = try identity()
+            try ensureIdentity()
             // Checks that need no write: decrypt, parse, verify, classify.
             let drop = try open(file, label: label)
             let parsed = drop.parsed, sender = drop.sender

@@ -98,6 +98,13 @@ extension UnlockedVault {
         }
     }
 
+    /// Generates the identity when this vault has none yet (a vault from before schema 6);
+    /// otherwise only looks: the caller opens it once, inside its own transaction.
+    func ensureIdentity() throws(VaultError) {
+        if try vault.store.read({ db in try IdentityRow.count(db) }) != 0 { return }
+        _ = try identity()
+    }
+
     private func info(_ row: IdentityRow, generated: Bool) throws(VaultError) -> IdentityInfo {
         let identity = try openIdentity(row)
         return IdentityInfo(recipient: identity.recipient.text, signingKey: SigningKey.text(identity.signingPublic),
@@ -185,7 +192,7 @@ extension UnlockedVault {
             key = k
         }
         if trusted && key == nil { throw .invalidInput(reason: "a trusted recipient needs its signing key", hint: nil) }
-        _ = try identity()
+        try ensureIdentity()
         return try perform("recipient-add", subjects: [], details: ["recipient": name, "trusted": trusted ? "yes" : "no"]) { w in
             let own = try loadIdentity(w.db)
             if recipient.publicKey == own.agePublic || key == own.signingPublic {
@@ -289,18 +296,20 @@ extension UnlockedVault {
 
     func verifiedRecipients(_ db: StoreTransaction) throws -> [RecipientRow] {
         let rows = try RecipientRow.all(db)
-        for r in rows where !ShareMAC.equal(ShareMAC.recipient(key: metadataKey, vaultID: vaultID, r), r.mac) {
-            throw VaultError.shareTampered(reason: "recipient \(displayName(r.name)) was changed outside v1vault")
-        }
+        for r in rows { try checkMAC(r) }
         return rows
     }
 
     func verifiedRecipient(_ name: String, _ db: StoreTransaction) throws -> RecipientRow {
         guard let r = try RecipientRow.named(name, db), r.name == name else { throw VaultError.recipientNotFound(name: name) }
-        guard ShareMAC.equal(ShareMAC.recipient(key: metadataKey, vaultID: vaultID, r), r.mac) else {
-            throw VaultError.shareTampered(reason: "recipient \(displayName(r.name)) was changed outside v1vault")
-        }
+        try checkMAC(r)
         return r
+    }
+
+    private func checkMAC(_ r: RecipientRow) throws(VaultError) {
+        guard ShareMAC.equal(ShareMAC.recipient(key: metadataKey, vaultID: vaultID, r), r.mac) else {
+            throw .shareTampered(reason: "recipient \(displayName(r.name)) was changed outside v1vault")
+        }
     }
 
     func verifiedFollows(_ db: StoreTransaction) throws -> [FollowRow] {
@@ -320,7 +329,7 @@ extension UnlockedVault {
         guard !tokens.isEmpty, Set(tokens).count == tokens.count else {
             throw .invalidInput(reason: "name each token once", hint: nil)
         }
-        _ = try identity()
+        try ensureIdentity()
         var details: [String: String] = [:]
         switch target {
         case .recipients(let names), .each(let names): details["to"] = names.joined(separator: ",")
