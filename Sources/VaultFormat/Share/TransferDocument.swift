@@ -271,11 +271,14 @@ public enum TransferDocument {
         return Timestamp.seconds(d)
     }
 
-    /// A JSON string literal in `JSONText.string`'s one encoding.
+    /// A JSON string literal in `JSONText.string`'s one encoding. Compared as bytes: `String`'s
+    /// `hasPrefix` and `==` work on grapheme clusters and canonical equivalence, so a value that
+    /// begins with a combining mark (`"` + U+0489 is one Character) failed `hasPrefix("\"")`, and
+    /// a differently normalized spelling would compare equal.
     private static func string(_ s: String, _ field: String) throws(TransferError) -> String {
-        guard s.utf8.count <= 4096, s.hasPrefix("\""),
+        guard s.utf8.count <= 4096, s.utf8.first == UInt8(ascii: "\""),
               let v = (try? JSONSerialization.jsonObject(with: Data(s.utf8), options: .fragmentsAllowed)) as? String,
-              JSONText.string(v) == s else { throw .malformed("\(field) is not a JSON string") }
+              JSONText.string(v).utf8.elementsEqual(s.utf8) else { throw .malformed("\(field) is not a JSON string") }
         return v
     }
 
@@ -290,10 +293,10 @@ public enum TransferDocument {
     }
 
     private static func stringArray(_ s: String, _ field: String) throws(TransferError) -> [String] {
-        guard s.utf8.count <= 16384, s.hasPrefix("["),
+        guard s.utf8.count <= 16384, s.utf8.first == UInt8(ascii: "["),
               let v = (try? JSONSerialization.jsonObject(with: Data(s.utf8))) as? [Any],
               let strings = v as? [String], v.count == strings.count, v.count <= 256,
-              JSONText.array(strings) == s else { throw .malformed("\(field) is not a JSON array of strings") }
+              JSONText.array(strings).utf8.elementsEqual(s.utf8) else { throw .malformed("\(field) is not a JSON array of strings") }
         for p in strings where (try? Validate.text(p, field: field)) == nil { throw .malformed("\(field) has control characters") }
         return strings
     }

@@ -262,6 +262,28 @@ struct TransferDocumentTests {
         #expect(values == ["eyJ.value-one", "eyJ.value-two"])
     }
 
+    /// Found by the TransferDocumentParser fuzzer (CI, seed 1): a description beginning with a
+    /// combining mark (U+0489) built a document its own parser refused, because `"` and the mark
+    /// are one Swift Character and `hasPrefix("\"")` said no. A key with such metadata could be
+    /// shared but never received (30).
+    @Test("text fields that begin with a combining mark, or an emoji modifier, round trip", arguments: [
+        "\u{0489}M", "\u{0301}", "\u{20DD}x", "\u{1F3FB}", "e\u{0301}", "\u{200D}",
+    ])
+    func combiningMarks(_ text: String) throws {
+        let id = ShareIdentity.generate()
+        let entry = TransferEntry(name: "k", region: "eu", baseURL: Region.eu.baseURL, role: text, description: text,
+                                  permissions: [text, "b"], version: 1, createdAt: 1_767_225_600, expiresAt: nil,
+                                  consoleID: nil, consoleName: nil)
+        let value = Array("v".utf8)
+        let doc = TransferDocument.build(sender: id, issued: 1_767_225_600, to: [id.recipient], entries: [entry],
+                                         valueLength: { _ in value.count }, appendValue: { _, d in value.withUnsafeBytes { d.append($0) } })
+        let p = try TransferDocument.parse(doc)
+        #expect(p.entries == [entry])
+        #expect(p.entries.first?.description?.unicodeScalars.elementsEqual(text.unicodeScalars) == true)
+        let verified = TransferDocument.verify(doc, p, key: id.signingPublic)
+        #expect(verified)
+    }
+
     @Test("every single-byte change of the signed part is refused: malformed, or the signature fails")
     func everyByte() throws {
         let s = Self.sample()
