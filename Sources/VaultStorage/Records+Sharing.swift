@@ -44,22 +44,11 @@ extension RecipientRow {
                   createdAt: try row.timestamp("created_at", t), mac: try row.blob("mac", t))
     }
 
-    /// Every recipient, by name.
+    /// Every recipient, by id, read from the table itself (`NOT INDEXED`: an index's contents
+    /// can be edited behind unchanged schema text, hiding a row from one query and not another).
+    /// The sharing state MAC covers exactly these rows; lookups are made in this list.
     package static func all(_ db: Database) throws -> [RecipientRow] {
-        try Row.fetchAll(db, sql: "SELECT \(columns) FROM recipients ORDER BY name").map { try RecipientRow(row: $0) }
-    }
-
-    package static func named(_ name: String, _ db: Database) throws -> RecipientRow? {
-        try Row.fetchOne(db, sql: "SELECT \(columns) FROM recipients WHERE name = ?", arguments: [name]).map { try RecipientRow(row: $0) }
-    }
-
-    package static func withRecipient(_ ageRecipient: String, _ db: Database) throws -> RecipientRow? {
-        try Row.fetchOne(db, sql: "SELECT \(columns) FROM recipients WHERE age_recipient = ?", arguments: [ageRecipient]).map { try RecipientRow(row: $0) }
-    }
-
-    /// The recipients whose signing key is `key` (the caller refuses more than one).
-    package static func withSigningKey(_ key: [UInt8], _ db: Database) throws -> [RecipientRow] {
-        try Row.fetchAll(db, sql: "SELECT \(columns) FROM recipients WHERE signing_key = ? ORDER BY id", arguments: [Data(key)]).map { try RecipientRow(row: $0) }
+        try Row.fetchAll(db, sql: "SELECT \(columns) FROM recipients NOT INDEXED").map { try RecipientRow(row: $0) }.sorted { $0.id < $1.id }
     }
 
     /// Inserts a row with a zero MAC and returns its id (the MAC covers the id: `setMAC` after).
@@ -92,18 +81,10 @@ extension FollowRow {
         self.init(recipientID: try row.integer("recipient_id", t), tokenID: try row.integer("token_id", t), mac: try row.blob("mac", t))
     }
 
+    /// Every follow, by recipient then token, read from the table itself (see `RecipientRow.all`).
     package static func all(_ db: Database) throws -> [FollowRow] {
-        try Row.fetchAll(db, sql: "SELECT recipient_id, token_id, mac FROM recipient_follows ORDER BY recipient_id, token_id").map { try FollowRow(row: $0) }
-    }
-
-    package static func following(tokenID: Int64, _ db: Database) throws -> [FollowRow] {
-        try Row.fetchAll(db, sql: "SELECT recipient_id, token_id, mac FROM recipient_follows WHERE token_id = ? ORDER BY recipient_id",
-                         arguments: [tokenID]).map { try FollowRow(row: $0) }
-    }
-
-    package static func exists(recipientID: Int64, tokenID: Int64, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM recipient_follows WHERE recipient_id = ? AND token_id = ?)",
-                          arguments: [recipientID, tokenID]) ?? false
+        try Row.fetchAll(db, sql: "SELECT recipient_id, token_id, mac FROM recipient_follows NOT INDEXED").map { try FollowRow(row: $0) }
+            .sorted { ($0.recipientID, $0.tokenID) < ($1.recipientID, $1.tokenID) }
     }
 
     package func insert(_ db: Database) throws {
@@ -134,18 +115,35 @@ extension ReceivedRow {
                   remoteVersion: version, receivedAt: try row.timestamp("received_at", t), mac: try row.blob("mac", t))
     }
 
+    /// Every received mark, by token, read from the table itself (see `RecipientRow.all`).
     package static func all(_ db: Database) throws -> [ReceivedRow] {
-        try Row.fetchAll(db, sql: "SELECT \(columns) FROM received_tokens ORDER BY token_id").map { try ReceivedRow(row: $0) }
-    }
-
-    package static func of(tokenID: Int64, _ db: Database) throws -> ReceivedRow? {
-        try Row.fetchOne(db, sql: "SELECT \(columns) FROM received_tokens WHERE token_id = ?", arguments: [tokenID]).map { try ReceivedRow(row: $0) }
+        try Row.fetchAll(db, sql: "SELECT \(columns) FROM received_tokens NOT INDEXED").map { try ReceivedRow(row: $0) }.sorted { $0.tokenID < $1.tokenID }
     }
 
     /// Inserts or replaces the row of `tokenID`.
     package func save(_ db: Database) throws {
         try db.execute(sql: "INSERT OR REPLACE INTO received_tokens (token_id, sender_key, remote_version, received_at, mac) VALUES (?, ?, ?, ?, ?)",
                        arguments: [tokenID, senderKey, remoteVersion, receivedAt, mac])
+    }
+}
+
+extension SharingStateRow {
+    /// The `sharing_state` rows, from the table itself: none (a vault upgraded from schema 6 that
+    /// has not sealed it yet, or one whose row was deleted), or the one with id 1. A row with
+    /// another id (the CHECK switched off) is returned as nil in the list: the caller refuses it.
+    package static func all(_ db: Database) throws -> [SharingStateRow?] {
+        let t = "sharing_state"
+        return try Row.fetchAll(db, sql: "SELECT id, state_seq, mac FROM sharing_state NOT INDEXED").map { row in
+            guard try row.integer("id", t) == 1 else { return nil }
+            let seq = try row.integer("state_seq", t)
+            guard seq >= 1 else { throw StoredTypeError(table: t, column: "state_seq", found: "\(seq)") }
+            return SharingStateRow(stateSeq: seq, mac: try row.blob("mac", t))
+        }
+    }
+
+    /// Stores the state (its one row).
+    package func save(_ db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO sharing_state (id, state_seq, mac) VALUES (1, ?, ?)", arguments: [stateSeq, mac])
     }
 }
 

@@ -4,7 +4,7 @@
 /// The schema the embedded migrations create, recorded with the SQLite named below.
 enum SchemaSnapshot {
     static let sqliteSourceID = "2022-12-28 14:03:47 df5c253c0b3dd24916e4ec7cf77d3db5294cc9fd45ae7b9c5e82ad8197f3alt1"
-    static let migrations: [String] = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links", "0006_sharing"]
+    static let migrations: [String] = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links", "0006_sharing", "0007_sharing_state"]
     static let objects: [Schema.Object] = [
         Schema.Object(type: "index", name: "sqlite_autoindex_grdb_migrations_1", table: "grdb_migrations", sql: nil),
         Schema.Object(type: "index", name: "sqlite_autoindex_tokens_1", table: "tokens", sql: nil),
@@ -31,6 +31,7 @@ enum SchemaSnapshot {
         Schema.Object(type: "table", name: "recipient_follows", table: "recipient_follows", sql: "CREATE TABLE recipient_follows (\n    recipient_id  INTEGER NOT NULL,\n    token_id      INTEGER NOT NULL,\n    mac           BLOB    NOT NULL CHECK (length(mac) = 32),\n    PRIMARY KEY (recipient_id, token_id)\n)"),
         Schema.Object(type: "table", name: "recipients", table: "recipients", sql: "CREATE TABLE recipients (\n    id             INTEGER PRIMARY KEY AUTOINCREMENT,\n    name           TEXT    NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64),\n    age_recipient  TEXT    NOT NULL UNIQUE CHECK (length(age_recipient) BETWEEN 1 AND 128),\n    signing_key    BLOB    CHECK (signing_key IS NULL OR length(signing_key) = 32),\n    trusted        INTEGER NOT NULL DEFAULT 0 CHECK (trusted IN (0, 1)),\n    created_at     INTEGER NOT NULL,\n    mac            BLOB    NOT NULL CHECK (length(mac) = 32)\n)"),
         Schema.Object(type: "table", name: "vault_identity", table: "vault_identity", sql: "CREATE TABLE vault_identity (\n    id              INTEGER PRIMARY KEY CHECK (id = 1),\n    age_public      BLOB    NOT NULL CHECK (length(age_public) = 32),\n    signing_public  BLOB    NOT NULL CHECK (length(signing_public) = 32),\n    nonce           BLOB    NOT NULL CHECK (length(nonce) = 24),\n    sealed          BLOB    NOT NULL CHECK (length(sealed) = 96),\n    created_at      INTEGER NOT NULL\n)"),
+        Schema.Object(type: "table", name: "sharing_state", table: "sharing_state", sql: "CREATE TABLE sharing_state (\n    id         INTEGER PRIMARY KEY CHECK (id = 1),\n    state_seq  INTEGER NOT NULL CHECK (state_seq >= 1),\n    mac        BLOB    NOT NULL CHECK (length(mac) = 32)\n)"),
     ]
     /// `expected[n]`: indexes into `objects` after the first `n` migrations.
     static let indexes: [[Int]] = [
@@ -41,6 +42,7 @@ enum SchemaSnapshot {
         [11, 0, 1, 2, 3, 13, 4, 5, 6, 7, 12, 9],
         [11, 0, 1, 2, 3, 14, 13, 4, 5, 15, 6, 16, 17, 9],
         [11, 0, 18, 19, 20, 1, 2, 3, 14, 13, 4, 5, 21, 22, 23, 15, 6, 16, 17, 9, 24],
+        [11, 0, 18, 19, 20, 1, 2, 3, 14, 13, 4, 5, 21, 22, 23, 15, 25, 6, 16, 17, 9, 24],
     ]
     static let expected: [[Schema.Object]] = indexes.map { $0.map { objects[$0] } }
 }

@@ -77,6 +77,9 @@ public struct AuditVerification: Equatable, Sendable {
     /// For each token, the newest sealed, successful row that changed its versions (name →
     /// seq), among the rows walked: the freshness check's input.
     var changes: [String: Int64] = [:]
+    /// The newest sealed, successful row that changed the sharing rows (it carries
+    /// `"sharing":"sealed"`), among the rows walked: the sharing state's freshness check.
+    var sharingChange: Int64?
     public var intact: Bool { problem == nil }
 }
 
@@ -139,7 +142,8 @@ enum AuditChain {
     /// is always written sealed); a `lock` only of a session that no longer opened the vault
     /// (it carries `stale`; a live session's lock is sealed).
     static func mayStayPending(_ row: AuditRecord) -> Bool {
-        guard mayBePending.contains(row.action), !row.details.contains(#""state":"sealed""#) else { return false }
+        guard mayBePending.contains(row.action), !row.details.contains(#""state":"sealed""#),
+              !row.details.contains(SharingState.marker) else { return false }
         switch row.action {
         case "unlock": return row.outcome == "error" && row.tokens == "[]" && detailsShape(row, ["session": "start"], required: [])
         case "lock": return row.outcome == "ok" && row.tokens == "[]" && detailsShape(row, ["session": "end", "stale": nil], required: ["session", "stale"])
@@ -239,6 +243,7 @@ enum AuditChain {
                 }
                 for name in names { result.changes[name] = seq }
             }
+            if row.outcome == "ok", row.details.contains(SharingState.marker) { result.sharingChange = seq }
             previous = expected
             lastSeq = seq
             result.sealedRows += 1

@@ -14,6 +14,9 @@ extension UnlockedVault {
         /// What the row will record; the body may refine both before it is sealed.
         var subjects: [AuditSubject]
         var details: [String: String]
+        /// The body changed a recipients, recipient_follows or received_tokens row (after
+        /// `verifiedSharing`): the sharing state is sealed again under this row.
+        var sharingChanged = false
     }
 
     /// Runs `body` in one IMMEDIATE transaction together with its audit row: the row is
@@ -44,6 +47,12 @@ extension UnlockedVault {
                 // Marks the rows of commands that maintain state MACs: once one is sealed, a NULL
                 // state MAC can only mean tampering (see sealLegacyState).
                 if StateMAC.changingActionNames.contains(action) { w.details["state"] = "sealed" }
+                // Likewise for the sharing rows (schema 7): a later row with this marker makes an
+                // older sharing state stale (see `verifiedSharing`).
+                if w.sharingChanged {
+                    try sealSharing(db, seq: seq)
+                    w.details["sharing"] = "sealed"
+                }
                 try AuditRecord.updateSubjects(seq: seq, tokens: AuditChain.json(w.subjects), details: JSONText.object(w.details), db)
                 try AuditChain.sealPending(db, key: auditKey, own: seq)
                 return result

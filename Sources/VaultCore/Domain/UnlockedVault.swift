@@ -145,6 +145,12 @@ public final class UnlockedVault {
     public func remove(_ name: String) throws(VaultError) -> Bool {
         try perform("remove", subjects: [AuditSubject(name: name)]) { w in
             let t = try resolve(w.db, name)
+            // Its follows and received mark go with it: the sharing state is checked first and
+            // sealed again after (a token nobody shares leaves the sharing rows alone).
+            if try sharingMentions(tokenID: t.record.id!, w.db) {
+                _ = try verifiedSharing(w.db)
+                w.sharingChanged = true
+            }
             let count = try t.record.deleteWithVersions(w.db)
             w.subjects = [AuditSubject(name: name, version: t.current.version)]
             w.details["versions"] = "\(count)"

@@ -83,8 +83,12 @@ public final class Vault {
                                 nonce: Data(sealedIdentity.nonce), sealed: Data(sealedIdentity.sealed), createdAt: now).insert(db)
                 let initSeq = try vault.appendAudit(db, action: "init", details: [
                     "kdf": "argon2id13", "ops": "\(parameters.opsLimit)", "memory": ByteSize.format(parameters.memLimit),
-                    "state": "sealed", "identity": "created",
+                    "state": "sealed", "identity": "created", "sharing": "sealed",
                 ])
+                // The sharing state (schema 7): no recipients, follows or received marks yet.
+                let stateMAC = ShareMAC.state(key: master.subkey(context: MasterKey.metadataContext), vaultID: vaultID, stateSeq: initSeq,
+                                              recipients: [], follows: [], received: [])
+                try SharingStateRow(stateSeq: initSeq, mac: Data(stateMAC)).save(db)
                 try AuditChain.sealPending(db, key: auditKey, own: initSeq)
             }
             return vault

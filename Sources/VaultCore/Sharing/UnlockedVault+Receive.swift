@@ -60,7 +60,7 @@ extension UnlockedVault {
 
     private func open(_ file: [UInt8], label: String) throws(VaultError) -> OpenedDrop {
         guard file.count <= Self.maxDropBytes else { throw .dropUnreadable(file: label, reason: "larger than \(Self.maxDropBytes) bytes") }
-        let (identityRow, recipients) = try vault.store.read { db in (try IdentityRow.fetch(db), try verifiedRecipients(db)) }
+        let (identityRow, recipients) = try vault.store.read { db in (try IdentityRow.fetch(db), try verifiedSharing(db).recipients) }
         guard let identityRow else { throw .invalidInput(reason: "this vault has no sharing identity", hint: nil) }
         let identity = try openIdentity(identityRow)
         let doc: SecureBytes
@@ -102,17 +102,15 @@ extension UnlockedVault {
                           _ db: StoreTransaction) throws -> (keys: [ReceivedKey], changes: Bool) {
         var out: [ReceivedKey] = []
         var changes = false
+        let rows = try verifiedSharing(db)
         for (i, e) in parsed.entries.enumerated() {
             guard let record = try TokenRecord.named(e.name, db) else {
                 out.append(ReceivedKey(name: e.name, version: e.version, localVersion: 1, outcome: .added))
                 changes = true
                 continue
             }
-            guard let mark = try ReceivedRow.of(tokenID: record.id ?? 0, db) else {
+            guard let mark = rows.mark(tokenID: record.id ?? 0) else {
                 throw VaultError.dropConflict(file: label, token: e.name, reason: "a key of that name exists here and was not received from \(sender.name)")
-            }
-            guard ShareMAC.equal(ShareMAC.received(key: metadataKey, vaultID: vaultID, mark), mark.mac) else {
-                throw VaultError.shareTampered(reason: "the received mark of \(displayName(e.name)) was changed outside v1vault")
             }
             guard mark.senderKey == Data(parsed.signer) else {
                 throw VaultError.dropConflict(file: label, token: e.name, reason: "it was received from another sender, not from \(sender.name)")
@@ -175,6 +173,7 @@ extension UnlockedVault {
                                receivedAt: Timestamp.seconds(now), mac: Data())
         mark.mac = Data(ShareMAC.received(key: metadataKey, vaultID: vaultID, mark))
         try mark.save(db)
+        w.sharingChanged = true
         return key
     }
 }

@@ -100,9 +100,10 @@ extension UnlockedVault {
 
     /// Generates the identity when this vault has none yet (a vault from before schema 6);
     /// otherwise only looks: the caller opens it once, inside its own transaction.
+    /// Also seals the sharing state of a vault upgraded from schema 6 (`ensureSharingSealed`).
     func ensureIdentity() throws(VaultError) {
-        if try vault.store.read({ db in try IdentityRow.count(db) }) != 0 { return }
-        _ = try identity()
+        if try vault.store.read({ db in try IdentityRow.count(db) }) == 0 { _ = try identity() }
+        try ensureSharingSealed()
     }
 
     private func info(_ row: IdentityRow, generated: Bool) throws(VaultError) -> IdentityInfo {
@@ -136,41 +137,43 @@ extension UnlockedVault {
         } else if try IdentityRow.count(db) != 0 {
             throw VaultError.shareTampered(reason: "a stray vault_identity row")
         }
-        for r in try verifiedRecipients(db) {
-            try RecipientRow.setMAC(ShareMAC.recipient(key: newMetaKey, vaultID: vaultID, r), id: r.id, db)
+        // Checked under the old keys (rows, state, freshness), then every MAC under the new
+        // metadata key; the state names the same audit row as before.
+        let rows = try verifiedSharing(db)
+        var recipients = rows.recipients, follows = rows.follows, received = rows.received
+        for i in recipients.indices {
+            recipients[i].mac = Data(ShareMAC.recipient(key: newMetaKey, vaultID: vaultID, recipients[i]))
+            try RecipientRow.setMAC(Array(recipients[i].mac), id: recipients[i].id, db)
         }
-        for var f in try verifiedFollows(db) {
-            f.mac = Data(ShareMAC.follow(key: newMetaKey, vaultID: vaultID, f))
-            try f.updateMAC(db)
+        for i in follows.indices {
+            follows[i].mac = Data(ShareMAC.follow(key: newMetaKey, vaultID: vaultID, follows[i]))
+            try follows[i].updateMAC(db)
         }
-        for var m in try ReceivedRow.all(db) {
-            guard ShareMAC.equal(ShareMAC.received(key: metadataKey, vaultID: vaultID, m), m.mac) else {
-                throw VaultError.shareTampered(reason: "the received mark of token \(m.tokenID) was changed outside v1vault")
-            }
-            m.mac = Data(ShareMAC.received(key: newMetaKey, vaultID: vaultID, m))
-            try m.save(db)
+        for i in received.indices {
+            received[i].mac = Data(ShareMAC.received(key: newMetaKey, vaultID: vaultID, received[i]))
+            try received[i].save(db)
+        }
+        if let seq = rows.stateSeq {
+            let mac = ShareMAC.state(key: newMetaKey, vaultID: vaultID, stateSeq: seq, recipients: recipients, follows: follows, received: received)
+            try SharingStateRow(stateSeq: seq, mac: Data(mac)).save(db)
         }
     }
 
     /// `doctor`'s sharing check: the identity opens and every schema-6 MAC verifies.
     func sharingCheck() -> DoctorCheck {
         do {
-            let (identity, recipients, follows, received) = try vault.store.read { db -> (Bool, Int, Int, Int) in
+            let (identity, rows) = try vault.store.read { db -> (Bool, SharingRows) in
                 let row = try IdentityRow.fetch(db)
                 if let row { _ = try openIdentity(row) } else if try IdentityRow.count(db) != 0 {
                     throw VaultError.shareTampered(reason: "a stray vault_identity row")
                 }
-                let r = try verifiedRecipients(db).count
-                let f = try verifiedFollows(db).count
-                let marks = try ReceivedRow.all(db)
-                for m in marks where !ShareMAC.equal(ShareMAC.received(key: metadataKey, vaultID: vaultID, m), m.mac) {
-                    throw VaultError.shareTampered(reason: "the received mark of token \(m.tokenID) was changed outside v1vault")
-                }
-                return (row != nil, r, f, marks.count)
+                return (row != nil, try verifiedSharing(db))
             }
+            let state = rows.stateSeq.map { "the sharing state verifies and is current (audit row \($0))" }
+                ?? "the sharing state is not sealed yet (a vault from schema 6: sealed at its next sharing command)"
             return DoctorCheck(check: "sharing", ok: true,
                                detail: (identity ? "identity opens" : "no identity yet (made at first use)") +
-                                   "; \(recipients) recipients, \(follows) follows, \(received) received keys authenticate")
+                                   "; \(rows.recipients.count) recipients, \(rows.follows.count) follows, \(rows.received.count) received keys authenticate; " + state)
         } catch {
             return DoctorCheck(check: "sharing", ok: false, detail: VaultStore.mapDatabaseError(error).description)
         }
@@ -198,11 +201,12 @@ extension UnlockedVault {
             if recipient.publicKey == own.agePublic || key == own.signingPublic {
                 throw VaultError.invalidInput(reason: "that is this vault's own identity", hint: nil)
             }
-            if try RecipientRow.named(name, w.db) != nil { throw VaultError.recipientExists(name: name, reason: "already exists") }
-            if let other = try RecipientRow.withRecipient(recipient.text, w.db) {
+            let rows = try verifiedSharing(w.db)
+            if rows.recipient(named: name) != nil { throw VaultError.recipientExists(name: name, reason: "already exists") }
+            if let other = rows.recipient(withAge: recipient.text) {
                 throw VaultError.recipientExists(name: name, reason: "has the same age recipient as \(other.name)")
             }
-            if let key, let other = try RecipientRow.withSigningKey(key, w.db).first {
+            if let key, let other = rows.recipients(withSigningKey: key).first {
                 throw VaultError.recipientExists(name: name, reason: "has the same signing key as \(other.name)")
             }
             let created = Timestamp.seconds(now)
@@ -211,6 +215,7 @@ extension UnlockedVault {
                                    createdAt: created, mac: Data())
             row.mac = Data(ShareMAC.recipient(key: metadataKey, vaultID: vaultID, row))
             try RecipientRow.setMAC(Array(row.mac), id: id, w.db)
+            w.sharingChanged = true
             return RecipientInfo(name: name, recipient: recipient.text, signingKey: signingKey, trusted: trusted,
                                  created: Timestamp.date(created), follows: [])
         }
@@ -219,8 +224,9 @@ extension UnlockedVault {
     /// Every recipient, each MAC verified (a failing one is `shareTampered`, exit 14).
     public func recipients() throws(VaultError) -> [RecipientInfo] {
         try vault.store.read { db in
-            let rows = try verifiedRecipients(db)
-            let follows = try verifiedFollows(db)
+            let sharing = try verifiedSharing(db)
+            let rows = sharing.recipients.sorted { $0.name < $1.name }
+            let follows = sharing.follows
             let tokenNames = Dictionary(uniqueKeysWithValues: try TokenRecord.idsAndNames(db).map { ($0.id, $0.name) })
             return rows.map { r in
                 RecipientInfo(name: r.name, recipient: r.ageRecipient, signingKey: r.signingKey.map { SigningKey.text(Array($0)) },
@@ -241,11 +247,12 @@ extension UnlockedVault {
             key = k
         }
         return try perform("recipient-trust", subjects: [], details: ["recipient": name, "trusted": trusted ? "yes" : "no"]) { w in
-            var r = try verifiedRecipient(name, w.db)
+            let rows = try verifiedSharing(w.db)
+            var r = try Self.recipient(name, in: rows)
             if let key, let held = r.signingKey, Array(held) != key {
                 throw VaultError.invalidInput(reason: "recipient \(displayName(name)) has another signing key on record; a changed key is a new identity: remove the recipient and add it again", hint: nil)
             }
-            if let key, r.signingKey == nil, let other = try RecipientRow.withSigningKey(key, w.db).first {
+            if let key, r.signingKey == nil, let other = rows.recipients(withSigningKey: key).first {
                 throw VaultError.recipientExists(name: name, reason: "would have the same signing key as \(other.name)")
             }
             let newKey = key ?? r.signingKey.map(Array.init)
@@ -254,6 +261,7 @@ extension UnlockedVault {
             r.trusted = trusted
             try RecipientRow.setTrust(signingKey: newKey, trusted: trusted, id: r.id, w.db)
             try RecipientRow.setMAC(ShareMAC.recipient(key: metadataKey, vaultID: vaultID, r), id: r.id, w.db)
+            w.sharingChanged = true
             return RecipientInfo(name: r.name, recipient: r.ageRecipient, signingKey: newKey.map(SigningKey.text), trusted: trusted,
                                  created: Timestamp.date(r.createdAt), follows: [])
         }
@@ -262,8 +270,9 @@ extension UnlockedVault {
     /// Removes a recipient and what it follows. What it already received stays valid: renew to revoke.
     public func removeRecipient(_ name: String) throws(VaultError) {
         try perform("recipient-remove", subjects: [], details: ["recipient": name]) { w in
-            let r = try verifiedRecipient(name, w.db)
+            let r = try Self.recipient(name, in: try verifiedSharing(w.db))
             try RecipientRow.delete(id: r.id, w.db)
+            w.sharingChanged = true
         }
     }
 
@@ -273,12 +282,16 @@ extension UnlockedVault {
     public func setFollows(_ name: String, tokens: [String], follow: Bool) throws(VaultError) -> [String] {
         try perform(follow ? "recipient-follow" : "recipient-unfollow", subjects: tokens.map { AuditSubject(name: $0) },
                     details: ["recipient": name]) { w in
-            let r = try verifiedRecipient(name, w.db)
+            let rows = try verifiedSharing(w.db)
+            let r = try Self.recipient(name, in: rows)
             var changed: [String] = []
+            var done: Set<Int64> = []
             for token in tokens {
                 let t = try resolve(w.db, token)
                 let id = t.record.id!
-                let exists = try FollowRow.exists(recipientID: r.id, tokenID: id, w.db)
+                // A token named twice: the first mention already changed it.
+                guard done.insert(id).inserted else { continue }
+                let exists = rows.follows(recipientID: r.id, tokenID: id)
                 if follow && !exists {
                     var row = FollowRow(recipientID: r.id, tokenID: id, mac: Data())
                     row.mac = Data(ShareMAC.follow(key: metadataKey, vaultID: vaultID, row))
@@ -290,34 +303,15 @@ extension UnlockedVault {
                 }
             }
             w.details["changed"] = "\(changed.count)"
+            if !changed.isEmpty { w.sharingChanged = true }
             return changed
         }
     }
 
-    func verifiedRecipients(_ db: StoreTransaction) throws -> [RecipientRow] {
-        let rows = try RecipientRow.all(db)
-        for r in rows { try checkMAC(r) }
-        return rows
-    }
-
-    func verifiedRecipient(_ name: String, _ db: StoreTransaction) throws -> RecipientRow {
-        guard let r = try RecipientRow.named(name, db), r.name == name else { throw VaultError.recipientNotFound(name: name) }
-        try checkMAC(r)
+    /// The recipient called `name` among verified rows, or `recipientNotFound` (exit 9).
+    static func recipient(_ name: String, in rows: SharingRows) throws(VaultError) -> RecipientRow {
+        guard let r = rows.recipient(named: name) else { throw .recipientNotFound(name: name) }
         return r
-    }
-
-    private func checkMAC(_ r: RecipientRow) throws(VaultError) {
-        guard ShareMAC.equal(ShareMAC.recipient(key: metadataKey, vaultID: vaultID, r), r.mac) else {
-            throw .shareTampered(reason: "recipient \(displayName(r.name)) was changed outside v1vault")
-        }
-    }
-
-    func verifiedFollows(_ db: StoreTransaction) throws -> [FollowRow] {
-        let rows = try FollowRow.all(db)
-        for f in rows where !ShareMAC.equal(ShareMAC.follow(key: metadataKey, vaultID: vaultID, f), f.mac) {
-            throw VaultError.shareTampered(reason: "a follow mark (recipient \(f.recipientID), token \(f.tokenID)) was changed outside v1vault")
-        }
-        return rows
     }
 
     // MARK: - Share
@@ -355,15 +349,17 @@ extension UnlockedVault {
                 guard !names.isEmpty, Set(names).count == names.count, names.count <= TransferDocument.maxAddressees else {
                     throw VaultError.invalidInput(reason: "name each recipient once (at most \(TransferDocument.maxAddressees))", hint: nil)
                 }
-                let rows = try names.map { try verifiedRecipient($0, w.db) }
+                let sharing = try verifiedSharing(w.db)
+                let rows = try names.map { try Self.recipient($0, in: sharing) }
                 if case .each = target {
                     plan = rows.flatMap { r in resolved.indices.map { ([r], [$0]) } }
                 } else {
                     plan = [(rows, Array(resolved.indices))]
                 }
             case .followers:
-                let byID = Dictionary(uniqueKeysWithValues: try verifiedRecipients(w.db).map { ($0.id, $0) })
-                let follows = try verifiedFollows(w.db)
+                let sharing = try verifiedSharing(w.db)
+                let byID = Dictionary(uniqueKeysWithValues: sharing.recipients.map { ($0.id, $0) })
+                let follows = sharing.follows
                 for (i, item) in resolved.enumerated() {
                     for f in follows where f.tokenID == item.t.record.id! {
                         guard let r = byID[f.recipientID] else { continue }

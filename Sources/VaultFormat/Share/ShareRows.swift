@@ -55,6 +55,18 @@ package struct FollowRow: Sendable, Equatable {
     }
 }
 
+/// The `sharing_state` row (schema 7): the audit row that last changed the sharing rows, and
+/// the MAC over all of them (`ShareMAC.state`).
+package struct SharingStateRow: Sendable, Equatable {
+    package var stateSeq: Int64
+    package var mac: Data
+
+    package init(stateSeq: Int64, mac: Data) {
+        self.stateSeq = stateSeq
+        self.mac = mac
+    }
+}
+
 /// One `received_tokens` row: where a received token came from.
 package struct ReceivedRow: Sendable, Equatable {
     package var tokenID: Int64
@@ -80,6 +92,7 @@ package enum ShareMAC {
     package static let receivedDomain = Array("v1vault-received-v1".utf8)
 
     private static func u64(_ v: Int64, _ out: inout [UInt8]) { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian) { out += $0 } }
+    private static func u32(_ v: Int, _ out: inout [UInt8]) { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).bigEndian) { out += $0 } }
     private static func str(_ s: String, _ out: inout [UInt8]) {
         let b = Array(s.utf8)
         withUnsafeBytes(of: UInt32(b.count).bigEndian) { out += $0 }
@@ -123,6 +136,31 @@ package enum ShareMAC {
 
     package static func received(key: borrowing SecureBytes, vaultID: [UInt8], _ r: ReceivedRow) -> [UInt8] {
         KeyedHash.mac(key: key, parts: [receivedDomain, receivedInput(vaultID: vaultID, r)])
+    }
+
+    package static let stateDomain = Array("v1vault-sharing-state-v1".utf8)
+
+    /// The sharing state MAC (schema 7): every recipient, follow and received row — each by its
+    /// identity and its own MAC, which binds the rest — and the audit row of the command that
+    /// last changed them. The rows must come in the orders given (recipients by id, follows by
+    /// recipient then token, received marks by token).
+    package static func stateInput(vaultID: [UInt8], stateSeq: Int64, recipients: [RecipientRow], follows: [FollowRow],
+                                   received: [ReceivedRow]) -> [UInt8] {
+        var out = vaultID
+        u64(stateSeq, &out)
+        u32(recipients.count, &out)
+        for r in recipients { u64(r.id, &out); out += Array(r.mac) }
+        u32(follows.count, &out)
+        for f in follows { u64(f.recipientID, &out); u64(f.tokenID, &out); out += Array(f.mac) }
+        u32(received.count, &out)
+        for m in received { u64(m.tokenID, &out); out += Array(m.mac) }
+        return out
+    }
+
+    package static func state(key: borrowing SecureBytes, vaultID: [UInt8], stateSeq: Int64, recipients: [RecipientRow],
+                              follows: [FollowRow], received: [ReceivedRow]) -> [UInt8] {
+        KeyedHash.mac(key: key, parts: [stateDomain, stateInput(vaultID: vaultID, stateSeq: stateSeq, recipients: recipients,
+                                                                 follows: follows, received: received)])
     }
 
     package static func equal(_ expected: [UInt8], _ stored: Data) -> Bool {
