@@ -116,12 +116,71 @@ struct SharingCLITests {
         let r = p.b.run("receive", path)
         #expect(r.status == expected, "\(r)")
         #expect(r.stderr.hasPrefix("error: \"\(path)\": \(message)"), "\(r.stderr)")
-        #expect(r.stderr.split(separator: "\n").first { $0.hasPrefix("error:") }.map { _ in true } == true)
+        #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == 1, "\(r.stderr)")
         #expect(!r.stderr.contains("c2llbS"), "a value reached stderr")
         #expect(try p.b.snapshot() == before)
-        // Every refusal is audited as an error row of `receive`.
-        let audit = p.b.run("audit", "--action", "receive", "--json")
-        #expect(audit.out.contains("\"outcome\":\"error\""))
+        // Every refusal is audited as an error row of `receive`: this one, naming the file and its digest.
+        let errors = p.b.audit(action: "receive").filter { $0["outcome"] as? String == "error" }
+        #expect(errors.count == 1, "\(errors)")
+        let details = errors.first?["details"] as? [String: String]
+        let sha = Process.tool("/usr/bin/sha256sum", [path]).stdout.split(separator: " ").first.map(String.init)
+        #expect(details?["file"] == path && details?["sha256"] == sha, "\(String(describing: details))")
+    }
+
+    static let schema6 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/schema6")
+
+    /// A CLI whose vault is a copy of the schema-6 fixture `name` (written by v1vault 0.3.0, e6764bb).
+    static func schema6Vault(_ name: String) throws -> CLI {
+        let c = try CLI(passphrase: "fixture pass phrase")
+        try FileManager.default.copyItem(atPath: schema6.appendingPathComponent(name).path, toPath: c.vaultPath)
+        // A checkout leaves the file 0644; v1vault refuses a vault others can read.
+        guard chmod(c.vaultPath, 0o600) == 0 else { throw SetupError("chmod \(c.vaultPath)") }
+        return c
+    }
+
+    @Test("vaults from schema 6 (v1vault 0.3.0): doctor says the sharing state is not sealed yet; the first sharing command seals it once (seal-sharing); sharing goes on")
+    func upgradeFromSchema6() throws {
+        let a = try Self.schema6Vault("alice.db"), b = try Self.schema6Vault("host-b.db")
+        defer { a.cleanup(); b.cleanup() }
+        let before = b.run("doctor")
+        #expect(before.status == 0, "\(before)")
+        #expect(before.out.contains("ok    sharing           identity opens; 1 recipients, 0 follows, 1 received keys authenticate; the sharing state is not sealed yet (a vault from schema 6: sealed at its next sharing command)\n"), "\(before.out)")
+        let list = b.run("recipient", "list")
+        #expect(list.status == 0, "\(list)")
+        #expect(list.out.hasPrefix("NAME   TRUSTED  FOLLOWS  RECIPIENT\nalice  yes      -        age1"), "\(list.out)")
+        let seals = b.audit(action: "seal-sharing")
+        #expect(seals.count == 1, "\(seals)")
+        #expect(seals.first?["details"] as? [String: String] == ["recipients": "1", "follows": "0", "received": "1", "sharing": "sealed"])
+        let seq = try #require(seals.first?["seq"] as? Int)
+        #expect(b.run("recipient", "list").status == 0)
+        #expect(b.audit(action: "seal-sharing").count == 1, "sealed twice")
+        let after = b.run("doctor")
+        #expect(after.out.contains("the sharing state verifies and is current (audit row \(seq))\n"), "\(after.out)")
+        // The sender upgrades at its share; the receiver rotates to what it sends.
+        #expect(a.run(["rotate", "siem"], stdin: Data("eyJhbGciOiJIUzI1NiJ9.c2llbS10d28.c2lnbmF0dXJl".utf8)).status == 0)
+        let out = a.dir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let share = a.run("share", "siem", "--followers", "--outbox", out)
+        #expect(share.status == 0, "\(share)")
+        #expect(a.audit(action: "seal-sharing").count == 1)
+        let r = b.run("receive", out + "/host-b")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.out == "received siem version 2 from alice (rotated: version 2 here)\n")
+        #expect(b.run("get", "siem").out == "eyJhbGciOiJIUzI1NiJ9.c2llbS10d28.c2lnbmF0dXJl\n")
+    }
+
+    @Test("a vault from schema 6 whose audit log was edited is not sealed (14); nothing is written")
+    func upgradeRefusedOnBrokenChain() throws {
+        let b = try Self.schema6Vault("host-b.db")
+        defer { b.cleanup() }
+        // Pass the schema check (the migration to 7 runs at the first write), then edit row 2.
+        #expect(b.run("list").status == 0)
+        try b.sql("UPDATE audit_log SET details = replace(details, 'alice', 'mallory') WHERE seq = 2")
+        let r = b.run("recipient", "list")
+        #expect(r.status == 14, "\(r)")
+        #expect(r.stderr.hasPrefix("error: sharing data failed authentication: the sharing rows are not sealed yet and the audit log does not verify (audit row 2 does not verify"), "\(r.stderr)")
+        #expect(try b.rows("SELECT count(*) FROM sharing_state") == ["0"])
     }
 
     @Test("recipient trust: an untrusted sender's drop (33) is accepted once trusted; --revoke refuses again")

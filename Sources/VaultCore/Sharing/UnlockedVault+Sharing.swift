@@ -74,8 +74,15 @@ extension UnlockedVault {
 
     // MARK: - Identity
 
-    /// The identity, generated (audited, `identity-create`) if this vault has none yet.
+    /// The identity, generated (audited, `identity-create`) if this vault has none yet; like
+    /// every sharing command, seals the sharing state of a vault from schema 6.
     public func identity() throws(VaultError) -> IdentityInfo {
+        let info = try identityMadeIfMissing()
+        try ensureSharingSealed()
+        return info
+    }
+
+    private func identityMadeIfMissing() throws(VaultError) -> IdentityInfo {
         if let row = try vault.store.read({ db in try IdentityRow.fetch(db) }) {
             return try info(row, generated: false)
         }
@@ -102,7 +109,7 @@ extension UnlockedVault {
     /// otherwise only looks: the caller opens it once, inside its own transaction.
     /// Also seals the sharing state of a vault upgraded from schema 6 (`ensureSharingSealed`).
     func ensureIdentity() throws(VaultError) {
-        if try vault.store.read({ db in try IdentityRow.count(db) }) == 0 { _ = try identity() }
+        if try vault.store.read({ db in try IdentityRow.count(db) }) == 0 { _ = try identityMadeIfMissing() }
         try ensureSharingSealed()
     }
 
@@ -223,7 +230,8 @@ extension UnlockedVault {
 
     /// Every recipient, each MAC verified (a failing one is `shareTampered`, exit 14).
     public func recipients() throws(VaultError) -> [RecipientInfo] {
-        try vault.store.read { db in
+        try ensureIdentity()
+        return try vault.store.read { db in
             let sharing = try verifiedSharing(db)
             let rows = sharing.recipients.sorted { $0.name < $1.name }
             let follows = sharing.follows
