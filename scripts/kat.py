@@ -139,8 +139,24 @@ def recipient_mac(rid, name, age, key, trusted, created):
 print("recipient_mac %s" % recipient_mac(1, "host-a", bech32("age", age_public), signing_public, 1, 1798761600).hex())
 print("recipient_mac_unsigned %s" % recipient_mac(2, "host-b", bech32("age", age_public), None, 0, 1798761600).hex())
 print("follow_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-follow-v1" + vault_id + u64(1) + u64(1)).hex())
-print("received_mac %s" % blake2b(keys["V1VMETA_"], b"v1vault-received-v1" + vault_id + u64(1) + signing_public
-                                 + u64(3) + u64(1798761600)).hex())
+received_mac = blake2b(keys["V1VMETA_"], b"v1vault-received-v1" + vault_id + u64(1) + signing_public + u64(3) + u64(1798761600))
+print("received_mac %s" % received_mac.hex())
+
+# The sharing state (schema 7) over exactly those rows: recipients 1 and 2 (by id), the follow
+# (1, 1), the received mark of token 1; state_seq 9. Then the empty state a new vault stores
+# (state_seq 1: its init row).
+def u32(n):
+    return struct.pack(">I", n)
+def state_mac(seq, recipients, follows, received):
+    m = vault_id + u64(seq) + u32(len(recipients)) + b"".join(u64(i) + mac for i, mac in recipients)
+    m += u32(len(follows)) + b"".join(u64(r) + u64(t) + mac for r, t, mac in follows)
+    m += u32(len(received)) + b"".join(u64(t) + mac for t, mac in received)
+    return blake2b(keys["V1VMETA_"], b"v1vault-sharing-state-v1" + m)
+follow_mac = blake2b(keys["V1VMETA_"], b"v1vault-follow-v1" + vault_id + u64(1) + u64(1))
+print("sharing_state_mac %s" % state_mac(9, [(1, recipient_mac(1, "host-a", bech32("age", age_public), signing_public, 1, 1798761600)),
+                                                (2, recipient_mac(2, "host-b", bech32("age", age_public), None, 0, 1798761600))],
+                                            [(1, 1, follow_mac)], [(1, received_mac)]).hex())
+print("sharing_state_mac_empty %s" % state_mac(1, [], [], []).hex())
 
 # A complete transfer document: the identity above sends one key to one addressee (the X25519
 # public key of 41 42 … 60), issued 2027-01-04T03:00:00Z.

@@ -9,10 +9,12 @@ the `vault` binary.
 
 prints one JSON object: {"tokens": {name: {version: token}}, "audit": "intact" | "<problem>",
 "sealed": N, "pending": N, "intents": {"authentic": N, "failed": N}, "identity": {"recipient": "age1…",
-"signing_key": "v1vsig1…"} | null, "sharing": {"recipients": N, "follows": N, "received": N}}. Exit 0
-on success, 1 on any rejection (message on stderr). A renewal intent whose MAC fails is counted, not
-a rejection: v1vault leaves such an intent untouched and never acts on it. A schema-6 row that fails
-(the identity, a recipient, a follow, a received mark) is a rejection, as in v1vault.
+"signing_key": "v1vsig1…"} | null, "sharing": {"recipients": N, "follows": N, "received": N},
+"sharing_state": {"state_seq": N} | "unsealed"}. Exit 0 on success, 1 on any rejection (message on
+stderr). A renewal intent whose MAC fails is counted, not a rejection: v1vault leaves such an intent
+untouched and never acts on it. A schema-6 row that fails (the identity, a recipient, a follow, a
+received mark), or a sharing state (schema 7) that fails or is older than the audit log says, is a
+rejection, as in v1vault.
 """
 import ctypes, ctypes.util, hashlib, hmac, json, re, sqlite3, struct, sys, unicodedata
 
@@ -26,8 +28,10 @@ if na.sodium_init() < 0:
     fail("sodium_init failed")
 ALG_ARGON2ID13 = 2
 MAC = 16
-# SECURITY.md, "The schema is part of the format": SHA-256 of schema 6's sqlite_master rows.
-SCHEMA6_DIGEST = "969380c2d7196c4439824ea68288dbf0c6b36881c20440cb23cd6ec1e034a10e"
+# SECURITY.md, "The schema is part of the format": SHA-256 of schema 7's sqlite_master rows.
+SCHEMA7_DIGEST = "3227637ba9ffcce385ca5bbc1a452bdfc1997030db778985d193393bdf2559c0"
+# In the details of every sealed, successful audit row whose command changed the sharing rows.
+SHARING_MARKER = '"sharing":"sealed"'
 
 def pwhash(passwd, salt, ops, mem):
     out = ctypes.create_string_buffer(32)
@@ -155,15 +159,16 @@ def main():
         passphrase = passphrase[:-1]
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
     db.row_factory = sqlite3.Row
-    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links", "0006_sharing"]
+    known = ["0001_initial", "0002_token_metadata_mac", "0003_token_state_mac", "0004_audit_key_epochs", "0005_console_links", "0006_sharing",
+             "0007_sharing_state"]
     # The schema, before any table is queried: sqlite_master's rows (rootpage aside), sorted by
-    # type then name, must hash to schema 6's digest ("The schema is part of the format").
+    # type then name, must hash to schema 7's digest ("The schema is part of the format").
     schema = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     if any(not isinstance(x, str) for r in schema for x in r[:3]) or any(r[3] is not None and not isinstance(r[3], str) for r in schema):
         fail("schema holds a value that is not text")
     schema = sorted(schema, key=lambda r: (r[0].encode("utf-8"), r[1].encode("utf-8")))
     digest = hashlib.sha256(b"".join(S(r[0]) + S(r[1]) + S(r[2]) + (b"\x00" if r[3] is None else b"\x01" + S(r[3])) for r in schema)).hexdigest()
-    if digest != SCHEMA6_DIGEST:
+    if digest != SCHEMA7_DIGEST:
         # Only a plain grdb_migrations (as GRDB creates it) is read, to say why.
         grdb = [tuple(r) for r in schema if r[2] == "grdb_migrations"]
         if grdb != [("index", "sqlite_autoindex_grdb_migrations_1", "grdb_migrations", None),
@@ -177,7 +182,7 @@ def main():
         fail("schema differs from what v1vault creates")
     ids = sorted(r[0] for r in db.execute("SELECT identifier FROM grdb_migrations"))
     if ids != known:
-        fail("applied migrations %s are not schema 6's" % ids)
+        fail("applied migrations %s are not schema 7's" % ids)
     headers = db.execute("SELECT * FROM vault_header").fetchall()
     if len(headers) != 1:
         fail("need exactly one header row")
@@ -320,13 +325,16 @@ def main():
                 and isinstance(i["mac"], bytes) and hmac.compare_digest(generichash(meta_key, b"v1vault-intent-v1" + h["vault_id"] + u64(i["id"])
                     + u64(i["token_id"]) + S(i["planned_name"]) + S(i["base_url"]) + u64(i["created_at"])), i["mac"])
             intents["authentic" if ok else "failed"] += 1
-    identity, sharing = read_sharing(db, h["vault_id"], share_key, meta_key)
+    identity, sharing, state = read_sharing(db, h["vault_id"], share_key, meta_key,
+                                            lambda seq, prev, r: generichash(audit_key_for(seq), b"v1vault-audit-v1" + prev + encode(r)))
     print(json.dumps({"tokens": tokens, "audit": verdict, "sealed": sealed, "pending": pending, "intents": intents,
-                      "identity": identity, "sharing": sharing}, sort_keys=True))
+                      "identity": identity, "sharing": sharing, "sharing_state": state}, sort_keys=True))
 
-def read_sharing(db, vault_id, share_key, meta_key):
+def read_sharing(db, vault_id, share_key, meta_key, audit_mac):
     """Schema 6 ("Sharing"): the identity opened and checked against its public keys, and every
-    recipient, follow and received mark verified under its MAC; any failure refuses the vault."""
+    recipient, follow and received mark verified under its MAC; then schema 7 ("Sharing state
+    MAC"): the state MAC over exactly those rows, and its freshness against the audit log. Any
+    failure refuses the vault."""
     def blob(x, n):
         return isinstance(x, bytes) and len(x) == n
     def integer(x):
@@ -345,7 +353,9 @@ def read_sharing(db, vault_id, share_key, meta_key):
             fail("the sharing identity failed authentication")
         identity = {"recipient": bech32("age", r["age_public"]), "signing_key": bech32("v1vsig", r["signing_public"])}
     counts = {"recipients": 0, "follows": 0, "received": 0}
-    for r in db.execute("SELECT id, name, age_recipient, signing_key, trusted, created_at, mac FROM recipients ORDER BY id"):
+    # Rule 1: each row's own MAC, rows read from the tables themselves (never through an index).
+    recipients, follows, received = [], [], []
+    for r in db.execute("SELECT id, name, age_recipient, signing_key, trusted, created_at, mac FROM recipients NOT INDEXED"):
         ok = integer(r["id"]) and isinstance(r["name"], str) and isinstance(r["age_recipient"], str) \
             and (r["signing_key"] is None or blob(r["signing_key"], 32)) and r["trusted"] in (0, 1) \
             and integer(r["trusted"]) and integer(r["created_at"]) and blob(r["mac"], 32)
@@ -356,21 +366,77 @@ def read_sharing(db, vault_id, share_key, meta_key):
             ok = hmac.compare_digest(generichash(meta_key, m), r["mac"])
         if not ok:
             fail("recipient %s failed authentication" % json.dumps(r["name"]))
-        counts["recipients"] += 1
-    for r in db.execute("SELECT recipient_id, token_id, mac FROM recipient_follows ORDER BY recipient_id, token_id"):
+        recipients.append((r["id"], r["mac"]))
+    for r in db.execute("SELECT recipient_id, token_id, mac FROM recipient_follows NOT INDEXED"):
         ok = integer(r["recipient_id"]) and integer(r["token_id"]) and blob(r["mac"], 32) and hmac.compare_digest(
             generichash(meta_key, b"v1vault-follow-v1" + vault_id + u64(r["recipient_id"]) + u64(r["token_id"])), r["mac"])
         if not ok:
             fail("follow mark (recipient %s, token %s) failed authentication" % (r["recipient_id"], r["token_id"]))
-        counts["follows"] += 1
-    for r in db.execute("SELECT token_id, sender_key, remote_version, received_at, mac FROM received_tokens ORDER BY token_id"):
+        follows.append((r["recipient_id"], r["token_id"], r["mac"]))
+    for r in db.execute("SELECT token_id, sender_key, remote_version, received_at, mac FROM received_tokens NOT INDEXED"):
         ok = integer(r["token_id"]) and blob(r["sender_key"], 32) and integer(r["remote_version"]) \
             and 1 <= r["remote_version"] <= 0xFFFFFFFF and integer(r["received_at"]) and blob(r["mac"], 32) and hmac.compare_digest(
                 generichash(meta_key, b"v1vault-received-v1" + vault_id + u64(r["token_id"]) + r["sender_key"]
                             + u64(r["remote_version"]) + u64(r["received_at"])), r["mac"])
         if not ok:
             fail("the received mark of token %s failed authentication" % r["token_id"])
-        counts["received"] += 1
-    return identity, counts
+        received.append((r["token_id"], r["mac"]))
+    recipients.sort()
+    follows.sort()
+    received.sort()
+    counts = {"recipients": len(recipients), "follows": len(follows), "received": len(received)}
+
+    # Rule 2: at most one sharing_state row, id 1, its MAC over exactly the rows above.
+    states = db.execute("SELECT id, state_seq, mac FROM sharing_state NOT INDEXED").fetchall()
+    if len(states) > 1:
+        fail("more than one sharing_state row")
+    if not states:
+        # No state: a vault upgraded from schema 6 that has not sealed it yet, unless a sealed,
+        # successful audit row says a command changed the sharing rows under schema 7.
+        marked = db.execute("SELECT seq FROM audit_log NOT INDEXED WHERE mac IS NOT NULL AND outcome = 'ok' AND instr(details, ?) > 0",
+                            (SHARING_MARKER,)).fetchone()
+        if marked:
+            fail("the sharing state was deleted (audit row %d sealed it)" % marked[0])
+        return identity, counts, "unsealed"
+    st = states[0]
+    if st["id"] != 1 or not integer(st["id"]) or not integer(st["state_seq"]) or not st["state_seq"] >= 1 or not blob(st["mac"], 32):
+        fail("the sharing state row has a value of the wrong type or range")
+    seq = st["state_seq"]
+    m = b"v1vault-sharing-state-v1" + vault_id + u64(seq) + struct.pack(">I", len(recipients)) + b"".join(u64(i) + mac for i, mac in recipients)
+    m += struct.pack(">I", len(follows)) + b"".join(u64(rid) + u64(tid) + mac for rid, tid, mac in follows)
+    m += struct.pack(">I", len(received)) + b"".join(u64(tid) + mac for tid, mac in received)
+    if not hmac.compare_digest(generichash(meta_key, m), st["mac"]):
+        fail("the sharing state failed authentication (a recipient, follow or received mark was added, removed or put back)")
+
+    # Rule 3: audit row state_seq exists and is sealed; the chain from it verifies to the last
+    # sealed row (pending rows may follow it). Rule 4: no sealed, successful row after it carries
+    # the marker (the rows would be an older copy put back).
+    start = db.execute("SELECT mac FROM audit_log NOT INDEXED WHERE seq = ?", (seq,)).fetchone()
+    if start is None or not blob(start["mac"], 32):
+        fail("the sharing state names audit row %d, which is missing or not sealed" % seq)
+    prev, last, first_pending, changed = start["mac"], seq, None, None
+    for r in db.execute("SELECT * FROM audit_log NOT INDEXED WHERE seq > ?", (seq,)).fetchall():
+        if not (integer(r["seq"]) and all(isinstance(r[c], str) for c in ("at", "action", "tokens", "outcome", "details", "os_user", "host"))
+                and (r["reason"] is None or isinstance(r["reason"], str)) and integer(r["uid"]) and integer(r["pid"])
+                and (r["mac"] is None or blob(r["mac"], 32))):
+            fail("audit row %s holds a value of the wrong type" % r["seq"])
+    for r in sorted(db.execute("SELECT * FROM audit_log NOT INDEXED WHERE seq > ?", (seq,)).fetchall(), key=lambda r: r["seq"]):
+        if r["mac"] is None:
+            first_pending = first_pending or r["seq"]
+            last = r["seq"]
+            continue
+        if first_pending is not None:
+            fail("the audit log after the sharing state does not verify (unsealed row %d inside the chain)" % first_pending)
+        if r["seq"] != last + 1:
+            fail("the audit log after the sharing state does not verify (rows missing between %d and %d)" % (last, r["seq"]))
+        mac = audit_mac(r["seq"], prev, r)
+        if not hmac.compare_digest(mac, r["mac"]):
+            fail("the audit log after the sharing state does not verify (row %d)" % r["seq"])
+        if r["outcome"] == "ok" and SHARING_MARKER in r["details"]:
+            changed = r["seq"]
+        prev, last = mac, r["seq"]
+    if changed is not None:
+        fail("the sharing state (audit row %d) is older than audit row %d: the sharing rows were rolled back" % (seq, changed))
+    return identity, counts, {"state_seq": seq}
 
 main()

@@ -30,6 +30,11 @@ struct FormatSpecTests {
         #expect(c.run("rotate", "--force", "siem", stdin: "eyJ.v2-token").status == 0)
         _ = c.run("show", "ci", "--reveal")
         _ = c.run("list")  // a pending (unsealed) row
+        // A sharing change (schema 7): the state names its row; rekey seals it again under the
+        // new key, and the tail after it crosses the epoch boundary.
+        #expect(c.run("recipient", "add", "host-a", Self.otherRecipient).status == 0)
+        let sharingSeq = try #require(c.audit(action: "recipient-add").first?["seq"] as? Int)
+        #expect(sharingSeq > 3)
         let newPass = c.dir + "/new-pass"
         try setupFile(newPass, "second passphrase\n")
         #expect(c.run("passwd", "--new-passphrase-file", newPass).status == 0)
@@ -44,8 +49,11 @@ struct FormatSpecTests {
         #expect(tokens == ["siem": ["1": "eyJ.v1-token", "2": "eyJ.v2-token"], "ci": ["1": "eyJ.ci'token$"]])
         #expect(r.json?["audit"] as? String == "intact")
         #expect(r.json?["pending"] as? Int == 1)
+        #expect(r.json?["sharing_state"] as? [String: Int] == ["state_seq": sharingSeq])
+        #expect(r.json?["sharing"] as? [String: Int] == ["recipients": 1, "follows": 0, "received": 0])
         // The old passphrase no longer opens it; a tampered row is caught by both implementations.
         #expect(reference(c, passphraseFile: c.passphraseFile).stderr == "reject: wrong passphrase\n")
+        // (Row 3 comes before the sharing state's row, so only the verdict sees it.)
         try c.sql("UPDATE audit_log SET host = 'elsewhere' WHERE seq = 3")
         #expect(reference(c, passphraseFile: newPass).json?["audit"] as? String == "row 3 does not verify")
         #expect(c.run("audit", "verify", env: ["V1VAULT_PASSPHRASE_FILE": newPass]).status == 20)
@@ -133,31 +141,44 @@ struct FormatSpecTests {
         try c.sql("UPDATE renewal_intents SET planned_name = planned_name || 'x'")
         #expect(reference(c, passphraseFile: c.passphraseFile).json?["intents"] as? [String: Int] == ["authentic": 0, "failed": 1])
     }
-    @Test("the outsider's reader refuses what v1vault refuses: any schema difference (a changed CHECK), a schema-4 or schema-5 prefix (which v1vault upgrades), a state_seq row missing or pending", arguments: [
+    /// What migration 0007 added, dropped again: the file looks like schema 6.
+    static let dropSchema7 = """
+        DROP TABLE sharing_state; DELETE FROM grdb_migrations WHERE identifier = '0007_sharing_state';
+        """
+    static let deletedStateRefused = "error: sharing data failed authentication: the sharing state was deleted from the file (the audit log shows it was sealed)\n"
+        + corruptHint
+
+    static let needsUpgrade = "reject: vault needs an upgrade (applied: ['0001_initial', '0002_token_metadata_mac', '0003_token_state_mac', "
+    static let refusalCases: [(String, Int32, String)] = [
         // A widened CHECK: same objects, other SQL text (a check for views and triggers alone misses it).
         ("PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = replace(sql, 'BETWEEN 0 AND 3650', 'BETWEEN 0 AND 36500') WHERE name = 'tokens';",
          7, "reject: schema differs from what v1vault creates\n"),
         ("CREATE INDEX extra ON tokens(role);", 7, "reject: schema differs from what v1vault creates\n"),
-        // Schema 5, exactly (what migration 0006 added, dropped again): v1vault upgrades it at any open.
-        ("""
+        // Schema 6, exactly (what migration 0007 added, dropped again): v1vault upgrades it at any open.
+        (dropSchema7, 0, needsUpgrade
+            + "'0004_audit_key_epochs', '0005_console_links', '0006_sharing']); open it with a write command first\n"),
+        // Schema 5, exactly (what migrations 0006 and 0007 added, dropped again).
+        (dropSchema7 + """
          DROP TABLE vault_identity; DROP TABLE recipients; DROP TABLE recipient_follows; DROP TABLE received_tokens;
          DELETE FROM grdb_migrations WHERE identifier = '0006_sharing';
-         """, 0, "reject: vault needs an upgrade (applied: ['0001_initial', '0002_token_metadata_mac', '0003_token_state_mac', "
+         """, 0, needsUpgrade
             + "'0004_audit_key_epochs', '0005_console_links']); open it with a write command first\n"),
-        // Schema 4, exactly (what migrations 0005 and 0006 added, dropped again).
-        ("""
+        // Schema 4, exactly (what migrations 0005, 0006 and 0007 added, dropped again).
+        (dropSchema7 + """
          DROP TABLE vault_identity; DROP TABLE recipients; DROP TABLE recipient_follows; DROP TABLE received_tokens;
          DELETE FROM grdb_migrations WHERE identifier = '0006_sharing';
          DROP INDEX tokens_one_manager; DROP TABLE renewal_intents; ALTER TABLE tokens DROP COLUMN manager;
          ALTER TABLE tokens DROP COLUMN warn_days; ALTER TABLE token_versions DROP COLUMN console_state;
          ALTER TABLE token_versions DROP COLUMN console_name; ALTER TABLE token_versions DROP COLUMN console_id;
          DELETE FROM grdb_migrations WHERE identifier = '0005_console_links';
-         """, 0, "reject: vault needs an upgrade (applied: ['0001_initial', '0002_token_metadata_mac', '0003_token_state_mac', "
+         """, 0, needsUpgrade
             + "'0004_audit_key_epochs']); open it with a write command first\n"),
         // ci's state names audit row 3 (its add, the last row): pending, then missing.
         ("UPDATE audit_log SET mac = NULL WHERE seq = 3;", 14, "reject: token ci state names audit row 3, which is missing or not sealed\n"),
         ("DELETE FROM audit_log WHERE seq = 3;", 14, "reject: token ci state names audit row 3, which is missing or not sealed\n"),
-    ])
+    ]
+
+    @Test("the outsider's reader refuses what v1vault refuses: any schema difference (a changed CHECK), a schema-4, -5 or -6 prefix (which v1vault upgrades, but the sharing state it dropped stays missing), a state_seq row missing or pending", arguments: refusalCases)
     func refusesLikeVault(edit: String, status: Int32, refusal: String) throws {
         let c = try CLI.initialized()
         defer { c.cleanup() }
@@ -170,20 +191,47 @@ struct FormatSpecTests {
         let r = c.run("export", "ci")
         #expect(r.status == status, "\(edit): \(r)")
         if status == 0 {
-            // Upgraded by that export: the reader now takes it.
-            #expect(reference(c, passphraseFile: c.passphraseFile).status == 0)
+            // Upgraded by that export: the schema is current again, but init's audit row (seq 1)
+            // says this vault sealed its sharing state, which the downgrade dropped: both refuse
+            // the sharing rows from now on (a downgrade cannot erase the state to put rows back).
+            #expect(reference(c, passphraseFile: c.passphraseFile).stderr == "reject: the sharing state was deleted (audit row 1 sealed it)\n")
+            // (Schemas 5 and 4 dropped the identity too; v1vault checks it first.)
+            let list = c.run("recipient", "list")
+            #expect(list.status == 14, "\(edit): \(list)")
+            #expect(list.stderr == (edit.contains("DROP TABLE vault_identity")
+                ? "error: sharing data failed authentication: the vault's sharing identity was deleted from the file (the audit log shows it was made)\n"
+                    + Self.corruptHint
+                : Self.deletedStateRefused), "\(edit)")
         }
     }
 
-    @Test("the schema digest in SECURITY.md is the one the outsider's reader checks, and its 21 rows are a new vault's sqlite_master")
+    @Test("the schema digest in SECURITY.md is the one the outsider's reader checks, its 22 rows are a new vault's sqlite_master, and it gives each migration file's SHA-256")
     func schemaDigest() throws {
         let root = URL(fileURLWithPath: Self.script).deletingLastPathComponent().deletingLastPathComponent()
         let spec = try String(contentsOf: root.appendingPathComponent("SECURITY.md"), encoding: .utf8)
         let script = try String(contentsOf: URL(fileURLWithPath: Self.script), encoding: .utf8)
-        let digest = "969380c2d7196c4439824ea68288dbf0c6b36881c20440cb23cd6ec1e034a10e"
-        #expect(spec.contains("= \(digest)   (schema 6)"))
-        #expect(script.contains("SCHEMA6_DIGEST = \"\(digest)\""))
-        // "The 21 rows, exactly" are what a vault from this binary holds, in the spec's format and order.
+        let digest = "3227637ba9ffcce385ca5bbc1a452bdfc1997030db778985d193393bdf2559c0"
+        #expect(spec.contains("= \(digest)   (schema 7)"))
+        #expect(script.contains("SCHEMA7_DIGEST = \"\(digest)\""))
+        // Every migration file's SHA-256, as the spec gives it, and the list the reader knows.
+        let migrations = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("migrations").path)
+            .filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(migrations.count == 7)
+        for file in migrations {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["sha256sum", root.appendingPathComponent("migrations/" + file).path]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let line = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            let sha = String(line.prefix(64))
+            #expect(sha.count == 64, "\(file): \(line)")
+            #expect(spec.contains("`\(file)`") && spec.contains(sha), "\(file) \(sha)")
+            #expect(script.contains("\"\(file.dropLast(4))\""), "\(file)")
+        }
+        // "The 22 rows, exactly" are what a vault from this binary holds, in the spec's format and order.
         let c = try CLI.initialized()
         defer { c.cleanup() }
         let rows = try c.rows("""
@@ -191,10 +239,10 @@ struct FormatSpecTests {
                    || CASE WHEN sql IS NULL THEN ' sql=NULL' ELSE char(10) || sql END
             FROM sqlite_master ORDER BY CAST(type AS BLOB), CAST(name AS BLOB)
             """)
-        let start = try #require(spec.range(of: "**The 21 rows, exactly** (schema 6;"))
+        let start = try #require(spec.range(of: "**The 22 rows, exactly** (schema 7;"))
         let open = try #require(spec.range(of: "```\n", range: start.upperBound..<spec.endIndex))
         let close = try #require(spec.range(of: "```\n", range: open.upperBound..<spec.endIndex))
-        #expect(rows.count == 21)
+        #expect(rows.count == 22)
         #expect(rows.joined(separator: "\n\n") + "\n" == String(spec[open.upperBound..<close.lowerBound]))
     }
 
@@ -283,5 +331,134 @@ struct FormatSpecTests {
         let ref = reference(c, passphraseFile: c.passphraseFile)
         #expect(ref.status == 1)
         #expect(ref.stderr == "reject: the sharing identity failed authentication\n")
+    }
+
+    // MARK: - Schema 7 (the sharing state MAC)
+
+    /// SECURITY.md's transfer-document addressee (the X25519 key of 41…60): a second recipient.
+    static let addressee = "age1vjcsrvwshedgwp9aq78e39gqrlqrar5lj530rzxaz2xes3k5s3nqxdc696"
+    static let stateRefused = "error: sharing data failed authentication: a recipient, follow or received mark was added, removed or put back "
+        + "outside v1vault (the sharing state does not verify)\n" + corruptHint
+    static let stateReaderRefused = "reject: the sharing state failed authentication (a recipient, follow or received mark was added, removed or put back)\n"
+
+    /// The `state_seq` of the sharing state in `file` (default: the vault), read with sqlite3.
+    func stateSeq(_ c: CLI, _ file: String? = nil) throws -> Int {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sqlite3", file ?? c.vaultPath, "SELECT state_seq FROM sharing_state"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard let n = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw SetupError("state_seq of \(file ?? c.vaultPath): \(text)") }
+        return n
+    }
+
+    @Test("schema 7: a removed recipient and its follow put back from an earlier copy (alone, or with the state of that copy), the state row deleted or its state_seq changed: v1vault (exit 14 at recipient list) and the outsider's reader both refuse", arguments: [
+        "put back", "put back with its state", "state deleted", "state_seq changed",
+    ])
+    func sharingStateEdited(edit: String) throws {
+        let c = try CLI.initialized()
+        defer { c.cleanup() }
+        #expect(reference(c, passphraseFile: c.passphraseFile).json?["sharing_state"] as? [String: Int] == ["state_seq": 1])  // init's row
+        try c.add("siem", "eyJ.siem-token")
+        #expect(c.run("recipient", "add", "host-a", Self.otherRecipient, "--signing-key", Self.otherSigningKey, "--trust").status == 0)
+        #expect(c.run("recipient", "follow", "host-a", "siem").status == 0)
+        #expect(c.run("recipient", "add", "host-b", Self.addressee).status == 0)
+        let old = c.dir + "/old.db"
+        #expect(c.run("backup", old).status == 0)
+        let oldSeq = try stateSeq(c, old)
+        let removed = c.run("recipient", "remove", "host-a")
+        #expect(removed.status == 0, "\(removed)")
+        let seq = try stateSeq(c)
+        let removal = try #require(c.audit(action: "recipient-remove").first?["seq"] as? Int)
+        #expect(seq == removal && seq > oldSeq)
+        let before = reference(c, passphraseFile: c.passphraseFile)
+        #expect(before.status == 0, "\(before.stderr)")
+        #expect(before.json?["sharing_state"] as? [String: Int] == ["state_seq": seq])
+        #expect(before.json?["sharing"] as? [String: Int] == ["recipients": 1, "follows": 0, "received": 0])
+
+        let putBack = """
+            ATTACH '\(old)' AS old;
+            INSERT INTO recipients SELECT * FROM old.recipients WHERE name = 'host-a';
+            INSERT INTO recipient_follows SELECT * FROM old.recipient_follows;
+            """
+        let (sql, vault, reader): (String, String, String) = switch edit {
+        case "put back": (putBack, Self.stateRefused, Self.stateReaderRefused)
+        case "put back with its state":
+            (putBack + "DELETE FROM sharing_state; INSERT INTO sharing_state SELECT * FROM old.sharing_state;",
+             "error: sharing data failed authentication: audit row \(seq) changed the sharing rows after the state stored (audit row \(oldSeq)): "
+                + "they were rolled back\n" + Self.corruptHint,
+             "reject: the sharing state (audit row \(oldSeq)) is older than audit row \(seq): the sharing rows were rolled back\n")
+        case "state deleted": ("DELETE FROM sharing_state;", Self.deletedStateRefused, "reject: the sharing state was deleted (audit row 1 sealed it)\n")
+        default: ("UPDATE sharing_state SET state_seq = state_seq - 1;", Self.stateRefused, Self.stateReaderRefused)
+        }
+        try HostileFileTests().sqlite3(c, sql)
+        let state = try c.rows("SELECT state_seq || ':' || hex(mac) FROM sharing_state")
+        let list = c.run("recipient", "list")
+        #expect(list.status == 14, "\(edit): \(list)")
+        #expect(list.stderr == vault, "\(edit)")
+        #expect(list.out.isEmpty)
+        #expect(reference(c, passphraseFile: c.passphraseFile).stderr == reader, "\(edit)")
+        // Nothing was sealed over the edit: a share to the recipient put back is refused too.
+        let share = c.run("share", "siem", "--to", "host-a", "-o", c.dir + "/drop.age")
+        #expect(share.status == 14, "\(edit): \(share)")
+        #expect(try c.rows("SELECT state_seq || ':' || hex(mac) FROM sharing_state") == state)
+    }
+
+    @Test("schema 7: an older received mark put back (alone, or with the state of that copy): v1vault refuses the replay and recipient list (exit 14), the outsider's reader refuses the vault", arguments: [false, true])
+    func receivedMarkPutBack(withState: Bool) throws {
+        let p = try SharingCLITests.Pair()
+        defer { p.a.cleanup(); p.b.cleanup(); p.c.cleanup() }
+        let first = try p.drop()
+        #expect(p.b.run("receive", first).status == 0)
+        let old = p.b.dir + "/old.db"
+        #expect(p.b.run("backup", old).status == 0)
+        let oldSeq = try stateSeq(p.b, old)
+        #expect(p.a.run(["rotate", "siem"], stdin: Data("eyJhbGciOiJIUzI1NiJ9.c2llbS10d28.c2lnbmF0dXJl".utf8)).status == 0)
+        let second = try p.drop(file: "second.age")
+        #expect(p.b.run("receive", second).status == 0)
+        let seq = try stateSeq(p.b)
+        #expect(try p.b.rows("SELECT CAST(remote_version AS TEXT) FROM received_tokens") == ["2"])
+        #expect(reference(p.b, passphraseFile: p.b.passphraseFile).json?["sharing_state"] as? [String: Int] == ["state_seq": seq])
+
+        try HostileFileTests().sqlite3(p.b, """
+            ATTACH '\(old)' AS old;
+            DELETE FROM received_tokens; INSERT INTO received_tokens SELECT * FROM old.received_tokens;
+            """ + (withState ? "DELETE FROM sharing_state; INSERT INTO sharing_state SELECT * FROM old.sharing_state;" : ""))
+        #expect(try p.b.rows("SELECT CAST(remote_version AS TEXT) FROM received_tokens") == ["1"])
+        let vault = withState
+            ? "error: sharing data failed authentication: audit row \(seq) changed the sharing rows after the state stored (audit row \(oldSeq)): they were rolled back\n"
+                + Self.corruptHint
+            : Self.stateRefused
+        for args in [["recipient", "list"], ["receive", first]] {
+            let r = p.b.run(args, stdin: nil)
+            #expect(r.status == 14, "\(args): \(r)")
+            #expect(r.stderr == vault, "\(args)")
+        }
+        #expect(reference(p.b, passphraseFile: p.b.passphraseFile).stderr == (withState
+            ? "reject: the sharing state (audit row \(oldSeq)) is older than audit row \(seq): the sharing rows were rolled back\n"
+            : Self.stateReaderRefused))
+    }
+
+    @Test("schema 7: a vault from schema 6 (written by 0.3.0): the reader says it needs an upgrade; once upgraded it reads the rows as not sealed yet, and after the first sharing command their sealed state")
+    func schema6Upgrade() throws {
+        let b = try SharingCLITests.schema6Vault("host-b.db")
+        defer { b.cleanup() }
+        #expect(reference(b, passphraseFile: b.passphraseFile).stderr
+                == "reject: vault needs an upgrade (applied: ['0001_initial', '0002_token_metadata_mac', '0003_token_state_mac', "
+                + "'0004_audit_key_epochs', '0005_console_links', '0006_sharing']); open it with a write command first\n")
+        #expect(b.run("list").status == 0)
+        let upgraded = reference(b, passphraseFile: b.passphraseFile)
+        #expect(upgraded.status == 0, "\(upgraded.stderr)")
+        #expect(upgraded.json?["sharing_state"] as? String == "unsealed")
+        #expect(upgraded.json?["sharing"] as? [String: Int] == ["recipients": 1, "follows": 0, "received": 1])
+        #expect(b.run("recipient", "list").status == 0)
+        let seal = try #require(b.audit(action: "seal-sharing").first?["seq"] as? Int)
+        let sealed = reference(b, passphraseFile: b.passphraseFile)
+        #expect(sealed.status == 0, "\(sealed.stderr)")
+        #expect(sealed.json?["sharing_state"] as? [String: Int] == ["state_seq": seal])
+        #expect(sealed.json?["audit"] as? String == "intact")
     }
 }

@@ -506,9 +506,10 @@ struct HostileFileRedTeamTests {
         return (c, old)
     }
 
-    /// Removes what schemas 3, 4, 5 and 6 added (the columns' removal leaves the exact schema-2 text
-    /// of `tokens`) and retires `a`'s version 2; the caller makes version 1 current its own way.
+    /// Removes what schemas 3, 4, 5, 6 and 7 added (the columns' removal leaves the exact schema-2
+    /// text of `tokens`) and retires `a`'s version 2; the caller makes version 1 current its own way.
     static let downgradeToSchema2 = """
+        DROP TABLE sharing_state; DELETE FROM grdb_migrations WHERE identifier = '0007_sharing_state';
         DROP TABLE vault_identity; DROP TABLE recipients; DROP TABLE recipient_follows; DROP TABLE received_tokens;
         DELETE FROM grdb_migrations WHERE identifier = '0006_sharing';
         DROP INDEX tokens_one_manager; ALTER TABLE tokens DROP COLUMN manager; ALTER TABLE tokens DROP COLUMN warn_days;

@@ -209,6 +209,29 @@ struct KnownAnswerTests {
         #expect(Self.hex(ShareMAC.received(key: key, vaultID: vaultID, mark)) == "e6072496f9f4cc18c960bf8f76df7f4e0638fad20d77ea28e68ad43f597f3fa9")
     }
 
+    @Test("the sharing state MAC (schema 7) over the schema-6 vectors' rows, and the empty state of a new vault")
+    func sharingStateMAC() {
+        let key = master.subkey(context: "V1VMETA_")
+        // Each row carries its own MAC (the vectors above); the state covers each row's id and MAC.
+        let recipients = [
+            RecipientRow(id: 1, name: "host-a", ageRecipient: Self.recipientText, signingKey: Data(Self.bytes(Self.signingPublic)),
+                         trusted: true, createdAt: 1_798_761_600, mac: Data(Self.bytes("58acc175ee5446a1a508f5331a8990649655bf8795e98e91bfa151cb0826c0bb"))),
+            RecipientRow(id: 2, name: "host-b", ageRecipient: Self.recipientText, signingKey: nil,
+                         trusted: false, createdAt: 1_798_761_600, mac: Data(Self.bytes("eacf03da4a8231e397e2bfd3c08e1b943dc7b9c3efdb82f0b7a80adf8dacd41e"))),
+        ]
+        let follows = [FollowRow(recipientID: 1, tokenID: 1, mac: Data(Self.bytes("d6f875dbb351904ec0c124f3c0c527e08271dbade5859ae974c7822d208fa5b8")))]
+        let received = [ReceivedRow(tokenID: 1, senderKey: Data(Self.bytes(Self.signingPublic)), remoteVersion: 3, receivedAt: 1_798_761_600,
+                                    mac: Data(Self.bytes("e6072496f9f4cc18c960bf8f76df7f4e0638fad20d77ea28e68ad43f597f3fa9")))]
+        // The input, as SECURITY.md lays it out: vault_id, u64be(state_seq), then each table's count and rows.
+        let input = ShareMAC.stateInput(vaultID: vaultID, stateSeq: 9, recipients: recipients, follows: follows, received: received)
+        #expect(input.count == 16 + 8 + 4 + 2 * (8 + 32) + 4 + (8 + 8 + 32) + 4 + (8 + 32))
+        #expect(Self.hex(Array(input[16..<28])) == "000000000000000900000002")
+        #expect(Self.hex(ShareMAC.state(key: key, vaultID: vaultID, stateSeq: 9, recipients: recipients, follows: follows, received: received))
+                == "31ef55d38b9d728c3534280b3bb7c06337d6efb66fd854bc988a4c0872a11480")
+        #expect(Self.hex(ShareMAC.state(key: key, vaultID: vaultID, stateSeq: 1, recipients: [], follows: [], received: []))
+                == "aa438740378f2f584630e0dc45c985fceea7208fcfa244bb19e890e47e0f32d1")
+    }
+
     static let transferSignature = "bed3d52b2e66c877b76af90b73f18248f5b5aae6f7789889d7cf86b17db36b58d2fb3a12097ad48ae093bace48eeeba69beedab7e64a0d5e20c20fecbe2d0c06"
 
     /// The transfer document of SECURITY.md's vector, byte for byte (the fenced block after
@@ -262,7 +285,8 @@ struct KnownAnswerTests {
                   "5789b00c36d825e94b061672e1576be277adc0f9bf79d6a295de5700fd9fbe93", Self.identitySealed, Self.agePublic, Self.signingPublic,
                   Self.recipientText, Self.signingText, "58acc175ee5446a1a508f5331a8990649655bf8795e98e91bfa151cb0826c0bb",
                   "eacf03da4a8231e397e2bfd3c08e1b943dc7b9c3efdb82f0b7a80adf8dacd41e", "d6f875dbb351904ec0c124f3c0c527e08271dbade5859ae974c7822d208fa5b8",
-                  "e6072496f9f4cc18c960bf8f76df7f4e0638fad20d77ea28e68ad43f597f3fa9", Self.transferSignature] {
+                  "e6072496f9f4cc18c960bf8f76df7f4e0638fad20d77ea28e68ad43f597f3fa9", Self.transferSignature,
+                  "31ef55d38b9d728c3534280b3bb7c06337d6efb66fd854bc988a4c0872a11480", "aa438740378f2f584630e0dc45c985fceea7208fcfa244bb19e890e47e0f32d1"] {
             #expect(spec.contains(v), "SECURITY.md lacks \(v)")
         }
     }
