@@ -355,8 +355,8 @@ struct FormatSpecTests {
         return n
     }
 
-    @Test("schema 7: a removed recipient and its follow put back from an earlier copy (alone, or with the state of that copy), the state row deleted or its state_seq changed: v1vault (exit 14 at recipient list) and the outsider's reader both refuse", arguments: [
-        "put back", "put back with its state", "state deleted", "state_seq changed",
+    @Test("schema 7: a removed recipient and its follow put back from an earlier copy (alone, or with the state of that copy), the state row deleted or its state_seq changed, the audit row it names pending or deleted, a later audit row edited: v1vault (exit 14 at recipient list) and the outsider's reader both refuse", arguments: [
+        "put back", "put back with its state", "state deleted", "state_seq changed", "its row pending", "its row deleted", "a later row edited",
     ])
     func sharingStateEdited(edit: String) throws {
         let c = try CLI.initialized()
@@ -374,6 +374,9 @@ struct FormatSpecTests {
         let seq = try stateSeq(c)
         let removal = try #require(c.audit(action: "recipient-remove").first?["seq"] as? Int)
         #expect(seq == removal && seq > oldSeq)
+        try c.add("later", "eyJ.later-token")  // a sealed row after the state's
+        let later = try #require(c.audit(action: "add").first { ($0["tokens"] as? [[String: Any]])?.first?["name"] as? String == "later" }?["seq"] as? Int)
+        #expect(later > seq)
         let before = reference(c, passphraseFile: c.passphraseFile)
         #expect(before.status == 0, "\(before.stderr)")
         #expect(before.json?["sharing_state"] as? [String: Int] == ["state_seq": seq])
@@ -384,6 +387,9 @@ struct FormatSpecTests {
             INSERT INTO recipients SELECT * FROM old.recipients WHERE name = 'host-a';
             INSERT INTO recipient_follows SELECT * FROM old.recipient_follows;
             """
+        func tailRefused(_ problem: String) -> String {
+            "error: sharing data failed authentication: the audit log after the sharing rows' last change does not verify (\(problem))\n" + Self.corruptHint
+        }
         let (sql, vault, reader): (String, String, String) = switch edit {
         case "put back": (putBack, Self.stateRefused, Self.stateReaderRefused)
         case "put back with its state":
@@ -392,7 +398,18 @@ struct FormatSpecTests {
                 + "they were rolled back\n" + Self.corruptHint,
              "reject: the sharing state (audit row \(oldSeq)) is older than audit row \(seq): the sharing rows were rolled back\n")
         case "state deleted": ("DELETE FROM sharing_state;", Self.deletedStateRefused, "reject: the sharing state was deleted (audit row 1 sealed it)\n")
-        default: ("UPDATE sharing_state SET state_seq = state_seq - 1;", Self.stateRefused, Self.stateReaderRefused)
+        case "state_seq changed": ("UPDATE sharing_state SET state_seq = state_seq - 1;", Self.stateRefused, Self.stateReaderRefused)
+        // v1vault says "deleted" for a pending row too (AuditChain.verify(from:)).
+        case "its row pending":
+            ("UPDATE audit_log SET mac = NULL WHERE seq = \(seq);", tailRefused("audit row \(seq) was deleted"),
+             "reject: the sharing state names audit row \(seq), which is missing or not sealed\n")
+        case "its row deleted":
+            ("DELETE FROM audit_log WHERE seq = \(seq);", tailRefused("audit row \(seq) was deleted"),
+             "reject: the sharing state names audit row \(seq), which is missing or not sealed\n")
+        default:
+            ("UPDATE audit_log SET host = 'elsewhere' WHERE seq = \(later);",
+             tailRefused("audit row \(later) does not verify: it, or the row before it, was edited, inserted, reordered or deleted"),
+             "reject: the audit log after the sharing state does not verify (row \(later))\n")
         }
         try HostileFileTests().sqlite3(c, sql)
         let state = try c.rows("SELECT state_seq || ':' || hex(mac) FROM sharing_state")
