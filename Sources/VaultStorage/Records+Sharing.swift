@@ -70,7 +70,7 @@ extension RecipientRow {
 
     /// Deletes the recipient and what it follows.
     package static func delete(id: Int64, _ db: Database) throws {
-        try db.execute(sql: "DELETE FROM recipient_follows WHERE recipient_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM recipient_follows NOT INDEXED WHERE recipient_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM recipients WHERE id = ?", arguments: [id])
     }
 }
@@ -92,11 +92,21 @@ extension FollowRow {
     }
 
     package func updateMAC(_ db: Database) throws {
-        try db.execute(sql: "UPDATE recipient_follows SET mac = ? WHERE recipient_id = ? AND token_id = ?", arguments: [mac, recipientID, tokenID])
+        try db.execute(sql: "UPDATE recipient_follows NOT INDEXED SET mac = ? WHERE recipient_id = ? AND token_id = ?", arguments: [mac, recipientID, tokenID])
+        try Self.exactlyOne(db)
     }
 
     package static func delete(recipientID: Int64, tokenID: Int64, _ db: Database) throws {
-        try db.execute(sql: "DELETE FROM recipient_follows WHERE recipient_id = ? AND token_id = ?", arguments: [recipientID, tokenID])
+        try db.execute(sql: "DELETE FROM recipient_follows NOT INDEXED WHERE recipient_id = ? AND token_id = ?", arguments: [recipientID, tokenID])
+        try exactlyOne(db)
+    }
+
+    /// The statement just run changed exactly one row (reads and writes both bypass the index,
+    /// so anything else means the table holds what the verified read did not see).
+    private static func exactlyOne(_ db: Database) throws {
+        guard db.changesCount == 1 else {
+            throw VaultError.shareTampered(reason: "a follow mark did not change as written (\(db.changesCount) rows): the file was edited outside v1vault")
+        }
     }
 }
 
@@ -150,7 +160,7 @@ extension SharingStateRow {
 extension TokenRecord {
     /// Every token's id and name (to name what recipients follow).
     package static func idsAndNames(_ db: Database) throws -> [(id: Int64, name: String)] {
-        try Row.fetchAll(db, sql: "SELECT id, name FROM tokens ORDER BY id").map { row in
+        try Row.fetchAll(db, sql: "SELECT id, name FROM tokens NOT INDEXED ORDER BY id").map { row in
             (try row.integer("id", "tokens"), try row.text("name", "tokens"))
         }
     }

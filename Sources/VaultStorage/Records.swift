@@ -290,12 +290,19 @@ extension VaultHeaderRecord {
 
 extension TokenRecord {
     /// The token named `name` (the unique index on `tokens.name`).
+    /// The token called `name`, read from the table itself (`NOT INDEXED`): the UNIQUE(name)
+    /// index's contents can be rebuilt without a row behind unchanged schema text, which made a
+    /// local key invisible to `receive` (red team, schema 7). Two rows of one name are refused.
     package static func named(_ name: String, _ db: Database) throws -> TokenRecord? {
-        try fetchOne(db.cachedStatement(sql: "SELECT * FROM tokens WHERE name = ?"), arguments: [name])
+        let rows = try fetchAll(db.cachedStatement(sql: "SELECT * FROM tokens NOT INDEXED WHERE name = ?"), arguments: [name])
+        guard rows.count <= 1 else {
+            throw VaultError.corruptVault(reason: "\(rows.count) tokens are named \(Sanitize.display(name)): the file was edited outside v1vault")
+        }
+        return rows.first
     }
 
     package static func exists(_ name: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?)"), arguments: [name]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tokens NOT INDEXED WHERE name = ?)"), arguments: [name]) ?? false
     }
 }
 
@@ -373,7 +380,7 @@ extension TokenRecord {
     package func deleteWithVersions(_ db: Database) throws -> Int {
         try db.execute(sql: "DELETE FROM token_versions WHERE token_id = ?", arguments: [id])
         let versions = db.changesCount
-        try db.execute(sql: "DELETE FROM recipient_follows WHERE token_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM recipient_follows NOT INDEXED WHERE token_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM received_tokens WHERE token_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
         return versions

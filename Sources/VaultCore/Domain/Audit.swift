@@ -142,8 +142,8 @@ enum AuditChain {
     /// is always written sealed); a `lock` only of a session that no longer opened the vault
     /// (it carries `stale`; a live session's lock is sealed).
     static func mayStayPending(_ row: AuditRecord) -> Bool {
-        guard mayBePending.contains(row.action), !row.details.contains(#""state":"sealed""#),
-              !row.details.contains(SharingState.marker) else { return false }
+        guard mayBePending.contains(row.action), !hasMarker(row.details, #""state":"sealed""#),
+              !hasMarker(row.details, SharingState.marker) else { return false }
         switch row.action {
         case "unlock": return row.outcome == "error" && row.tokens == "[]" && detailsShape(row, ["session": "start"], required: [])
         case "lock": return row.outcome == "ok" && row.tokens == "[]" && detailsShape(row, ["session": "end", "stale": nil], required: ["session", "stale"])
@@ -162,11 +162,28 @@ enum AuditChain {
         return required.isSubset(of: Set(object.keys))
     }
 
+    /// Whether `details` holds `marker`, compared as bytes, as SQLite's `instr` does (`String.contains`
+    /// compares characters: a marker followed by a combining mark would not match, red team F).
+    static func hasMarker(_ details: String, _ marker: String) -> Bool {
+        let d = Array(details.utf8), m = Array(marker.utf8)
+        guard !m.isEmpty, d.count >= m.count else { return false }
+        for i in 0...(d.count - m.count) where d[i] == m[0] && d[i..<(i + m.count)].elementsEqual(m) { return true }
+        return false
+    }
+
     /// `own` is the row this very transaction appended (the only pending row of another kind).
     static func sealPending(_ db: StoreTransaction, key: borrowing SecureBytes, own: Int64? = nil) throws {
         let last = try AuditRecord.lastSealed(db)
         var previous = last?.mac.map(Array.init) ?? genesis
         let pending = try AuditRecord.pending(after: last?.seq ?? 0, db)
+        // A vault's `init` row is sealed when the vault is made, so a chain that would start from
+        // nothing now means the log was deleted or replaced by forged pending rows: sealing them
+        // would give the file a new, "intact" history (red team, schema 7). Only init itself
+        // starts a chain.
+        if last == nil, !(pending.count == 1 && pending[0].seq == own && pending[0].action == "init") {
+            throw VaultError.corruptVault(reason: "the audit log has no sealed row, but v1vault seals the first one at init: "
+                                          + "the log was deleted or replaced; nothing was changed (restore from a backup)")
+        }
         for row in pending {
             // Pending rows are unauthenticated: anyone who can write the file can add them, or
             // turn sealed rows back into pending ones by clearing their MACs. v1vault itself only
@@ -243,7 +260,7 @@ enum AuditChain {
                 }
                 for name in names { result.changes[name] = seq }
             }
-            if row.outcome == "ok", row.details.contains(SharingState.marker) { result.sharingChange = seq }
+            if row.outcome == "ok", hasMarker(row.details, SharingState.marker) { result.sharingChange = seq }
             previous = expected
             lastSeq = seq
             result.sealedRows += 1

@@ -41,7 +41,7 @@ extension UnlockedVault {
         }
         let rows = try AuditRecord.sealedRows(actions: nil, okOnly: true, db).compactMap { row -> LegacyVouch.Row? in
             guard let seq = row.seq, let action = row.action, let tokens = row.tokens, let details = row.details else { return nil }
-            return LegacyVouch.Row(seq: seq, action: action, names: StateMAC.names(inTokens: tokens) ?? [], stateMarked: details.contains(#""state":"sealed""#))
+            return LegacyVouch.Row(seq: seq, action: action, names: StateMAC.names(inTokens: tokens) ?? [], stateMarked: AuditChain.hasMarker(details, #""state":"sealed""#))
         }
         let schema5 = try TokenRecord.namesWithSchema5Fields(db)
         return LegacyVouch.verdicts(candidates: candidates, rows: rows, schema5: schema5)

@@ -145,10 +145,11 @@ public final class UnlockedVault {
     public func remove(_ name: String) throws(VaultError) -> Bool {
         try perform("remove", subjects: [AuditSubject(name: name)]) { w in
             let t = try resolve(w.db, name)
-            // Its follows and received mark go with it: the sharing state is checked first and
-            // sealed again after (a token nobody shares leaves the sharing rows alone).
-            if try sharingMentions(tokenID: t.record.id!, w.db) {
-                _ = try verifiedSharing(w.db)
+            // Its follows and received mark go with it: the sharing state is checked first (always:
+            // deciding from an unverified read let a row taken out and put back survive, red team
+            // B) and sealed again after (a token nobody shares leaves the sharing rows alone).
+            let sharing = try verifiedSharing(w.db)
+            if sharing.follows.contains(where: { $0.tokenID == t.record.id! }) || sharing.mark(tokenID: t.record.id!) != nil {
                 w.sharingChanged = true
             }
             let count = try t.record.deleteWithVersions(w.db)

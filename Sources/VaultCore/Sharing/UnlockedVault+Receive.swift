@@ -30,7 +30,15 @@ extension UnlockedVault {
             }
             details["versions"] = parsed.entries.map { "\($0.name):\($0.version)" }.joined(separator: ",")
             return try perform("receive", subjects: parsed.entries.map { AuditSubject(name: $0.name) }, details: details) { w in
-                // Again inside the write transaction: another process may have received since.
+                // Again inside the write transaction: another process may have received since, or
+                // removed the sender or revoked its trust (red team E): the sender as it is now.
+                guard let now = try verifiedSharing(w.db).recipients.first(where: { $0.id == sender.id }) else {
+                    throw VaultError.dropUnverified(file: label, reason: "\(sender.name) was removed as a recipient while the drop was being received")
+                }
+                guard now.trusted else { throw VaultError.dropUntrusted(file: label, sender: sender.name) }
+                guard now.signingKey == sender.signingKey, now.ageRecipient == sender.ageRecipient else {
+                    throw VaultError.dropUnverified(file: label, reason: "\(sender.name)'s keys changed while the drop was being received")
+                }
                 let keys = try classify(drop.doc, parsed, sender: sender, label: label, w.db).keys
                 var applied: [ReceivedKey] = []
                 for (i, key) in keys.enumerated() {

@@ -55,6 +55,15 @@ extension UnlockedVault {
             let name = try TokenRecord.idsAndNames(db).first { $0.id == m.tokenID }.map { displayName($0.name) } ?? "token \(m.tokenID)"
             throw VaultError.shareTampered(reason: "the received mark of \(name) was changed outside v1vault")
         }
+        // v1vault deletes a token's or a recipient's follows and mark with it: a row naming one
+        // that does not exist was put back, and would pass to whatever gets that id next.
+        let tokenIDs = Set(try TokenRecord.idsAndNames(db).map(\.id)), recipientIDs = Set(recipients.map(\.id))
+        if let orphan = follows.first(where: { !tokenIDs.contains($0.tokenID) || !recipientIDs.contains($0.recipientID) }) {
+            throw VaultError.shareTampered(reason: "a follow mark (recipient \(orphan.recipientID), token \(orphan.tokenID)) names a recipient or token the vault does not hold")
+        }
+        if let orphan = received.first(where: { !tokenIDs.contains($0.tokenID) }) {
+            throw VaultError.shareTampered(reason: "the received mark of token \(orphan.tokenID) names a token the vault does not hold")
+        }
         let states = try SharingStateRow.all(db)
         guard states.count <= 1 else { throw VaultError.shareTampered(reason: "the file has \(states.count) sharing state rows") }
         guard let first = states.first else {
@@ -93,11 +102,6 @@ extension UnlockedVault {
         let mac = ShareMAC.state(key: metadataKey, vaultID: vaultID, stateSeq: seq, recipients: try RecipientRow.all(db),
                                  follows: try FollowRow.all(db), received: try ReceivedRow.all(db))
         try SharingStateRow(stateSeq: seq, mac: Data(mac)).save(db)
-    }
-
-    /// Whether token `tokenID` has a follow or a received mark (`remove` takes them with it).
-    func sharingMentions(tokenID: Int64, _ db: StoreTransaction) throws -> Bool {
-        try FollowRow.all(db).contains { $0.tokenID == tokenID } || ReceivedRow.all(db).contains { $0.tokenID == tokenID }
     }
 
     /// A vault upgraded from schema 6 seals its sharing state at its first sharing command

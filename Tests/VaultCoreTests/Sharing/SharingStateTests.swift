@@ -142,4 +142,42 @@ struct SharingStateTests {
         _ = try ua.addRecipient("host-c", recipient: try f.c.unlocked().identity().recipient, signingKey: nil, trusted: false)
         try sealedAgain("recipient add")
     }
+
+    @Test("markers are found as bytes, as SQLite's instr finds them: one followed by a combining mark still counts (red team F)")
+    func markerBytes() {
+        #expect(AuditChain.hasMarker("{\"sharing\":\"sealed\"\u{0301}}", SharingState.marker))
+        #expect(!"{\"sharing\":\"sealed\"\u{0301}}".contains(SharingState.marker))
+        #expect(!AuditChain.hasMarker("{\"sharing\":\"seale\"}", SharingState.marker))
+        #expect(AuditChain.hasMarker(SharingState.marker, SharingState.marker))
+    }
+
+    @Test("an audit log deleted (with the sharing state) is never started again by a write: 7, nothing sealed (red team A)")
+    func logDeleted() throws {
+        let f = try SharingFleet()
+        try f.b.raw().write { db in
+            try db.execute(sql: "DELETE FROM audit_log")
+            try db.execute(sql: "DELETE FROM sharing_state")
+        }
+        #expect(throws: VaultError.corruptVault(reason: "the audit log has no sealed row, but v1vault seals the first one at init: "
+                                                + "the log was deleted or replaced; nothing was changed (restore from a backup)")) {
+            _ = try f.b.unlocked().recipients()
+        }
+        #expect(try Self.rows(f.b, "sharing_state").isEmpty)
+        #expect(try f.b.raw().read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_log WHERE mac IS NOT NULL") } == 0)
+    }
+
+    @Test("a follow put back after its token was removed is refused (14) before the state is even checked (red team B)")
+    func orphanFollow() throws {
+        let f = try SharingFleet()
+        let ua = try f.a.unlocked()
+        try ua.setFollows("host-b", tokens: ["siem"], follow: true)
+        let follows = try Self.rows(f.a, "recipient_follows")
+        let id: Int64 = follows[0]["token_id"]
+        _ = try ua.remove("siem")
+        try Self.putBack(f.a, "recipient_follows", follows, replacing: false)
+        let rid: Int64 = follows[0]["recipient_id"]
+        #expect(throws: VaultError.shareTampered(reason: "a follow mark (recipient \(rid), token \(id)) names a recipient or token the vault does not hold")) {
+            _ = try ua.recipients()
+        }
+    }
 }
