@@ -9,7 +9,7 @@ import TestSupport
 // Red team #24: schema-6 rows written by someone who has the file but not the passphrase.
 // Each test here was red on i24-share at d00c6d7 (it demonstrated a finding) and is green with
 // the fix. The red team's F2 (schema-6 rows copied back from an earlier copy of the file verify:
-// no freshness against the audit log) is not fixed: SECURITY.md, "Known limitations".
+// no freshness against the audit log) is closed by schema 7: SharingStateTests.
 
 @Suite("Red team #24: sharing rows under a hostile file")
 struct RedTeam24Tests {
